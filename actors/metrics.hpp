@@ -1,0 +1,71 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+namespace convoy {
+
+// Node-wide counters. Relaxed atomics: a counter is read for reporting, never
+// to make a decision, so no ordering is needed. Every refusal or drop of the
+// broker increments exactly one counter named after its reason.
+enum class counter : std::uint8_t {
+  connections_accepted,
+  connections_closed,
+  connections_refused,
+  packets_received,
+  packets_sent,
+  bytes_received,
+  bytes_sent,
+  messages_received_qos0,
+  messages_received_qos1,
+  messages_received_qos2,
+  messages_delivered_qos0,
+  messages_delivered_qos1,
+  messages_delivered_qos2,
+  dropped_queue_full,
+  dropped_expired,
+  dropped_too_large_for_client,
+  dropped_outbound_backlog,
+  dropped_no_subscribers,
+  refused_malformed,
+  refused_protocol_error,
+  refused_packet_too_large,
+  refused_receive_maximum,
+  refused_topic_alias,
+  refused_qos_not_supported,
+  refused_retain_not_supported,
+  refused_subscription_invalid,
+  keep_alive_timeouts,
+  connect_timeouts,
+  sessions_taken_over,
+  sessions_expired,
+  wills_published,
+  count_  // number of counters, not a counter
+};
+
+std::string_view name_of(counter c);
+
+class metrics {
+ public:
+  static void add(counter c, std::uint64_t n = 1) {
+    values_[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+  }
+  static std::uint64_t get(counter c) {
+    return values_[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+  }
+  // Gauges: current number of things, moved up and down.
+  static void connections_delta(std::int64_t d) { connections_.fetch_add(d, std::memory_order_relaxed); }
+  static void sessions_delta(std::int64_t d) { sessions_.fetch_add(d, std::memory_order_relaxed); }
+  static std::int64_t connections() { return connections_.load(std::memory_order_relaxed); }
+  static std::int64_t sessions() { return sessions_.load(std::memory_order_relaxed); }
+
+ private:
+  static inline std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(counter::count_)>
+      values_{};
+  static inline std::atomic<std::int64_t> connections_{0};
+  static inline std::atomic<std::int64_t> sessions_{0};
+};
+
+}  // namespace convoy

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace convoy::config {
+
+// Every key of the node configuration with its embedded default. The TOML
+// file, then CONVOY_* environment variables, then --set key=value options on
+// the command line override these, in that order. Keys are dotted paths of
+// the TOML tables, e.g. "mqtt.port".
+struct node_config {
+  struct node_section {
+    std::string name = "convoy-1";
+    std::string data_dir = "./data";
+  } node;
+
+  struct log_section {
+    std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  } log;
+
+  struct mqtt_section {
+    std::string bind = "0.0.0.0";
+    std::uint16_t port = 1883;
+    std::uint32_t max_packet_size = 1'048'576;     // bytes, whole packet, both directions
+    std::uint16_t receive_maximum = 100;            // in-flight QoS 1/2 messages per client
+    std::uint16_t topic_alias_maximum = 16;         // aliases a client may define
+    std::uint16_t max_keep_alive = 3600;            // seconds; larger client values are lowered
+    std::uint16_t default_keep_alive = 0;           // server keep alive when the client asks 0; 0 = none
+    std::uint32_t max_session_expiry = 86'400 * 7;  // seconds; larger client values are lowered
+    std::uint32_t connect_timeout_ms = 10'000;      // time from accept to CONNECT
+    std::uint32_t max_queued_messages = 1000;       // per session, while offline or window full
+    std::uint32_t max_queued_bytes = 16 * 1'048'576;  // per session
+    std::uint32_t max_outbound_bytes = 4 * 1'048'576; // per connection write backlog
+    bool retain_available = true;
+    bool wildcard_subscriptions = true;
+    bool shared_subscriptions = true;
+    bool subscription_identifiers = true;
+    std::uint8_t maximum_qos = 2;
+  } mqtt;
+
+  struct broker_section {
+    std::uint32_t topic_shards = 8;
+    std::uint32_t shard_key_levels = 2;  // topic levels that pick a shard
+    std::uint32_t io_threads = 1;
+    std::uint32_t actor_threads = 0;  // 0 = one per core
+  } broker;
+};
+
+struct config_error {
+  std::string key;      // dotted key, empty when the error is not about one key
+  std::string source;   // "file.toml:12", "env CONVOY_MQTT_PORT", "--set", ...
+  std::string message;  // what is wrong
+  std::string to_string() const;
+};
+
+}  // namespace convoy::config

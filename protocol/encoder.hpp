@@ -1,0 +1,23 @@
+#pragma once
+
+#include "protocol/packets.hpp"
+#include "protocol/types.hpp"
+
+namespace convoy::mqtt {
+
+// Appends the wire form of p in the given protocol version to out. Fields the
+// version cannot carry (3.1.1 has no properties or reason codes beyond the
+// CONNACK return code and SUBACK failure) are left out.
+void encode(const packet& p, protocol_version version, byte_buffer& out);
+
+byte_buffer encode(const packet& p, protocol_version version);
+
+// Appends everything of a PUBLISH except the payload bytes, so one payload
+// buffer can be shared by many deliveries and written with gather I/O.
+void encode_publish_header(const publish_packet& p, std::size_t payload_size,
+                           protocol_version version, byte_buffer& out);
+
+// Size of the property block (length prefix included) of props in MQTT 5.
+std::size_t encoded_properties_size(const properties& props);
+
+}  // namespace convoy::mqtt
