@@ -56,7 +56,9 @@ class metrics {
     return values_[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
   }
   // Gauges: current number of things, moved up and down.
-  static void connections_delta(std::int64_t d) { connections_.fetch_add(d, std::memory_order_relaxed); }
+  static void connections_delta(std::int64_t d) {
+    connections_.fetch_add(d, std::memory_order_relaxed);
+  }
   static void sessions_delta(std::int64_t d) { sessions_.fetch_add(d, std::memory_order_relaxed); }
   static std::int64_t connections() { return connections_.load(std::memory_order_relaxed); }
   static std::int64_t sessions() { return sessions_.load(std::memory_order_relaxed); }

@@ -5,7 +5,9 @@ namespace convoy::config {
 std::string config_error::to_string() const {
   std::string s;
   if (!source.empty()) s += source + ": ";
-  if (!key.empty()) s += "key '" + key + "': ";
+  if (!key.empty() && message.find("'" + key + "'") == std::string::npos) {
+    s += "key '" + key + "': ";
+  }
   s += message;
   return s;
 }

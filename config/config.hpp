@@ -11,34 +11,42 @@ namespace convoy::config {
 // file, then CONVOY_* environment variables, then --set key=value options on
 // the command line override these, in that order. Keys are dotted paths of
 // the TOML tables, e.g. "mqtt.port".
+//
+// Loading, checking, describing and printing live in config/loader.hpp; the
+// key table that drives them (names, ranges, descriptions) is in
+// config/schema.cpp. A field added here needs a key there as well: the config
+// unit tests stop compiling until it has one.
 struct node_config {
   struct node_section {
     std::string name = "convoy-1";
     std::string data_dir = "./data";
+    bool operator==(const node_section&) const = default;
   } node;
 
   struct log_section {
     std::string level = "info";  // trace, debug, info, warn, error, critical, off
+    bool operator==(const log_section&) const = default;
   } log;
 
   struct mqtt_section {
     std::string bind = "0.0.0.0";
     std::uint16_t port = 1883;
-    std::uint32_t max_packet_size = 1'048'576;     // bytes, whole packet, both directions
-    std::uint16_t receive_maximum = 100;            // in-flight QoS 1/2 messages per client
-    std::uint16_t topic_alias_maximum = 16;         // aliases a client may define
-    std::uint16_t max_keep_alive = 3600;            // seconds; larger client values are lowered
-    std::uint16_t default_keep_alive = 0;           // server keep alive when the client asks 0; 0 = none
-    std::uint32_t max_session_expiry = 86'400 * 7;  // seconds; larger client values are lowered
-    std::uint32_t connect_timeout_ms = 10'000;      // time from accept to CONNECT
-    std::uint32_t max_queued_messages = 1000;       // per session, while offline or window full
-    std::uint32_t max_queued_bytes = 16 * 1'048'576;  // per session
-    std::uint32_t max_outbound_bytes = 4 * 1'048'576; // per connection write backlog
+    std::uint32_t max_packet_size = 1'048'576;  // bytes, whole packet, both directions
+    std::uint16_t receive_maximum = 100;        // in-flight QoS 1/2 messages per client
+    std::uint16_t topic_alias_maximum = 16;     // aliases a client may define
+    std::uint16_t max_keep_alive = 3600;        // seconds; larger client values are lowered
+    std::uint16_t default_keep_alive = 0;  // server keep alive when the client asks 0; 0 = none
+    std::uint32_t max_session_expiry = 86'400 * 7;     // seconds; larger client values are lowered
+    std::uint32_t connect_timeout_ms = 10'000;         // time from accept to CONNECT
+    std::uint32_t max_queued_messages = 1000;          // per session, while offline or window full
+    std::uint32_t max_queued_bytes = 16 * 1'048'576;   // per session
+    std::uint32_t max_outbound_bytes = 4 * 1'048'576;  // per connection write backlog
     bool retain_available = true;
     bool wildcard_subscriptions = true;
     bool shared_subscriptions = true;
     bool subscription_identifiers = true;
     std::uint8_t maximum_qos = 2;
+    bool operator==(const mqtt_section&) const = default;
   } mqtt;
 
   struct broker_section {
@@ -46,13 +54,19 @@ struct node_config {
     std::uint32_t shard_key_levels = 2;  // topic levels that pick a shard
     std::uint32_t io_threads = 1;
     std::uint32_t actor_threads = 0;  // 0 = one per core
+    bool operator==(const broker_section&) const = default;
   } broker;
+
+  bool operator==(const node_config&) const = default;
 };
 
 struct config_error {
   std::string key;      // dotted key, empty when the error is not about one key
   std::string source;   // "file.toml:12", "env CONVOY_MQTT_PORT", "--set", ...
   std::string message;  // what is wrong
+  // "source: message", with "key 'k': " put in between unless the message
+  // already names the key in quotes, e.g.
+  //   convoy.toml:12: unknown key 'mqtt.prot' (did you mean 'mqtt.port'?)
   std::string to_string() const;
 };
 

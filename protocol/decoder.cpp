@@ -160,13 +160,21 @@ class body_parser {
     std::uint8_t level = r_.u8();
     if (!check("CONNECT protocol name or level")) return false;
     if (name != "MQTT") {
-      if (name == "MQIsdp")
-        return error(reason_code::unsupported_protocol_version, "MQTT 3.1 (MQIsdp) is not supported");
+      if (name == "MQIsdp") {
+        // MQTT 3.1 reads the 3.1.1 CONNACK, whose return code 1 refuses its level.
+        connect_version = protocol_version::v311;
+        return error(reason_code::unsupported_protocol_version,
+                     "MQTT 3.1 (MQIsdp) is not supported");
+      }
       return malformed("protocol name is not MQTT");
     }
-    if (level != 4 && level != 5)
+    if (level != 4 && level != 5) {
+      // 3.1.1 requires answering an unsupported level with its own CONNACK
+      // (return code 1), the one form every client version before 5 can read.
+      connect_version = protocol_version::v311;
       return error(reason_code::unsupported_protocol_version,
                    "protocol level " + std::to_string(level) + " is not supported");
+    }
     version_ = static_cast<protocol_version>(level);
     v5_ = version_ == protocol_version::v5;
     connect_version = version_;
@@ -259,8 +267,8 @@ class body_parser {
         return error(rc, "invalid topic name in PUBLISH");
     }
     p.payload = r_.rest();
-    if (p.props.number(property_id::payload_format_indicator) == 1u &&
-        !is_valid_mqtt_utf8(p.payload))
+    // UTF-8 character data per RFC 3629, which unlike MQTT strings allows U+0000.
+    if (p.props.number(property_id::payload_format_indicator) == 1u && !is_valid_utf8(p.payload))
       return error(reason_code::payload_format_invalid, "payload is not UTF-8 as its format says");
     out = std::move(p);
     return true;

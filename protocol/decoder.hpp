@@ -28,7 +28,9 @@ struct decode_result {
   reason_code error = reason_code::success;
   std::string detail;
   // Set once a CONNECT's protocol level was read, so an error can be answered
-  // with a CONNACK in the version the client speaks.
+  // with a CONNACK in the version the client speaks. An unsupported level (or
+  // MQTT 3.1's "MQIsdp") gives v311: that CONNACK with return code 1 is the
+  // answer 3.1.1 requires and older clients understand.
   std::optional<protocol_version> connect_version;
 
   bool complete() const { return status == decode_status::complete; }

@@ -73,6 +73,9 @@ class packet_writer {
   }
 
   void operator()(const connect_packet& c) {
+    // The level byte and the layout after it must agree, and the decoder takes
+    // both from the packet, so a CONNECT is written in its own version.
+    v5_ = c.version == protocol_version::v5;
     w_.length_prefixed("MQTT");
     w_.u8(static_cast<std::uint8_t>(c.version));
     std::uint8_t flags = 0;

@@ -7,7 +7,8 @@ namespace convoy::mqtt {
 
 // Appends the wire form of p in the given protocol version to out. Fields the
 // version cannot carry (3.1.1 has no properties or reason codes beyond the
-// CONNACK return code and SUBACK failure) are left out.
+// CONNACK return code and SUBACK failure) are left out. A CONNECT is written in
+// its own version (connect_packet::version), as the decoder reads it.
 void encode(const packet& p, protocol_version version, byte_buffer& out);
 
 byte_buffer encode(const packet& p, protocol_version version);

@@ -22,7 +22,8 @@ constexpr std::uint16_t everywhere = 0x3FFF;
 
 constexpr std::array<property_info, 0x2B> make_table() {
   std::array<property_info, 0x2B> t{};
-  for (auto& e : t) e = {pt::byte, 0, false, nullptr};
+  for (auto& e : t)
+    e = {pt::byte, 0, false, nullptr};
   t[0x01] = {pt::byte, message_props, false, "Payload Format Indicator"};
   t[0x02] = {pt::four_byte_int, message_props, false, "Message Expiry Interval"};
   t[0x03] = {pt::utf8_string, message_props, false, "Content Type"};
@@ -45,14 +46,12 @@ constexpr std::array<property_info, 0x2B> make_table() {
   t[0x1C] = {pt::utf8_string, bit(pc::connack) | bit(pc::disconnect), false, "Server Reference"};
   t[0x1F] = {pt::utf8_string, every_ack, false, "Reason String"};
   t[0x21] = {pt::two_byte_int, bit(pc::connect) | bit(pc::connack), false, "Receive Maximum"};
-  t[0x22] = {pt::two_byte_int, bit(pc::connect) | bit(pc::connack), false,
-             "Topic Alias Maximum"};
+  t[0x22] = {pt::two_byte_int, bit(pc::connect) | bit(pc::connack), false, "Topic Alias Maximum"};
   t[0x23] = {pt::two_byte_int, bit(pc::publish), false, "Topic Alias"};
   t[0x24] = {pt::byte, bit(pc::connack), false, "Maximum QoS"};
   t[0x25] = {pt::byte, bit(pc::connack), false, "Retain Available"};
   t[0x26] = {pt::string_pair, everywhere, true, "User Property"};
-  t[0x27] = {pt::four_byte_int, bit(pc::connect) | bit(pc::connack), false,
-             "Maximum Packet Size"};
+  t[0x27] = {pt::four_byte_int, bit(pc::connect) | bit(pc::connack), false, "Maximum Packet Size"};
   t[0x28] = {pt::byte, bit(pc::connack), false, "Wildcard Subscription Available"};
   t[0x29] = {pt::byte, bit(pc::connack), false, "Subscription Identifier Available"};
   t[0x2A] = {pt::byte, bit(pc::connack), false, "Shared Subscription Available"};

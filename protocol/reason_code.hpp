@@ -55,7 +55,9 @@ enum class reason_code : std::uint8_t {
   wildcard_subscriptions_not_supported = 0xA2,
 };
 
-inline constexpr bool is_error(reason_code rc) { return static_cast<std::uint8_t>(rc) >= 0x80; }
+inline constexpr bool is_error(reason_code rc) {
+  return static_cast<std::uint8_t>(rc) >= 0x80;
+}
 
 // Spec name of the code, e.g. "Malformed Packet". Unknown values give "unknown reason code".
 const char* to_string(reason_code rc);

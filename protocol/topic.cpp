@@ -14,7 +14,8 @@ reason_code validate_plain_filter(std::string_view filter) {
     bool level_start = i == 0 || filter[i - 1] == '/';
     bool level_end = i + 1 == filter.size() || filter[i + 1] == '/';
     if (c == '+' && !(level_start && level_end)) return reason_code::topic_filter_invalid;
-    if (c == '#' && !(level_start && i + 1 == filter.size())) return reason_code::topic_filter_invalid;
+    if (c == '#' && !(level_start && i + 1 == filter.size()))
+      return reason_code::topic_filter_invalid;
   }
   return reason_code::success;
 }
@@ -49,7 +50,8 @@ bool has_wildcard(std::string_view filter) {
 }
 
 bool topic_matches(std::string_view filter, std::string_view topic) {
-  if (!topic.empty() && topic[0] == '$' && !filter.empty() && (filter[0] == '+' || filter[0] == '#'))
+  if (!topic.empty() && topic[0] == '$' && !filter.empty() &&
+      (filter[0] == '+' || filter[0] == '#'))
     return false;
   std::size_t f = 0;
   std::size_t t = 0;

@@ -4,13 +4,15 @@
 
 namespace convoy::mqtt {
 
-bool is_valid_mqtt_utf8(std::string_view s) {
+namespace {
+
+bool valid_utf8(std::string_view s, bool allow_nul) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
     std::uint8_t c = *p;
     if (c < 0x80) {
-      if (c == 0) return false;
+      if (c == 0 && !allow_nul) return false;
       ++p;
       continue;
     }
@@ -40,6 +42,16 @@ bool is_valid_mqtt_utf8(std::string_view s) {
     p += extra + 1;
   }
   return true;
+}
+
+}  // namespace
+
+bool is_valid_mqtt_utf8(std::string_view s) {
+  return valid_utf8(s, false);
+}
+
+bool is_valid_utf8(std::string_view s) {
+  return valid_utf8(s, true);
 }
 
 }  // namespace convoy::mqtt

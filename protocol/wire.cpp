@@ -73,7 +73,8 @@ void writer::u16(std::uint16_t v) {
 }
 
 void writer::u32(std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<std::uint8_t>(v >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out_.push_back(static_cast<std::uint8_t>(v >> shift));
 }
 
 void writer::variable_int(std::uint32_t v) {
@@ -90,6 +91,8 @@ void writer::length_prefixed(std::string_view s) {
   raw(s);
 }
 
-void writer::raw(std::string_view s) { out_.insert(out_.end(), s.begin(), s.end()); }
+void writer::raw(std::string_view s) {
+  out_.insert(out_.end(), s.begin(), s.end());
+}
 
 }  // namespace convoy::mqtt::wire

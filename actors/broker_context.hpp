@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "cluster/placement.hpp"
+
+namespace convoy {
+
+// MQTT limits and features of this node, fixed at start-up.
+struct broker_settings {
+  std::uint32_t max_packet_size = 1'048'576;
+  std::uint16_t receive_maximum = 100;
+  std::uint16_t topic_alias_maximum = 16;
+  std::uint16_t max_keep_alive = 3600;
+  std::uint16_t default_keep_alive = 0;
+  std::uint32_t max_session_expiry = 7 * 86'400;
+  std::uint32_t max_queued_messages = 1000;
+  std::uint32_t max_queued_bytes = 16 * 1'048'576;
+  bool retain_available = true;
+  bool wildcard_subscriptions = true;
+  bool shared_subscriptions = true;
+  bool subscription_identifiers = true;
+  std::uint8_t maximum_qos = 2;
+};
+
+// What every session of a node shares: settings and where the topic shards
+// are. Immutable after start-up, so sessions read it without locks.
+struct broker_context {
+  broker_settings settings;
+  cluster::topic_placement placement{1, 1};
+  std::vector<caf::actor> shards;
+
+  const caf::actor& shard_for_topic(std::string_view topic) const {
+    return shards[placement.shard_for_topic(topic)];
+  }
+};
+
+using context_ptr = std::shared_ptr<const broker_context>;
+
+}  // namespace convoy

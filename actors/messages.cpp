@@ -1,0 +1,99 @@
+#include "actors/messages.hpp"
+
+#include <variant>
+
+namespace convoy {
+
+epoch_ms now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+mqtt::properties forwarded_properties(const mqtt::properties& props) {
+  using mqtt::property_id;
+  mqtt::properties out;
+  for (const auto& p : props) {
+    switch (p.id) {
+      case property_id::payload_format_indicator:
+      case property_id::content_type:
+      case property_id::response_topic:
+      case property_id::correlation_data:
+      case property_id::user_property:
+        out.append(p);
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<delivery>("convoy.delivery");
+  cfg.add_message_type<route_request>("convoy.route_request");
+  cfg.add_message_type<subscribe_request>("convoy.subscribe_request");
+  cfg.add_message_type<retained_batch>("convoy.retained_batch");
+  cfg.add_message_type<unsubscribe_request>("convoy.unsubscribe_request");
+  cfg.add_message_type<drop_subscriber>("convoy.drop_subscriber");
+  cfg.add_message_type<connect_request>("convoy.connect_request");
+  cfg.add_message_type<attach_connection>("convoy.attach_connection");
+  cfg.add_message_type<discard_session>("convoy.discard_session");
+  cfg.add_message_type<connection_closed>("convoy.connection_closed");
+  cfg.add_message_type<session_ended>("convoy.session_ended");
+  cfg.add_message_type<will_timer>("convoy.will_timer");
+  cfg.add_message_type<expiry_timer>("convoy.expiry_timer");
+  cfg.add_message_type<mqtt::publish_packet>("mqtt.publish");
+  cfg.add_message_type<mqtt::pub_ack_packet>("mqtt.pub_ack");
+  cfg.add_message_type<mqtt::subscribe_packet>("mqtt.subscribe");
+  cfg.add_message_type<mqtt::unsubscribe_packet>("mqtt.unsubscribe");
+  cfg.add_message_type<mqtt::disconnect_packet>("mqtt.disconnect");
+  cfg.add_message_type<mqtt::auth_packet>("mqtt.auth");
+}
+
+}  // namespace convoy
+
+namespace convoy::mqtt {
+
+std::vector<property_row> to_rows(const properties& props) {
+  std::vector<property_row> rows;
+  rows.reserve(props.size());
+  for (const auto& p : props) {
+    property_row row;
+    row.id = static_cast<std::uint8_t>(p.id);
+    if (const auto* n = std::get_if<std::uint32_t>(&p.value)) {
+      row.number = *n;
+    } else if (const auto* s = std::get_if<std::string>(&p.value)) {
+      row.text = *s;
+    } else {
+      const auto& pair = std::get<string_pair>(p.value);
+      row.text = pair.name;
+      row.text2 = pair.value;
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+properties from_rows(const std::vector<property_row>& rows) {
+  properties props;
+  for (const auto& row : rows) {
+    const property_info* info = find_property_info(row.id);
+    if (info == nullptr) continue;  // only our own encoder writes rows
+    auto id = static_cast<property_id>(row.id);
+    switch (info->type) {
+      case property_type::utf8_string:
+      case property_type::binary:
+        props.append({id, row.text});
+        break;
+      case property_type::string_pair:
+        props.append({id, string_pair{row.text, row.text2}});
+        break;
+      default:
+        props.append({id, row.number});
+        break;
+    }
+  }
+  return props;
+}
+
+}  // namespace convoy::mqtt

@@ -1,0 +1,375 @@
+#pragma once
+
+// Every message exchanged between Convoy's actors, with the CAF 0.17 inspect
+// overloads that make them serializable, so any actor can live on any node.
+// register_message_types() adds them all to an actor system config.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "actors/session_sink.hpp"
+#include "protocol/packets.hpp"
+
+namespace convoy {
+
+// Milliseconds since the Unix epoch: a time every node reads the same way.
+using epoch_ms = std::int64_t;
+epoch_ms now_ms();
+
+// An application message as published, immutable once routed. Every delivery
+// of it holds the same instance.
+struct app_message {
+  std::string topic;
+  std::shared_ptr<const std::string> payload;
+  mqtt::qos qos = mqtt::qos::at_most_once;
+  bool retain = false;
+  epoch_ms expires_at = 0;  // 0: never expires
+  // Properties forwarded unchanged to MQTT 5 subscribers: payload format,
+  // content type, response topic, correlation data, user properties.
+  mqtt::properties props;
+  std::string publisher;  // client id, for No Local
+};
+
+// The properties of a PUBLISH (or will) that pass to subscribers unchanged:
+// payload format, content type, response topic, correlation data, user
+// properties. Expiry, topic alias and subscription ids are per delivery.
+mqtt::properties forwarded_properties(const mqtt::properties& props);
+
+// Shared, immutable handle to an app_message.
+struct message_ref {
+  std::shared_ptr<const app_message> ptr;
+  const app_message& operator*() const { return *ptr; }
+  const app_message* operator->() const { return ptr.get(); }
+};
+
+// Topic shard -> session: one message for one subscriber, with what the
+// subscriber's matching subscriptions make of it.
+struct delivery {
+  message_ref msg;
+  mqtt::qos qos = mqtt::qos::at_most_once;
+  bool retain = false;  // the RETAIN flag this subscriber sees
+  std::vector<std::uint32_t> subscription_ids;
+};
+
+// Session -> topic shard. Answered with the number of sessions the message
+// was handed to (for QoS 1/2, the PUBACK waits for every shard's answer).
+struct route_request {
+  message_ref msg;
+};
+
+// Session -> topic shard. Answered with retained_batch: the retained
+// messages the new subscription must receive (empty unless asked).
+struct subscribe_request {
+  caf::actor subscriber;
+  std::string client_id;
+  std::string filter;  // as subscribed, $share/{group}/ included
+  mqtt::subscription_options options;
+  std::uint32_t subscription_id = 0;  // 0: none
+  bool send_retained = false;
+};
+
+struct retained_batch {
+  std::vector<delivery> deliveries;
+};
+
+// Session -> topic shard. Answered with bool: the subscription existed.
+struct unsubscribe_request {
+  caf::actor subscriber;
+  std::string filter;
+};
+
+// Session -> topic shard when the session ends: forget all its subscriptions.
+struct drop_subscriber {
+  caf::actor subscriber;
+};
+
+// Will message of a connection, as the session keeps it until it fires.
+struct will_spec {
+  std::string topic;
+  std::string payload;
+  mqtt::qos qos = mqtt::qos::at_most_once;
+  bool retain = false;
+  std::uint32_t delay_interval = 0;   // seconds
+  std::uint32_t expiry_interval = 0;  // seconds, 0: none
+  bool has_expiry = false;
+  mqtt::properties props;  // forwarded properties
+};
+
+// What a session needs to know of an accepted CONNECT.
+struct connection_params {
+  mqtt::protocol_version version = mqtt::protocol_version::v5;
+  std::string client_id;
+  bool assigned_client_id = false;
+  bool clean_start = true;
+  std::uint16_t keep_alive = 0;      // effective, after server limits
+  bool keep_alive_lowered = false;   // tell the client by Server Keep Alive
+  std::uint32_t session_expiry = 0;  // effective, seconds
+  bool session_expiry_lowered = false;
+  std::uint16_t client_receive_maximum = 65535;
+  std::uint32_t client_maximum_packet_size = mqtt::max_packet_size_limit;
+  std::uint16_t client_topic_alias_maximum = 0;
+  bool request_problem_information = true;
+  bool has_will = false;
+  will_spec will;
+};
+
+// Edge -> session registry: a CONNECT arrived on `sink`.
+struct connect_request {
+  connection_params params;
+  sink_ptr sink;
+};
+
+// Session registry -> session: take over this connection.
+struct attach_connection {
+  connection_params params;
+  sink_ptr sink;
+};
+
+// Session registry -> session: a clean start for the same client id replaces
+// this session; end it now.
+struct discard_session {};
+
+// Edge -> session: the connection is gone. `graceful` is true after a
+// DISCONNECT with reason 0x00, which deletes the will.
+struct connection_closed {
+  std::uint64_t connection = 0;  // session_sink::id()
+  bool graceful = false;
+  mqtt::reason_code reason = mqtt::reason_code::success;
+};
+
+// Session -> registry when it ends, so the client id can be reused.
+struct session_ended {
+  std::string client_id;
+  caf::actor session;
+};
+
+// Session timers; the generation tells a stale timer from the current one.
+struct will_timer {
+  std::uint64_t generation = 0;
+};
+struct expiry_timer {
+  std::uint64_t generation = 0;
+};
+
+void register_message_types(caf::actor_system_config& cfg);
+
+// ---- inspect overloads (CAF 0.17 form) ----
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery& x) {
+  return f(caf::meta::type_name("delivery"), x.msg, x.qos, x.retain, x.subscription_ids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route_request& x) {
+  return f(caf::meta::type_name("route_request"), x.msg);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
+  return f(caf::meta::type_name("subscribe_request"), x.subscriber, x.client_id, x.filter,
+           x.options, x.subscription_id, x.send_retained);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retained_batch& x) {
+  return f(caf::meta::type_name("retained_batch"), x.deliveries);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, unsubscribe_request& x) {
+  return f(caf::meta::type_name("unsubscribe_request"), x.subscriber, x.filter);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, drop_subscriber& x) {
+  return f(caf::meta::type_name("drop_subscriber"), x.subscriber);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, will_spec& x) {
+  return f(caf::meta::type_name("will_spec"), x.topic, x.payload, x.qos, x.retain, x.delay_interval,
+           x.expiry_interval, x.has_expiry, x.props);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connection_params& x) {
+  return f(caf::meta::type_name("connection_params"), x.version, x.client_id, x.assigned_client_id,
+           x.clean_start, x.keep_alive, x.keep_alive_lowered, x.session_expiry,
+           x.session_expiry_lowered, x.client_receive_maximum, x.client_maximum_packet_size,
+           x.client_topic_alias_maximum, x.request_problem_information, x.has_will, x.will);
+}
+
+// A sink is a socket on this node; it cannot travel. Sessions live where
+// their connection is, so these messages stay local. Should one ever be
+// deserialized, it arrives without a sink, which the session treats as a
+// connection that is already gone.
+struct sink_marker {
+  bool present = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sink_marker& x) {
+  return f(caf::meta::type_name("node_local_sink"), x.present);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connect_request& x) {
+  sink_marker marker{x.sink != nullptr};
+  return f(caf::meta::type_name("connect_request"), x.params, marker);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attach_connection& x) {
+  sink_marker marker{x.sink != nullptr};
+  return f(caf::meta::type_name("attach_connection"), x.params, marker);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, discard_session&) {
+  return f(caf::meta::type_name("discard_session"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connection_closed& x) {
+  return f(caf::meta::type_name("connection_closed"), x.connection, x.graceful, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_ended& x) {
+  return f(caf::meta::type_name("session_ended"), x.client_id, x.session);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, will_timer& x) {
+  return f(caf::meta::type_name("will_timer"), x.generation);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, expiry_timer& x) {
+  return f(caf::meta::type_name("expiry_timer"), x.generation);
+}
+
+// app_message travels by value across nodes and is shared within one.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_ref& x) {
+  std::string topic, payload, publisher;
+  mqtt::qos qos = mqtt::qos::at_most_once;
+  bool retain = false;
+  epoch_ms expires_at = 0;
+  mqtt::properties props;
+  if (x.ptr) {
+    topic = x->topic;
+    payload = x->payload ? *x->payload : std::string{};
+    qos = x->qos;
+    retain = x->retain;
+    expires_at = x->expires_at;
+    props = x->props;
+    publisher = x->publisher;
+  }
+  if constexpr (Inspector::reads_state) {
+    return f(caf::meta::type_name("app_message"), topic, payload, qos, retain, expires_at, props,
+             publisher);
+  } else {
+    return f(caf::meta::type_name("app_message"), topic, payload, qos, retain, expires_at, props,
+             publisher, caf::meta::load_callback([&]() -> caf::error {
+               auto m = std::make_shared<app_message>();
+               m->topic = std::move(topic);
+               m->payload = std::make_shared<const std::string>(std::move(payload));
+               m->qos = qos;
+               m->retain = retain;
+               m->expires_at = expires_at;
+               m->props = std::move(props);
+               m->publisher = std::move(publisher);
+               x.ptr = std::move(m);
+               return caf::none;
+             }));
+  }
+}
+
+}  // namespace convoy
+
+namespace convoy::mqtt {
+
+// Properties travel as (id, number, text, text2) rows, which CAF can carry.
+struct property_row {
+  std::uint8_t id = 0;
+  std::uint32_t number = 0;
+  std::string text;
+  std::string text2;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, property_row& x) {
+  return f(caf::meta::type_name("property"), x.id, x.number, x.text, x.text2);
+}
+
+std::vector<property_row> to_rows(const properties& props);
+properties from_rows(const std::vector<property_row>& rows);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, properties& x) {
+  auto rows = to_rows(x);
+  if constexpr (Inspector::reads_state) {
+    return f(caf::meta::type_name("properties"), rows);
+  } else {
+    return f(caf::meta::type_name("properties"), rows,
+             caf::meta::load_callback([&]() -> caf::error {
+               x = from_rows(rows);
+               return caf::none;
+             }));
+  }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscription_options& x) {
+  return f(caf::meta::type_name("subscription_options"), x.max_qos, x.no_local,
+           x.retain_as_published, x.retain_handling);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscribe_entry& x) {
+  return f(caf::meta::type_name("subscribe_entry"), x.filter, x.options);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, publish_packet& x) {
+  return f(caf::meta::type_name("publish_packet"), x.topic, x.payload, x.qos, x.retain, x.dup,
+           x.packet_id, x.props);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pub_ack_packet& x) {
+  return f(caf::meta::type_name("pub_ack_packet"), x.type, x.packet_id, x.reason, x.props);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscribe_packet& x) {
+  return f(caf::meta::type_name("subscribe_packet"), x.packet_id, x.entries, x.props);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, unsubscribe_packet& x) {
+  return f(caf::meta::type_name("unsubscribe_packet"), x.packet_id, x.filters, x.props);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, disconnect_packet& x) {
+  return f(caf::meta::type_name("disconnect_packet"), x.reason, x.props);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, auth_packet& x) {
+  return f(caf::meta::type_name("auth_packet"), x.reason, x.props);
+}
+
+}  // namespace convoy::mqtt

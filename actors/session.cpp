@@ -1,0 +1,662 @@
+#include "actors/session.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/metrics.hpp"
+#include "protocol/encoder.hpp"
+#include "protocol/topic.hpp"
+
+namespace convoy {
+
+using mqtt::packet_type;
+using mqtt::property_id;
+using mqtt::reason_code;
+
+namespace {
+
+// How long a session waits for a topic shard before it gives up on a route
+// or subscribe; a shard that slow is treated as failed for that request.
+constexpr auto shard_timeout = std::chrono::seconds(30);
+
+bool is_v5(const session_state& st) {
+  return st.params.version == mqtt::protocol_version::v5;
+}
+
+counter delivered_counter(mqtt::qos q) {
+  switch (q) {
+    case mqtt::qos::at_most_once:
+      return counter::messages_delivered_qos0;
+    case mqtt::qos::at_least_once:
+      return counter::messages_delivered_qos1;
+    default:
+      return counter::messages_delivered_qos2;
+  }
+}
+
+counter received_counter(mqtt::qos q) {
+  switch (q) {
+    case mqtt::qos::at_most_once:
+      return counter::messages_received_qos0;
+    case mqtt::qos::at_least_once:
+      return counter::messages_received_qos1;
+    default:
+      return counter::messages_received_qos2;
+  }
+}
+
+bool expired(const app_message& m, epoch_ms now) {
+  return m.expires_at != 0 && m.expires_at <= now;
+}
+
+std::size_t message_bytes(const delivery& d) {
+  return d.msg->topic.size() + (d.msg->payload ? d.msg->payload->size() : 0);
+}
+
+// ---- writing to the client ----
+
+void send_packet(session_actor* self, const mqtt::packet& p) {
+  auto& st = self->state;
+  if (!st.sink) return;
+  outbound_frame frame;
+  mqtt::encode(p, st.params.version, frame.head);
+  st.sink->write({std::move(frame)}, false);
+  metrics::add(counter::packets_sent);
+}
+
+// Encodes one delivery as a PUBLISH sharing the message's payload bytes.
+// False if the client's Maximum Packet Size forbids it or the connection
+// refused a droppable (QoS 0) frame.
+bool send_publish(session_actor* self, const delivery& d, std::uint16_t packet_id, bool dup) {
+  auto& st = self->state;
+  const app_message& m = *d.msg;
+  mqtt::publish_packet header;
+  header.topic = m.topic;
+  header.qos = d.qos;
+  header.retain = d.retain;
+  header.dup = dup;
+  header.packet_id = packet_id;
+  if (is_v5(st)) {
+    header.props = m.props;
+    if (m.expires_at != 0) {
+      epoch_ms left = std::max<epoch_ms>(m.expires_at - now_ms(), 0);
+      header.props.add(property_id::message_expiry_interval,
+                       static_cast<std::uint32_t>((left + 999) / 1000));
+    }
+    for (auto id : d.subscription_ids)
+      header.props.add(property_id::subscription_identifier, id);
+  }
+  outbound_frame frame;
+  std::size_t payload_size = m.payload ? m.payload->size() : 0;
+  mqtt::encode_publish_header(header, payload_size, st.params.version, frame.head);
+  frame.body = m.payload;
+  if (frame.size() > st.params.client_maximum_packet_size) {
+    metrics::add(counter::dropped_too_large_for_client);
+    return false;
+  }
+  bool droppable = d.qos == mqtt::qos::at_most_once;
+  if (!st.sink->write({std::move(frame)}, droppable)) {
+    metrics::add(counter::dropped_outbound_backlog);
+    return false;
+  }
+  metrics::add(counter::packets_sent);
+  metrics::add(delivered_counter(d.qos));
+  return true;
+}
+
+std::uint16_t allocate_packet_id(session_state& st) {
+  // The window is at most 65535 wide, so a free id always exists when called.
+  while (st.next_packet_id == 0 || st.inflight.count(st.next_packet_id) > 0)
+    ++st.next_packet_id;
+  return st.next_packet_id++;
+}
+
+// Sends a QoS 1/2 delivery under a fresh packet id and tracks it until acked.
+void send_tracked(session_actor* self, delivery d) {
+  auto& st = self->state;
+  std::uint16_t id = allocate_packet_id(st);
+  if (!send_publish(self, d, id, false)) return;  // too large: as if acknowledged
+  auto stage = d.qos == mqtt::qos::at_least_once ? inflight_message::stage::awaiting_puback
+                                                 : inflight_message::stage::awaiting_pubrec;
+  st.inflight.emplace(id, inflight_message{std::move(d), stage, st.next_sequence++});
+}
+
+std::uint16_t send_window(const session_state& st) {
+  return st.params.client_receive_maximum;
+}
+
+// Moves queued messages into the in-flight window while there is room.
+void drain_queue(session_actor* self) {
+  auto& st = self->state;
+  epoch_ms now = now_ms();
+  while (st.sink && !st.queue.empty() && st.inflight.size() < send_window(st)) {
+    delivery d = st.queue.pop_front();
+    st.queued_bytes -= message_bytes(d);
+    if (expired(*d.msg, now)) {
+      metrics::add(counter::dropped_expired);
+      continue;
+    }
+    if (d.qos == mqtt::qos::at_most_once)
+      send_publish(self, d, 0, false);
+    else
+      send_tracked(self, std::move(d));
+  }
+}
+
+void enqueue(session_state& st, delivery d) {
+  std::size_t bytes = message_bytes(d);
+  if (st.queue.size() >= st.ctx->settings.max_queued_messages ||
+      st.queued_bytes + bytes > st.ctx->settings.max_queued_bytes) {
+    metrics::add(counter::dropped_queue_full);
+    return;
+  }
+  st.queued_bytes += bytes;
+  st.queue.push_back(std::move(d));
+}
+
+void deliver(session_actor* self, delivery d) {
+  auto& st = self->state;
+  if (expired(*d.msg, now_ms())) {
+    metrics::add(counter::dropped_expired);
+    return;
+  }
+  if (d.qos == mqtt::qos::at_most_once) {
+    // QoS 0 is not kept for offline clients (as in mosquitto's default).
+    if (st.sink) send_publish(self, d, 0, false);
+    return;
+  }
+  if (st.sink && st.queue.empty() && st.inflight.size() < send_window(st))
+    send_tracked(self, std::move(d));
+  else
+    enqueue(st, std::move(d));
+}
+
+// After a reconnect: resend what the client has not acknowledged, in the
+// order it was first sent (spec 4.4), PUBLISH with DUP and PUBREL as is.
+void resend_inflight(session_actor* self) {
+  auto& st = self->state;
+  std::vector<std::pair<std::uint64_t, std::uint16_t>> order;
+  for (const auto& [id, m] : st.inflight)
+    order.emplace_back(m.sequence, id);
+  std::sort(order.begin(), order.end());
+  for (auto [seq, id] : order) {
+    auto& m = st.inflight.at(id);
+    if (m.at == inflight_message::stage::awaiting_pubcomp)
+      send_packet(self, mqtt::pub_ack_packet{packet_type::pubrel, id, reason_code::success, {}});
+    else
+      send_publish(self, m.d, id, true);
+  }
+}
+
+// ---- session lifecycle ----
+
+void publish_will(session_actor* self) {
+  auto& st = self->state;
+  if (!st.params.has_will) return;
+  const will_spec& w = st.params.will;
+  auto m = std::make_shared<app_message>();
+  m->topic = w.topic;
+  m->payload = std::make_shared<const std::string>(w.payload);
+  m->qos = w.qos;
+  m->retain = w.retain;
+  if (w.has_expiry) m->expires_at = now_ms() + std::int64_t{w.expiry_interval} * 1000;
+  m->props = w.props;
+  m->publisher = st.params.client_id;
+  caf::anon_send(st.ctx->shard_for_topic(w.topic), route_request{message_ref{std::move(m)}});
+  metrics::add(counter::wills_published);
+  st.params.has_will = false;
+  st.will_armed = false;
+}
+
+void end_session(session_actor* self) {
+  auto& st = self->state;
+  if (st.will_armed) publish_will(self);
+  for (const auto& shard : st.ctx->shards)
+    caf::anon_send(shard, drop_subscriber{self});
+  self->send(st.registry, session_ended{st.params.client_id, self});
+  metrics::sessions_delta(-1);
+  self->quit();
+}
+
+// The connection is gone (socket closed, DISCONNECT, protocol violation).
+void on_connection_lost(session_actor* self, bool graceful) {
+  auto& st = self->state;
+  st.sink = nullptr;
+  st.connection = 0;
+  ++st.connection_generation;
+  st.acks.clear();
+  st.inbound_aliases.clear();
+  auto generation = ++st.timer_generation;
+  if (!graceful && st.params.has_will) {
+    if (st.params.will.delay_interval == 0) {
+      publish_will(self);
+    } else {
+      st.will_armed = true;
+      auto delay = std::min(st.params.will.delay_interval, st.params.session_expiry);
+      self->delayed_send(self, std::chrono::seconds(delay), will_timer{generation});
+    }
+  } else {
+    st.params.has_will = false;
+  }
+  if (st.params.session_expiry == 0) {
+    end_session(self);
+    return;
+  }
+  self->delayed_send(self, std::chrono::seconds(st.params.session_expiry),
+                     expiry_timer{generation});
+}
+
+// Closes the connection for a protocol violation by the client, telling an
+// MQTT 5 client why.
+void close_for(session_actor* self, reason_code rc) {
+  auto& st = self->state;
+  if (!st.sink) return;
+  if (rc == reason_code::protocol_error) metrics::add(counter::refused_protocol_error);
+  if (is_v5(st)) send_packet(self, mqtt::disconnect_packet{rc, {}});
+  st.sink->close();
+  on_connection_lost(self, false);
+}
+
+mqtt::connack_packet make_connack(const session_state& st, bool session_present) {
+  mqtt::connack_packet c;
+  c.session_present = session_present;
+  if (!is_v5(st)) return c;
+  const auto& s = st.ctx->settings;
+  auto& props = c.props;
+  if (st.params.session_expiry_lowered)
+    props.add(property_id::session_expiry_interval, st.params.session_expiry);
+  if (s.receive_maximum != 65535) props.add(property_id::receive_maximum, s.receive_maximum);
+  if (s.maximum_qos < 2) props.add(property_id::maximum_qos, s.maximum_qos);
+  if (!s.retain_available) props.add(property_id::retain_available, 0u);
+  props.add(property_id::maximum_packet_size, s.max_packet_size);
+  if (st.params.assigned_client_id)
+    props.add(property_id::assigned_client_identifier, st.params.client_id);
+  if (s.topic_alias_maximum > 0) props.add(property_id::topic_alias_maximum, s.topic_alias_maximum);
+  if (!s.wildcard_subscriptions) props.add(property_id::wildcard_subscription_available, 0u);
+  if (!s.subscription_identifiers) props.add(property_id::subscription_identifier_available, 0u);
+  if (!s.shared_subscriptions) props.add(property_id::shared_subscription_available, 0u);
+  if (st.params.keep_alive_lowered) props.add(property_id::server_keep_alive, st.params.keep_alive);
+  return c;
+}
+
+bool attach(session_actor* self, attach_connection& a) {
+  auto& st = self->state;
+  if (!a.sink) return true;  // arrived from another node without its socket: nothing to attach
+  if (st.sink) {
+    // Session takeover: the old connection learns why it is closed. Its will
+    // is dropped, not published: the client is evidently alive (as in mosquitto).
+    metrics::add(counter::sessions_taken_over);
+    if (is_v5(st)) send_packet(self, mqtt::disconnect_packet{reason_code::session_taken_over, {}});
+    st.sink->close();
+  }
+  bool session_present = st.resumed_before && !a.params.clean_start;
+  st.resumed_before = true;
+  ++st.timer_generation;  // cancels a pending will delay and session expiry
+  st.will_armed = false;
+  st.params = std::move(a.params);
+  st.sink = std::move(a.sink);
+  st.connection = st.sink->id();
+  ++st.connection_generation;
+  st.acks.clear();
+  st.inbound_aliases.clear();
+  send_packet(self, make_connack(st, session_present));
+  st.sink->bind(self, st.params.keep_alive);
+  resend_inflight(self);
+  drain_queue(self);
+  return true;
+}
+
+// ---- packets from the client ----
+
+std::size_t incoming_in_flight(const session_state& st) {
+  std::size_t qos1 = 0;
+  st.acks.for_each([&](const pending_ack& a) {
+    if (a.type == packet_type::puback) ++qos1;
+  });
+  return qos1 + st.qos2_incoming.size();
+}
+
+// Sends the PUBACKs/PUBRECs at the head of the line that are ready.
+void flush_acks(session_actor* self) {
+  auto& st = self->state;
+  while (!st.acks.empty() && st.acks.front().done) {
+    pending_ack a = st.acks.pop_front();
+    reason_code rc = is_v5(st) ? a.reason : reason_code::success;
+    send_packet(self, mqtt::pub_ack_packet{a.type, a.packet_id, rc, {}});
+  }
+}
+
+void complete_ack(session_actor* self, std::uint64_t generation, std::uint16_t id, reason_code rc) {
+  auto& st = self->state;
+  if (generation != st.connection_generation) return;  // that connection is gone
+  bool found = false;
+  std::vector<pending_ack> pending;
+  while (!st.acks.empty())
+    pending.push_back(st.acks.pop_front());
+  for (auto& a : pending) {
+    if (!a.done && a.packet_id == id && !found) {
+      a.done = true;
+      a.reason = rc;
+      found = true;
+    }
+    st.acks.push_back(a);
+  }
+  flush_acks(self);
+}
+
+void on_publish(session_actor* self, mqtt::publish_packet& p) {
+  auto& st = self->state;
+  const auto& s = st.ctx->settings;
+  metrics::add(counter::packets_received);
+  if (!st.sink) return;
+  if (auto alias = p.props.number(property_id::topic_alias)) {
+    if (*alias == 0 || *alias > s.topic_alias_maximum) {
+      metrics::add(counter::refused_topic_alias);
+      return close_for(self, reason_code::topic_alias_invalid);
+    }
+    if (st.inbound_aliases.size() < *alias) st.inbound_aliases.resize(*alias);
+    if (p.topic.empty()) {
+      if (st.inbound_aliases[*alias - 1].empty())
+        return close_for(self, reason_code::protocol_error);
+      p.topic = st.inbound_aliases[*alias - 1];
+    } else {
+      st.inbound_aliases[*alias - 1] = p.topic;
+    }
+  } else if (p.topic.empty()) {
+    return close_for(self, reason_code::protocol_error);
+  }
+  if (static_cast<std::uint8_t>(p.qos) > s.maximum_qos) {
+    metrics::add(counter::refused_qos_not_supported);
+    return close_for(self, reason_code::qos_not_supported);
+  }
+  if (p.retain && !s.retain_available) {
+    metrics::add(counter::refused_retain_not_supported);
+    return close_for(self, reason_code::retain_not_supported);
+  }
+  if (p.qos == mqtt::qos::exactly_once) {
+    if (auto it = st.qos2_incoming.find(p.packet_id); it != st.qos2_incoming.end()) {
+      // A resent QoS 2 PUBLISH: routed once already, only the PUBREC is owed.
+      st.acks.push_back({p.packet_id, packet_type::pubrec, it->second, reason_code::success});
+      flush_acks(self);
+      return;
+    }
+  }
+  if (p.qos != mqtt::qos::at_most_once && incoming_in_flight(st) >= s.receive_maximum) {
+    metrics::add(counter::refused_receive_maximum);
+    return close_for(self, reason_code::receive_maximum_exceeded);
+  }
+  metrics::add(received_counter(p.qos));
+
+  auto m = std::make_shared<app_message>();
+  m->topic = std::move(p.topic);
+  m->payload = std::make_shared<const std::string>(std::move(p.payload));
+  m->qos = p.qos;
+  m->retain = p.retain;
+  if (auto expiry = p.props.number(property_id::message_expiry_interval))
+    m->expires_at = now_ms() + std::int64_t{*expiry} * 1000;
+  m->props = forwarded_properties(p.props);
+  m->publisher = st.params.client_id;
+  const caf::actor& shard = st.ctx->shard_for_topic(m->topic);
+  route_request route{message_ref{std::move(m)}};
+
+  if (p.qos == mqtt::qos::at_most_once) {
+    caf::anon_send(shard, std::move(route));
+    return;
+  }
+  std::uint16_t id = p.packet_id;
+  auto type = p.qos == mqtt::qos::at_least_once ? packet_type::puback : packet_type::pubrec;
+  st.acks.push_back({id, type, false, reason_code::success});
+  if (p.qos == mqtt::qos::exactly_once) st.qos2_incoming.emplace(id, false);
+  auto generation = st.connection_generation;
+  bool exactly_once = p.qos == mqtt::qos::exactly_once;
+  self->request(shard, shard_timeout, std::move(route))
+      .then(
+          [self, generation, id, exactly_once](std::uint32_t receivers) {
+            if (exactly_once)
+              if (auto it = self->state.qos2_incoming.find(id);
+                  it != self->state.qos2_incoming.end())
+                it->second = true;
+            complete_ack(
+                self, generation, id,
+                receivers == 0 ? reason_code::no_matching_subscribers : reason_code::success);
+          },
+          [self, generation, id, exactly_once](caf::error&) {
+            // Not routed: a QoS 2 id must not stay marked as received, so
+            // the client's resend is routed again.
+            if (exactly_once) self->state.qos2_incoming.erase(id);
+            complete_ack(self, generation, id, reason_code::implementation_specific_error);
+          });
+}
+
+void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
+  auto& st = self->state;
+  metrics::add(counter::packets_received);
+  if (!st.sink) return;
+  using stage = inflight_message::stage;
+  switch (a.type) {
+    case packet_type::puback: {
+      auto it = st.inflight.find(a.packet_id);
+      if (it != st.inflight.end() && it->second.at == stage::awaiting_puback) st.inflight.erase(it);
+      break;
+    }
+    case packet_type::pubrec: {
+      auto it = st.inflight.find(a.packet_id);
+      if (it == st.inflight.end() || it->second.at == stage::awaiting_puback) {
+        send_packet(self, mqtt::pub_ack_packet{packet_type::pubrel,
+                                               a.packet_id,
+                                               is_v5(st) ? reason_code::packet_identifier_not_found
+                                                         : reason_code::success,
+                                               {}});
+        break;
+      }
+      if (mqtt::is_error(a.reason)) {
+        st.inflight.erase(it);  // the client refused it; the exchange ends here
+        break;
+      }
+      it->second.at = stage::awaiting_pubcomp;
+      it->second.d.msg = {};  // the payload is no longer needed
+      send_packet(self,
+                  mqtt::pub_ack_packet{packet_type::pubrel, a.packet_id, reason_code::success, {}});
+      break;
+    }
+    case packet_type::pubcomp: {
+      auto it = st.inflight.find(a.packet_id);
+      if (it != st.inflight.end() && it->second.at == stage::awaiting_pubcomp)
+        st.inflight.erase(it);
+      break;
+    }
+    case packet_type::pubrel: {
+      bool known = st.qos2_incoming.erase(a.packet_id) > 0;
+      reason_code rc =
+          known || !is_v5(st) ? reason_code::success : reason_code::packet_identifier_not_found;
+      send_packet(self, mqtt::pub_ack_packet{packet_type::pubcomp, a.packet_id, rc, {}});
+      break;
+    }
+    default:
+      break;
+  }
+  drain_queue(self);
+}
+
+// Shards that can hold a subscription to filter: one, or all for filters
+// with a wildcard in their shard key.
+std::vector<caf::actor> shards_for_filter(const broker_context& ctx, std::string_view filter) {
+  std::string_view plain = filter;
+  if (auto shared = mqtt::parse_shared_filter(filter)) plain = shared->filter;
+  if (auto one = ctx.placement.shard_for_filter(plain)) return {ctx.shards[*one]};
+  return ctx.shards;
+}
+
+struct subscribe_job {
+  std::uint16_t packet_id = 0;
+  std::uint64_t generation = 0;
+  std::vector<reason_code> reasons;
+  std::size_t pending = 0;
+  std::vector<delivery> retained;
+};
+
+void finish_subscribe(session_actor* self, subscribe_job& job) {
+  auto& st = self->state;
+  if (job.generation == st.connection_generation)
+    send_packet(self, mqtt::suback_packet{job.packet_id, job.reasons, {}});
+  for (auto& d : job.retained)
+    deliver(self, std::move(d));
+}
+
+void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
+  auto& st = self->state;
+  const auto& s = st.ctx->settings;
+  metrics::add(counter::packets_received);
+  if (!st.sink) return;
+  std::uint32_t subscription_id = 0;
+  if (auto id = p.props.number(property_id::subscription_identifier)) {
+    if (!s.subscription_identifiers)
+      return close_for(self, reason_code::subscription_identifiers_not_supported);
+    subscription_id = *id;
+  }
+  auto job = std::make_shared<subscribe_job>();
+  job->packet_id = p.packet_id;
+  job->generation = st.connection_generation;
+  job->reasons.resize(p.entries.size(), reason_code::unspecified_error);
+  std::vector<std::pair<std::vector<caf::actor>, subscribe_request>> requests;
+  for (std::size_t i = 0; i < p.entries.size(); ++i) {
+    auto& e = p.entries[i];
+    if (mqtt::validate_topic_filter(e.filter) != reason_code::success) {
+      metrics::add(counter::refused_subscription_invalid);
+      job->reasons[i] = reason_code::topic_filter_invalid;
+      continue;
+    }
+    auto shared = mqtt::parse_shared_filter(e.filter);
+    if (shared && e.options.no_local) return close_for(self, reason_code::protocol_error);
+    if (shared && !s.shared_subscriptions) {
+      metrics::add(counter::refused_subscription_invalid);
+      job->reasons[i] = reason_code::shared_subscriptions_not_supported;
+      continue;
+    }
+    if (!s.wildcard_subscriptions && mqtt::has_wildcard(shared ? shared->filter : e.filter)) {
+      metrics::add(counter::refused_subscription_invalid);
+      job->reasons[i] = reason_code::wildcard_subscriptions_not_supported;
+      continue;
+    }
+    e.options.max_qos = std::min(e.options.max_qos, static_cast<mqtt::qos>(s.maximum_qos));
+    job->reasons[i] = static_cast<reason_code>(e.options.max_qos);
+    bool existed = st.subscriptions.count(e.filter) > 0;
+    st.subscriptions.insert_or_assign(e.filter, subscription_record{e.options, subscription_id});
+    bool send_retained =
+        !shared && (e.options.retain_handling == mqtt::retain_handling::send_on_subscribe ||
+                    (e.options.retain_handling == mqtt::retain_handling::send_if_new_subscription &&
+                     !existed));
+    requests.emplace_back(shards_for_filter(*st.ctx, e.filter),
+                          subscribe_request{self, st.params.client_id, e.filter, e.options,
+                                            subscription_id, send_retained});
+  }
+  for (auto& [targets, req] : requests)
+    job->pending += targets.size();
+  if (job->pending == 0) return finish_subscribe(self, *job);
+  for (auto& [targets, req] : requests) {
+    for (const auto& shard : targets) {
+      self->request(shard, shard_timeout, req)
+          .then(
+              [self, job](retained_batch& batch) {
+                for (auto& d : batch.deliveries)
+                  job->retained.push_back(std::move(d));
+                if (--job->pending == 0) finish_subscribe(self, *job);
+              },
+              [self, job](caf::error&) {
+                if (--job->pending == 0) finish_subscribe(self, *job);
+              });
+    }
+  }
+}
+
+void on_unsubscribe(session_actor* self, const mqtt::unsubscribe_packet& p) {
+  auto& st = self->state;
+  metrics::add(counter::packets_received);
+  if (!st.sink) return;
+  mqtt::unsuback_packet ack{p.packet_id, {}, {}};
+  for (const auto& filter : p.filters) {
+    if (mqtt::validate_topic_filter(filter) != reason_code::success) {
+      ack.reasons.push_back(reason_code::topic_filter_invalid);
+      continue;
+    }
+    auto it = st.subscriptions.find(filter);
+    if (it == st.subscriptions.end()) {
+      ack.reasons.push_back(reason_code::no_subscription_existed);
+      continue;
+    }
+    st.subscriptions.erase(it);
+    for (const auto& shard : shards_for_filter(*st.ctx, filter))
+      caf::anon_send(shard, unsubscribe_request{self, filter});
+    ack.reasons.push_back(reason_code::success);
+  }
+  send_packet(self, ack);
+}
+
+void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
+  auto& st = self->state;
+  metrics::add(counter::packets_received);
+  if (!st.sink) return;
+  if (auto expiry = d.props.number(property_id::session_expiry_interval)) {
+    // A session that was to end with its connection cannot be extended now.
+    if (st.params.session_expiry == 0 && *expiry != 0)
+      return close_for(self, reason_code::protocol_error);
+    st.params.session_expiry = std::min(*expiry, st.ctx->settings.max_session_expiry);
+  }
+  st.sink->close();
+  // Only a normal disconnection (0x00) deletes the will.
+  on_connection_lost(self, d.reason == reason_code::success);
+}
+
+}  // namespace
+
+caf::behavior session(session_actor* self, context_ptr ctx, caf::actor registry) {
+  self->state.ctx = std::move(ctx);
+  self->state.registry = std::move(registry);
+  metrics::sessions_delta(1);
+  return {
+      [self](attach_connection& a) -> bool { return attach(self, a); },
+      [self](discard_session) {
+        auto& st = self->state;
+        if (st.sink) {
+          metrics::add(counter::sessions_taken_over);
+          if (is_v5(st))
+            send_packet(self, mqtt::disconnect_packet{reason_code::session_taken_over, {}});
+          st.sink->close();
+          st.sink = nullptr;
+        }
+        st.params.has_will = false;
+        st.will_armed = false;
+        end_session(self);
+      },
+      [self](mqtt::publish_packet& p) { on_publish(self, p); },
+      [self](const mqtt::pub_ack_packet& a) { on_pub_ack(self, a); },
+      [self](mqtt::subscribe_packet& p) { on_subscribe(self, p); },
+      [self](const mqtt::unsubscribe_packet& p) { on_unsubscribe(self, p); },
+      [self](const mqtt::disconnect_packet& d) { on_disconnect(self, d); },
+      [self](const mqtt::auth_packet&) {
+        // No authentication method was agreed at CONNECT, so AUTH is a
+        // protocol error (spec 4.12).
+        close_for(self, reason_code::protocol_error);
+      },
+      [self](delivery& d) { deliver(self, std::move(d)); },
+      [self](const connection_closed& c) {
+        if (c.connection != self->state.connection) return;  // an old, replaced connection
+        on_connection_lost(self, c.graceful);
+      },
+      [self](const will_timer& t) {
+        auto& st = self->state;
+        if (t.generation == st.timer_generation && st.will_armed) publish_will(self);
+      },
+      [self](const expiry_timer& t) {
+        auto& st = self->state;
+        if (t.generation != st.timer_generation || st.sink) return;
+        metrics::add(counter::sessions_expired);
+        end_session(self);
+      },
+  };
+}
+
+}  // namespace convoy

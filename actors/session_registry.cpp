@@ -1,0 +1,80 @@
+#include "actors/session_registry.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/session.hpp"
+
+namespace convoy {
+
+namespace {
+
+caf::actor spawn_session(session_registry_actor* self, const std::string& client_id) {
+  auto& st = self->state;
+  auto s = self->spawn(session, st.ctx, caf::actor{self});
+  self->monitor(s);
+  st.sessions[client_id] = s;
+  st.client_of[s.address()] = client_id;
+  return s;
+}
+
+void forget(session_registry_state& st, const caf::actor_addr& addr) {
+  auto it = st.client_of.find(addr);
+  if (it == st.client_of.end()) return;
+  auto s = st.sessions.find(it->second);
+  if (s != st.sessions.end() && s->second.address() == addr) st.sessions.erase(s);
+  st.client_of.erase(it);
+}
+
+void hand_over(session_registry_actor* self, connect_request req);
+
+// Gives the connection to an existing session. A session may end while the
+// attach is on its way; then a fresh one takes the connection.
+void resume(session_registry_actor* self, caf::actor existing, connect_request req) {
+  attach_connection attach{req.params, req.sink};
+  self->request(existing, caf::infinite, std::move(attach))
+      .then([](bool) {},
+            [self, existing, req](caf::error&) mutable {
+              forget(self->state, existing.address());
+              req.params.clean_start = true;  // nothing left to resume
+              hand_over(self, std::move(req));
+            });
+}
+
+void hand_over(session_registry_actor* self, connect_request req) {
+  auto& st = self->state;
+  const std::string& client_id = req.params.client_id;
+  auto it = st.sessions.find(client_id);
+  if (it != st.sessions.end() && !req.params.clean_start) {
+    resume(self, it->second, std::move(req));
+    return;
+  }
+  if (it != st.sessions.end()) {
+    // Clean start: the old session ends and a new one begins.
+    caf::actor old = it->second;
+    forget(st, old.address());
+    self->send(old, discard_session{});
+  }
+  caf::actor fresh = spawn_session(self, client_id);
+  caf::anon_send(fresh, attach_connection{std::move(req.params), std::move(req.sink)});
+}
+
+}  // namespace
+
+caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
+  self->state.ctx = std::move(ctx);
+  self->set_down_handler([self](const caf::down_msg& down) { forget(self->state, down.source); });
+  // Sessions are monitored, not linked (one failing session must not take
+  // the registry down), so node shutdown is passed on to them by hand.
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    for (const auto& [client_id, s] : self->state.sessions)
+      self->send_exit(s, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+      [self](connect_request& req) { hand_over(self, std::move(req)); },
+      [self](const session_ended& e) { forget(self->state, e.session.address()); },
+  };
+}
+
+}  // namespace convoy

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "protocol/types.hpp"
+
+namespace convoy {
+
+// Encoded bytes on their way to one client: a small per-delivery head (fixed
+// and variable header) and an optional body shared with other deliveries of
+// the same message, so the payload is never copied per subscriber.
+struct outbound_frame {
+  mqtt::byte_buffer head;
+  std::shared_ptr<const std::string> body;
+  std::size_t size() const { return head.size() + (body ? body->size() : 0); }
+};
+
+// The edge side of a session: a connection that owns the socket. A session
+// always lives on the node its client is connected to, so this handle never
+// crosses nodes. All calls are thread-safe and never block.
+class session_sink {
+ public:
+  virtual ~session_sink() = default;
+
+  // Queues frames for writing. With may_drop, frames are refused (false)
+  // when the connection's outbound backlog is over its bound; QoS 0 traffic
+  // is sent that way. Frames without may_drop are bounded by the session's
+  // in-flight window instead and always queued. False also when the
+  // connection is gone.
+  virtual bool write(std::vector<outbound_frame> frames, bool may_drop) = 0;
+
+  // The session accepted the connection: packets after CONNECT go to
+  // `session`, and the client must be heard from every `keep_alive` seconds
+  // (0 = never).
+  virtual void bind(caf::actor session, std::uint16_t keep_alive) = 0;
+
+  // Writes what is queued, then closes the socket.
+  virtual void close() = 0;
+
+  // Backlog currently queued but not yet written, in bytes.
+  virtual std::size_t backlog() const = 0;
+
+  // Identifies the connection in messages from the edge, so a session can
+  // tell its current connection from one it already replaced.
+  std::uint64_t id() const { return reinterpret_cast<std::uintptr_t>(this); }
+};
+
+using sink_ptr = std::shared_ptr<session_sink>;
+
+}  // namespace convoy

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace convoy {
+
+// A FIFO that costs nothing while empty: std::deque allocates a chunk even
+// when default-constructed, and most sessions of a fleet have empty queues.
+template <class T>
+class small_fifo {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  std::size_t size() const { return items_.size() - head_; }
+  T& front() { return items_[head_]; }
+  void push_back(T value) { items_.push_back(std::move(value)); }
+  T pop_front() {
+    T value = std::move(items_[head_++]);
+    if (head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+      if (items_.capacity() > 64) items_.shrink_to_fit();
+    } else if (head_ > 64 && head_ * 2 > items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    return value;
+  }
+  void clear() {
+    items_ = {};
+    head_ = 0;
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t i = head_; i < items_.size(); ++i)
+      f(items_[i]);
+  }
+
+ private:
+  std::vector<T> items_;
+  std::size_t head_ = 0;
+};
+
+}  // namespace convoy

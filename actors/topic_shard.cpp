@@ -1,0 +1,119 @@
+#include "actors/topic_shard.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/metrics.hpp"
+#include "protocol/topic.hpp"
+
+namespace convoy {
+
+namespace {
+
+mqtt::qos lower(mqtt::qos a, mqtt::qos b) {
+  return std::min(a, b);
+}
+
+bool expired(const app_message& m, epoch_ms now) {
+  return m.expires_at != 0 && m.expires_at <= now;
+}
+
+}  // namespace
+
+std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index& index,
+                                                             const message_ref& msg) {
+  std::vector<const subscriber_entry*> direct;
+  std::vector<std::pair<caf::actor, delivery>> out;
+  index.match(
+      msg->topic,
+      [&](const subscriber_entry& e) {
+        if (e.options.no_local && e.client_id == msg->publisher) return;
+        direct.push_back(&e);
+      },
+      [&](const subscriber_entry& e) {
+        delivery d{msg,
+                   lower(msg->qos, e.options.max_qos),
+                   msg->retain && e.options.retain_as_published,
+                   {}};
+        if (e.subscription_id != 0) d.subscription_ids.push_back(e.subscription_id);
+        out.emplace_back(e.session, std::move(d));
+      });
+  // Group the matches of one session so it receives the message once.
+  std::sort(direct.begin(), direct.end(), [](const subscriber_entry* a, const subscriber_entry* b) {
+    return a->session.compare(b->session) < 0;
+  });
+  for (std::size_t i = 0; i < direct.size();) {
+    const caf::actor& session = direct[i]->session;
+    delivery d{msg, mqtt::qos::at_most_once, false, {}};
+    for (; i < direct.size() && direct[i]->session == session; ++i) {
+      const subscriber_entry& e = *direct[i];
+      d.qos = std::max(d.qos, lower(msg->qos, e.options.max_qos));
+      d.retain = d.retain || (msg->retain && e.options.retain_as_published);
+      if (e.subscription_id != 0) d.subscription_ids.push_back(e.subscription_id);
+    }
+    out.emplace_back(session, std::move(d));
+  }
+  return out;
+}
+
+caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self) {
+  self->set_down_handler(
+      [self](const caf::down_msg& down) { self->state.subscriptions.erase_all(down.source); });
+  return {
+      [self](const route_request& r) -> std::uint32_t {
+        auto& st = self->state;
+        const app_message& m = *r.msg;
+        if (m.retain) {
+          // An empty retained payload deletes the topic's retained message.
+          if (!m.payload || m.payload->empty())
+            st.retained.erase(m.topic);
+          else
+            st.retained.insert_or_assign(m.topic, r.msg);
+        }
+        auto plan = plan_deliveries(st.subscriptions, r.msg);
+        if (plan.empty()) metrics::add(counter::dropped_no_subscribers);
+        for (auto& [session, d] : plan)
+          self->send(session, std::move(d));
+        return static_cast<std::uint32_t>(plan.size());
+      },
+      [self](subscribe_request& s) -> retained_batch {
+        auto& st = self->state;
+        if (!st.subscriptions.has_subscriber(s.subscriber.address())) self->monitor(s.subscriber);
+        retained_batch batch;
+        // Shared subscriptions never receive retained messages on subscribe.
+        if (s.send_retained && !mqtt::parse_shared_filter(s.filter)) {
+          epoch_ms now = now_ms();
+          for (auto it = st.retained.begin(); it != st.retained.end();) {
+            if (expired(*it->second, now)) {
+              metrics::add(counter::dropped_expired);
+              it = st.retained.erase(it);
+              continue;
+            }
+            if (mqtt::topic_matches(s.filter, it->first)) {
+              delivery d{it->second, lower(it->second->qos, s.options.max_qos), true, {}};
+              if (s.subscription_id != 0) d.subscription_ids.push_back(s.subscription_id);
+              batch.deliveries.push_back(std::move(d));
+            }
+            ++it;
+          }
+        }
+        st.subscriptions.insert(
+            s.filter, subscriber_entry{std::move(s.subscriber), std::move(s.client_id), s.options,
+                                       s.subscription_id});
+        return batch;
+      },
+      [self](const unsubscribe_request& u) -> bool {
+        auto& st = self->state;
+        bool existed = st.subscriptions.erase(u.filter, u.subscriber.address());
+        if (!st.subscriptions.has_subscriber(u.subscriber.address())) self->demonitor(u.subscriber);
+        return existed;
+      },
+      [self](const drop_subscriber& d) {
+        self->state.subscriptions.erase_all(d.subscriber.address());
+        self->demonitor(d.subscriber);
+      },
+  };
+}
+
+}  // namespace convoy

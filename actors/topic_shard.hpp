@@ -1,0 +1,32 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/subscription_index.hpp"
+
+namespace convoy {
+
+// One slice of the topic space: the subscriptions that can match topics of
+// the slice, and the slice's retained messages. Which slice a topic belongs
+// to is decided by cluster::topic_placement.
+struct topic_shard_state {
+  subscription_index subscriptions;
+  std::map<std::string, message_ref, std::less<>> retained;
+  static inline const char* name = "topic_shard";
+};
+
+caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self);
+
+// The deliveries a route produces, one per subscriber session (overlapping
+// subscriptions of one session merge into one delivery with the highest QoS
+// and every subscription identifier) plus one per shared group. Exposed for
+// tests; the shard actor sends them.
+std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index& index,
+                                                             const message_ref& msg);
+
+}  // namespace convoy

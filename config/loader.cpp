@@ -1,0 +1,387 @@
+#include "config/loader.hpp"
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace convoy::config {
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Close enough to be a typo: at most a third of the name, and never more than 3.
+bool is_close(std::string_view typed, std::string_view known) {
+  std::size_t limit = std::clamp<std::size_t>(typed.size() / 3, 1, 3);
+  return edit_distance(typed, known) <= limit;
+}
+
+// " (did you mean 'mqtt.port'?)" for the known key closest to `key`, or "".
+// A key whose last part matches a known key's name ("port" or "broker.port"
+// for "mqtt.port") counts as close too, and so does a known key's beginning.
+std::string suggest_key(std::string_view key) {
+  const key_info* best = nullptr;
+  std::size_t best_distance = 0;
+  for (const key_info& k : config_keys()) {
+    std::size_t d = edit_distance(key, k.key);
+    if (best == nullptr || d < best_distance) {
+      best = &k;
+      best_distance = d;
+    }
+  }
+  if (best != nullptr && is_close(key, best->key)) {
+    return " (did you mean '" + std::string(best->key) + "'?)";
+  }
+  std::string_view last = key.substr(key.rfind('.') + 1);
+  for (const key_info& k : config_keys()) {
+    if (k.name() == last) return " (did you mean '" + std::string(k.key) + "'?)";
+  }
+  // A shortened key: "mqtt.retain" for "mqtt.retain_available".
+  if (key.find('.') != std::string_view::npos) {
+    for (const key_info& k : config_keys()) {
+      if (k.key.starts_with(key)) return " (did you mean '" + std::string(k.key) + "'?)";
+    }
+  }
+  return {};
+}
+
+std::string suggest_section(std::string_view section) {
+  for (std::string_view s : config_sections()) {
+    if (is_close(section, s)) return " (did you mean '" + std::string(s) + "'?)";
+  }
+  // A key of some section written at the top level: "port = 1884".
+  return suggest_key(section);
+}
+
+std::string type_name(value_type t) {
+  switch (t) {
+    case value_type::string:
+      return "a string";
+    case value_type::integer:
+      return "an integer";
+    case value_type::boolean:
+      return "a boolean (true or false)";
+  }
+  return {};
+}
+
+std::string toml_type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "floating-point number";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+// Collects what load_config finds and remembers where each key was last set,
+// so that a cross-key error can point at the values involved.
+struct loader {
+  node_config config;
+  std::vector<config_error> errors;
+  std::vector<std::string> origin = std::vector<std::string>(config_keys().size(), "default");
+
+  void fail(std::string key, std::string source, std::string message) {
+    errors.push_back({std::move(key), std::move(source), std::move(message)});
+  }
+
+  void store(const key_info& k, const value& v, const std::string& source) {
+    if (std::string why = k.check(v); !why.empty()) {
+      fail(std::string(k.key), source, std::move(why));
+      return;
+    }
+    k.set(config, v);
+    origin[static_cast<std::size_t>(&k - config_keys().data())] = source;
+  }
+
+  // A value given as text, by the environment or --set.
+  void store_text(const key_info& k, std::string_view text, const std::string& source) {
+    switch (k.type) {
+      case value_type::string:
+        store(k, std::string(text), source);
+        return;
+      case value_type::boolean:
+        if (text == "true" || text == "false") {
+          store(k, text == "true", source);
+        } else {
+          fail(std::string(k.key), source,
+               "'" + std::string(k.key) + "' must be true or false, got " +
+                   format_toml_value(std::string(text)));
+        }
+        return;
+      case value_type::integer: {
+        std::int64_t i = 0;
+        std::string_view digits = text.starts_with('+') ? text.substr(1) : text;
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
+        if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+            (digits != text && digits.starts_with('-'))) {
+          fail(std::string(k.key), source,
+               "'" + std::string(k.key) + "' must be an integer, got " +
+                   format_toml_value(std::string(text)));
+        } else {
+          store(k, i, source);
+        }
+        return;
+      }
+    }
+  }
+
+  void read_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      fail({}, path, "cannot read configuration file: it is a directory");
+      return;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      fail({}, path, std::string("cannot open configuration file: ") + std::strerror(errno));
+      return;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+      fail({}, path, "cannot read configuration file");
+      return;
+    }
+    read_toml(text.str(), path);
+  }
+
+  void read_toml(const std::string& text, const std::string& path) {
+    toml::table root;
+#if TOML_EXCEPTIONS
+    try {
+      root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+      syntax_error(e, path);
+      return;
+    }
+#else
+    toml::parse_result parsed = toml::parse(text, path);
+    if (!parsed) {
+      syntax_error(parsed.error(), path);
+      return;
+    }
+    root = std::move(parsed).table();
+#endif
+    // toml::table orders keys by name; report in the order of the file.
+    const std::size_t first_error = errors.size();
+    std::vector<std::pair<toml::source_index, std::size_t>> order;
+    auto fail_at = [&](const toml::source_region& region, std::string key, std::string message) {
+      order.emplace_back(region.begin.line, order.size());
+      fail(std::move(key), where(path, region), std::move(message));
+    };
+    for (const auto& [section_key, section_node] : root) {
+      std::string section(section_key.str());
+      if (std::find(config_sections().begin(), config_sections().end(), section) ==
+          config_sections().end()) {
+        fail_at(section_key.source(), section,
+                std::string(section_node.is_table() ? "unknown table '" : "unknown key '") +
+                    section + "'" + suggest_section(section));
+        continue;
+      }
+      const toml::table* table = section_node.as_table();
+      if (table == nullptr) {
+        fail_at(section_key.source(), section,
+                "'" + section + "' must be a table, got " + toml_type_name(section_node.type()));
+        continue;
+      }
+      for (const auto& [name, node] : *table) {
+        std::string key = section + "." + std::string(name.str());
+        const key_info* k = find_key(key);
+        if (k == nullptr) {
+          fail_at(name.source(), key, "unknown key '" + key + "'" + suggest_key(key));
+          continue;
+        }
+        const std::size_t before = errors.size();
+        store_node(*k, node, where(path, node.source()));
+        if (errors.size() != before) order.emplace_back(node.source().begin.line, order.size());
+      }
+    }
+    std::stable_sort(order.begin(), order.end());
+    std::vector<config_error> sorted;
+    for (const auto& [line, index] : order)
+      sorted.push_back(std::move(errors[first_error + index]));
+    std::move(sorted.begin(), sorted.end(),
+              errors.begin() + static_cast<std::ptrdiff_t>(first_error));
+  }
+
+  void store_node(const key_info& k, const toml::node& node, const std::string& source) {
+    std::optional<value> v;
+    switch (k.type) {
+      case value_type::string:
+        if (auto s = node.value_exact<std::string>()) v = std::move(*s);
+        break;
+      case value_type::integer:
+        if (auto i = node.value_exact<std::int64_t>()) v = *i;
+        break;
+      case value_type::boolean:
+        if (auto b = node.value_exact<bool>()) v = *b;
+        break;
+    }
+    if (!v) {
+      std::ostringstream got;
+      got << toml_type_name(node.type());
+      if (node.is_value()) {
+        got << ' ';
+        node.visit([&](const auto& n) {
+          if constexpr (toml::is_string<decltype(n)>) {
+            got << format_toml_value(n.get());
+          } else if constexpr (toml::is_value<decltype(n)>) {
+            got << n;
+          }
+        });
+      }
+      fail(std::string(k.key), source,
+           "'" + std::string(k.key) + "' must be " + type_name(k.type) + ", got " + got.str());
+      return;
+    }
+    store(k, *v, source);
+  }
+
+  void syntax_error(const toml::parse_error& e, const std::string& path) {
+    const toml::source_position& begin = e.source().begin;
+    fail({}, path + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column),
+         std::string(e.description()));
+  }
+
+  static std::string where(const std::string& path, const toml::source_region& region) {
+    return path + ":" + std::to_string(region.begin.line);
+  }
+
+  void read_environment(const std::vector<std::pair<std::string, std::string>>& environment) {
+    for (const auto& [name, text] : environment) {
+      if (!name.starts_with(env_prefix)) continue;
+      const auto reserved = reserved_env_names();
+      if (std::find(reserved.begin(), reserved.end(), name) != reserved.end()) continue;
+      const key_info* match = nullptr;
+      const key_info* closest = nullptr;
+      std::size_t closest_distance = 0;
+      for (const key_info& k : config_keys()) {
+        std::string env = k.env_name();
+        if (env == name) match = &k;
+        std::size_t d = edit_distance(name, env);
+        if (closest == nullptr || d < closest_distance) {
+          closest = &k;
+          closest_distance = d;
+        }
+      }
+      if (closest != nullptr &&
+          !is_close(std::string_view(name).substr(env_prefix.size()),
+                    std::string_view(closest->env_name()).substr(env_prefix.size()))) {
+        closest = nullptr;
+      }
+      if (match != nullptr) {
+        store_text(*match, text, "env " + name);
+        continue;
+      }
+      // CONVOY_<SECTION>_* is the configuration's namespace; anything in it,
+      // or close to a known variable, is a mistake rather than another tool's.
+      bool in_section = false;
+      for (std::string_view section : config_sections()) {
+        std::string prefix(env_prefix);
+        for (char c : section)
+          prefix += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        prefix += '_';
+        if (name.starts_with(prefix)) in_section = true;
+      }
+      if (!in_section && closest == nullptr) continue;
+      std::string message = "unknown configuration variable " + name;
+      if (closest != nullptr) message += " (did you mean " + closest->env_name() + "?)";
+      fail({}, "env " + name, std::move(message));
+    }
+  }
+
+  void read_overrides(const std::vector<std::string>& overrides) {
+    for (const std::string& item : overrides) {
+      std::size_t eq = item.find('=');
+      if (eq == std::string::npos) {
+        fail({}, "--set", "expected key=value, got " + format_toml_value(item));
+        continue;
+      }
+      std::string key = item.substr(0, eq);
+      const key_info* k = find_key(key);
+      if (k == nullptr) {
+        fail(key, "--set", "unknown key '" + key + "'" + suggest_key(key));
+        continue;
+      }
+      store_text(*k, std::string_view(item).substr(eq + 1), "--set");
+    }
+  }
+
+  const std::string& origin_of(const key_info* k) const {
+    return origin[static_cast<std::size_t>(k - config_keys().data())];
+  }
+
+  // Rules between keys; kept to those whose violation makes the broker
+  // contradict itself. Documented in docs/CONFIG.md.
+  void check_combination() {
+    // `low` must not exceed `high`.
+    auto at_most = [&](std::string_view low, std::string_view high, std::string_view why) {
+      const key_info* l = find_key(low);
+      const key_info* h = find_key(high);
+      std::int64_t lv = std::get<std::int64_t>(l->get(config));
+      std::int64_t hv = std::get<std::int64_t>(h->get(config));
+      if (lv <= hv) return;
+      // Blame the key that was set; the low one when both were.
+      const key_info* blamed = origin_of(l) == "default" ? h : l;
+      fail(std::string(blamed->key), origin_of(blamed),
+           "'" + std::string(low) + "' (" + std::to_string(lv) + ", from " + origin_of(l) +
+               ") must not exceed '" + std::string(high) + "' (" + std::to_string(hv) + ", from " +
+               origin_of(h) + "): " + std::string(why));
+    };
+    at_most("mqtt.default_keep_alive", "mqtt.max_keep_alive",
+            "the keep alive the broker assigns must be one it allows");
+    at_most("mqtt.max_packet_size", "mqtt.max_outbound_bytes",
+            "one packet of the largest size must fit into a connection's write backlog");
+  }
+};
+
+}  // namespace
+
+load_result load_config(const config_sources& sources) {
+  loader l;
+  if (sources.file) l.read_file(*sources.file);
+  l.read_environment(sources.environment);
+  l.read_overrides(sources.overrides);
+  if (l.errors.empty()) l.check_combination();
+  if (!l.errors.empty()) return std::move(l.errors);
+  return std::move(l.config);
+}
+
+}  // namespace convoy::config

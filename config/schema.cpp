@@ -1,0 +1,319 @@
+#include "config/schema.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+namespace convoy::config {
+
+namespace {
+
+// Typed access to one field, node_config.*Section.*Member, for the table.
+template <auto Section, auto Member>
+struct field {
+  static auto& ref(node_config& c) { return c.*Section.*Member; }
+  using type = std::remove_cvref_t<decltype(ref(std::declval<node_config&>()))>;
+
+  static value get(const node_config& c) {
+    const type& v = c.*Section.*Member;
+    if constexpr (std::is_same_v<type, std::string>) {
+      return v;
+    } else if constexpr (std::is_same_v<type, bool>) {
+      return v;
+    } else {
+      return static_cast<std::int64_t>(v);
+    }
+  }
+
+  static void set(node_config& c, const value& v) {
+    if constexpr (std::is_same_v<type, std::string> || std::is_same_v<type, bool>) {
+      ref(c) = std::get<type>(v);
+    } else {
+      ref(c) = static_cast<type>(std::get<std::int64_t>(v));
+    }
+  }
+};
+
+template <auto Section, auto Member>
+constexpr key_info string_key(std::string_view key, std::string_view description,
+                              std::span<const std::string_view> choices = {}) {
+  using f = field<Section, Member>;
+  static_assert(std::is_same_v<typename f::type, std::string>);
+  return {key, value_type::string, description, 0, 0, choices, &f::get, &f::set};
+}
+
+template <auto Section, auto Member>
+constexpr key_info bool_key(std::string_view key, std::string_view description) {
+  using f = field<Section, Member>;
+  static_assert(std::is_same_v<typename f::type, bool>);
+  return {key, value_type::boolean, description, 0, 0, {}, &f::get, &f::set};
+}
+
+// Integer keys default to the whole range of the field's type; a narrower
+// range must lie inside it, so the cast in field::set never truncates.
+template <auto Section, auto Member>
+constexpr key_info integer_key(
+    std::string_view key, std::string_view description,
+    std::int64_t min = std::numeric_limits<typename field<Section, Member>::type>::min(),
+    std::int64_t max = std::numeric_limits<typename field<Section, Member>::type>::max()) {
+  using f = field<Section, Member>;
+  using t = typename f::type;
+  static_assert(std::is_integral_v<t> && !std::is_same_v<t, bool>);
+  static_assert(sizeof(t) < sizeof(std::int64_t) || std::is_signed_v<t>);
+  if (min < static_cast<std::int64_t>(std::numeric_limits<t>::min()) ||
+      max > static_cast<std::int64_t>(std::numeric_limits<t>::max()) || min > max) {
+    throw "integer_key: range does not fit the field's type";  // fails constant evaluation
+  }
+  return {key, value_type::integer, description, min, max, {}, &f::get, &f::set};
+}
+
+using nc = node_config;
+
+constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug",    "info", "warn",
+                                                        "error", "critical", "off"};
+
+// 268,435,455 bytes of remaining length (the largest Variable Byte Integer)
+// plus one byte of packet type and four of remaining length.
+constexpr std::int64_t mqtt_packet_size_limit = 268'435'460;
+
+constexpr auto keys = std::to_array<key_info>({
+    // [node]
+    string_key<&nc::node, &nc::node_section::name>(
+        "node.name", "Name of this node, unique within a cluster; it appears in logs and metrics."),
+    string_key<&nc::node, &nc::node_section::data_dir>(
+        "node.data_dir", "Directory for the node's persistent state."),
+
+    // [log]
+    string_key<&nc::log, &nc::log_section::level>("log.level", "Least severe level that is logged.",
+                                                  log_levels),
+
+    // [mqtt]
+    string_key<&nc::mqtt, &nc::mqtt_section::bind>(
+        "mqtt.bind",
+        "Address the MQTT listener binds to; 0.0.0.0 is every IPv4 interface, :: every IPv6 one."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::port>(
+        "mqtt.port", "TCP port of the MQTT listener; 0 lets the operating system pick a free one."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_packet_size>(
+        "mqtt.max_packet_size",
+        "Largest MQTT packet in bytes, fixed header included, accepted from and sent to clients "
+        "(Maximum Packet Size). 268435460 is the protocol's own limit.",
+        64, mqtt_packet_size_limit),
+    integer_key<&nc::mqtt, &nc::mqtt_section::receive_maximum>(
+        "mqtt.receive_maximum",
+        "QoS 1 and 2 messages a client may have in flight at once (Receive Maximum).", 1, 65535),
+    integer_key<&nc::mqtt, &nc::mqtt_section::topic_alias_maximum>(
+        "mqtt.topic_alias_maximum",
+        "Topic aliases a client may define (Topic Alias Maximum); 0 turns topic aliases off."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_keep_alive>(
+        "mqtt.max_keep_alive",
+        "Longest keep alive in seconds; a client asking for more is told this value (Server Keep "
+        "Alive)."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::default_keep_alive>(
+        "mqtt.default_keep_alive",
+        "Keep alive in seconds the broker assigns to a client that asks for 0; 0 means none. At "
+        "most mqtt.max_keep_alive."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_session_expiry>(
+        "mqtt.max_session_expiry",
+        "Longest session expiry interval in seconds; larger values asked for by clients are "
+        "lowered to it."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::connect_timeout_ms>(
+        "mqtt.connect_timeout_ms",
+        "Milliseconds a new connection has to send CONNECT before it is closed.", 1,
+        std::numeric_limits<std::uint32_t>::max()),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_queued_messages>(
+        "mqtt.max_queued_messages",
+        "Messages queued per session while its client is offline or its in-flight window is "
+        "full."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_queued_bytes>(
+        "mqtt.max_queued_bytes", "Bytes queued per session, under the same conditions."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_outbound_bytes>(
+        "mqtt.max_outbound_bytes",
+        "Bytes waiting to be written to one connection. At least mqtt.max_packet_size, so that "
+        "one largest packet fits."),
+    bool_key<&nc::mqtt, &nc::mqtt_section::retain_available>(
+        "mqtt.retain_available", "Whether retained messages are supported (Retain Available)."),
+    bool_key<&nc::mqtt, &nc::mqtt_section::wildcard_subscriptions>(
+        "mqtt.wildcard_subscriptions",
+        "Whether subscriptions may use the + and # wildcards (Wildcard Subscription Available)."),
+    bool_key<&nc::mqtt, &nc::mqtt_section::shared_subscriptions>(
+        "mqtt.shared_subscriptions",
+        "Whether $share/ subscriptions are supported (Shared Subscription Available)."),
+    bool_key<&nc::mqtt, &nc::mqtt_section::subscription_identifiers>(
+        "mqtt.subscription_identifiers",
+        "Whether subscription identifiers are supported (Subscription Identifiers Available)."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::maximum_qos>(
+        "mqtt.maximum_qos", "Highest QoS the broker accepts and grants (Maximum QoS).", 0, 2),
+
+    // [broker]
+    integer_key<&nc::broker, &nc::broker_section::topic_shards>(
+        "broker.topic_shards",
+        "Topic-shard actors the topic space is split into; every node of a cluster must use the "
+        "same number.",
+        1, 65536),
+    integer_key<&nc::broker, &nc::broker_section::shard_key_levels>(
+        "broker.shard_key_levels",
+        "Leading topic levels that pick a topic's shard: with 2, vehicles/{vin}/... of one "
+        "vehicle stay on one shard. Every node of a cluster must use the same number.",
+        1, std::numeric_limits<std::uint32_t>::max()),
+    integer_key<&nc::broker, &nc::broker_section::io_threads>(
+        "broker.io_threads", "Threads doing network I/O.", 1, 1024),
+    integer_key<&nc::broker, &nc::broker_section::actor_threads>(
+        "broker.actor_threads", "Threads running actors; 0 means one per CPU core.", 0, 1024),
+});
+
+constexpr std::array<std::string_view, 4> sections = {"node", "log", "mqtt", "broker"};
+
+constexpr std::array<std::string_view, 2> reserved_envs = {
+    "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
+    "CONVOY_CONFIG",  // configuration file path, for scripts wrapping `convoy node`
+};
+
+// The table is grouped by section, in the order of `sections`, and every key
+// names a known section.
+constexpr bool table_is_grouped() {
+  std::size_t s = 0;
+  for (const key_info& k : keys) {
+    while (s < sections.size() && k.section() != sections[s])
+      ++s;
+    if (s == sections.size()) return false;
+  }
+  return true;
+}
+static_assert(table_is_grouped());
+
+}  // namespace
+
+std::span<const key_info> config_keys() {
+  return keys;
+}
+
+const key_info* find_key(std::string_view key) {
+  for (const key_info& k : keys) {
+    if (k.key == key) return &k;
+  }
+  return nullptr;
+}
+
+std::span<const std::string_view> config_sections() {
+  return sections;
+}
+
+std::string_view section_description(std::string_view section) {
+  if (section == "node") return "Identity and storage of this node.";
+  if (section == "log") return "Logging.";
+  if (section == "mqtt") return "The MQTT listener and the limits it announces to clients.";
+  if (section == "broker") return "Topic shards and threads.";
+  return {};
+}
+
+std::span<const std::string_view> reserved_env_names() {
+  return reserved_envs;
+}
+
+std::string key_info::env_name() const {
+  std::string s(env_prefix);
+  for (char c : key) {
+    s += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+std::string key_info::type_description() const {
+  switch (type) {
+    case value_type::boolean:
+      return "boolean";
+    case value_type::integer:
+      return "integer " + std::to_string(min) + ".." + std::to_string(max);
+    case value_type::string: {
+      if (choices.empty()) return "string";
+      std::string s = "one of ";
+      for (std::size_t i = 0; i < choices.size(); ++i) {
+        if (i > 0) s += ", ";
+        s += choices[i];
+      }
+      return s;
+    }
+  }
+  return {};
+}
+
+std::string key_info::check(const value& v) const {
+  switch (type) {
+    case value_type::boolean:
+      return {};
+    case value_type::integer: {
+      std::int64_t i = std::get<std::int64_t>(v);
+      if (i < min || i > max) {
+        return "'" + std::string(key) + "' must be between " + std::to_string(min) + " and " +
+               std::to_string(max) + ", got " + std::to_string(i);
+      }
+      return {};
+    }
+    case value_type::string: {
+      const std::string& s = std::get<std::string>(v);
+      if (!choices.empty()) {
+        if (std::find(choices.begin(), choices.end(), s) != choices.end()) return {};
+        std::string m = "'" + std::string(key) + "' must be one of ";
+        for (std::size_t i = 0; i < choices.size(); ++i) {
+          if (i > 0) m += ", ";
+          m += choices[i];
+        }
+        return m + "; got " + format_toml_value(s);
+      }
+      if (s.empty()) return "'" + std::string(key) + "' must not be empty";
+      return {};
+    }
+  }
+  return {};
+}
+
+std::string format_toml_value(const value& v) {
+  if (const bool* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+  if (const std::int64_t* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  // A TOML basic string: quote, backslash and control characters escaped,
+  // everything else (UTF-8 included) as is.
+  const std::string& s = std::get<std::string>(v);
+  std::string out = "\"";
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04X", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace convoy::config

@@ -1,0 +1,360 @@
+#include "runtime/mqtt_connection.hpp"
+
+#include <array>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <caf/send.hpp>
+
+#include "actors/connect_policy.hpp"
+#include "actors/metrics.hpp"
+#include "protocol/encoder.hpp"
+
+namespace convoy::runtime {
+
+namespace asio = boost::asio;
+using mqtt::reason_code;
+
+namespace {
+
+// One read buffer per I/O thread instead of one per connection: idle
+// connections, most of a fleet, then hold no buffer at all.
+constexpr std::size_t read_chunk = 64 * 1024;
+
+std::array<std::uint8_t, read_chunk>& thread_read_buffer() {
+  thread_local std::array<std::uint8_t, read_chunk> buffer;
+  return buffer;
+}
+
+counter counter_for(reason_code rc) {
+  switch (rc) {
+    case reason_code::packet_too_large:
+      return counter::refused_packet_too_large;
+    case reason_code::malformed_packet:
+      return counter::refused_malformed;
+    default:
+      return counter::refused_protocol_error;
+  }
+}
+
+}  // namespace
+
+mqtt_connection::mqtt_connection(socket_type socket, edge_context& ctx)
+    : socket_(std::move(socket)), ctx_(ctx), timer_(socket_.get_executor()) {
+  metrics::connections_delta(1);
+}
+
+mqtt_connection::~mqtt_connection() {
+  metrics::connections_delta(-1);
+}
+
+void mqtt_connection::start() {
+  boost::system::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
+  last_heard_ = std::chrono::steady_clock::now();
+  timer_.expires_after(std::chrono::milliseconds(ctx_.connect_timeout_ms));
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->phase_ != phase::awaiting_connect) return;
+    metrics::add(counter::connect_timeouts);
+    self->begin_close();
+  });
+  wait_readable();
+}
+
+void mqtt_connection::wait_readable() {
+  socket_.async_wait(socket_type::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       if (ec) {
+                         if (self->phase_ != phase::closed) self->lost();
+                         return;
+                       }
+                       self->on_readable();
+                     });
+}
+
+void mqtt_connection::on_readable() {
+  if (phase_ != phase::awaiting_connect && phase_ != phase::bound) return;
+  auto& buffer = thread_read_buffer();
+  boost::system::error_code ec;
+  std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
+  if (ec == asio::error::would_block) return wait_readable();
+  if (ec || n == 0) return lost();
+  last_heard_ = std::chrono::steady_clock::now();
+  metrics::add(counter::bytes_received, n);
+  mqtt::byte_view fresh{buffer.data(), n};
+  if (unfinished_.empty()) {
+    keep_unconsumed(fresh, consume(fresh));
+  } else {
+    unfinished_.insert(unfinished_.end(), fresh.begin(), fresh.end());
+    std::vector<std::uint8_t> input = std::move(unfinished_);
+    unfinished_.clear();
+    keep_unconsumed(input, consume(input));
+  }
+  if (phase_ == phase::awaiting_connect || phase_ == phase::bound) wait_readable();
+}
+
+void mqtt_connection::keep_unconsumed(mqtt::byte_view input, std::size_t consumed) {
+  if (phase_ == phase::closing || phase_ == phase::closed) return;
+  unfinished_.assign(input.begin() + static_cast<std::ptrdiff_t>(consumed), input.end());
+  if (unfinished_.empty()) unfinished_.shrink_to_fit();
+}
+
+std::size_t mqtt_connection::consume(mqtt::byte_view input) {
+  std::size_t offset = 0;
+  mqtt::decode_options options{version_, ctx_.broker->settings.max_packet_size};
+  while (offset < input.size() && (phase_ == phase::awaiting_connect || phase_ == phase::bound)) {
+    auto r = mqtt::decode(input.subspan(offset), options);
+    if (r.incomplete()) break;
+    if (r.failed()) {
+      fail(r);
+      return input.size();
+    }
+    offset += r.consumed;
+    dispatch(std::move(r.value));
+  }
+  return offset;
+}
+
+void mqtt_connection::dispatch(mqtt::packet&& p) {
+  metrics::add(counter::packets_received);
+  if (phase_ == phase::awaiting_connect) {
+    if (auto* c = std::get_if<mqtt::connect_packet>(&p)) return on_connect(std::move(*c));
+    // The first packet must be CONNECT; with no version agreed there is no
+    // way to say why, so the connection just closes (spec 3.1).
+    metrics::add(counter::refused_protocol_error);
+    return begin_close();
+  }
+  struct visitor {
+    mqtt_connection* self;
+    void operator()(mqtt::publish_packet& x) { caf::anon_send(self->session_, std::move(x)); }
+    void operator()(mqtt::pub_ack_packet& x) { caf::anon_send(self->session_, std::move(x)); }
+    void operator()(mqtt::subscribe_packet& x) { caf::anon_send(self->session_, std::move(x)); }
+    void operator()(mqtt::unsubscribe_packet& x) { caf::anon_send(self->session_, std::move(x)); }
+    void operator()(mqtt::auth_packet& x) { caf::anon_send(self->session_, std::move(x)); }
+    void operator()(mqtt::pingreq_packet&) { self->write_now(mqtt::pingresp_packet{}); }
+    void operator()(mqtt::disconnect_packet& x) {
+      // The session closes the connection once it has read the DISCONNECT.
+      self->phase_ = phase::closing;
+      caf::anon_send(self->session_, std::move(x));
+    }
+    void operator()(mqtt::connect_packet&) { self->violate(reason_code::protocol_error); }
+    // Packets only a server sends.
+    void operator()(mqtt::connack_packet&) { self->violate(reason_code::protocol_error); }
+    void operator()(mqtt::suback_packet&) { self->violate(reason_code::protocol_error); }
+    void operator()(mqtt::unsuback_packet&) { self->violate(reason_code::protocol_error); }
+    void operator()(mqtt::pingresp_packet&) { self->violate(reason_code::protocol_error); }
+  };
+  std::visit(visitor{this}, p);
+}
+
+void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
+  version_ = c.version;
+  auto accepted = accept_connect(c, ctx_.broker->settings, make_assigned_client_id());
+  if (auto* rc = std::get_if<reason_code>(&accepted)) return refuse_connect(c.version, *rc);
+  phase_ = phase::connecting;
+  timer_.cancel();
+  caf::anon_send(ctx_.registry, connect_request{std::move(std::get<connection_params>(accepted)),
+                                                shared_from_this()});
+}
+
+void mqtt_connection::refuse_connect(mqtt::protocol_version version, reason_code reason) {
+  metrics::add(counter::connections_refused);
+  version_ = version;
+  write_now(mqtt::connack_packet{false, reason, {}});
+  begin_close();
+}
+
+void mqtt_connection::fail(const mqtt::decode_result& r) {
+  metrics::add(counter_for(r.error));
+  spdlog::debug("closing connection: {} ({})", mqtt::to_string(r.error), r.detail);
+  if (phase_ == phase::awaiting_connect) {
+    // A CONNECT we could read far enough to know its version is answered
+    // with a CONNACK; 3.1.1 has a return code only for the protocol version.
+    if (r.connect_version == mqtt::protocol_version::v5) {
+      refuse_connect(mqtt::protocol_version::v5, r.error);
+    } else if (r.error == reason_code::unsupported_protocol_version) {
+      refuse_connect(mqtt::protocol_version::v311, r.error);
+    } else {
+      begin_close();
+    }
+    return;
+  }
+  violate(r.error);
+}
+
+void mqtt_connection::violate(reason_code reason) {
+  if (version_ == mqtt::protocol_version::v5) write_now(mqtt::disconnect_packet{reason, {}});
+  lost();
+}
+
+// The connection ends without a DISCONNECT from the client (or with a bad
+// packet): the session publishes the will if there is one.
+void mqtt_connection::lost() {
+  bool was_bound = phase_ == phase::bound;
+  begin_close();
+  if (was_bound)
+    caf::anon_send(session_, connection_closed{id(), false, reason_code::unspecified_error});
+}
+
+void mqtt_connection::write_now(const mqtt::packet& p) {
+  outbound_frame frame;
+  mqtt::encode(p, version_, frame.head);
+  write({std::move(frame)}, false);
+  metrics::add(counter::packets_sent);
+}
+
+void mqtt_connection::arm_keep_alive() {
+  if (keep_alive_ == 0) return;
+  // Spec 3.1.2.10: one and a half times the keep alive without a packet.
+  auto limit = std::chrono::milliseconds(std::uint64_t{keep_alive_} * 1500);
+  auto deadline = last_heard_ + limit;
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = shared_from_this(), limit](boost::system::error_code ec) {
+    if (ec || self->phase_ != phase::bound) return;
+    if (std::chrono::steady_clock::now() - self->last_heard_ >= limit) {
+      metrics::add(counter::keep_alive_timeouts);
+      self->violate(reason_code::keep_alive_timeout);
+      return;
+    }
+    self->arm_keep_alive();
+  });
+}
+
+void mqtt_connection::bind(caf::actor session, std::uint16_t keep_alive) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), session = std::move(session),
+                                      keep_alive]() mutable {
+    if (self->phase_ != phase::connecting) {
+      // The socket died while the session was being found: tell it.
+      caf::anon_send(session, connection_closed{self->id(), false, reason_code::unspecified_error});
+      return;
+    }
+    self->session_ = std::move(session);
+    self->keep_alive_ = keep_alive;
+    self->phase_ = phase::bound;
+    self->last_heard_ = std::chrono::steady_clock::now();
+    self->arm_keep_alive();
+    // Packets that arrived right behind the CONNECT.
+    std::vector<std::uint8_t> input = std::move(self->unfinished_);
+    self->unfinished_.clear();
+    self->keep_unconsumed(input, self->consume(input));
+    if (self->phase_ == phase::bound) self->wait_readable();
+  });
+}
+
+bool mqtt_connection::write(std::vector<outbound_frame> frames, bool may_drop) {
+  std::size_t bytes = 0;
+  for (const auto& f : frames)
+    bytes += f.size();
+  std::lock_guard lock{mutex_};
+  if (gone_) return false;
+  if (may_drop && backlog_bytes_ + bytes > ctx_.max_outbound_bytes) return false;
+  backlog_bytes_ += bytes;
+  for (auto& f : frames)
+    queued_.push_back(std::move(f));
+  schedule_write_locked();
+  return true;
+}
+
+void mqtt_connection::schedule_write_locked() {
+  if (write_scheduled_) return;
+  write_scheduled_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->do_write(); });
+}
+
+void mqtt_connection::do_write() {
+  {
+    std::lock_guard lock{mutex_};
+    writing_.swap(queued_);
+    if (writing_.empty()) {
+      write_scheduled_ = false;
+      if (close_requested_) {
+        gone_ = true;
+      } else {
+        return;
+      }
+    }
+  }
+  if (writing_.empty()) return close_socket();
+  buffers_.clear();
+  for (const auto& f : writing_) {
+    buffers_.emplace_back(f.head.data(), f.head.size());
+    if (f.body && !f.body->empty()) buffers_.emplace_back(f.body->data(), f.body->size());
+  }
+  asio::async_write(socket_, buffers_,
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                      metrics::add(counter::bytes_sent, n);
+                      self->writing_.clear();
+                      self->buffers_.clear();
+                      {
+                        std::lock_guard lock{self->mutex_};
+                        self->backlog_bytes_ -= std::min(self->backlog_bytes_, n);
+                        if (ec) {
+                          self->gone_ = true;
+                          self->queued_.clear();
+                          self->backlog_bytes_ = 0;
+                        }
+                      }
+                      if (ec) {
+                        if (self->phase_ != phase::closed) self->lost();
+                        self->close_socket();
+                        return;
+                      }
+                      self->do_write();
+                    });
+}
+
+void mqtt_connection::close() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->phase_ == phase::bound || self->phase_ == phase::connecting)
+      self->phase_ = phase::closing;
+    self->begin_close();
+  });
+}
+
+void mqtt_connection::shut_down(reason_code reason) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
+    if (self->phase_ == phase::closed) return;
+    if (self->phase_ == phase::bound && self->version_ == mqtt::protocol_version::v5)
+      self->write_now(mqtt::disconnect_packet{reason, {}});
+    self->lost();
+  });
+}
+
+// Stops reading; the socket closes once queued writes are out.
+void mqtt_connection::begin_close() {
+  if (phase_ == phase::closed) return;
+  if (phase_ != phase::closing) phase_ = phase::closing;
+  unfinished_ = {};
+  timer_.cancel();
+  std::lock_guard lock{mutex_};
+  close_requested_ = true;
+  if (!write_scheduled_) {
+    write_scheduled_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->do_write(); });
+  }
+}
+
+void mqtt_connection::close_socket() {
+  if (phase_ == phase::closed) return;
+  phase_ = phase::closed;
+  {
+    std::lock_guard lock{mutex_};
+    gone_ = true;
+    queued_.clear();
+  }
+  boost::system::error_code ec;
+  socket_.shutdown(socket_type::shutdown_both, ec);
+  socket_.close(ec);
+  timer_.cancel();
+  metrics::add(counter::connections_closed);
+  ctx_.remove(shared_from_this());
+}
+
+std::size_t mqtt_connection::backlog() const {
+  std::lock_guard lock{mutex_};
+  return backlog_bytes_;
+}
+
+}  // namespace convoy::runtime

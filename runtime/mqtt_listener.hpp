@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "runtime/edge_context.hpp"
+
+namespace convoy::runtime {
+
+// Accepts MQTT clients on one TCP endpoint; each gets an mqtt_connection on
+// its own strand.
+class mqtt_listener {
+ public:
+  mqtt_listener(boost::asio::io_context& io, edge_context& ctx);
+
+  // Binds and listens; throws boost::system::system_error naming the
+  // endpoint if the address is unusable or the port taken.
+  void listen(const std::string& address, std::uint16_t port);
+  std::uint16_t port() const;
+  void stop();
+
+ private:
+  void accept();
+
+  boost::asio::io_context& io_;
+  edge_context& ctx_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_timer_;
+  bool logged_accept_error_ = false;
+};
+
+}  // namespace convoy::runtime

@@ -1,0 +1,124 @@
+#include "runtime/node.hpp"
+
+#include <future>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/signal_set.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "actors/session_registry.hpp"
+#include "actors/topic_shard.hpp"
+#include "runtime/mqtt_connection.hpp"
+
+namespace convoy::runtime {
+
+broker_settings settings_from(const config::node_config& cfg) {
+  broker_settings s;
+  const auto& m = cfg.mqtt;
+  s.max_packet_size = m.max_packet_size;
+  s.receive_maximum = m.receive_maximum;
+  s.topic_alias_maximum = m.topic_alias_maximum;
+  s.max_keep_alive = m.max_keep_alive;
+  s.default_keep_alive = m.default_keep_alive;
+  s.max_session_expiry = m.max_session_expiry;
+  s.max_queued_messages = m.max_queued_messages;
+  s.max_queued_bytes = m.max_queued_bytes;
+  s.retain_available = m.retain_available;
+  s.wildcard_subscriptions = m.wildcard_subscriptions;
+  s.shared_subscriptions = m.shared_subscriptions;
+  s.subscription_identifiers = m.subscription_identifiers;
+  s.maximum_qos = m.maximum_qos;
+  return s;
+}
+
+node::node(config::node_config cfg) : cfg_(std::move(cfg)) {
+  register_message_types(caf_cfg_);
+  caf_cfg_.load<caf::io::middleman>();
+  if (cfg_.broker.actor_threads > 0)
+    caf_cfg_.set("scheduler.max-threads", static_cast<std::size_t>(cfg_.broker.actor_threads));
+  system_ = std::make_unique<caf::actor_system>(caf_cfg_);
+}
+
+node::~node() {
+  stop();
+}
+
+void node::start() {
+  auto ctx = std::make_shared<broker_context>();
+  ctx->settings = settings_from(cfg_);
+  ctx->placement = cluster::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};
+  for (std::uint32_t i = 0; i < cfg_.broker.topic_shards; ++i)
+    shards_.push_back(system_->spawn(topic_shard));
+  ctx->shards = shards_;
+  context_ptr shared_ctx = ctx;
+  edge_.broker = shared_ctx;
+  edge_.registry = system_->spawn(session_registry, shared_ctx);
+  edge_.connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
+  edge_.max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
+
+  listener_ = std::make_unique<mqtt_listener>(io_, edge_);
+  try {
+    listener_->listen(cfg_.mqtt.bind, cfg_.mqtt.port);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot listen for MQTT on " + cfg_.mqtt.bind + ":" +
+                             std::to_string(cfg_.mqtt.port) + ": " + e.what());
+  }
+  work_ =
+      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+          io_.get_executor());
+  for (std::uint32_t i = 0; i < std::max<std::uint32_t>(cfg_.broker.io_threads, 1); ++i)
+    io_threads_.emplace_back([this] { io_.run(); });
+  spdlog::info("node {} listening for MQTT on {}:{} ({} topic shards)", cfg_.node.name,
+               cfg_.mqtt.bind, mqtt_port(), cfg_.broker.topic_shards);
+}
+
+void node::run_until_signal() {
+  std::promise<int> signalled;
+  boost::asio::signal_set signals(io_, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (!ec) signalled.set_value(signo);
+  });
+  int signo = signalled.get_future().get();
+  spdlog::info("signal {} received, shutting down", signo);
+  stop();
+}
+
+void node::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (listener_) {
+    boost::asio::post(io_, [this] { listener_->stop(); });
+    edge_.for_each_connection(
+        [](const auto& c) { c->shut_down(mqtt::reason_code::server_shutting_down); });
+    // Give goodbyes a moment to reach the wire.
+    for (int i = 0; i < 100; ++i) {
+      {
+        std::lock_guard lock{edge_.connections_mutex};
+        if (edge_.connections.empty()) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  if (edge_.registry) caf::anon_send_exit(edge_.registry, caf::exit_reason::user_shutdown);
+  for (auto& shard : shards_)
+    caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+  work_.reset();
+  io_.stop();
+  for (auto& t : io_threads_)
+    t.join();
+  io_threads_.clear();
+  {
+    std::lock_guard lock{edge_.connections_mutex};
+    edge_.connections.clear();
+  }
+  listener_.reset();
+  edge_.registry = nullptr;
+  edge_.broker = nullptr;
+  shards_.clear();
+  system_.reset();
+}
+
+}  // namespace convoy::runtime

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "config/config.hpp"
+#include "runtime/edge_context.hpp"
+#include "runtime/mqtt_listener.hpp"
+
+namespace convoy::runtime {
+
+broker_settings settings_from(const config::node_config& cfg);
+
+// One Convoy node: the actor system with its topic shards and session
+// registry, and the MQTT edge feeding it.
+class node {
+ public:
+  explicit node(config::node_config cfg);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // Spawns the actors and opens the listeners. Throws std::runtime_error
+  // naming the endpoint when a listener cannot be opened.
+  void start();
+
+  // Blocks until SIGINT or SIGTERM, then shuts down cleanly.
+  void run_until_signal();
+
+  // Says goodbye to every client (MQTT 5: DISCONNECT 0x8B), stops the edge
+  // and the actors. Idempotent.
+  void stop();
+
+  std::uint16_t mqtt_port() const { return listener_->port(); }
+  caf::actor_system& system() { return *system_; }
+
+ private:
+  config::node_config cfg_;
+  caf::actor_system_config caf_cfg_;
+  std::unique_ptr<caf::actor_system> system_;
+  boost::asio::io_context io_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> io_threads_;
+  edge_context edge_;
+  std::unique_ptr<mqtt_listener> listener_;
+  std::vector<caf::actor> shards_;
+  bool stopped_ = false;
+};
+
+}  // namespace convoy::runtime
