@@ -1,0 +1,180 @@
+"""Starts and stops a real convoy node for black-box tests.
+
+Tests run with /usr/bin/python3 (Debian's, which sees python3-paho-mqtt).
+CONVOY_BINARY names the convoy executable; ctest sets it.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BINARY = os.environ.get("CONVOY_BINARY", os.path.join(os.path.dirname(__file__), "../../build/convoy"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A convoy node on 127.0.0.1 and a free port. Extra settings are
+    `--set key=value` overrides, e.g. {"mqtt.max_packet_size": 1024}."""
+
+    def __init__(self, settings=None):
+        self.settings = dict(settings or {})
+        self.port = None
+        self.proc = None
+        self.log_path = None
+
+    def start(self):
+        self.port = free_port()
+        args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}"]
+        for key, value in self.settings.items():
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            args += ["--set", f"{key}={value}"]
+        log = tempfile.NamedTemporaryFile(prefix="convoy-", suffix=".log", delete=False)
+        self.log_path = log.name
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"convoy exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("convoy did not start listening:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM, then checks the node shut down cleanly (exit 0, no
+        sanitizer report)."""
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("convoy did not stop within 15 s of SIGTERM:\n" + self.log())
+        finally:
+            self.proc = None
+        text = self.log()
+        os.unlink(self.log_path)
+        if code != 0 or re.search(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:", text):
+            raise AssertionError(f"convoy exited with {code}:\n{text}")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class BrokerTestCase(unittest.TestCase):
+    """One fresh node per test class; settings from the class attribute."""
+
+    settings = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(cls.settings).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+
+    def setUp(self):
+        self.assertTrue(self.broker.alive(), "the node died during an earlier test")
+
+
+# ---- raw MQTT bytes, for what no well-behaved client library sends ----
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n % 128
+        n //= 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def packet(first_byte, body):
+    return bytes([first_byte]) + varint(len(body)) + body
+
+
+def utf8(s):
+    b = s.encode() if isinstance(s, str) else s
+    return len(b).to_bytes(2, "big") + b
+
+
+def connect_packet(client_id, version=5, clean=True, keep_alive=60, props=b""):
+    flags = 0x02 if clean else 0
+    body = utf8("MQTT") + bytes([version, flags]) + keep_alive.to_bytes(2, "big")
+    if version == 5:
+        body += varint(len(props)) + props
+    return packet(0x10, body + utf8(client_id))
+
+
+class RawClient:
+    """A TCP connection that speaks bytes, for malformed-input tests."""
+
+    def __init__(self, port, timeout=3.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buffer = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_packet(self):
+        """Next whole packet as (first_byte, body), or None when the broker
+        closed the connection."""
+        while True:
+            if len(self.buffer) >= 2:
+                length, mult, i = 0, 1, 1
+                while i < len(self.buffer) and i <= 4:
+                    b = self.buffer[i]
+                    length += (b & 0x7F) * mult
+                    mult *= 128
+                    i += 1
+                    if not b & 0x80:
+                        if len(self.buffer) >= i + length:
+                            first, body = self.buffer[0], self.buffer[i:i + length]
+                            self.buffer = self.buffer[i + length:]
+                            return first, body
+                        break
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+
+    def closed_by_peer(self, timeout=3.0):
+        """True once the broker has closed the connection (after any packets)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
