@@ -251,11 +251,15 @@ void on_connection_lost(session_actor* self, bool graceful) {
 
 // Closes the connection for a protocol violation by the client, telling an
 // MQTT 5 client why.
-void close_for(session_actor* self, reason_code rc) {
+void close_for(session_actor* self, reason_code rc, const char* why) {
   auto& st = self->state;
   if (!st.sink) return;
   if (rc == reason_code::protocol_error) metrics::add(counter::refused_protocol_error);
-  if (is_v5(st)) send_packet(self, mqtt::disconnect_packet{rc, {}});
+  if (is_v5(st)) {
+    mqtt::disconnect_packet goodbye{rc, {}};
+    goodbye.props.add(property_id::reason_string, why);
+    send_packet(self, goodbye);
+  }
   st.sink->close();
   on_connection_lost(self, false);
 }
@@ -355,26 +359,27 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   if (auto alias = p.props.number(property_id::topic_alias)) {
     if (*alias == 0 || *alias > s.topic_alias_maximum) {
       metrics::add(counter::refused_topic_alias);
-      return close_for(self, reason_code::topic_alias_invalid);
+      return close_for(self, reason_code::topic_alias_invalid,
+                       "topic alias 0 or above the Topic Alias Maximum");
     }
     if (st.inbound_aliases.size() < *alias) st.inbound_aliases.resize(*alias);
     if (p.topic.empty()) {
       if (st.inbound_aliases[*alias - 1].empty())
-        return close_for(self, reason_code::protocol_error);
+        return close_for(self, reason_code::protocol_error, "topic alias used before it was set");
       p.topic = st.inbound_aliases[*alias - 1];
     } else {
       st.inbound_aliases[*alias - 1] = p.topic;
     }
   } else if (p.topic.empty()) {
-    return close_for(self, reason_code::protocol_error);
+    return close_for(self, reason_code::protocol_error, "PUBLISH without topic or topic alias");
   }
   if (static_cast<std::uint8_t>(p.qos) > s.maximum_qos) {
     metrics::add(counter::refused_qos_not_supported);
-    return close_for(self, reason_code::qos_not_supported);
+    return close_for(self, reason_code::qos_not_supported, "QoS above the Maximum QoS");
   }
   if (p.retain && !s.retain_available) {
     metrics::add(counter::refused_retain_not_supported);
-    return close_for(self, reason_code::retain_not_supported);
+    return close_for(self, reason_code::retain_not_supported, "retained messages are disabled");
   }
   if (p.qos == mqtt::qos::exactly_once) {
     if (auto it = st.qos2_incoming.find(p.packet_id); it != st.qos2_incoming.end()) {
@@ -386,7 +391,8 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   }
   if (p.qos != mqtt::qos::at_most_once && incoming_in_flight(st) >= s.receive_maximum) {
     metrics::add(counter::refused_receive_maximum);
-    return close_for(self, reason_code::receive_maximum_exceeded);
+    return close_for(self, reason_code::receive_maximum_exceeded,
+                     "more QoS 1/2 PUBLISHes unacknowledged than Receive Maximum");
   }
   metrics::add(received_counter(p.qos));
 
@@ -514,7 +520,8 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
   std::uint32_t subscription_id = 0;
   if (auto id = p.props.number(property_id::subscription_identifier)) {
     if (!s.subscription_identifiers)
-      return close_for(self, reason_code::subscription_identifiers_not_supported);
+      return close_for(self, reason_code::subscription_identifiers_not_supported,
+                       "subscription identifiers are disabled");
     subscription_id = *id;
   }
   auto job = std::make_shared<subscribe_job>();
@@ -530,7 +537,8 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
       continue;
     }
     auto shared = mqtt::parse_shared_filter(e.filter);
-    if (shared && e.options.no_local) return close_for(self, reason_code::protocol_error);
+    if (shared && e.options.no_local)
+      return close_for(self, reason_code::protocol_error, "No Local on a shared subscription");
     if (shared && !s.shared_subscriptions) {
       metrics::add(counter::refused_subscription_invalid);
       job->reasons[i] = reason_code::shared_subscriptions_not_supported;
@@ -602,7 +610,8 @@ void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
   if (auto expiry = d.props.number(property_id::session_expiry_interval)) {
     // A session that was to end with its connection cannot be extended now.
     if (st.params.session_expiry == 0 && *expiry != 0)
-      return close_for(self, reason_code::protocol_error);
+      return close_for(self, reason_code::protocol_error,
+                       "session expiry set on DISCONNECT after CONNECT asked for none");
     st.params.session_expiry = std::min(*expiry, st.ctx->settings.max_session_expiry);
   }
   st.sink->close();
@@ -639,7 +648,7 @@ caf::behavior session(session_actor* self, context_ptr ctx, caf::actor registry)
       [self](const mqtt::auth_packet&) {
         // No authentication method was agreed at CONNECT, so AUTH is a
         // protocol error (spec 4.12).
-        close_for(self, reason_code::protocol_error);
+        close_for(self, reason_code::protocol_error, "AUTH without an authentication method");
       },
       [self](delivery& d) { deliver(self, std::move(d)); },
       [self](const connection_closed& c) {

@@ -139,12 +139,14 @@ void mqtt_connection::dispatch(mqtt::packet&& p) {
       self->phase_ = phase::closing;
       caf::anon_send(self->session_, std::move(x));
     }
-    void operator()(mqtt::connect_packet&) { self->violate(reason_code::protocol_error); }
+    void operator()(mqtt::connect_packet&) {
+      self->violate(reason_code::protocol_error, "second CONNECT on a connection");
+    }
     // Packets only a server sends.
-    void operator()(mqtt::connack_packet&) { self->violate(reason_code::protocol_error); }
-    void operator()(mqtt::suback_packet&) { self->violate(reason_code::protocol_error); }
-    void operator()(mqtt::unsuback_packet&) { self->violate(reason_code::protocol_error); }
-    void operator()(mqtt::pingresp_packet&) { self->violate(reason_code::protocol_error); }
+    void operator()(mqtt::connack_packet&) { self->server_only(mqtt::packet_type::connack); }
+    void operator()(mqtt::suback_packet&) { self->server_only(mqtt::packet_type::suback); }
+    void operator()(mqtt::unsuback_packet&) { self->server_only(mqtt::packet_type::unsuback); }
+    void operator()(mqtt::pingresp_packet&) { self->server_only(mqtt::packet_type::pingresp); }
   };
   std::visit(visitor{this}, p);
 }
@@ -152,17 +154,21 @@ void mqtt_connection::dispatch(mqtt::packet&& p) {
 void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
   version_ = c.version;
   auto accepted = accept_connect(c, ctx_.broker->settings, make_assigned_client_id());
-  if (auto* rc = std::get_if<reason_code>(&accepted)) return refuse_connect(c.version, *rc);
+  if (auto* rc = std::get_if<reason_code>(&accepted))
+    return refuse_connect(c.version, *rc, "CONNECT refused");
   phase_ = phase::connecting;
   timer_.cancel();
   caf::anon_send(ctx_.registry, connect_request{std::move(std::get<connection_params>(accepted)),
                                                 shared_from_this()});
 }
 
-void mqtt_connection::refuse_connect(mqtt::protocol_version version, reason_code reason) {
+void mqtt_connection::refuse_connect(mqtt::protocol_version version, reason_code reason,
+                                     const std::string& why) {
   metrics::add(counter::connections_refused);
   version_ = version;
-  write_now(mqtt::connack_packet{false, reason, {}});
+  mqtt::connack_packet refusal{false, reason, {}};
+  refusal.props.add(mqtt::property_id::reason_string, why);
+  write_now(refusal);
   begin_close();
 }
 
@@ -173,19 +179,30 @@ void mqtt_connection::fail(const mqtt::decode_result& r) {
     // A CONNECT we could read far enough to know its version is answered
     // with a CONNACK; 3.1.1 has a return code only for the protocol version.
     if (r.connect_version == mqtt::protocol_version::v5) {
-      refuse_connect(mqtt::protocol_version::v5, r.error);
+      refuse_connect(mqtt::protocol_version::v5, r.error, r.detail);
     } else if (r.error == reason_code::unsupported_protocol_version) {
-      refuse_connect(mqtt::protocol_version::v311, r.error);
+      refuse_connect(mqtt::protocol_version::v311, r.error, r.detail);
     } else {
       begin_close();
     }
     return;
   }
-  violate(r.error);
+  violate(r.error, r.detail);
 }
 
-void mqtt_connection::violate(reason_code reason) {
-  if (version_ == mqtt::protocol_version::v5) write_now(mqtt::disconnect_packet{reason, {}});
+void mqtt_connection::server_only(mqtt::packet_type type) {
+  violate(reason_code::protocol_error,
+          std::string{mqtt::to_string(type)} + " is sent only by servers");
+}
+
+// Reason strings go on DISCONNECT even when the client asked for no problem
+// information: the spec allows them there (3.1.2.11.7).
+void mqtt_connection::violate(reason_code reason, const std::string& why) {
+  if (version_ == mqtt::protocol_version::v5) {
+    mqtt::disconnect_packet goodbye{reason, {}};
+    if (!why.empty()) goodbye.props.add(mqtt::property_id::reason_string, why);
+    write_now(goodbye);
+  }
   lost();
 }
 
@@ -215,7 +232,7 @@ void mqtt_connection::arm_keep_alive() {
     if (ec || self->phase_ != phase::bound) return;
     if (std::chrono::steady_clock::now() - self->last_heard_ >= limit) {
       metrics::add(counter::keep_alive_timeouts);
-      self->violate(reason_code::keep_alive_timeout);
+      self->violate(reason_code::keep_alive_timeout, "no packet within 1.5 times the keep alive");
       return;
     }
     self->arm_keep_alive();

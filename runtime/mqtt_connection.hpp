@@ -57,9 +57,11 @@ class mqtt_connection final : public session_sink,
   void keep_unconsumed(mqtt::byte_view input, std::size_t consumed);
   void dispatch(mqtt::packet&& p);
   void on_connect(mqtt::connect_packet&& c);
-  void refuse_connect(mqtt::protocol_version version, mqtt::reason_code reason);
+  void refuse_connect(mqtt::protocol_version version, mqtt::reason_code reason,
+                      const std::string& why);
   void fail(const mqtt::decode_result& r);
-  void violate(mqtt::reason_code reason);
+  void violate(mqtt::reason_code reason, const std::string& why);
+  void server_only(mqtt::packet_type type);
   void lost();
   void arm_keep_alive();
   void begin_close();

@@ -41,11 +41,11 @@ TEST_CASE("topic name validity") {
 }
 
 TEST_CASE("topic filter validity") {
-  for (const char* ok : {"#", "+", "a/#", "a/+/b", "+/+", "/", "a//b", "$share/g/a/#", "$share/g/#"})
+  for (const char* ok :
+       {"#", "+", "a/#", "a/+/b", "+/+", "/", "a//b", "$share/g/a/#", "$share/g/#"})
     CHECK_MESSAGE(validate_topic_filter(ok) == reason_code::success, ok);
-  for (const char* bad :
-       {"", "a#", "a/#/b", "a+", "a/b+/c", "#/a", "$share/g", "$share//a", "$share/g+/a",
-        "$share/g/", "$share/g/a#"})
+  for (const char* bad : {"", "a#", "a/#/b", "a+", "a/b+/c", "#/a", "$share/g", "$share//a",
+                          "$share/g+/a", "$share/g/", "$share/g/a#"})
     CHECK_MESSAGE(validate_topic_filter(bad) == reason_code::topic_filter_invalid, bad);
 }
 
