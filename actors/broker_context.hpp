@@ -14,6 +14,8 @@ namespace convoy {
 struct broker_settings {
   std::uint32_t max_packet_size = 1'048'576;
   std::uint16_t receive_maximum = 100;
+  std::uint16_t max_inflight_messages = 64;
+  std::size_t max_outbound_bytes = 4 * 1'048'576;
   std::uint16_t topic_alias_maximum = 16;
   std::uint16_t max_keep_alive = 3600;
   std::uint16_t default_keep_alive = 0;

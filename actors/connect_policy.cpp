@@ -74,7 +74,7 @@ std::variant<connection_params, reason_code> accept_connect(const mqtt::connect_
     p.will.qos = w.qos;
     p.will.retain = w.retain;
     p.will.delay_interval = w.props.number(property_id::will_delay_interval).value_or(0);
-    if (auto expiry = w.props.number(property_id::message_expiry_interval)) {
+    if (auto expiry = w.props.number(property_id::message_expiry_interval); expiry && *expiry > 0) {
       p.will.has_expiry = true;
       p.will.expiry_interval = *expiry;
     }

@@ -2,11 +2,29 @@
 
 #include <variant>
 
+#include "protocol/encoder.hpp"
+
 namespace convoy {
 
 epoch_ms now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::shared_ptr<const mqtt::byte_buffer> app_message::shared_header(mqtt::protocol_version version,
+                                                                    bool retain_flag) const {
+  std::size_t slot = (version == mqtt::protocol_version::v5 ? 2 : 0) + (retain_flag ? 1 : 0);
+  std::lock_guard lock{header_mutex_};
+  if (!headers_[slot]) {
+    mqtt::publish_packet header;
+    header.topic = topic;
+    header.retain = retain_flag;
+    if (version == mqtt::protocol_version::v5) header.props = props;
+    auto bytes = std::make_shared<mqtt::byte_buffer>();
+    mqtt::encode_publish_header(header, payload ? payload->size() : 0, version, *bytes);
+    headers_[slot] = std::move(bytes);
+  }
+  return headers_[slot];
 }
 
 mqtt::properties forwarded_properties(const mqtt::properties& props) {

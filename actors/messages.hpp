@@ -4,9 +4,11 @@
 // overloads that make them serializable, so any actor can live on any node.
 // register_message_types() adds them all to an actor system config.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -38,6 +40,18 @@ struct app_message {
   // content type, response topic, correlation data, user properties.
   mqtt::properties props;
   std::string publisher;  // client id, for No Local
+
+  // Encoded PUBLISH headers for deliveries that look the same to every
+  // subscriber (QoS 0, no subscription identifier, no expiry), one per
+  // protocol version and RETAIN flag: the first subscriber of a shape
+  // encodes, the others share the bytes. Filled lazily by sessions on any
+  // thread, hence the lock.
+  std::shared_ptr<const mqtt::byte_buffer> shared_header(mqtt::protocol_version version,
+                                                         bool retain_flag) const;
+
+ private:
+  mutable std::mutex header_mutex_;
+  mutable std::array<std::shared_ptr<const mqtt::byte_buffer>, 4> headers_;
 };
 
 // The properties of a PUBLISH (or will) that pass to subscribers unchanged:

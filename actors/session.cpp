@@ -62,9 +62,28 @@ void send_packet(session_actor* self, const mqtt::packet& p) {
   auto& st = self->state;
   if (!st.sink) return;
   outbound_frame frame;
-  mqtt::encode(p, st.params.version, frame.head);
+  if (!mqtt::encode_within(p, st.params.version, st.params.client_maximum_packet_size,
+                           frame.head)) {
+    metrics::add(counter::dropped_too_large_for_client);
+    return;
+  }
   st.sink->write({std::move(frame)}, false);
   metrics::add(counter::packets_sent);
+}
+
+bool write_publish(session_actor* self, outbound_frame frame, mqtt::qos q) {
+  auto& st = self->state;
+  if (frame.size() > st.params.client_maximum_packet_size) {
+    metrics::add(counter::dropped_too_large_for_client);
+    return false;
+  }
+  if (!st.sink->write({std::move(frame)}, q == mqtt::qos::at_most_once)) {
+    metrics::add(counter::dropped_outbound_backlog);
+    return false;
+  }
+  metrics::add(counter::packets_sent);
+  metrics::add(delivered_counter(q));
+  return true;
 }
 
 // Encodes one delivery as a PUBLISH sharing the message's payload bytes.
@@ -73,6 +92,14 @@ void send_packet(session_actor* self, const mqtt::packet& p) {
 bool send_publish(session_actor* self, const delivery& d, std::uint16_t packet_id, bool dup) {
   auto& st = self->state;
   const app_message& m = *d.msg;
+  outbound_frame frame;
+  frame.body = m.payload;
+  bool same_for_everyone =
+      d.qos == mqtt::qos::at_most_once && d.subscription_ids.empty() && m.expires_at == 0;
+  if (same_for_everyone) {
+    frame.shared_head = m.shared_header(st.params.version, d.retain);
+    return write_publish(self, std::move(frame), d.qos);
+  }
   mqtt::publish_packet header;
   header.topic = m.topic;
   header.qos = d.qos;
@@ -89,22 +116,9 @@ bool send_publish(session_actor* self, const delivery& d, std::uint16_t packet_i
     for (auto id : d.subscription_ids)
       header.props.add(property_id::subscription_identifier, id);
   }
-  outbound_frame frame;
   std::size_t payload_size = m.payload ? m.payload->size() : 0;
   mqtt::encode_publish_header(header, payload_size, st.params.version, frame.head);
-  frame.body = m.payload;
-  if (frame.size() > st.params.client_maximum_packet_size) {
-    metrics::add(counter::dropped_too_large_for_client);
-    return false;
-  }
-  bool droppable = d.qos == mqtt::qos::at_most_once;
-  if (!st.sink->write({std::move(frame)}, droppable)) {
-    metrics::add(counter::dropped_outbound_backlog);
-    return false;
-  }
-  metrics::add(counter::packets_sent);
-  metrics::add(delivered_counter(d.qos));
-  return true;
+  return write_publish(self, std::move(frame), d.qos);
 }
 
 std::uint16_t allocate_packet_id(session_state& st) {
@@ -121,18 +135,41 @@ void send_tracked(session_actor* self, delivery d) {
   if (!send_publish(self, d, id, false)) return;  // too large: as if acknowledged
   auto stage = d.qos == mqtt::qos::at_least_once ? inflight_message::stage::awaiting_puback
                                                  : inflight_message::stage::awaiting_pubrec;
+  st.inflight_bytes += message_bytes(d);
   st.inflight.emplace(id, inflight_message{std::move(d), stage, st.next_sequence++});
 }
 
-std::uint16_t send_window(const session_state& st) {
-  return st.params.client_receive_maximum;
+// Whether a QoS 1/2 message of `bytes` may go out now. The window is bounded
+// in messages (the client's Receive Maximum and ours) and in bytes, so a
+// client that stops reading holds at most one window of unacknowledged
+// messages; the rest waits in the bounded queue. One message always fits
+// into an empty window, however large.
+bool window_has_room(const session_state& st, std::size_t bytes) {
+  const auto& s = st.ctx->settings;
+  std::size_t messages =
+      std::min<std::size_t>(st.params.client_receive_maximum, s.max_inflight_messages);
+  if (st.inflight.size() - st.held_count >= messages) return false;
+  return st.inflight_bytes == 0 || st.inflight_bytes + bytes <= s.max_outbound_bytes;
+}
+
+std::size_t wire_bytes(const inflight_message& m) {
+  return m.d.msg.ptr ? message_bytes(m.d) : 0;
+}
+
+void forget_inflight(session_state& st, std::map<std::uint16_t, inflight_message>::iterator it) {
+  if (it->second.held)
+    --st.held_count;
+  else
+    st.inflight_bytes -= wire_bytes(it->second);
+  st.inflight.erase(it);
 }
 
 // Moves queued messages into the in-flight window while there is room.
 void drain_queue(session_actor* self) {
   auto& st = self->state;
   epoch_ms now = now_ms();
-  while (st.sink && !st.queue.empty() && st.inflight.size() < send_window(st)) {
+  while (st.sink && st.held_count == 0 && !st.queue.empty() &&
+         window_has_room(st, message_bytes(st.queue.front()))) {
     delivery d = st.queue.pop_front();
     st.queued_bytes -= message_bytes(d);
     if (expired(*d.msg, now)) {
@@ -168,7 +205,7 @@ void deliver(session_actor* self, delivery d) {
     if (st.sink) send_publish(self, d, 0, false);
     return;
   }
-  if (st.sink && st.queue.empty() && st.inflight.size() < send_window(st))
+  if (st.sink && st.held_count == 0 && st.queue.empty() && window_has_room(st, message_bytes(d)))
     send_tracked(self, std::move(d));
   else
     enqueue(st, std::move(d));
@@ -176,19 +213,39 @@ void deliver(session_actor* self, delivery d) {
 
 // After a reconnect: resend what the client has not acknowledged, in the
 // order it was first sent (spec 4.4), PUBLISH with DUP and PUBREL as is.
-void resend_inflight(session_actor* self) {
+// The new connection may have a smaller window than the old one, so every
+// unacknowledged message is held back first and resent as the window allows.
+void resend_held(session_actor* self) {
   auto& st = self->state;
+  if (st.held_count == 0 || !st.sink) return;
   std::vector<std::pair<std::uint64_t, std::uint16_t>> order;
   for (const auto& [id, m] : st.inflight)
-    order.emplace_back(m.sequence, id);
+    if (m.held) order.emplace_back(m.sequence, id);
   std::sort(order.begin(), order.end());
   for (auto [seq, id] : order) {
     auto& m = st.inflight.at(id);
+    if (!window_has_room(st, wire_bytes(m))) break;
+    m.held = false;
+    --st.held_count;
+    st.inflight_bytes += wire_bytes(m);
     if (m.at == inflight_message::stage::awaiting_pubcomp)
       send_packet(self, mqtt::pub_ack_packet{packet_type::pubrel, id, reason_code::success, {}});
     else
       send_publish(self, m.d, id, true);
   }
+}
+
+void hold_inflight(session_state& st) {
+  for (auto& [id, m] : st.inflight)
+    m.held = true;
+  st.held_count = st.inflight.size();
+  st.inflight_bytes = 0;
+}
+
+// Fills the window: held messages first, then the queue.
+void pump(session_actor* self) {
+  resend_held(self);
+  drain_queue(self);
 }
 
 // ---- session lifecycle ----
@@ -290,11 +347,14 @@ bool attach(session_actor* self, attach_connection& a) {
   auto& st = self->state;
   if (!a.sink) return true;  // arrived from another node without its socket: nothing to attach
   if (st.sink) {
-    // Session takeover: the old connection learns why it is closed. Its will
-    // is dropped, not published: the client is evidently alive (as in mosquitto).
+    // Session takeover: the old connection learns why it is closed. It ends
+    // without a DISCONNECT from its client, so its will fires as for any lost
+    // connection (spec 3.1.4), except that the new connection arrived before
+    // any will delay could pass (3.1.3.2.2).
     metrics::add(counter::sessions_taken_over);
     if (is_v5(st)) send_packet(self, mqtt::disconnect_packet{reason_code::session_taken_over, {}});
     st.sink->close();
+    if (st.params.has_will && st.params.will.delay_interval == 0) publish_will(self);
   }
   bool session_present = st.resumed_before && !a.params.clean_start;
   st.resumed_before = true;
@@ -308,8 +368,8 @@ bool attach(session_actor* self, attach_connection& a) {
   st.inbound_aliases.clear();
   send_packet(self, make_connack(st, session_present));
   st.sink->bind(self, st.params.keep_alive);
-  resend_inflight(self);
-  drain_queue(self);
+  hold_inflight(st);
+  pump(self);
   return true;
 }
 
@@ -333,20 +393,22 @@ void flush_acks(session_actor* self) {
   }
 }
 
-void complete_ack(session_actor* self, std::uint64_t generation, std::uint16_t id, reason_code rc) {
+// The route of the PUBLISH with this id and type has finished: every
+// acknowledgement waiting for it (the first copy and any resends) is ready.
+// The acks of a replaced connection were dropped with it, so an answer
+// arriving late finds nothing, or the resend of the same message.
+void complete_ack(session_actor* self, std::uint16_t id, packet_type type, reason_code rc) {
   auto& st = self->state;
-  if (generation != st.connection_generation) return;  // that connection is gone
-  bool found = false;
-  std::vector<pending_ack> pending;
-  while (!st.acks.empty())
-    pending.push_back(st.acks.pop_front());
-  for (auto& a : pending) {
-    if (!a.done && a.packet_id == id && !found) {
+  st.acks.for_each_mut([&](pending_ack& a) {
+    if (!a.done && a.packet_id == id && a.type == type) {
       a.done = true;
       a.reason = rc;
-      found = true;
     }
-    st.acks.push_back(a);
+  });
+  if (mqtt::is_error(rc) && !is_v5(st)) {
+    // 3.1.1 cannot say that a message was not taken; closing makes the
+    // client send it again.
+    return close_for(self, rc, "message could not be routed");
   }
   flush_acks(self);
 }
@@ -381,15 +443,26 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
     metrics::add(counter::refused_retain_not_supported);
     return close_for(self, reason_code::retain_not_supported, "retained messages are disabled");
   }
+  if (p.props.contains(property_id::subscription_identifier))
+    return close_for(self, reason_code::protocol_error,
+                     "Subscription Identifier in a PUBLISH from a client");
+  if (const auto* response_topic = p.props.string(property_id::response_topic);
+      response_topic && mqtt::validate_topic_name(*response_topic) != reason_code::success)
+    return close_for(self, reason_code::protocol_error, "Response Topic is not a topic name");
   if (p.qos == mqtt::qos::exactly_once) {
     if (auto it = st.qos2_incoming.find(p.packet_id); it != st.qos2_incoming.end()) {
-      // A resent QoS 2 PUBLISH: routed once already, only the PUBREC is owed.
+      // A resent QoS 2 PUBLISH: routed once (or being routed); only the
+      // PUBREC is owed, once the route is done.
       st.acks.push_back({p.packet_id, packet_type::pubrec, it->second, reason_code::success});
       flush_acks(self);
       return;
     }
   }
-  if (p.qos != mqtt::qos::at_most_once && incoming_in_flight(st) >= s.receive_maximum) {
+  // Receive Maximum is announced to MQTT 5 clients only. A 3.1.1 client is
+  // bounded by its 65535 packet ids instead, and acks flow as fast as
+  // routing completes.
+  if (is_v5(st) && p.qos != mqtt::qos::at_most_once &&
+      incoming_in_flight(st) >= s.receive_maximum) {
     metrics::add(counter::refused_receive_maximum);
     return close_for(self, reason_code::receive_maximum_exceeded,
                      "more QoS 1/2 PUBLISHes unacknowledged than Receive Maximum");
@@ -401,7 +474,9 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   m->payload = std::make_shared<const std::string>(std::move(p.payload));
   m->qos = p.qos;
   m->retain = p.retain;
-  if (auto expiry = p.props.number(property_id::message_expiry_interval))
+  // An interval of 0 counts as none, as in mosquitto: "expires at once"
+  // would make delivery to live subscribers a matter of timing.
+  if (auto expiry = p.props.number(property_id::message_expiry_interval); expiry && *expiry > 0)
     m->expires_at = now_ms() + std::int64_t{*expiry} * 1000;
   m->props = forwarded_properties(p.props);
   m->publisher = st.params.client_id;
@@ -416,24 +491,23 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   auto type = p.qos == mqtt::qos::at_least_once ? packet_type::puback : packet_type::pubrec;
   st.acks.push_back({id, type, false, reason_code::success});
   if (p.qos == mqtt::qos::exactly_once) st.qos2_incoming.emplace(id, false);
-  auto generation = st.connection_generation;
   bool exactly_once = p.qos == mqtt::qos::exactly_once;
   self->request(shard, shard_timeout, std::move(route))
       .then(
-          [self, generation, id, exactly_once](std::uint32_t receivers) {
+          [self, id, type, exactly_once](std::uint32_t receivers) {
             if (exactly_once)
               if (auto it = self->state.qos2_incoming.find(id);
                   it != self->state.qos2_incoming.end())
                 it->second = true;
             complete_ack(
-                self, generation, id,
+                self, id, type,
                 receivers == 0 ? reason_code::no_matching_subscribers : reason_code::success);
           },
-          [self, generation, id, exactly_once](caf::error&) {
+          [self, id, type, exactly_once](caf::error&) {
             // Not routed: a QoS 2 id must not stay marked as received, so
             // the client's resend is routed again.
             if (exactly_once) self->state.qos2_incoming.erase(id);
-            complete_ack(self, generation, id, reason_code::implementation_specific_error);
+            complete_ack(self, id, type, reason_code::implementation_specific_error);
           });
 }
 
@@ -445,7 +519,8 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
   switch (a.type) {
     case packet_type::puback: {
       auto it = st.inflight.find(a.packet_id);
-      if (it != st.inflight.end() && it->second.at == stage::awaiting_puback) st.inflight.erase(it);
+      if (it != st.inflight.end() && it->second.at == stage::awaiting_puback)
+        forget_inflight(st, it);
       break;
     }
     case packet_type::pubrec: {
@@ -459,8 +534,15 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
         break;
       }
       if (mqtt::is_error(a.reason)) {
-        st.inflight.erase(it);  // the client refused it; the exchange ends here
+        forget_inflight(st, it);  // the client refused it; the exchange ends here
         break;
+      }
+      if (it->second.held) {
+        // Acknowledged from before the reconnect: the PUBREL goes out now.
+        it->second.held = false;
+        --st.held_count;
+      } else {
+        st.inflight_bytes -= wire_bytes(it->second);
       }
       it->second.at = stage::awaiting_pubcomp;
       it->second.d.msg = {};  // the payload is no longer needed
@@ -471,7 +553,7 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
     case packet_type::pubcomp: {
       auto it = st.inflight.find(a.packet_id);
       if (it != st.inflight.end() && it->second.at == stage::awaiting_pubcomp)
-        st.inflight.erase(it);
+        forget_inflight(st, it);
       break;
     }
     case packet_type::pubrel: {
@@ -484,7 +566,7 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
     default:
       break;
   }
-  drain_queue(self);
+  pump(self);
 }
 
 // Shards that can hold a subscription to filter: one, or all for filters
@@ -628,6 +710,8 @@ caf::behavior session(session_actor* self, context_ptr ctx, caf::actor registry)
   return {
       [self](attach_connection& a) -> bool { return attach(self, a); },
       [self](discard_session) {
+        // A clean start for this client id ends the session; a will of its
+        // connection, or one waiting for its delay, fires now (spec 3.1.4).
         auto& st = self->state;
         if (st.sink) {
           metrics::add(counter::sessions_taken_over);
@@ -635,9 +719,8 @@ caf::behavior session(session_actor* self, context_ptr ctx, caf::actor registry)
             send_packet(self, mqtt::disconnect_packet{reason_code::session_taken_over, {}});
           st.sink->close();
           st.sink = nullptr;
+          if (st.params.has_will) publish_will(self);
         }
-        st.params.has_will = false;
-        st.will_armed = false;
         end_session(self);
       },
       [self](mqtt::publish_packet& p) { on_publish(self, p); },

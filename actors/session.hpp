@@ -21,6 +21,7 @@ struct inflight_message {
   delivery d;
   stage at = stage::awaiting_puback;
   std::uint64_t sequence = 0;  // send order, for resending in order
+  bool held = false;           // not yet resent on the current connection
 };
 
 // A PUBACK or PUBREC owed to the client, sent once the message is routed.
@@ -53,6 +54,8 @@ struct session_state {
   std::map<std::string, subscription_record, std::less<>> subscriptions;
 
   std::map<std::uint16_t, inflight_message> inflight;
+  std::size_t inflight_bytes = 0;  // topic and payload bytes of PUBLISHes on the wire
+  std::size_t held_count = 0;      // in-flight messages waiting to be resent
   std::uint64_t next_sequence = 0;
   std::uint16_t next_packet_id = 1;
   small_fifo<delivery> queue;

@@ -16,8 +16,13 @@ namespace convoy {
 // the same message, so the payload is never copied per subscriber.
 struct outbound_frame {
   mqtt::byte_buffer head;
+  // Set instead of head when the header bytes are shared as well (a PUBLISH
+  // whose header is the same for every subscriber of its delivery shape).
+  std::shared_ptr<const mqtt::byte_buffer> shared_head;
   std::shared_ptr<const std::string> body;
-  std::size_t size() const { return head.size() + (body ? body->size() : 0); }
+  std::size_t size() const {
+    return head.size() + (shared_head ? shared_head->size() : 0) + (body ? body->size() : 0);
+  }
 };
 
 // The edge side of a session: a connection that owns the socket. A session

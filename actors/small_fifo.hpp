@@ -31,6 +31,11 @@ class small_fifo {
     head_ = 0;
   }
   template <class F>
+  void for_each_mut(F&& f) {
+    for (std::size_t i = head_; i < items_.size(); ++i)
+      f(items_[i]);
+  }
+  template <class F>
   void for_each(F&& f) const {
     for (std::size_t i = head_; i < items_.size(); ++i)
       f(items_[i]);

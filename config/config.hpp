@@ -33,6 +33,7 @@ struct node_config {
     std::uint16_t port = 1883;
     std::uint32_t max_packet_size = 1'048'576;  // bytes, whole packet, both directions
     std::uint16_t receive_maximum = 100;        // in-flight QoS 1/2 messages per client
+    std::uint16_t max_inflight_messages = 64;   // QoS 1/2 messages in flight to one client
     std::uint16_t topic_alias_maximum = 16;     // aliases a client may define
     std::uint16_t max_keep_alive = 3600;        // seconds; larger client values are lowered
     std::uint16_t default_keep_alive = 0;  // server keep alive when the client asks 0; 0 = none

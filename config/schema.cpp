@@ -105,6 +105,11 @@ constexpr auto keys = std::to_array<key_info>({
     integer_key<&nc::mqtt, &nc::mqtt_section::receive_maximum>(
         "mqtt.receive_maximum",
         "QoS 1 and 2 messages a client may have in flight at once (Receive Maximum).", 1, 65535),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_inflight_messages>(
+        "mqtt.max_inflight_messages",
+        "QoS 1 and 2 messages the broker has in flight to one client at once; a smaller Receive "
+        "Maximum of the client wins. Further messages wait in the session queue.",
+        1, 65535),
     integer_key<&nc::mqtt, &nc::mqtt_section::topic_alias_maximum>(
         "mqtt.topic_alias_maximum",
         "Topic aliases a client may define (Topic Alias Maximum); 0 turns topic aliases off."),

@@ -12,13 +12,17 @@ std::size_t value_size(const property& p) {
   const property_info* info = find_property_info(static_cast<std::uint8_t>(p.id));
   assert(info != nullptr && "encoding an unknown property");
   switch (info->type) {
-    case property_type::byte: return 1;
-    case property_type::two_byte_int: return 2;
-    case property_type::four_byte_int: return 4;
+    case property_type::byte:
+      return 1;
+    case property_type::two_byte_int:
+      return 2;
+    case property_type::four_byte_int:
+      return 4;
     case property_type::variable_int:
       return wire::variable_int_size(std::get<std::uint32_t>(p.value));
     case property_type::utf8_string:
-    case property_type::binary: return 2 + std::get<std::string>(p.value).size();
+    case property_type::binary:
+      return 2 + std::get<std::string>(p.value).size();
     case property_type::string_pair: {
       const auto& pair = std::get<string_pair>(p.value);
       return 4 + pair.name.size() + pair.value.size();
@@ -29,7 +33,8 @@ std::size_t value_size(const property& p) {
 
 std::size_t properties_body_size(const properties& props) {
   std::size_t n = 0;
-  for (const auto& p : props) n += 1 + value_size(p);
+  for (const auto& p : props)
+    n += 1 + value_size(p);
   return n;
 }
 
@@ -39,14 +44,22 @@ void write_properties(wire::writer& w, const properties& props) {
     const property_info* info = find_property_info(static_cast<std::uint8_t>(p.id));
     w.u8(static_cast<std::uint8_t>(p.id));
     switch (info->type) {
-      case property_type::byte: w.u8(static_cast<std::uint8_t>(std::get<std::uint32_t>(p.value))); break;
+      case property_type::byte:
+        w.u8(static_cast<std::uint8_t>(std::get<std::uint32_t>(p.value)));
+        break;
       case property_type::two_byte_int:
         w.u16(static_cast<std::uint16_t>(std::get<std::uint32_t>(p.value)));
         break;
-      case property_type::four_byte_int: w.u32(std::get<std::uint32_t>(p.value)); break;
-      case property_type::variable_int: w.variable_int(std::get<std::uint32_t>(p.value)); break;
+      case property_type::four_byte_int:
+        w.u32(std::get<std::uint32_t>(p.value));
+        break;
+      case property_type::variable_int:
+        w.variable_int(std::get<std::uint32_t>(p.value));
+        break;
       case property_type::utf8_string:
-      case property_type::binary: w.length_prefixed(std::get<std::string>(p.value)); break;
+      case property_type::binary:
+        w.length_prefixed(std::get<std::string>(p.value));
+        break;
       case property_type::string_pair: {
         const auto& pair = std::get<string_pair>(p.value);
         w.length_prefixed(pair.name);
@@ -138,7 +151,8 @@ class packet_writer {
       if (v5_) {
         if (e.options.no_local) options |= 0x04;
         if (e.options.retain_as_published) options |= 0x08;
-        options |= static_cast<std::uint8_t>(static_cast<std::uint8_t>(e.options.retain_handling) << 4);
+        options |=
+            static_cast<std::uint8_t>(static_cast<std::uint8_t>(e.options.retain_handling) << 4);
       }
       w_.u8(options);
     }
@@ -159,7 +173,8 @@ class packet_writer {
   void operator()(const unsubscribe_packet& u) {
     w_.u16(u.packet_id);
     if (v5_) write_properties(w_, u.props);
-    for (const auto& f : u.filters) w_.length_prefixed(f);
+    for (const auto& f : u.filters)
+      w_.length_prefixed(f);
     first_ = 0xA2;
   }
 
@@ -167,7 +182,8 @@ class packet_writer {
     w_.u16(u.packet_id);
     if (v5_) {
       write_properties(w_, u.props);
-      for (auto rc : u.reasons) w_.u8(static_cast<std::uint8_t>(rc));
+      for (auto rc : u.reasons)
+        w_.u8(static_cast<std::uint8_t>(rc));
     }
     first_ = 0xB0;
   }
@@ -232,6 +248,37 @@ byte_buffer encode(const packet& p, protocol_version version) {
   byte_buffer out;
   encode(p, version, out);
   return out;
+}
+
+namespace {
+
+properties* properties_of(packet& p) {
+  return std::visit(
+      [](auto& x) -> properties* {
+        if constexpr (requires { x.props; })
+          return &x.props;
+        else
+          return nullptr;
+      },
+      p);
+}
+
+}  // namespace
+
+bool encode_within(packet p, protocol_version version, std::uint32_t max_size, byte_buffer& out) {
+  const std::size_t start = out.size();
+  for (property_id optional : {property_id::reason_string, property_id::user_property}) {
+    encode(p, version, out);
+    if (out.size() - start <= max_size) return true;
+    out.resize(start);
+    properties* props = properties_of(p);
+    if (props == nullptr) return false;
+    props->remove(optional);
+  }
+  encode(p, version, out);
+  if (out.size() - start <= max_size) return true;
+  out.resize(start);
+  return false;
 }
 
 void encode_publish_header(const publish_packet& p, std::size_t payload_size,

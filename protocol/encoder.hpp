@@ -13,6 +13,12 @@ void encode(const packet& p, protocol_version version, byte_buffer& out);
 
 byte_buffer encode(const packet& p, protocol_version version);
 
+// Encodes a packet for a receiver whose Maximum Packet Size is max_size.
+// Reason String and then User Properties are left out when the packet would
+// not fit otherwise, as the spec asks (3.1.2.11.4, 3.2.2.3.9, 3.14.2.2.3).
+// False, with nothing appended, when it still does not fit.
+bool encode_within(packet p, protocol_version version, std::uint32_t max_size, byte_buffer& out);
+
 // Appends everything of a PUBLISH except the payload bytes, so one payload
 // buffer can be shared by many deliveries and written with gather I/O.
 void encode_publish_header(const publish_packet& p, std::size_t payload_size,

@@ -81,7 +81,6 @@ void mqtt_connection::on_readable() {
   std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
   if (ec == asio::error::would_block) return wait_readable();
   if (ec || n == 0) return lost();
-  last_heard_ = std::chrono::steady_clock::now();
   metrics::add(counter::bytes_received, n);
   mqtt::byte_view fresh{buffer.data(), n};
   if (unfinished_.empty()) {
@@ -119,6 +118,9 @@ std::size_t mqtt_connection::consume(mqtt::byte_view input) {
 
 void mqtt_connection::dispatch(mqtt::packet&& p) {
   metrics::add(counter::packets_received);
+  // Keep alive counts whole packets (spec 3.1.2.10): a client trickling
+  // bytes of one packet is as silent as one sending nothing.
+  last_heard_ = std::chrono::steady_clock::now();
   if (phase_ == phase::awaiting_connect) {
     if (auto* c = std::get_if<mqtt::connect_packet>(&p)) return on_connect(std::move(*c));
     // The first packet must be CONNECT; with no version agreed there is no
@@ -153,6 +155,8 @@ void mqtt_connection::dispatch(mqtt::packet&& p) {
 
 void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
   version_ = c.version;
+  if (auto limit = c.props.number(mqtt::property_id::maximum_packet_size))
+    client_maximum_packet_size_ = *limit;
   auto accepted = accept_connect(c, ctx_.broker->settings, make_assigned_client_id());
   if (auto* rc = std::get_if<reason_code>(&accepted))
     return refuse_connect(c.version, *rc, "CONNECT refused");
@@ -217,7 +221,10 @@ void mqtt_connection::lost() {
 
 void mqtt_connection::write_now(const mqtt::packet& p) {
   outbound_frame frame;
-  mqtt::encode(p, version_, frame.head);
+  if (!mqtt::encode_within(p, version_, client_maximum_packet_size_, frame.head)) {
+    metrics::add(counter::dropped_too_large_for_client);
+    return;
+  }
   write({std::move(frame)}, false);
   metrics::add(counter::packets_sent);
 }
@@ -286,6 +293,10 @@ void mqtt_connection::do_write() {
     writing_.swap(queued_);
     if (writing_.empty()) {
       write_scheduled_ = false;
+      // Idle again: give back the write buffers, most connections stay idle.
+      queued_ = {};
+      writing_ = {};
+      buffers_ = {};
       if (close_requested_) {
         gone_ = true;
       } else {
@@ -296,7 +307,10 @@ void mqtt_connection::do_write() {
   if (writing_.empty()) return close_socket();
   buffers_.clear();
   for (const auto& f : writing_) {
-    buffers_.emplace_back(f.head.data(), f.head.size());
+    if (f.shared_head)
+      buffers_.emplace_back(f.shared_head->data(), f.shared_head->size());
+    else
+      buffers_.emplace_back(f.head.data(), f.head.size());
     if (f.body && !f.body->empty()) buffers_.emplace_back(f.body->data(), f.body->size());
   }
   asio::async_write(socket_, buffers_,

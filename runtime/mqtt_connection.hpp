@@ -76,6 +76,7 @@ class mqtt_connection final : public session_sink,
   phase phase_ = phase::awaiting_connect;
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
   std::uint16_t keep_alive_ = 0;
+  std::uint32_t client_maximum_packet_size_ = mqtt::max_packet_size_limit;
   std::chrono::steady_clock::time_point last_heard_;
   caf::actor session_;
   std::vector<std::uint8_t> unfinished_;  // bytes of a packet not yet complete

@@ -20,6 +20,8 @@ broker_settings settings_from(const config::node_config& cfg) {
   const auto& m = cfg.mqtt;
   s.max_packet_size = m.max_packet_size;
   s.receive_maximum = m.receive_maximum;
+  s.max_inflight_messages = m.max_inflight_messages;
+  s.max_outbound_bytes = m.max_outbound_bytes;
   s.topic_alias_maximum = m.topic_alias_maximum;
   s.max_keep_alive = m.max_keep_alive;
   s.default_keep_alive = m.default_keep_alive;

@@ -153,13 +153,14 @@ TEST_CASE("config schema covers every field of node_config") {
   node_config c;
   [[maybe_unused]] auto& [name, data_dir] = c.node;
   [[maybe_unused]] auto& [level] = c.log;
-  [[maybe_unused]] auto& [bind, port, max_packet_size, receive_maximum, topic_alias_maximum,
-                          max_keep_alive, default_keep_alive, max_session_expiry,
-                          connect_timeout_ms, max_queued_messages, max_queued_bytes,
-                          max_outbound_bytes, retain_available, wildcard_subscriptions,
-                          shared_subscriptions, subscription_identifiers, maximum_qos] = c.mqtt;
+  [[maybe_unused]] auto& [bind, port, max_packet_size, receive_maximum, max_inflight_messages,
+                          topic_alias_maximum, max_keep_alive, default_keep_alive,
+                          max_session_expiry, connect_timeout_ms, max_queued_messages,
+                          max_queued_bytes, max_outbound_bytes, retain_available,
+                          wildcard_subscriptions, shared_subscriptions, subscription_identifiers,
+                          maximum_qos] = c.mqtt;
   [[maybe_unused]] auto& [topic_shards, shard_key_levels, io_threads, actor_threads] = c.broker;
-  CHECK(keys == 2 + 1 + 17 + 4);
+  CHECK(keys == 2 + 1 + 18 + 4);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 

@@ -23,7 +23,7 @@ class recording_sink final : public session_sink {
     std::lock_guard lock{mutex_};
     if (closed_) return false;
     for (const auto& f : frames) {
-      mqtt::byte_buffer bytes = f.head;
+      mqtt::byte_buffer bytes = f.shared_head ? *f.shared_head : f.head;
       if (f.body) bytes.insert(bytes.end(), f.body->begin(), f.body->end());
       auto r = mqtt::decode(bytes, {version_, mqtt::max_packet_size_limit});
       if (r.complete()) packets_.push_back(std::move(r.value));

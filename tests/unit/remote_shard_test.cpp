@@ -49,6 +49,15 @@ TEST_CASE("a topic shard in another actor system serves subscribe, publish and d
   ctx->placement = cluster::topic_placement{1, 2};
   ctx->shards = {*remote_shard};
   auto registry = session_node.spawn(session_registry, context_ptr{ctx});
+  // Actor systems wait for their actors on destruction: stop them even when
+  // a REQUIRE below ends the test early.
+  struct stop_on_exit {
+    std::vector<caf::actor> actors;
+    ~stop_on_exit() {
+      for (auto& a : actors)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    }
+  } stopper{{registry, shard}};
 
   auto sub_sink = std::make_shared<test::recording_sink>();
   caf::anon_send(registry, connect_request{params_for("subscriber"), sub_sink});
@@ -106,7 +115,4 @@ TEST_CASE("a topic shard in another actor system serves subscribe, publish and d
   REQUIRE(replay);
   CHECK(replay->retain);
   CHECK(replay->payload == "last");
-
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
 }
