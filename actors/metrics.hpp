@@ -37,6 +37,7 @@ enum class counter : std::uint8_t {
   refused_qos_not_supported,
   refused_retain_not_supported,
   refused_subscription_invalid,
+  inbound_paused,
   keep_alive_timeouts,
   connect_timeouts,
   sessions_taken_over,

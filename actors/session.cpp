@@ -701,6 +701,11 @@ void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
   on_connection_lost(self, d.reason == reason_code::success);
 }
 
+// Lets the connection read on: one more of its packets is handled.
+void credit_connection(session_actor* self) {
+  if (self->state.sink) self->state.sink->consumed(1);
+}
+
 }  // namespace
 
 caf::behavior session(session_actor* self, context_ptr ctx, caf::actor registry) {
@@ -723,10 +728,22 @@ caf::behavior session(session_actor* self, context_ptr ctx, caf::actor registry)
         }
         end_session(self);
       },
-      [self](mqtt::publish_packet& p) { on_publish(self, p); },
-      [self](const mqtt::pub_ack_packet& a) { on_pub_ack(self, a); },
-      [self](mqtt::subscribe_packet& p) { on_subscribe(self, p); },
-      [self](const mqtt::unsubscribe_packet& p) { on_unsubscribe(self, p); },
+      [self](mqtt::publish_packet& p) {
+        on_publish(self, p);
+        credit_connection(self);
+      },
+      [self](const mqtt::pub_ack_packet& a) {
+        on_pub_ack(self, a);
+        credit_connection(self);
+      },
+      [self](mqtt::subscribe_packet& p) {
+        on_subscribe(self, p);
+        credit_connection(self);
+      },
+      [self](const mqtt::unsubscribe_packet& p) {
+        on_unsubscribe(self, p);
+        credit_connection(self);
+      },
       [self](const mqtt::disconnect_packet& d) { on_disconnect(self, d); },
       [self](const mqtt::auth_packet&) {
         // No authentication method was agreed at CONNECT, so AUTH is a

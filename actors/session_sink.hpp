@@ -44,6 +44,10 @@ class session_sink {
   // (0 = never).
   virtual void bind(caf::actor session, std::uint16_t keep_alive) = 0;
 
+  // The session has handled this many packets the connection handed it;
+  // the connection reads on while fewer than its window are outstanding.
+  virtual void consumed(std::uint32_t packets) = 0;
+
   // Writes what is queued, then closes the socket.
   virtual void close() = 0;
 

@@ -91,7 +91,27 @@ void mqtt_connection::on_readable() {
     unfinished_.clear();
     keep_unconsumed(input, consume(input));
   }
-  if (phase_ == phase::awaiting_connect || phase_ == phase::bound) wait_readable();
+  if (phase_ == phase::awaiting_connect) wait_readable();
+  if (phase_ == phase::bound) read_more_or_pause();
+}
+
+// Credit-based flow control towards the session: at most inbound_window
+// packets wait in its mailbox. Past that the connection stops reading, TCP
+// pushes back on the client, and consumed() resumes at half the window.
+void mqtt_connection::read_more_or_pause() {
+  if (unprocessed_.load() <= inbound_window) return wait_readable();
+  metrics::add(counter::inbound_paused);
+  paused_.store(true);
+  // The session may have caught up between the check and the flag.
+  if (unprocessed_.load() <= inbound_window / 2 && paused_.exchange(false)) wait_readable();
+}
+
+void mqtt_connection::consumed(std::uint32_t packets) {
+  auto left = unprocessed_.fetch_sub(packets) - packets;
+  if (left > inbound_window / 2 || !paused_.load() || !paused_.exchange(false)) return;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->phase_ == phase::bound) self->wait_readable();
+  });
 }
 
 void mqtt_connection::keep_unconsumed(mqtt::byte_view input, std::size_t consumed) {
@@ -130,10 +150,10 @@ void mqtt_connection::dispatch(mqtt::packet&& p) {
   }
   struct visitor {
     mqtt_connection* self;
-    void operator()(mqtt::publish_packet& x) { caf::anon_send(self->session_, std::move(x)); }
-    void operator()(mqtt::pub_ack_packet& x) { caf::anon_send(self->session_, std::move(x)); }
-    void operator()(mqtt::subscribe_packet& x) { caf::anon_send(self->session_, std::move(x)); }
-    void operator()(mqtt::unsubscribe_packet& x) { caf::anon_send(self->session_, std::move(x)); }
+    void operator()(mqtt::publish_packet& x) { self->to_session(std::move(x)); }
+    void operator()(mqtt::pub_ack_packet& x) { self->to_session(std::move(x)); }
+    void operator()(mqtt::subscribe_packet& x) { self->to_session(std::move(x)); }
+    void operator()(mqtt::unsubscribe_packet& x) { self->to_session(std::move(x)); }
     void operator()(mqtt::auth_packet& x) { caf::anon_send(self->session_, std::move(x)); }
     void operator()(mqtt::pingreq_packet&) { self->write_now(mqtt::pingresp_packet{}); }
     void operator()(mqtt::disconnect_packet& x) {
@@ -263,7 +283,7 @@ void mqtt_connection::bind(caf::actor session, std::uint16_t keep_alive) {
     std::vector<std::uint8_t> input = std::move(self->unfinished_);
     self->unfinished_.clear();
     self->keep_unconsumed(input, self->consume(input));
-    if (self->phase_ == phase::bound) self->wait_readable();
+    if (self->phase_ == phase::bound) self->read_more_or_pause();
   });
 }
 

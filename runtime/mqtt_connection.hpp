@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -10,7 +11,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <caf/send.hpp>
 #include "actors/messages.hpp"
+
 #include "actors/session_sink.hpp"
 #include "protocol/decoder.hpp"
 #include "runtime/edge_context.hpp"
@@ -38,6 +41,7 @@ class mqtt_connection final : public session_sink,
   // session_sink, called from actor threads.
   bool write(std::vector<outbound_frame> frames, bool may_drop) override;
   void bind(caf::actor session, std::uint16_t keep_alive) override;
+  void consumed(std::uint32_t packets) override;
   void close() override;
   std::size_t backlog() const override;
 
@@ -51,6 +55,12 @@ class mqtt_connection final : public session_sink,
   };
 
   void wait_readable();
+  void read_more_or_pause();
+  template <class Packet>
+  void to_session(Packet&& p) {
+    unprocessed_.fetch_add(1);
+    caf::anon_send(session_, std::forward<Packet>(p));
+  }
   void on_readable();
   // Decodes whole packets from input; returns bytes consumed.
   std::size_t consume(mqtt::byte_view input);
@@ -80,6 +90,11 @@ class mqtt_connection final : public session_sink,
   std::chrono::steady_clock::time_point last_heard_;
   caf::actor session_;
   std::vector<std::uint8_t> unfinished_;  // bytes of a packet not yet complete
+
+  // Packets handed to the session and not yet handled by it.
+  static constexpr std::int64_t inbound_window = 512;
+  std::atomic<std::int64_t> unprocessed_{0};
+  std::atomic<bool> paused_{false};
 
   // Shared with actor threads.
   mutable std::mutex mutex_;

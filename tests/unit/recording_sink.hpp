@@ -45,6 +45,7 @@ class recording_sink final : public session_sink {
   }
 
   std::size_t backlog() const override { return 0; }
+  void consumed(std::uint32_t) override {}
 
   caf::actor session() {
     std::unique_lock lock{mutex_};
