@@ -178,6 +178,8 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
   if (auto limit = c.props.number(mqtt::property_id::maximum_packet_size))
     client_maximum_packet_size_ = *limit;
   auto accepted = accept_connect(c, ctx_.broker->settings, make_assigned_client_id());
+  spdlog::debug("CONNECT from {} as '{}' (MQTT {})", peer(), c.client_id,
+                c.version == mqtt::protocol_version::v5 ? "5.0" : "3.1.1");
   if (auto* rc = std::get_if<reason_code>(&accepted))
     return refuse_connect(c.version, *rc, "CONNECT refused");
   phase_ = phase::connecting;
@@ -189,6 +191,7 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
 void mqtt_connection::refuse_connect(mqtt::protocol_version version, reason_code reason,
                                      const std::string& why) {
   metrics::add(counter::connections_refused);
+  spdlog::debug("refused connection from {}: {} ({})", peer(), mqtt::to_string(reason), why);
   version_ = version;
   mqtt::connack_packet refusal{false, reason, {}};
   refusal.props.add(mqtt::property_id::reason_string, why);
@@ -198,7 +201,7 @@ void mqtt_connection::refuse_connect(mqtt::protocol_version version, reason_code
 
 void mqtt_connection::fail(const mqtt::decode_result& r) {
   metrics::add(counter_for(r.error));
-  spdlog::debug("closing connection: {} ({})", mqtt::to_string(r.error), r.detail);
+  spdlog::debug("closing connection from {}: {} ({})", peer(), mqtt::to_string(r.error), r.detail);
   if (phase_ == phase::awaiting_connect) {
     // A CONNECT we could read far enough to know its version is answered
     // with a CONNACK; 3.1.1 has a return code only for the protocol version.
@@ -401,6 +404,13 @@ void mqtt_connection::close_socket() {
   timer_.cancel();
   metrics::add(counter::connections_closed);
   ctx_.remove(shared_from_this());
+}
+
+std::string mqtt_connection::peer() const {
+  boost::system::error_code ec;
+  auto endpoint = socket_.remote_endpoint(ec);
+  if (ec) return "(closed)";
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
 std::size_t mqtt_connection::backlog() const {

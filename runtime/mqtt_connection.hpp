@@ -79,6 +79,7 @@ class mqtt_connection final : public session_sink,
   void do_write();
   void close_socket();
   void write_now(const mqtt::packet& p);
+  std::string peer() const;  // "address:port", for logs
 
   socket_type socket_;
   edge_context& ctx_;

@@ -132,6 +132,21 @@ def connect_packet(client_id, version=5, clean=True, keep_alive=60, props=b""):
     return packet(0x10, body + utf8(client_id))
 
 
+def split_packet(buffer):
+    """(first_byte, body, rest) when buffer starts with a whole packet, else None."""
+    length, mult, i = 0, 1, 1
+    while i < len(buffer) and i <= 4:
+        b = buffer[i]
+        length += (b & 0x7F) * mult
+        mult *= 128
+        i += 1
+        if not b & 0x80:
+            if len(buffer) >= i + length:
+                return buffer[0], bytes(buffer[i:i + length]), buffer[i + length:]
+            return None
+    return None
+
+
 class RawClient:
     """A TCP connection that speaks bytes, for malformed-input tests."""
 
@@ -146,19 +161,10 @@ class RawClient:
         """Next whole packet as (first_byte, body), or None when the broker
         closed the connection."""
         while True:
-            if len(self.buffer) >= 2:
-                length, mult, i = 0, 1, 1
-                while i < len(self.buffer) and i <= 4:
-                    b = self.buffer[i]
-                    length += (b & 0x7F) * mult
-                    mult *= 128
-                    i += 1
-                    if not b & 0x80:
-                        if len(self.buffer) >= i + length:
-                            first, body = self.buffer[0], self.buffer[i:i + length]
-                            self.buffer = self.buffer[i + length:]
-                            return first, body
-                        break
+            whole = split_packet(self.buffer)
+            if whole:
+                first, body, self.buffer = whole
+                return first, body
             chunk = self.sock.recv(65536)
             if not chunk:
                 return None
