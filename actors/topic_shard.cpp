@@ -57,7 +57,8 @@ std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index&
   return out;
 }
 
-caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self) {
+caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uint32_t index) {
+  self->state.index = index;
   self->set_down_handler(
       [self](const caf::down_msg& down) { self->state.subscriptions.erase_all(down.source); });
   return {

@@ -15,12 +15,16 @@ namespace convoy {
 // the slice, and the slice's retained messages. Which slice a topic belongs
 // to is decided by cluster::topic_placement.
 struct topic_shard_state {
+  std::uint32_t index = 0;  // position in the node's shard list, for logs and metrics
   subscription_index subscriptions;
   std::map<std::string, message_ref, std::less<>> retained;
   static inline const char* name = "topic_shard";
 };
 
-caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self);
+// `index` is the shard's place in the topic placement. (It also spares CAF
+// 0.17 an argument-less function actor, which it spawns through a null
+// shared_ptr.)
+caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uint32_t index);
 
 // The deliveries a route produces, one per subscriber session (overlapping
 // subscriptions of one session merge into one delivery with the highest QoS

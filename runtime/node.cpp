@@ -53,7 +53,7 @@ void node::start() {
   ctx->settings = settings_from(cfg_);
   ctx->placement = cluster::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};
   for (std::uint32_t i = 0; i < cfg_.broker.topic_shards; ++i)
-    shards_.push_back(system_->spawn(topic_shard));
+    shards_.push_back(system_->spawn(topic_shard, i));
   ctx->shards = shards_;
   context_ptr shared_ctx = ctx;
   edge_.broker = shared_ctx;

@@ -19,7 +19,9 @@ struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   caf::actor spawn_dummy() {
-    return sys.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
+    // CAF 0.17 spawns argument-less function actors through a null
+    // shared_ptr (UBSan reports it), so the dummy takes an argument.
+    return sys.spawn([](caf::event_based_actor*, int) -> caf::behavior { return {[](int) {}}; }, 0);
   }
   ~fixture() {
     for (auto& a : dummies)
