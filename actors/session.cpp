@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -56,6 +57,33 @@ std::size_t message_bytes(const delivery& d) {
   return d.msg->topic.size() + (d.msg->payload ? d.msg->payload->size() : 0);
 }
 
+// Counts a message dropped for this client and says so in the log the
+// first time each reason hits this session, so a flood of drops is one line.
+void count_drop(session_state& st, counter reason) {
+  metrics::add(reason);
+  std::uint8_t bit = 0;
+  switch (reason) {
+    case counter::dropped_too_large_for_client:
+      bit = 1;
+      break;
+    case counter::dropped_outbound_backlog:
+      bit = 2;
+      break;
+    case counter::dropped_queue_full:
+      bit = 4;
+      break;
+    case counter::dropped_expired:
+      bit = 8;
+      break;
+    default:
+      break;
+  }
+  if (bit == 0 || (st.logged_drops & bit) != 0) return;
+  st.logged_drops |= bit;
+  spdlog::warn("client '{}': message dropped, {} (logged once per session)", st.params.client_id,
+               name_of(reason));
+}
+
 // ---- writing to the client ----
 
 void send_packet(session_actor* self, const mqtt::packet& p) {
@@ -64,7 +92,7 @@ void send_packet(session_actor* self, const mqtt::packet& p) {
   outbound_frame frame;
   if (!mqtt::encode_within(p, st.params.version, st.params.client_maximum_packet_size,
                            frame.head)) {
-    metrics::add(counter::dropped_too_large_for_client);
+    count_drop(st, counter::dropped_too_large_for_client);
     return;
   }
   st.sink->write({std::move(frame)}, false);
@@ -74,11 +102,11 @@ void send_packet(session_actor* self, const mqtt::packet& p) {
 bool write_publish(session_actor* self, outbound_frame frame, mqtt::qos q) {
   auto& st = self->state;
   if (frame.size() > st.params.client_maximum_packet_size) {
-    metrics::add(counter::dropped_too_large_for_client);
+    count_drop(st, counter::dropped_too_large_for_client);
     return false;
   }
   if (!st.sink->write({std::move(frame)}, q == mqtt::qos::at_most_once)) {
-    metrics::add(counter::dropped_outbound_backlog);
+    count_drop(st, counter::dropped_outbound_backlog);
     return false;
   }
   metrics::add(counter::packets_sent);
@@ -173,7 +201,7 @@ void drain_queue(session_actor* self) {
     delivery d = st.queue.pop_front();
     st.queued_bytes -= message_bytes(d);
     if (expired(*d.msg, now)) {
-      metrics::add(counter::dropped_expired);
+      count_drop(st, counter::dropped_expired);
       continue;
     }
     if (d.qos == mqtt::qos::at_most_once)
@@ -187,7 +215,7 @@ void enqueue(session_state& st, delivery d) {
   std::size_t bytes = message_bytes(d);
   if (st.queue.size() >= st.ctx->settings.max_queued_messages ||
       st.queued_bytes + bytes > st.ctx->settings.max_queued_bytes) {
-    metrics::add(counter::dropped_queue_full);
+    count_drop(st, counter::dropped_queue_full);
     return;
   }
   st.queued_bytes += bytes;
@@ -197,7 +225,7 @@ void enqueue(session_state& st, delivery d) {
 void deliver(session_actor* self, delivery d) {
   auto& st = self->state;
   if (expired(*d.msg, now_ms())) {
-    metrics::add(counter::dropped_expired);
+    count_drop(st, counter::dropped_expired);
     return;
   }
   if (d.qos == mqtt::qos::at_most_once) {

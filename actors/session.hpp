@@ -66,7 +66,8 @@ struct session_state {
   std::unordered_map<std::uint16_t, bool> qos2_incoming;
   std::vector<std::string> inbound_aliases;
 
-  bool will_armed = false;  // the connection was lost and the will waits for its delay
+  std::uint8_t logged_drops = 0;  // drop reasons already logged for this session
+  bool will_armed = false;        // the connection was lost and the will waits for its delay
   std::uint64_t timer_generation = 0;
 
   static inline const char* name = "session";
