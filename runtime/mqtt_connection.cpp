@@ -320,6 +320,7 @@ void mqtt_connection::do_write() {
       queued_ = {};
       writing_ = {};
       buffers_ = {};
+      staging_ = {};
       if (close_requested_) {
         gone_ = true;
       } else {
@@ -328,14 +329,7 @@ void mqtt_connection::do_write() {
     }
   }
   if (writing_.empty()) return close_socket();
-  buffers_.clear();
-  for (const auto& f : writing_) {
-    if (f.shared_head)
-      buffers_.emplace_back(f.shared_head->data(), f.shared_head->size());
-    else
-      buffers_.emplace_back(f.head.data(), f.head.size());
-    if (f.body && !f.body->empty()) buffers_.emplace_back(f.body->data(), f.body->size());
-  }
+  gather_writing();
   asio::async_write(socket_, buffers_,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                       metrics::add(counter::bytes_sent, n);
@@ -357,6 +351,44 @@ void mqtt_connection::do_write() {
                       }
                       self->do_write();
                     });
+}
+
+// Turns the frames of one write into as few buffers as possible. A writev
+// takes at most 64 buffers, so one buffer per header and payload would cost a
+// system call per 32 small messages; small pieces are copied into one staging
+// buffer instead, and only large payloads are written from where they are.
+void mqtt_connection::gather_writing() {
+  constexpr std::size_t copy_below = 2048;
+  std::size_t staged = 0;
+  for (const auto& f : writing_) {
+    staged += f.shared_head ? f.shared_head->size() : f.head.size();
+    if (f.body && f.body->size() < copy_below) staged += f.body->size();
+  }
+  staging_.clear();
+  staging_.reserve(staged);  // no reallocation below: buffers point into it
+  buffers_.clear();
+  std::size_t segment = 0;
+  auto append = [&](const auto& bytes) {
+    auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    staging_.insert(staging_.end(), data, data + bytes.size());
+  };
+  for (const auto& f : writing_) {
+    if (f.shared_head)
+      append(*f.shared_head);
+    else
+      append(f.head);
+    if (!f.body || f.body->empty()) continue;
+    if (f.body->size() < copy_below) {
+      append(*f.body);
+      continue;
+    }
+    if (staging_.size() > segment)
+      buffers_.emplace_back(staging_.data() + segment, staging_.size() - segment);
+    segment = staging_.size();
+    buffers_.emplace_back(f.body->data(), f.body->size());
+  }
+  if (staging_.size() > segment)
+    buffers_.emplace_back(staging_.data() + segment, staging_.size() - segment);
 }
 
 void mqtt_connection::close() {

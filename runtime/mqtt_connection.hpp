@@ -77,6 +77,7 @@ class mqtt_connection final : public session_sink,
   void begin_close();
   void schedule_write_locked();
   void do_write();
+  void gather_writing();
   void close_socket();
   void write_now(const mqtt::packet& p);
   std::string peer() const;  // "address:port", for logs
@@ -108,6 +109,7 @@ class mqtt_connection final : public session_sink,
   // Owned by the write in flight.
   std::vector<outbound_frame> writing_;
   std::vector<boost::asio::const_buffer> buffers_;
+  std::vector<std::uint8_t> staging_;  // small frames copied together
 };
 
 }  // namespace convoy::runtime
