@@ -75,6 +75,7 @@ void count_drop(session_state& st, counter reason) {
     case counter::dropped_expired:
       bit = 8;
       break;
+
     default:
       break;
   }
@@ -312,6 +313,7 @@ void on_connection_lost(session_actor* self, bool graceful) {
   st.sink = nullptr;
   st.connection = 0;
   ++st.connection_generation;
+  st.withheld_credit = 0;  // owed to the connection that is gone
   st.acks.clear();
   st.inbound_aliases.clear();
   auto generation = ++st.timer_generation;
@@ -403,6 +405,25 @@ bool attach(session_actor* self, attach_connection& a) {
 
 // ---- packets from the client ----
 
+// Lets the connection read on: one more of its packets is handled. Held back
+// while a QoS 0 barrier is pending (see route_qos0).
+void credit_connection(session_actor* self) {
+  auto& st = self->state;
+  if (!st.sink) return;
+  if (st.barrier_pending) {
+    ++st.withheld_credit;
+    return;
+  }
+  st.sink->consumed(1);
+}
+
+void release_barrier(session_actor* self) {
+  auto& st = self->state;
+  st.barrier_pending = false;
+  if (st.sink && st.withheld_credit > 0) st.sink->consumed(st.withheld_credit);
+  st.withheld_credit = 0;
+}
+
 std::size_t incoming_in_flight(const session_state& st) {
   std::size_t qos1 = 0;
   st.acks.for_each([&](const pending_ack& a) {
@@ -439,6 +460,27 @@ void complete_ack(session_actor* self, std::uint16_t id, packet_type type, reaso
     return close_for(self, rc, "message could not be routed");
   }
   flush_acks(self);
+}
+
+// QoS 0 routes get no answer, so without care a fast publisher could fill a
+// shard's mailbox without bound. Every qos0_barrier_interval routes one goes
+// as a request instead: its answer means the shard has handled everything
+// this session sent it before. Until then the session stops crediting its
+// connection, which stops reading after its window: at most one interval
+// plus one connection window of this session's messages wait in shards.
+constexpr std::uint32_t qos0_barrier_interval = 256;
+
+void route_qos0(session_actor* self, const caf::actor& shard, route_request route) {
+  auto& st = self->state;
+  if (st.barrier_pending || ++st.routes_since_barrier < qos0_barrier_interval) {
+    caf::anon_send(shard, std::move(route));
+    return;
+  }
+  st.routes_since_barrier = 0;
+  st.barrier_pending = true;
+  self->request(shard, shard_timeout, std::move(route))
+      .then([self](std::uint32_t) { release_barrier(self); },
+            [self](caf::error&) { release_barrier(self); });
 }
 
 void on_publish(session_actor* self, mqtt::publish_packet& p) {
@@ -512,7 +554,7 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   route_request route{message_ref{std::move(m)}};
 
   if (p.qos == mqtt::qos::at_most_once) {
-    caf::anon_send(shard, std::move(route));
+    route_qos0(self, shard, std::move(route));
     return;
   }
   std::uint16_t id = p.packet_id;
@@ -727,11 +769,6 @@ void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
   st.sink->close();
   // Only a normal disconnection (0x00) deletes the will.
   on_connection_lost(self, d.reason == reason_code::success);
-}
-
-// Lets the connection read on: one more of its packets is handled.
-void credit_connection(session_actor* self) {
-  if (self->state.sink) self->state.sink->consumed(1);
 }
 
 }  // namespace

@@ -66,6 +66,10 @@ struct session_state {
   std::unordered_map<std::uint16_t, bool> qos2_incoming;
   std::vector<std::string> inbound_aliases;
 
+  // QoS 0 flow control towards the shards (see route_qos0 in session.cpp).
+  std::uint32_t routes_since_barrier = 0;
+  std::uint32_t withheld_credit = 0;
+  bool barrier_pending = false;
   std::uint8_t logged_drops = 0;  // drop reasons already logged for this session
   bool will_armed = false;        // the connection was lost and the will waits for its delay
   std::uint64_t timer_generation = 0;
