@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 
 #include "config/loader.hpp"
+#include "examples/sim/options.hpp"
+#include "examples/sim/sim.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/node.hpp"
 
@@ -73,6 +75,10 @@ int main(int argc, char** argv) {
   node_cmd->add_flag("--print-config", print_config, "Print the effective configuration and exit");
   node_cmd->add_flag("--help-config", help_config, "List every configuration key and exit");
 
+  auto* sim_cmd = app.add_subcommand("sim", "Simulate a fleet of vehicles against an MQTT broker");
+  convoy::sim::options sim_options;
+  convoy::sim::add_options(*sim_cmd, sim_options);
+
   CLI11_PARSE(app, argc, argv);
 
   if (node_cmd->parsed()) {
@@ -82,5 +88,6 @@ int main(int argc, char** argv) {
     }
     return run_node(config_file, overrides, print_config);
   }
+  if (sim_cmd->parsed()) return convoy::sim::run(sim_options);
   return 0;
 }

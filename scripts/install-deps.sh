@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache pkg-config
   libcaf-dev libboost-dev libboost-system-dev libssl-dev liblmdb-dev libmsgpack-cxx-dev
-  libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev doctest-dev
+  libjemalloc-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev doctest-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt
 )
 if [[ "${1:-}" == "--with-fuzz" ]]; then
