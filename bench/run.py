@@ -145,6 +145,9 @@ SCENARIOS = {
     "idle": ("idle connections: 19,000 (one process holds at most ~19,900 sockets here)",
              ["--vehicles", "19000", "--publish-rate", "0", "--subscribers", "0", "--source-ips",
               "--ramp-rate", "4000"], 12, 1),
+    "connect-storm": ("connect storm: 19,000 connections as fast as they are accepted",
+                      ["--vehicles", "19000", "--publish-rate", "0", "--subscribers", "0", "--source-ips",
+                       "--max-connecting", "64"], 12, 1),
 }
 
 
@@ -196,6 +199,7 @@ def write_report(args, names, results):
              "Brokers run alternately on the same machine in the same run; numbers are medians over the "
              "repetitions; ratio = Convoy / mosquitto. The simulator shares the cores, so its CPU seconds "
              "are shown beside the broker's.", "",
+             "Columns: *msgs/s received* is what subscribers received per second after the warm-up; the offered load is fixed per scenario (e.g. 1,000 x 50 msg/s), so equal numbers mean both brokers kept up. *lost* counts messages published but never received, broker drops under its queue and window limits included. *RSS/conn* is the broker's RSS growth during the run divided by the connections the simulator held. *connect/s* is the simulator's connection rate during its ramp. Idle and connect-storm stop at 19,000 connections: one process holds at most ~19,900 sockets on this machine; 50,000 and 100,000 connections need several node processes (cluster issue).", "",
              "| scenario | broker | msgs/s received | p50 µs | p99 µs | lost | broker CPU s | sim CPU s | "
              "RSS/conn B | connect/s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
