@@ -118,26 +118,20 @@ def sim(port, extra, duration, processes=1):
     return results
 
 
+def traffic(vehicles, subscribers, qos, size):
+    """Sim arguments for vehicles publishing 50 msg/s each (1 vehicle: 50 msg/s)."""
+    return ["--vehicles", str(vehicles), "--publish-rate", "50", "--qos", str(qos),
+            "--payload-size", str(size), "--subscribers", str(subscribers), "--warmup", "2"]
+
+
 # name -> (description, sim arguments, duration seconds, sim processes)
 SCENARIOS = {
-    "fanin-q0-64": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 0, 64 B",
-                    ["--vehicles", "1000", "--publish-rate", "50", "--qos", "0", "--payload-size", "64",
-                     "--subscribers", "1", "--warmup", "2"], 12, 1),
-    "fanin-q1-64": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 1, 64 B",
-                    ["--vehicles", "1000", "--publish-rate", "50", "--qos", "1", "--payload-size", "64",
-                     "--subscribers", "1", "--warmup", "2"], 12, 1),
-    "fanin-q0-1k": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 0, 1 KiB",
-                    ["--vehicles", "1000", "--publish-rate", "50", "--qos", "0", "--payload-size", "1024",
-                     "--subscribers", "1", "--warmup", "2"], 12, 1),
-    "fanin-q1-1k": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 1, 1 KiB",
-                    ["--vehicles", "1000", "--publish-rate", "50", "--qos", "1", "--payload-size", "1024",
-                     "--subscribers", "1", "--warmup", "2"], 12, 1),
-    "fanout-q0": ("fan-out: 1 publisher -> 1,000 subscribers, QoS 0, 64 B",
-                  ["--vehicles", "1", "--publish-rate", "50", "--qos", "0", "--payload-size", "64",
-                   "--subscribers", "1000", "--warmup", "2"], 12, 1),
-    "fanout-q1": ("fan-out: 1 publisher -> 1,000 subscribers, QoS 1, 64 B",
-                  ["--vehicles", "1", "--publish-rate", "50", "--qos", "1", "--payload-size", "64",
-                   "--subscribers", "1000", "--warmup", "2"], 12, 1),
+    "fanin-q0-64": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 0, 64 B", traffic(1000, 1, 0, 64), 12, 1),
+    "fanin-q1-64": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 1, 64 B", traffic(1000, 1, 1, 64), 12, 1),
+    "fanin-q0-1k": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 0, 1 KiB", traffic(1000, 1, 0, 1024), 12, 1),
+    "fanin-q1-1k": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 1, 1 KiB", traffic(1000, 1, 1, 1024), 12, 1),
+    "fanout-q0": ("fan-out: 1 publisher -> 1,000 subscribers, QoS 0, 64 B", traffic(1, 1000, 0, 64), 12, 1),
+    "fanout-q1": ("fan-out: 1 publisher -> 1,000 subscribers, QoS 1, 64 B", traffic(1, 1000, 1, 64), 12, 1),
     "pairs": ("pairs: 5,000 publisher/subscriber pairs on distinct topics, QoS 0, 64 B",
               ["--vehicles", "5000", "--publish-rate", "10", "--qos", "0", "--payload-size", "64",
                "--subscribers", "5000", "--subscribe-filter", "vehicles/{vin}/telemetry",

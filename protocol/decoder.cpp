@@ -23,8 +23,12 @@ class body_parser {
   failure fail;
   std::optional<protocol_version> connect_version;
 
-  bool malformed(std::string detail) { return error(reason_code::malformed_packet, std::move(detail)); }
-  bool protocol(std::string detail) { return error(reason_code::protocol_error, std::move(detail)); }
+  bool malformed(std::string detail) {
+    return error(reason_code::malformed_packet, std::move(detail));
+  }
+  bool protocol(std::string detail) {
+    return error(reason_code::protocol_error, std::move(detail));
+  }
   bool error(reason_code code, std::string detail) {
     if (!fail) fail = {code, std::move(detail)};
     return false;
@@ -67,20 +71,33 @@ class body_parser {
     while (pr.remaining() > 0) {
       std::uint32_t raw_id = pr.variable_int();
       if (!pr.ok()) return malformed("truncated property identifier");
-      const property_info* info = raw_id <= 0xFF ? find_property_info(static_cast<std::uint8_t>(raw_id)) : nullptr;
-      if (info == nullptr) return malformed("unknown property identifier " + std::to_string(raw_id));
+      const property_info* info =
+          raw_id <= 0xFF ? find_property_info(static_cast<std::uint8_t>(raw_id)) : nullptr;
+      if (info == nullptr)
+        return malformed("unknown property identifier " + std::to_string(raw_id));
       auto id = static_cast<property_id>(raw_id);
-      if (!allowed_in(id, ctx)) return malformed(std::string{info->name} + " not allowed in this packet");
+      if (!allowed_in(id, ctx))
+        return malformed(std::string{info->name} + " not allowed in this packet");
       if (!repeatable_in(id, ctx) && out.contains(id))
         return protocol(std::string{info->name} + " included more than once");
       property_value value;
       switch (info->type) {
-        case property_type::byte: value = std::uint32_t{pr.u8()}; break;
-        case property_type::two_byte_int: value = std::uint32_t{pr.u16()}; break;
-        case property_type::four_byte_int: value = pr.u32(); break;
-        case property_type::variable_int: value = pr.variable_int(); break;
+        case property_type::byte:
+          value = std::uint32_t{pr.u8()};
+          break;
+        case property_type::two_byte_int:
+          value = std::uint32_t{pr.u16()};
+          break;
+        case property_type::four_byte_int:
+          value = pr.u32();
+          break;
+        case property_type::variable_int:
+          value = pr.variable_int();
+          break;
         case property_type::utf8_string:
-        case property_type::binary: value = pr.length_prefixed(); break;
+        case property_type::binary:
+          value = pr.length_prefixed();
+          break;
         case property_type::string_pair: {
           std::string name = pr.length_prefixed();
           std::string val = pr.length_prefixed();
@@ -96,7 +113,8 @@ class body_parser {
   }
 
   bool valid_value(property_id id, const property_info& info, const property_value& value) {
-    if (info.type == property_type::utf8_string && !is_valid_mqtt_utf8(std::get<std::string>(value)))
+    if (info.type == property_type::utf8_string &&
+        !is_valid_mqtt_utf8(std::get<std::string>(value)))
       return malformed(std::string{"invalid UTF-8 in "} + info.name);
     if (info.type == property_type::string_pair) {
       const auto& pair = std::get<string_pair>(value);
@@ -121,32 +139,42 @@ class body_parser {
       case property_id::subscription_identifier:
         if (n == 0) return protocol(std::string{info.name} + " must not be 0");
         break;
-      default: break;
+      default:
+        break;
     }
     return true;
   }
 
   bool parse(packet_type type, packet& out) {
     switch (type) {
-      case packet_type::connect: return connect(out);
-      case packet_type::connack: return connack(out);
-      case packet_type::publish: return publish(out);
+      case packet_type::connect:
+        return connect(out);
+      case packet_type::connack:
+        return connack(out);
+      case packet_type::publish:
+        return publish(out);
       case packet_type::puback:
       case packet_type::pubrec:
       case packet_type::pubcomp:
         return expect_flags(0, type) && pub_ack(type, out);
-      case packet_type::pubrel: return expect_flags(2, type) && pub_ack(type, out);
-      case packet_type::subscribe: return expect_flags(2, type) && subscribe(out);
-      case packet_type::suback: return expect_flags(0, type) && suback(out);
-      case packet_type::unsubscribe: return expect_flags(2, type) && unsubscribe(out);
-      case packet_type::unsuback: return expect_flags(0, type) && unsuback(out);
+      case packet_type::pubrel:
+        return expect_flags(2, type) && pub_ack(type, out);
+      case packet_type::subscribe:
+        return expect_flags(2, type) && subscribe(out);
+      case packet_type::suback:
+        return expect_flags(0, type) && suback(out);
+      case packet_type::unsubscribe:
+        return expect_flags(2, type) && unsubscribe(out);
+      case packet_type::unsuback:
+        return expect_flags(0, type) && unsuback(out);
       case packet_type::pingreq:
         out = pingreq_packet{};
         return expect_flags(0, type) && end_of_packet(type);
       case packet_type::pingresp:
         out = pingresp_packet{};
         return expect_flags(0, type) && end_of_packet(type);
-      case packet_type::disconnect: return expect_flags(0, type) && disconnect(out);
+      case packet_type::disconnect:
+        return expect_flags(0, type) && disconnect(out);
       case packet_type::auth:
         if (!v5_) return malformed("AUTH does not exist in MQTT 3.1.1");
         return expect_flags(0, type) && auth(out);
@@ -276,10 +304,14 @@ class body_parser {
 
   property_context ack_context(packet_type type) {
     switch (type) {
-      case packet_type::pubrec: return property_context::pubrec;
-      case packet_type::pubrel: return property_context::pubrel;
-      case packet_type::pubcomp: return property_context::pubcomp;
-      default: return property_context::puback;
+      case packet_type::pubrec:
+        return property_context::pubrec;
+      case packet_type::pubrel:
+        return property_context::pubrel;
+      case packet_type::pubcomp:
+        return property_context::pubcomp;
+      default:
+        return property_context::puback;
     }
   }
 
@@ -291,7 +323,8 @@ class body_parser {
     if (a.packet_id == 0) return protocol("packet identifier 0");
     if (v5_ && r_.remaining() > 0) {
       std::uint8_t code = r_.u8();
-      if (!valid_ack_reason(type, code)) return malformed("invalid reason code for " + std::string{to_string(type)});
+      if (!valid_ack_reason(type, code))
+        return malformed("invalid reason code for " + std::string{to_string(type)});
       a.reason = static_cast<reason_code>(code);
       if (r_.remaining() > 0 && !props(ack_context(type), a.props)) return false;
     }
@@ -304,9 +337,18 @@ class body_parser {
     if (type == packet_type::pubrel || type == packet_type::pubcomp)
       return code == 0x00 || code == 0x92;
     switch (code) {
-      case 0x00: case 0x10: case 0x80: case 0x83: case 0x87: case 0x90:
-      case 0x91: case 0x97: case 0x99: return true;
-      default: return false;
+      case 0x00:
+      case 0x10:
+      case 0x80:
+      case 0x83:
+      case 0x87:
+      case 0x90:
+      case 0x91:
+      case 0x97:
+      case 0x99:
+        return true;
+      default:
+        return false;
     }
   }
 
@@ -347,10 +389,10 @@ class body_parser {
     if (!props(property_context::suback, s.props)) return false;
     while (r_.remaining() > 0) {
       std::uint8_t code = r_.u8();
-      bool valid = v5_ ? (code <= 2 || code == 0x80 || code == 0x83 || code == 0x87 ||
-                          code == 0x8F || code == 0x91 || code == 0x97 || code == 0x9E ||
-                          code == 0xA1 || code == 0xA2)
-                       : (code <= 2 || code == 0x80);
+      bool valid =
+          v5_ ? (code <= 2 || code == 0x80 || code == 0x83 || code == 0x87 || code == 0x8F ||
+                 code == 0x91 || code == 0x97 || code == 0x9E || code == 0xA1 || code == 0xA2)
+              : (code <= 2 || code == 0x80);
       if (!valid) return malformed("invalid SUBACK reason code");
       s.reasons.push_back(static_cast<reason_code>(code));
     }
@@ -382,8 +424,8 @@ class body_parser {
       if (!props(property_context::unsuback, u.props)) return false;
       while (r_.remaining() > 0) {
         std::uint8_t code = r_.u8();
-        bool valid = code == 0x00 || code == 0x11 || code == 0x80 || code == 0x83 ||
-                     code == 0x87 || code == 0x8F || code == 0x91;
+        bool valid = code == 0x00 || code == 0x11 || code == 0x80 || code == 0x83 || code == 0x87 ||
+                     code == 0x8F || code == 0x91;
         if (!valid) return malformed("invalid UNSUBACK reason code");
         u.reasons.push_back(static_cast<reason_code>(code));
       }
@@ -412,7 +454,8 @@ class body_parser {
     auth_packet a;
     if (r_.remaining() > 0) {
       std::uint8_t code = r_.u8();
-      if (code != 0x00 && code != 0x18 && code != 0x19) return malformed("invalid AUTH reason code");
+      if (code != 0x00 && code != 0x18 && code != 0x19)
+        return malformed("invalid AUTH reason code");
       a.reason = static_cast<reason_code>(code);
       if (r_.remaining() > 0 && !props(property_context::auth, a.props)) return false;
     }
@@ -448,7 +491,8 @@ decode_result peek_frame(byte_view input, frame_header& header) {
     std::uint8_t b = input[i];
     value |= std::uint32_t{b & 0x7Fu} << (7 * (i - 1));
     if ((b & 0x80) == 0) {
-      if (i > 1 && b == 0) return make_error(reason_code::malformed_packet, "non-minimal remaining length");
+      if (i > 1 && b == 0)
+        return make_error(reason_code::malformed_packet, "non-minimal remaining length");
       header.remaining_length = value;
       header.header_size = i + 1;
       r.status = decode_status::complete;
@@ -466,7 +510,8 @@ decode_result decode(byte_view input, const decode_options& options) {
   if (type_value == 0) return make_error(reason_code::malformed_packet, "reserved packet type 0");
   if (header.total_size() > options.maximum_packet_size)
     return make_error(reason_code::packet_too_large,
-                      "packet of " + std::to_string(header.total_size()) + " bytes exceeds maximum of " +
+                      "packet of " + std::to_string(header.total_size()) +
+                          " bytes exceeds maximum of " +
                           std::to_string(options.maximum_packet_size));
   if (input.size() < header.total_size()) return decode_result{};
 

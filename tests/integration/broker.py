@@ -132,6 +132,18 @@ def connect_packet(client_id, version=5, clean=True, keep_alive=60, props=b""):
     return packet(0x10, body + utf8(client_id))
 
 
+def read_varint(data, i):
+    """(value, offset after it) of the Variable Byte Integer at data[i]."""
+    value, mult = 0, 1
+    while True:
+        b = data[i]
+        i += 1
+        value += (b & 0x7F) * mult
+        mult *= 128
+        if not b & 0x80:
+            return value, i
+
+
 def split_packet(buffer):
     """(first_byte, body, rest) when buffer starts with a whole packet, else None."""
     length, mult, i = 0, 1, 1

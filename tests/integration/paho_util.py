@@ -27,7 +27,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCodes
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from broker import BrokerTestCase, RawClient, packet, utf8, varint
+from broker import BrokerTestCase, RawClient, packet, read_varint, utf8, varint
 
 V311 = mqtt.MQTTv311
 V5 = mqtt.MQTTv5
@@ -427,17 +427,6 @@ def encode_props(**values):
             else:
                 out += utf8(v[0]) + utf8(v[1])
     return bytes(out)
-
-
-def read_varint(data, i):
-    value, mult = 0, 1
-    while True:
-        b = data[i]
-        i += 1
-        value += (b & 0x7F) * mult
-        mult *= 128
-        if not b & 0x80:
-            return value, i
 
 
 def decode_props(data, i):

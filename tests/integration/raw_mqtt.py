@@ -6,7 +6,7 @@ test_protocol_rules.py."""
 import socket
 import time
 
-from broker import packet, split_packet, utf8, varint
+from broker import packet, read_varint, split_packet, utf8, varint
 
 V5, V311 = 5, 4
 VERSIONS = (V5, V311)
@@ -99,14 +99,7 @@ def unsubscribe_bytes(pid, filters, version=V5, first=0xA2):
 
 def parse_props(body, i=0):
     """(list of (id, value), offset after the block). Values are ints, bytes or (k, v)."""
-    length, mult = 0, 1
-    while True:
-        b = body[i]
-        i += 1
-        length += (b & 0x7F) * mult
-        mult *= 128
-        if not b & 0x80:
-            break
+    length, i = read_varint(body, i)
     end = i + length
     out = []
     while i < end:
@@ -122,14 +115,7 @@ def parse_props(body, i=0):
             out.append((pid, int.from_bytes(body[i:i + 4], "big")))
             i += 4
         elif pid == 0x0B:
-            v, m = 0, 1
-            while True:
-                b = body[i]
-                i += 1
-                v += (b & 0x7F) * m
-                m *= 128
-                if not b & 0x80:
-                    break
+            v, i = read_varint(body, i)
             out.append((pid, v))
         elif pid == 0x26:
             kl = int.from_bytes(body[i:i + 2], "big")
