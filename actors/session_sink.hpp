@@ -51,9 +51,6 @@ class session_sink {
   // Writes what is queued, then closes the socket.
   virtual void close() = 0;
 
-  // Backlog currently queued but not yet written, in bytes.
-  virtual std::size_t backlog() const = 0;
-
   // Identifies the connection in messages from the edge, so a session can
   // tell its current connection from one it already replaced.
   std::uint64_t id() const { return reinterpret_cast<std::uintptr_t>(this); }

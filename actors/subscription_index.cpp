@@ -43,6 +43,13 @@ bool remove_session(Vector& v, const caf::actor_addr& session) {
   return true;
 }
 
+// The filter a subscription matches with, and its shared group (empty when
+// the subscription is not shared).
+std::pair<std::string_view, std::string_view> split_share(std::string_view filter) {
+  if (auto shared = mqtt::parse_shared_filter(filter)) return {shared->filter, shared->group};
+  return {filter, {}};
+}
+
 }  // namespace
 
 subscription_index::subscription_index() : root_(std::make_unique<node>()) {}
@@ -62,12 +69,7 @@ subscription_index::node* subscription_index::find_or_create(std::string_view fi
 }
 
 bool subscription_index::insert(std::string_view filter, subscriber_entry entry) {
-  std::string_view plain = filter;
-  std::string_view group;
-  if (auto shared = mqtt::parse_shared_filter(filter)) {
-    plain = shared->filter;
-    group = shared->group;
-  }
+  auto [plain, group] = split_share(filter);
   node* n = find_or_create(plain);
   caf::actor_addr session = entry.session.address();
   bool added = group.empty()
@@ -100,12 +102,7 @@ bool subscription_index::erase_in(node& n, std::string_view filter, std::string_
 }
 
 bool subscription_index::erase(std::string_view filter, const caf::actor_addr& session) {
-  std::string_view plain = filter;
-  std::string_view group;
-  if (auto shared = mqtt::parse_shared_filter(filter)) {
-    plain = shared->filter;
-    group = shared->group;
-  }
+  auto [plain, group] = split_share(filter);
   if (!erase_in(*root_, plain, group, session)) return false;
   --count_;
   if (auto it = filters_of_.find(session); it != filters_of_.end()) {
@@ -122,12 +119,7 @@ std::size_t subscription_index::erase_all(const caf::actor_addr& session) {
   filters_of_.erase(it);
   std::size_t removed = 0;
   for (const auto& filter : filters) {
-    std::string_view plain = filter;
-    std::string_view group;
-    if (auto shared = mqtt::parse_shared_filter(filter)) {
-      plain = shared->filter;
-      group = shared->group;
-    }
+    auto [plain, group] = split_share(filter);
     if (erase_in(*root_, plain, group, session)) ++removed;
   }
   count_ -= removed;

@@ -445,9 +445,4 @@ std::string mqtt_connection::peer() const {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-std::size_t mqtt_connection::backlog() const {
-  std::lock_guard lock{mutex_};
-  return backlog_bytes_;
-}
-
 }  // namespace convoy::runtime

@@ -43,7 +43,6 @@ class mqtt_connection final : public session_sink,
   void bind(caf::actor session, std::uint16_t keep_alive) override;
   void consumed(std::uint32_t packets) override;
   void close() override;
-  std::size_t backlog() const override;
 
  private:
   enum class phase : std::uint8_t {

@@ -44,7 +44,6 @@ class recording_sink final : public session_sink {
     cv_.notify_all();
   }
 
-  std::size_t backlog() const override { return 0; }
   void consumed(std::uint32_t) override {}
 
   caf::actor session() {
