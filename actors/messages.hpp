@@ -175,6 +175,9 @@ struct expiry_timer {
   std::uint64_t generation = 0;
 };
 
+// Session -> itself: write the frames gathered while handling its mailbox.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
 void register_message_types(caf::actor_system_config& cfg);
 
 // ---- inspect overloads (CAF 0.17 form) ----

@@ -46,7 +46,11 @@ struct session_state {
   caf::actor registry;
 
   connection_params params;
-  sink_ptr sink;                 // null while the client is offline
+  sink_ptr sink;  // null while the client is offline
+  // Frames written while handling the current run of mailbox messages; one
+  // write to the connection takes them all (see queue_frame in session.cpp).
+  std::vector<outbound_frame> outbox;
+  bool flush_scheduled = false;
   std::uint64_t connection = 0;  // sink id, 0 while offline
   std::uint64_t connection_generation = 0;
   bool resumed_before = false;  // false until the first connection attached

@@ -20,6 +20,10 @@ struct outbound_frame {
   // whose header is the same for every subscriber of its delivery shape).
   std::shared_ptr<const mqtt::byte_buffer> shared_head;
   std::shared_ptr<const std::string> body;
+  // A QoS 0 PUBLISH, which the connection may refuse when its outbound
+  // backlog is over its bound. Everything else is bounded by the session's
+  // in-flight window instead and always taken.
+  bool droppable = false;
   std::size_t size() const {
     return head.size() + (shared_head ? shared_head->size() : 0) + (body ? body->size() : 0);
   }
@@ -32,12 +36,14 @@ class session_sink {
  public:
   virtual ~session_sink() = default;
 
-  // Queues frames for writing. With may_drop, frames are refused (false)
-  // when the connection's outbound backlog is over its bound; QoS 0 traffic
-  // is sent that way. Frames without may_drop are bounded by the session's
-  // in-flight window instead and always queued. False also when the
-  // connection is gone.
-  virtual bool write(std::vector<outbound_frame> frames, bool may_drop) = 0;
+  struct write_result {
+    std::uint32_t refused = 0;  // droppable frames not taken: backlog over its bound
+    bool gone = false;          // the connection is closed; nothing was taken
+  };
+
+  // Writes frames in order, refusing droppable ones while the outbound
+  // backlog is over its bound.
+  virtual write_result write(std::vector<outbound_frame> frames) = 0;
 
   // The session accepted the connection: packets after CONNECT go to
   // `session`, and the client must be heard from every `keep_alive` seconds

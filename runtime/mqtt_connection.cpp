@@ -2,6 +2,9 @@
 
 #include <array>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -53,6 +56,7 @@ void mqtt_connection::start() {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
+  fd_ = socket_.native_handle();
   last_heard_ = std::chrono::steady_clock::now();
   timer_.expires_after(std::chrono::milliseconds(ctx_.connect_timeout_ms));
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -243,12 +247,12 @@ void mqtt_connection::lost() {
 }
 
 void mqtt_connection::write_now(const mqtt::packet& p) {
-  outbound_frame frame;
-  if (!mqtt::encode_within(p, version_, client_maximum_packet_size_, frame.head)) {
+  std::vector<outbound_frame> frames(1);
+  if (!mqtt::encode_within(p, version_, client_maximum_packet_size_, frames.front().head)) {
     metrics::add(counter::dropped_too_large_for_client);
     return;
   }
-  write({std::move(frame)}, false);
+  write(std::move(frames));
   metrics::add(counter::packets_sent);
 }
 
@@ -290,18 +294,94 @@ void mqtt_connection::bind(caf::actor session, std::uint16_t keep_alive) {
   });
 }
 
-bool mqtt_connection::write(std::vector<outbound_frame> frames, bool may_drop) {
-  std::size_t bytes = 0;
-  for (const auto& f : frames)
-    bytes += f.size();
+session_sink::write_result mqtt_connection::write(std::vector<outbound_frame> frames) {
+  write_result result;
   std::lock_guard lock{mutex_};
-  if (gone_) return false;
-  if (may_drop && backlog_bytes_ + bytes > ctx_.max_outbound_bytes) return false;
-  backlog_bytes_ += bytes;
-  for (auto& f : frames)
-    queued_.push_back(std::move(f));
+  if (gone_) return {0, true};
+  // QoS 0 frames beyond the backlog bound are refused one by one, so the
+  // frames before and after them keep their order.
+  std::size_t accepted_bytes = 0;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    std::size_t size = frames[i].size();
+    if (frames[i].droppable && backlog_bytes_ + accepted_bytes + size > ctx_.max_outbound_bytes) {
+      ++result.refused;
+      continue;
+    }
+    accepted_bytes += size;
+    if (kept != i) frames[kept] = std::move(frames[i]);
+    ++kept;
+  }
+  frames.resize(kept);
+  if (frames.empty()) return result;
+  if (write_scheduled_ || close_requested_) {
+    backlog_bytes_ += accepted_bytes;
+    for (auto& f : frames)
+      queued_.push_back(std::move(f));
+    schedule_write_locked();
+    return result;
+  }
+  send_or_queue_locked(frames);
+  result.gone = gone_;
+  return result;
+}
+
+// A write handed to the I/O thread costs a wake-up of that thread and a
+// context switch per write; most writes fit in the socket buffer at once, so
+// the actor thread that produced them sends them itself. The mutex keeps the
+// descriptor open meanwhile: close_socket() marks the connection gone under
+// it before closing.
+void mqtt_connection::send_or_queue_locked(std::vector<outbound_frame>& frames) {
+  thread_local std::vector<iovec> pieces;
+  pieces.clear();
+  std::size_t total = 0;
+  auto add = [&](const void* data, std::size_t size) {
+    if (size == 0) return;
+    pieces.push_back({const_cast<void*>(data), size});
+    total += size;
+  };
+  for (const auto& f : frames) {
+    if (f.shared_head)
+      add(f.shared_head->data(), f.shared_head->size());
+    else
+      add(f.head.data(), f.head.size());
+    if (f.body) add(f.body->data(), f.body->size());
+  }
+  std::size_t sent = 0;
+  if (pieces.size() <= IOV_MAX) {
+    msghdr msg{};
+    msg.msg_iov = pieces.data();
+    msg.msg_iovlen = pieces.size();
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      // The reading side sees the same failure and ends the session.
+      gone_ = true;
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        if (self->phase_ != phase::closed) self->lost();
+        self->close_socket();
+      });
+      return;
+    }
+    sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    metrics::add(counter::bytes_sent, sent);
+  }
+  if (sent == total) return;
+  // The socket buffer is full: the unsent rest waits for the I/O thread,
+  // which writes once the socket is writable again.
+  outbound_frame rest;
+  rest.head.reserve(total - sent);
+  for (const auto& piece : pieces) {
+    auto* data = static_cast<const std::uint8_t*>(piece.iov_base);
+    if (sent >= piece.iov_len) {
+      sent -= piece.iov_len;
+      continue;
+    }
+    rest.head.insert(rest.head.end(), data + sent, data + piece.iov_len);
+    sent = 0;
+  }
+  backlog_bytes_ += rest.head.size();
+  queued_.push_back(std::move(rest));
   schedule_write_locked();
-  return true;
 }
 
 void mqtt_connection::schedule_write_locked() {

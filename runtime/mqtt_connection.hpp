@@ -39,7 +39,7 @@ class mqtt_connection final : public session_sink,
   void shut_down(mqtt::reason_code reason);
 
   // session_sink, called from actor threads.
-  bool write(std::vector<outbound_frame> frames, bool may_drop) override;
+  write_result write(std::vector<outbound_frame> frames) override;
   void bind(caf::actor session, std::uint16_t keep_alive) override;
   void consumed(std::uint32_t packets) override;
   void close() override;
@@ -75,6 +75,9 @@ class mqtt_connection final : public session_sink,
   void arm_keep_alive();
   void begin_close();
   void schedule_write_locked();
+  // Sends frames straight from the calling thread when no write is in flight;
+  // what the socket does not take is queued for the I/O thread.
+  void send_or_queue_locked(std::vector<outbound_frame>& frames);
   void do_write();
   void gather_writing();
   void close_socket();
@@ -82,6 +85,7 @@ class mqtt_connection final : public session_sink,
   std::string peer() const;  // "address:port", for logs
 
   socket_type socket_;
+  int fd_ = -1;  // socket_'s descriptor, for sends from actor threads
   edge_context& ctx_;
   boost::asio::steady_timer timer_;
   phase phase_ = phase::awaiting_connect;

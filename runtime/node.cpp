@@ -41,6 +41,14 @@ node::node(config::node_config cfg) : cfg_(std::move(cfg)) {
   caf_cfg_.load<caf::io::middleman>();
   if (cfg_.broker.actor_threads > 0)
     caf_cfg_.set("scheduler.max-threads", static_cast<std::size_t>(cfg_.broker.actor_threads));
+  // CAF's work stealing polls an empty queue in three phases: spinning,
+  // then 50 us sleeps, then a condition variable that enqueues from outside
+  // (the I/O threads) signal. The sleeping phase cost a tenth of the broker's
+  // CPU in nanosleep wake-ups at moderate load and delayed messages by up to
+  // 50 us; a longer spin followed straight by the signalled wait cut CPU by
+  // up to a quarter in fan-out and kept QoS 1 fan-in from collapsing.
+  caf_cfg_.set("work-stealing.aggressive-poll-attempts", std::size_t{1000});
+  caf_cfg_.set("work-stealing.moderate-poll-attempts", std::size_t{0});
   system_ = std::make_unique<caf::actor_system>(caf_cfg_);
 }
 

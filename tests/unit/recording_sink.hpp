@@ -19,9 +19,9 @@ class recording_sink final : public session_sink {
   explicit recording_sink(mqtt::protocol_version version = mqtt::protocol_version::v5)
       : version_(version) {}
 
-  bool write(std::vector<outbound_frame> frames, bool) override {
+  write_result write(std::vector<outbound_frame> frames) override {
     std::lock_guard lock{mutex_};
-    if (closed_) return false;
+    if (closed_) return {0, true};
     for (const auto& f : frames) {
       mqtt::byte_buffer bytes = f.shared_head ? *f.shared_head : f.head;
       if (f.body) bytes.insert(bytes.end(), f.body->begin(), f.body->end());
@@ -29,7 +29,7 @@ class recording_sink final : public session_sink {
       if (r.complete()) packets_.push_back(std::move(r.value));
     }
     cv_.notify_all();
-    return true;
+    return {};
   }
 
   void bind(caf::actor session, std::uint16_t) override {
