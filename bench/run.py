@@ -2,7 +2,8 @@
 """Runs Convoy and mosquitto side by side under `convoy sim` and writes
 docs/BENCHMARKS.md.
 
-    bench/run.py [--reps 3] [--scenarios fanin-q0-64,fanout-q1,...] [--quick]
+    bench/run.py [--reps 3] [--scenarios fanin-q0-64,fanout-q1,...]
+                 [--capacity fanin-q0,fanin-q1,...] [--capacity-reps 3]
 
 Both brokers run on this machine, one at a time, alternating per
 repetition (Convoy, mosquitto, Convoy, ...), each freshly started on a free
@@ -145,6 +146,55 @@ SCENARIOS = {
 }
 
 
+# Capacity: the highest offered load a broker sustains. Each step raises the
+# per-client publish rate by half; a step passes when subscribers receive at
+# least 97 % of what was offered and at most 1 % is lost. A broker's ladder
+# stops at its first failed step.
+# name -> (description, sim arguments without rate, per-client base rate,
+#          messages received per published message)
+CAPACITY = {
+    "fanin-q0": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 0, 64 B",
+                 ["--vehicles", "1000", "--subscribers", "1", "--qos", "0", "--payload-size", "64"], 50),
+    "fanin-q1": ("fan-in: 1,000 publishers -> 1 subscriber, QoS 1, 64 B",
+                 ["--vehicles", "1000", "--subscribers", "1", "--qos", "1", "--payload-size", "64"], 50),
+    "fanout-q0": ("fan-out: 1 publisher -> 1,000 subscribers, QoS 0, 64 B",
+                  ["--vehicles", "1", "--subscribers", "1000", "--qos", "0", "--payload-size", "64"], 50),
+    "fanout-q1": ("fan-out: 1 publisher -> 1,000 subscribers, QoS 1, 64 B",
+                  ["--vehicles", "1", "--subscribers", "1000", "--qos", "1", "--payload-size", "64"], 50),
+    "pairs": ("pairs: 5,000 publisher/subscriber pairs, QoS 0, 64 B",
+              ["--vehicles", "5000", "--subscribers", "5000", "--subscribe-filter",
+               "vehicles/{vin}/telemetry", "--qos", "0", "--payload-size", "64", "--source-ips"], 10),
+}
+CAPACITY_STEPS = [1.0, 1.5, 2.25, 3.4, 5.1, 7.6]
+
+
+def offered_per_s(args, rate):
+    vehicles = int(args[args.index("--vehicles") + 1])
+    subscribers = int(args[args.index("--subscribers") + 1])
+    per_message = subscribers if vehicles == 1 else 1
+    return vehicles * rate * per_message
+
+
+def run_capacity(kind, name):
+    """Walks the load ladder for one broker; returns the last passing step."""
+    _, extra, base = CAPACITY[name]
+    best = None
+    for step in CAPACITY_STEPS:
+        rate = round(base * step)
+        offered = offered_per_s(extra, rate)
+        row = run_one(kind, name, (name, extra + ["--publish-rate", str(rate), "--warmup", "2"], 8, 1))
+        row["offered"] = offered
+        passed = row["throughput"] >= 0.97 * offered and row["lost"] <= 0.01 * offered * 8
+        print(f"  {kind} {name} offered {offered}/s: received {row['throughput']:.0f}/s, "
+              f"p99 {row['p99']} us, lost {row['lost']} -> {'pass' if passed else 'fail'}",
+              file=sys.stderr, flush=True)
+        if not passed:
+            break
+        best = row
+    return best or {"offered": 0, "throughput": 0, "p50": 0, "p99": 0, "lost": 0,
+                    "broker_cpu": 0, "sim_cpu": 0}
+
+
 def run_one(kind, name, scenario):
     _, extra, duration, processes = scenario
     broker = Broker(kind, free_port()).start()
@@ -174,29 +224,74 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--capacity", default=",".join(CAPACITY),
+                    help="capacity scenarios, or 'none'")
+    ap.add_argument("--capacity-reps", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     args = ap.parse_args()
-    names = args.scenarios.split(",")
+    names = [n for n in args.scenarios.split(",") if n and n != "none"]
     results = {n: {"convoy": [], "mosquitto": []} for n in names}
     for rep in range(args.reps):
         for n in names:
             for kind in ("convoy", "mosquitto"):
                 print(f"rep {rep + 1}/{args.reps} {n} {kind}", file=sys.stderr, flush=True)
                 results[n][kind].append(run_one(kind, n, SCENARIOS[n]))
-    write_report(args, names, results)
+    capacity_names = [n for n in args.capacity.split(",") if n and n != "none"]
+    capacity = {n: {"convoy": [], "mosquitto": []} for n in capacity_names}
+    for rep in range(args.capacity_reps):
+        for n in capacity_names:
+            for kind in ("convoy", "mosquitto"):
+                print(f"capacity rep {rep + 1}/{args.capacity_reps} {n} {kind}", file=sys.stderr,
+                      flush=True)
+                capacity[n][kind].append(run_capacity(kind, n))
+    write_report(args, names, results, capacity_names, capacity)
 
 
-def write_report(args, names, results):
+def command_line(args):
+    cmd = f"bench/run.py --reps {args.reps} --capacity-reps {args.capacity_reps}"
+    if args.scenarios != ",".join(SCENARIOS):
+        cmd += f" --scenarios {args.scenarios}"
+    if args.capacity != ",".join(CAPACITY):
+        cmd += f" --capacity {args.capacity}"
+    return cmd
+
+
+def write_report(args, names, results, capacity_names, capacity):
     lines = ["# Benchmarks", "",
-             f"Produced by `bench/run.py --reps {args.reps}` on {platform.node()}: {os.cpu_count()} cores, "
+             f"Produced by `{command_line(args)}` on {platform.node()}: {os.cpu_count()} cores, "
              f"{platform.platform()}, mosquitto from Debian, Convoy Release build. "
              "Brokers run alternately on the same machine in the same run; numbers are medians over the "
              "repetitions; ratio = Convoy / mosquitto. The simulator shares the cores, so its CPU seconds "
              "are shown beside the broker's.", "",
              "Columns: *msgs/s received* is what subscribers received per second after the warm-up; the offered load is fixed per scenario (e.g. 1,000 x 50 msg/s), so equal numbers mean both brokers kept up. *lost* counts messages published but never received, broker drops under its queue and window limits included. *RSS/conn* is the broker's RSS growth during the run divided by the connections the simulator held. *connect/s* is the simulator's connection rate during its ramp. Idle and connect-storm stop at 19,000 connections: one process holds at most ~19,900 sockets on this machine; 50,000 and 100,000 connections need several node processes (cluster issue).", "",
-             "| scenario | broker | msgs/s received | p50 µs | p99 µs | lost | broker CPU s | sim CPU s | "
-             "RSS/conn B | connect/s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "## Capacity", "",
+             "The highest offered load each broker sustains: the simulator's per-client publish rate goes "
+             f"up by half a step at a time ({', '.join(str(x) for x in CAPACITY_STEPS)} times the base), "
+             "8 s per step with 2 s warm-up, and a step passes when subscribers receive at least 97 % of "
+             "what was offered and at most 1 % is lost. *sustained msgs/s* is the offered load of the "
+             "last passing step (median over the repetitions), latency and CPU are from that step. "
+             "The simulator needs the same cores, so the machine, not only the broker, sets the ceiling.",
+             "",
+             "| scenario | broker | sustained msgs/s | p50 µs | p99 µs | broker CPU s | sim CPU s |",
+             "|---|---|---|---|---|---|---|"]
+    for n in capacity_names:
+        desc = CAPACITY[n][0]
+        med = {}
+        for kind in ("convoy", "mosquitto"):
+            rows = capacity[n][kind]
+            med[kind] = {k: median(rows, k) for k in ("offered", "p50", "p99", "broker_cpu", "sim_cpu")}
+            m = med[kind]
+            lines.append(f"| {desc} | {kind} | {m['offered']:.0f} | {m['p50']:.0f} | {m['p99']:.0f} | "
+                         f"{m['broker_cpu']:.1f} | {m['sim_cpu']:.1f} |")
+        c, q = med["convoy"], med["mosquitto"]
+        def cratio(k):
+            return f"{c[k] / q[k]:.2f}" if q[k] else "n/a"
+        lines.append(f"| {desc} | **ratio** | {cratio('offered')} | {cratio('p50')} | {cratio('p99')} | "
+                     f"{cratio('broker_cpu')} | |")
+    lines += ["", "## Fixed load", "",
+              "| scenario | broker | msgs/s received | p50 µs | p99 µs | lost | broker CPU s | sim CPU s | "
+              "RSS/conn B | connect/s |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for n in names:
         desc = SCENARIOS[n][0]
         med = {}

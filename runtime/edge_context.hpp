@@ -5,6 +5,9 @@
 #include <memory>
 #include <mutex>
 #include <unordered_set>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
 
 #include <caf/actor.hpp>
 
@@ -21,7 +24,16 @@ struct edge_context {
   std::uint32_t connect_timeout_ms = 10'000;
   std::size_t max_outbound_bytes = 4 * 1'048'576;
 
-  // Live connections, so that shutdown can say goodbye to each.
+  // One io_context per I/O thread; a connection lives on one of them for
+  // its whole life, so its handlers never run concurrently and need no strand.
+  std::vector<boost::asio::io_context*> io_contexts;
+  std::size_t next_io = 0;
+  boost::asio::io_context& pick_io_context() {
+    return *io_contexts[next_io++ % io_contexts.size()];
+  }
+
+  // Live connections, so that shutdown can say goodbye to each and the
+  // silence sweep can check each.
   std::mutex connections_mutex;
   std::unordered_set<std::shared_ptr<mqtt_connection>> connections;
 
@@ -33,6 +45,9 @@ struct edge_context {
     std::lock_guard lock{connections_mutex};
     connections.erase(c);
   }
+  // Closes connections silent for too long (see mqtt_connection::check_silence).
+  void check_silence(std::int64_t now_ms);
+
   template <class F>
   void for_each_connection(F&& f) {
     std::vector<std::shared_ptr<mqtt_connection>> copy;

@@ -43,8 +43,20 @@ counter counter_for(reason_code rc) {
 
 }  // namespace
 
+void edge_context::check_silence(std::int64_t now_ms) {
+  std::lock_guard lock{connections_mutex};
+  for (const auto& c : connections)
+    c->check_silence(now_ms);
+}
+
+std::int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 mqtt_connection::mqtt_connection(socket_type socket, edge_context& ctx)
-    : socket_(std::move(socket)), ctx_(ctx), timer_(socket_.get_executor()) {
+    : socket_(std::move(socket)), ctx_(ctx) {
   metrics::connections_delta(1);
 }
 
@@ -57,14 +69,30 @@ void mqtt_connection::start() {
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
   fd_ = socket_.native_handle();
-  last_heard_ = std::chrono::steady_clock::now();
-  timer_.expires_after(std::chrono::milliseconds(ctx_.connect_timeout_ms));
-  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->phase_ != phase::awaiting_connect) return;
-    metrics::add(counter::connect_timeouts);
-    self->begin_close();
-  });
+  last_heard_ms_.store(steady_now_ms(), std::memory_order_relaxed);
+  silence_limit_ms_.store(ctx_.connect_timeout_ms, std::memory_order_relaxed);
   wait_readable();
+}
+
+void mqtt_connection::check_silence(std::int64_t now_ms) {
+  std::uint32_t limit = silence_limit_ms_.load(std::memory_order_relaxed);
+  if (limit == 0) return;
+  if (now_ms - last_heard_ms_.load(std::memory_order_relaxed) <= limit) return;
+  // Exactly one sweep hands the connection its timeout.
+  if (!silence_limit_ms_.compare_exchange_strong(limit, 0)) return;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_silence(); });
+}
+
+void mqtt_connection::on_silence() {
+  if (phase_ == phase::awaiting_connect) {
+    metrics::add(counter::connect_timeouts);
+    return begin_close();
+  }
+  if (phase_ == phase::bound) {
+    // Spec 3.1.2.10: one and a half times the keep alive without a packet.
+    metrics::add(counter::keep_alive_timeouts);
+    violate(reason_code::keep_alive_timeout, "no packet within 1.5 times the keep alive");
+  }
 }
 
 void mqtt_connection::wait_readable() {
@@ -144,7 +172,7 @@ void mqtt_connection::dispatch(mqtt::packet&& p) {
   metrics::add(counter::packets_received);
   // Keep alive counts whole packets (spec 3.1.2.10): a client trickling
   // bytes of one packet is as silent as one sending nothing.
-  last_heard_ = std::chrono::steady_clock::now();
+  last_heard_ms_.store(steady_now_ms(), std::memory_order_relaxed);
   if (phase_ == phase::awaiting_connect) {
     if (auto* c = std::get_if<mqtt::connect_packet>(&p)) return on_connect(std::move(*c));
     // The first packet must be CONNECT; with no version agreed there is no
@@ -187,7 +215,7 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
   if (auto* rc = std::get_if<reason_code>(&accepted))
     return refuse_connect(c.version, *rc, "CONNECT refused");
   phase_ = phase::connecting;
-  timer_.cancel();
+  silence_limit_ms_.store(0);
   caf::anon_send(ctx_.registry, connect_request{std::move(std::get<connection_params>(accepted)),
                                                 shared_from_this()});
 }
@@ -256,23 +284,6 @@ void mqtt_connection::write_now(const mqtt::packet& p) {
   metrics::add(counter::packets_sent);
 }
 
-void mqtt_connection::arm_keep_alive() {
-  if (keep_alive_ == 0) return;
-  // Spec 3.1.2.10: one and a half times the keep alive without a packet.
-  auto limit = std::chrono::milliseconds(std::uint64_t{keep_alive_} * 1500);
-  auto deadline = last_heard_ + limit;
-  timer_.expires_at(deadline);
-  timer_.async_wait([self = shared_from_this(), limit](boost::system::error_code ec) {
-    if (ec || self->phase_ != phase::bound) return;
-    if (std::chrono::steady_clock::now() - self->last_heard_ >= limit) {
-      metrics::add(counter::keep_alive_timeouts);
-      self->violate(reason_code::keep_alive_timeout, "no packet within 1.5 times the keep alive");
-      return;
-    }
-    self->arm_keep_alive();
-  });
-}
-
 void mqtt_connection::bind(caf::actor session, std::uint16_t keep_alive) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), session = std::move(session),
                                       keep_alive]() mutable {
@@ -282,10 +293,9 @@ void mqtt_connection::bind(caf::actor session, std::uint16_t keep_alive) {
       return;
     }
     self->session_ = std::move(session);
-    self->keep_alive_ = keep_alive;
     self->phase_ = phase::bound;
-    self->last_heard_ = std::chrono::steady_clock::now();
-    self->arm_keep_alive();
+    self->last_heard_ms_.store(steady_now_ms(), std::memory_order_relaxed);
+    self->silence_limit_ms_.store(std::uint32_t{keep_alive} * 1500);
     // Packets that arrived right behind the CONNECT.
     std::vector<std::uint8_t> input = std::move(self->unfinished_);
     self->unfinished_.clear();
@@ -391,30 +401,27 @@ void mqtt_connection::schedule_write_locked() {
 }
 
 void mqtt_connection::do_write() {
+  auto batch = std::move(writing_);
   {
     std::lock_guard lock{mutex_};
-    writing_.swap(queued_);
-    if (writing_.empty()) {
+    if (queued_.empty()) {
       write_scheduled_ = false;
-      // Idle again: give back the write buffers, most connections stay idle.
-      queued_ = {};
-      writing_ = {};
-      buffers_ = {};
-      staging_ = {};
-      if (close_requested_) {
-        gone_ = true;
-      } else {
-        return;
-      }
+      queued_ = {};  // idle again: most connections stay idle, hold nothing
+      if (!close_requested_) return;
+      gone_ = true;
+    } else {
+      if (!batch) batch = std::make_unique<write_batch>();
+      batch->frames.swap(queued_);
     }
   }
-  if (writing_.empty()) return close_socket();
-  gather_writing();
-  asio::async_write(socket_, buffers_,
+  if (!batch || batch->frames.empty()) return close_socket();
+  gather(*batch);
+  writing_ = std::move(batch);
+  asio::async_write(socket_, writing_->buffers,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                       metrics::add(counter::bytes_sent, n);
-                      self->writing_.clear();
-                      self->buffers_.clear();
+                      self->writing_->frames.clear();
+                      self->writing_->buffers.clear();
                       {
                         std::lock_guard lock{self->mutex_};
                         self->backlog_bytes_ -= std::min(self->backlog_bytes_, n);
@@ -425,6 +432,7 @@ void mqtt_connection::do_write() {
                         }
                       }
                       if (ec) {
+                        self->writing_.reset();
                         if (self->phase_ != phase::closed) self->lost();
                         self->close_socket();
                         return;
@@ -437,22 +445,24 @@ void mqtt_connection::do_write() {
 // takes at most 64 buffers, so one buffer per header and payload would cost a
 // system call per 32 small messages; small pieces are copied into one staging
 // buffer instead, and only large payloads are written from where they are.
-void mqtt_connection::gather_writing() {
+void mqtt_connection::gather(write_batch& batch) {
   constexpr std::size_t copy_below = 2048;
   std::size_t staged = 0;
-  for (const auto& f : writing_) {
+  for (const auto& f : batch.frames) {
     staged += f.shared_head ? f.shared_head->size() : f.head.size();
     if (f.body && f.body->size() < copy_below) staged += f.body->size();
   }
-  staging_.clear();
-  staging_.reserve(staged);  // no reallocation below: buffers point into it
-  buffers_.clear();
+  auto& staging = batch.staging;
+  auto& buffers = batch.buffers;
+  staging.clear();
+  staging.reserve(staged);  // no reallocation below: buffers point into it
+  buffers.clear();
   std::size_t segment = 0;
   auto append = [&](const auto& bytes) {
     auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
-    staging_.insert(staging_.end(), data, data + bytes.size());
+    staging.insert(staging.end(), data, data + bytes.size());
   };
-  for (const auto& f : writing_) {
+  for (const auto& f : batch.frames) {
     if (f.shared_head)
       append(*f.shared_head);
     else
@@ -462,13 +472,13 @@ void mqtt_connection::gather_writing() {
       append(*f.body);
       continue;
     }
-    if (staging_.size() > segment)
-      buffers_.emplace_back(staging_.data() + segment, staging_.size() - segment);
-    segment = staging_.size();
-    buffers_.emplace_back(f.body->data(), f.body->size());
+    if (staging.size() > segment)
+      buffers.emplace_back(staging.data() + segment, staging.size() - segment);
+    segment = staging.size();
+    buffers.emplace_back(f.body->data(), f.body->size());
   }
-  if (staging_.size() > segment)
-    buffers_.emplace_back(staging_.data() + segment, staging_.size() - segment);
+  if (staging.size() > segment)
+    buffers.emplace_back(staging.data() + segment, staging.size() - segment);
 }
 
 void mqtt_connection::close() {
@@ -493,7 +503,7 @@ void mqtt_connection::begin_close() {
   if (phase_ == phase::closed) return;
   if (phase_ != phase::closing) phase_ = phase::closing;
   unfinished_ = {};
-  timer_.cancel();
+  silence_limit_ms_.store(0);
   std::lock_guard lock{mutex_};
   close_requested_ = true;
   if (!write_scheduled_) {
@@ -513,7 +523,6 @@ void mqtt_connection::close_socket() {
   boost::system::error_code ec;
   socket_.shutdown(socket_type::shutdown_both, ec);
   socket_.close(ec);
-  timer_.cancel();
   metrics::add(counter::connections_closed);
   ctx_.remove(shared_from_this());
 }

@@ -8,8 +8,6 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include <caf/send.hpp>
 #include "actors/messages.hpp"
@@ -37,6 +35,13 @@ class mqtt_connection final : public session_sink,
 
   // Closes with an MQTT 5 DISCONNECT carrying reason (node shutdown).
   void shut_down(mqtt::reason_code reason);
+
+  // Called about every quarter second from the edge's sweep, on any thread:
+  // a client silent for longer than it may be (no CONNECT within the connect
+  // timeout, nothing within 1.5 times its keep alive) is closed. One sweep
+  // per node instead of a timer per connection saves the timer's memory and
+  // a timer operation per keep-alive period on every idle connection.
+  void check_silence(std::int64_t now_ms);
 
   // session_sink, called from actor threads.
   write_result write(std::vector<outbound_frame> frames) override;
@@ -72,14 +77,15 @@ class mqtt_connection final : public session_sink,
   void violate(mqtt::reason_code reason, const std::string& why);
   void server_only(mqtt::packet_type type);
   void lost();
-  void arm_keep_alive();
+  void on_silence();
   void begin_close();
   void schedule_write_locked();
   // Sends frames straight from the calling thread when no write is in flight;
   // what the socket does not take is queued for the I/O thread.
   void send_or_queue_locked(std::vector<outbound_frame>& frames);
   void do_write();
-  void gather_writing();
+  struct write_batch;
+  void gather(write_batch& batch);
   void close_socket();
   void write_now(const mqtt::packet& p);
   std::string peer() const;  // "address:port", for logs
@@ -87,12 +93,14 @@ class mqtt_connection final : public session_sink,
   socket_type socket_;
   int fd_ = -1;  // socket_'s descriptor, for sends from actor threads
   edge_context& ctx_;
-  boost::asio::steady_timer timer_;
   phase phase_ = phase::awaiting_connect;
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
-  std::uint16_t keep_alive_ = 0;
   std::uint32_t client_maximum_packet_size_ = mqtt::max_packet_size_limit;
-  std::chrono::steady_clock::time_point last_heard_;
+  // When the last whole packet arrived (steady clock, ms), and how long the
+  // client may stay silent (0 = forever): the connect timeout until CONNECT,
+  // then 1.5 times the keep alive. Read by the sweep on another thread.
+  std::atomic<std::int64_t> last_heard_ms_{0};
+  std::atomic<std::uint32_t> silence_limit_ms_{0};
   caf::actor session_;
   std::vector<std::uint8_t> unfinished_;  // bytes of a packet not yet complete
 
@@ -109,10 +117,17 @@ class mqtt_connection final : public session_sink,
   bool close_requested_ = false;
   bool gone_ = false;
 
-  // Owned by the write in flight.
-  std::vector<outbound_frame> writing_;
-  std::vector<boost::asio::const_buffer> buffers_;
-  std::vector<std::uint8_t> staging_;  // small frames copied together
+  // Owned by the write in flight; allocated only while one is, since most
+  // connections are idle most of the time.
+  struct write_batch {
+    std::vector<outbound_frame> frames;
+    std::vector<boost::asio::const_buffer> buffers;
+    std::vector<std::uint8_t> staging;  // small frames copied together
+  };
+  std::unique_ptr<write_batch> writing_;
 };
+
+// Milliseconds on the steady clock, the time base of silence checks.
+std::int64_t steady_now_ms();
 
 }  // namespace convoy::runtime

@@ -1,7 +1,6 @@
 #include "runtime/mqtt_listener.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/strand.hpp>
 
 #include "actors/metrics.hpp"
 #include "runtime/mqtt_connection.hpp"
@@ -11,7 +10,7 @@ namespace convoy::runtime {
 namespace asio = boost::asio;
 
 mqtt_listener::mqtt_listener(asio::io_context& io, edge_context& ctx)
-    : io_(io), ctx_(ctx), acceptor_(io), retry_timer_(io) {}
+    : io_(io), ctx_(ctx), acceptor_(io), retry_timer_(io), sweep_timer_(io) {}
 
 void mqtt_listener::listen(const std::string& address, std::uint16_t port) {
   asio::ip::tcp::endpoint endpoint{asio::ip::make_address(address), port};
@@ -20,6 +19,17 @@ void mqtt_listener::listen(const std::string& address, std::uint16_t port) {
   acceptor_.bind(endpoint);
   acceptor_.listen(asio::socket_base::max_listen_connections);
   accept();
+  sweep();
+}
+
+// A quarter second of resolution on timeouts measured in seconds.
+void mqtt_listener::sweep() {
+  sweep_timer_.expires_after(std::chrono::milliseconds(250));
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    ctx_.check_silence(steady_now_ms());
+    sweep();
+  });
 }
 
 std::uint16_t mqtt_listener::port() const {
@@ -30,11 +40,12 @@ void mqtt_listener::stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   retry_timer_.cancel();
+  sweep_timer_.cancel();
 }
 
 void mqtt_listener::accept() {
   acceptor_.async_accept(
-      asio::make_strand(io_), [this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+      ctx_.pick_io_context(), [this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
         if (ec == asio::error::operation_aborted) return;
         if (ec) {
           // Out of file descriptors or similar: say so once, back off, go on.

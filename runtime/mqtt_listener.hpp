@@ -12,7 +12,8 @@
 namespace convoy::runtime {
 
 // Accepts MQTT clients on one TCP endpoint; each gets an mqtt_connection on
-// its own strand.
+// one of the edge's I/O threads, in turn. It also runs the edge's silence
+// sweep (connect timeouts and keep alive).
 class mqtt_listener {
  public:
   mqtt_listener(boost::asio::io_context& io, edge_context& ctx);
@@ -25,11 +26,13 @@ class mqtt_listener {
 
  private:
   void accept();
+  void sweep();
 
   boost::asio::io_context& io_;
   edge_context& ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
+  boost::asio::steady_timer sweep_timer_;
   bool logged_accept_error_ = false;
 };
 

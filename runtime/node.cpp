@@ -69,25 +69,30 @@ void node::start() {
   edge_.connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
   edge_.max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
 
-  listener_ = std::make_unique<mqtt_listener>(io_, edge_);
+  auto io_threads = std::max<std::uint32_t>(cfg_.broker.io_threads, 1);
+  for (std::uint32_t i = 0; i < io_threads; ++i) {
+    io_contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+    edge_.io_contexts.push_back(io_contexts_.back().get());
+  }
+  auto& io = *io_contexts_.front();
+  listener_ = std::make_unique<mqtt_listener>(io, edge_);
   try {
     listener_->listen(cfg_.mqtt.bind, cfg_.mqtt.port);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot listen for MQTT on " + cfg_.mqtt.bind + ":" +
                              std::to_string(cfg_.mqtt.port) + ": " + e.what());
   }
-  work_ =
-      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-          io_.get_executor());
-  for (std::uint32_t i = 0; i < std::max<std::uint32_t>(cfg_.broker.io_threads, 1); ++i)
-    io_threads_.emplace_back([this] { io_.run(); });
+  for (auto& context : io_contexts_) {
+    work_.push_back(boost::asio::make_work_guard(*context));
+    io_threads_.emplace_back([c = context.get()] { c->run(); });
+  }
   spdlog::info("node {} listening for MQTT on {}:{} ({} topic shards)", cfg_.node.name,
                cfg_.mqtt.bind, mqtt_port(), cfg_.broker.topic_shards);
 }
 
 void node::run_until_signal() {
   std::promise<int> signalled;
-  boost::asio::signal_set signals(io_, SIGINT, SIGTERM);
+  boost::asio::signal_set signals(*io_contexts_.front(), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (!ec) signalled.set_value(signo);
   });
@@ -100,7 +105,7 @@ void node::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (listener_) {
-    boost::asio::post(io_, [this] { listener_->stop(); });
+    boost::asio::post(*io_contexts_.front(), [this] { listener_->stop(); });
     edge_.for_each_connection(
         [](const auto& c) { c->shut_down(mqtt::reason_code::server_shutting_down); });
     // Give goodbyes a moment to reach the wire.
@@ -115,8 +120,9 @@ void node::stop() {
   if (edge_.registry) caf::anon_send_exit(edge_.registry, caf::exit_reason::user_shutdown);
   for (auto& shard : shards_)
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
-  work_.reset();
-  io_.stop();
+  work_.clear();
+  for (auto& context : io_contexts_)
+    context->stop();
   for (auto& t : io_threads_)
     t.join();
   io_threads_.clear();

@@ -44,8 +44,9 @@ class node {
   config::node_config cfg_;
   caf::actor_system_config caf_cfg_;
   std::unique_ptr<caf::actor_system> system_;
-  boost::asio::io_context io_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  // One per I/O thread; the first also runs the listener and signals.
+  std::vector<std::unique_ptr<boost::asio::io_context>> io_contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
   edge_context edge_;
   std::unique_ptr<mqtt_listener> listener_;
