@@ -51,13 +51,13 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<route_request>("convoy.route_request");
   cfg.add_message_type<subscribe_request>("convoy.subscribe_request");
   cfg.add_message_type<retained_batch>("convoy.retained_batch");
+  cfg.add_message_type<delivery_batch>("convoy.delivery_batch");
   cfg.add_message_type<unsubscribe_request>("convoy.unsubscribe_request");
   cfg.add_message_type<drop_subscriber>("convoy.drop_subscriber");
   cfg.add_message_type<connect_request>("convoy.connect_request");
   cfg.add_message_type<attach_connection>("convoy.attach_connection");
   cfg.add_message_type<discard_session>("convoy.discard_session");
   cfg.add_message_type<connection_closed>("convoy.connection_closed");
-  cfg.add_message_type<session_ended>("convoy.session_ended");
   cfg.add_message_type<will_timer>("convoy.will_timer");
   cfg.add_message_type<expiry_timer>("convoy.expiry_timer");
   cfg.add_message_type<mqtt::publish_packet>("mqtt.publish");

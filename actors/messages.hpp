@@ -75,6 +75,12 @@ struct delivery {
   std::vector<std::uint32_t> subscription_ids;
 };
 
+// Topic shard -> session: the deliveries for this session that one run of
+// the shard's mailbox produced, in order; one message instead of one each.
+struct delivery_batch {
+  std::vector<delivery> deliveries;
+};
+
 // Session -> topic shard. Answered with the number of sessions the message
 // was handed to (for QoS 1/2, the PUBACK waits for every shard's answer).
 struct route_request {
@@ -121,20 +127,20 @@ struct will_spec {
 
 // What a session needs to know of an accepted CONNECT.
 struct connection_params {
-  mqtt::protocol_version version = mqtt::protocol_version::v5;
   std::string client_id;
+  will_spec will;
+  std::uint32_t session_expiry = 0;  // effective, seconds
+  std::uint32_t client_maximum_packet_size = mqtt::max_packet_size_limit;
+  std::uint16_t keep_alive = 0;  // effective, after server limits
+  std::uint16_t client_receive_maximum = 65535;
+  std::uint16_t client_topic_alias_maximum = 0;
+  mqtt::protocol_version version = mqtt::protocol_version::v5;
   bool assigned_client_id = false;
   bool clean_start = true;
-  std::uint16_t keep_alive = 0;      // effective, after server limits
-  bool keep_alive_lowered = false;   // tell the client by Server Keep Alive
-  std::uint32_t session_expiry = 0;  // effective, seconds
+  bool keep_alive_lowered = false;  // tell the client by Server Keep Alive
   bool session_expiry_lowered = false;
-  std::uint16_t client_receive_maximum = 65535;
-  std::uint32_t client_maximum_packet_size = mqtt::max_packet_size_limit;
-  std::uint16_t client_topic_alias_maximum = 0;
   bool request_problem_information = true;
   bool has_will = false;
-  will_spec will;
 };
 
 // Edge -> session registry: a CONNECT arrived on `sink`.
@@ -161,12 +167,6 @@ struct connection_closed {
   mqtt::reason_code reason = mqtt::reason_code::success;
 };
 
-// Session -> registry when it ends, so the client id can be reused.
-struct session_ended {
-  std::string client_id;
-  caf::actor session;
-};
-
 // Session timers; the generation tells a stale timer from the current one.
 struct will_timer {
   std::uint64_t generation = 0;
@@ -175,7 +175,8 @@ struct expiry_timer {
   std::uint64_t generation = 0;
 };
 
-// Session -> itself: write the frames gathered while handling its mailbox.
+// Session or topic shard -> itself: send what was gathered while handling
+// the messages that were in its mailbox.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 void register_message_types(caf::actor_system_config& cfg);
@@ -196,6 +197,11 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
   return f(caf::meta::type_name("subscribe_request"), x.subscriber, x.client_id, x.filter,
            x.options, x.subscription_id, x.send_retained);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_batch& x) {
+  return f(caf::meta::type_name("delivery_batch"), x.deliveries);
 }
 
 template <class Inspector>
@@ -259,11 +265,6 @@ typename Inspector::result_type inspect(Inspector& f, discard_session&) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connection_closed& x) {
   return f(caf::meta::type_name("connection_closed"), x.connection, x.graceful, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, session_ended& x) {
-  return f(caf::meta::type_name("session_ended"), x.client_id, x.session);
 }
 
 template <class Inspector>

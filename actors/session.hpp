@@ -41,48 +41,62 @@ struct subscription_record {
 // The MQTT session of one client id. It outlives its connections while its
 // session expiry allows: subscriptions, in-flight messages, queued messages
 // and the will stay here across reconnects.
+// An incoming QoS 2 PUBLISH not yet released by PUBREL.
+struct qos2_receipt {
+  std::uint16_t packet_id = 0;
+  bool routed = false;
+};
+
+// Fields are grouped by size: a session is kept for every vehicle, idle or
+// not, and the actor holding this state is allocated in size classes of 256
+// bytes, so a few bytes of padding can cost a whole class.
 struct session_state {
   context_ptr ctx;
-  caf::actor registry;
 
   connection_params params;
   sink_ptr sink;  // null while the client is offline
   // Frames written while handling the current run of mailbox messages; one
   // write to the connection takes them all (see queue_frame in session.cpp).
   std::vector<outbound_frame> outbox;
-  bool flush_scheduled = false;
-  std::uint64_t connection = 0;  // sink id, 0 while offline
-  std::uint64_t connection_generation = 0;
-  bool resumed_before = false;  // false until the first connection attached
 
-  std::map<std::string, subscription_record, std::less<>> subscriptions;
+  // Sorted by filter: a vector costs 24 bytes where a std::map costs 48, and
+  // a vehicle holds a handful of subscriptions.
+  using subscription_entry = std::pair<std::string, subscription_record>;
+  std::vector<subscription_entry> subscriptions;
 
   std::map<std::uint16_t, inflight_message> inflight;
-  std::size_t inflight_bytes = 0;  // topic and payload bytes of PUBLISHes on the wire
-  std::size_t held_count = 0;      // in-flight messages waiting to be resent
   std::uint64_t next_sequence = 0;
-  std::uint16_t next_packet_id = 1;
   small_fifo<delivery> queue;
-  std::size_t queued_bytes = 0;
 
   small_fifo<pending_ack> acks;
-  // QoS 2 packet ids received and not yet released by PUBREL; true once routed.
-  std::unordered_map<std::uint16_t, bool> qos2_incoming;
+  std::vector<qos2_receipt> qos2_incoming;  // at most Receive Maximum entries
   std::vector<std::string> inbound_aliases;
 
+  std::uint32_t inflight_bytes = 0;  // topic and payload bytes of PUBLISHes on the wire
+  std::uint32_t queued_bytes = 0;
+  std::uint32_t held_count = 0;  // in-flight messages waiting to be resent
+  std::uint32_t connection_generation = 0;
+  std::uint32_t timer_generation = 0;
   // QoS 0 flow control towards the shards (see route_qos0 in session.cpp).
   std::uint32_t routes_since_barrier = 0;
   std::uint32_t withheld_credit = 0;
+  std::uint16_t next_packet_id = 1;
   bool barrier_pending = false;
-  std::uint8_t logged_drops = 0;  // drop reasons already logged for this session
+  bool flush_scheduled = false;
+  bool resumed_before = false;    // false until the first connection attached
   bool will_armed = false;        // the connection was lost and the will waits for its delay
-  std::uint64_t timer_generation = 0;
+  std::uint8_t logged_drops = 0;  // drop reasons already logged for this session
+
+  // The sink id of the current connection, 0 while offline.
+  std::uint64_t connection() const { return sink ? sink->id() : 0; }
 
   static inline const char* name = "session";
 };
 
 using session_actor = caf::stateful_actor<session_state>;
 
-caf::behavior session(session_actor* self, context_ptr ctx, caf::actor registry);
+// The registry that spawns a session monitors it and forgets its client id
+// when it ends.
+caf::behavior session(session_actor* self, context_ptr ctx);
 
 }  // namespace convoy

@@ -11,7 +11,7 @@ namespace {
 
 caf::actor spawn_session(session_registry_actor* self, const std::string& client_id) {
   auto& st = self->state;
-  auto s = self->spawn(session, st.ctx, caf::actor{self});
+  auto s = self->spawn(session, st.ctx);
   self->monitor(s);
   st.sessions[client_id] = s;
   st.client_of[s.address()] = client_id;
@@ -73,7 +73,6 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   });
   return {
       [self](connect_request& req) { hand_over(self, std::move(req)); },
-      [self](const session_ended& e) { forget(self->state, e.session.address()); },
   };
 }
 

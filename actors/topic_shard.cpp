@@ -19,6 +19,44 @@ bool expired(const app_message& m, epoch_ms now) {
   return m.expires_at != 0 && m.expires_at <= now;
 }
 
+using shard_actor = caf::stateful_actor<topic_shard_state>;
+
+void send_gathered(shard_actor* self, topic_shard_state::outgoing& out) {
+  if (out.deliveries.size() == 1)
+    self->send(out.session, std::move(out.deliveries.front()));
+  else
+    self->send(out.session, delivery_batch{std::move(out.deliveries)});
+  out.deliveries = {};
+}
+
+void flush_outbox(shard_actor* self) {
+  auto& st = self->state;
+  for (auto& out : st.outbox)
+    if (!out.deliveries.empty()) send_gathered(self, out);
+  st.outbox.clear();
+  st.outbox_slot.clear();
+}
+
+// Deliveries wait until the shard has handled the messages already in its
+// mailbox (the flush request queues behind them), so that a subscriber of
+// many publishers, the fan-in of a fleet's telemetry, gets one message per
+// run instead of one per PUBLISH. A long batch goes out at once, which
+// bounds both the delay and the memory held here.
+constexpr std::size_t batch_limit = 64;
+
+void gather(shard_actor* self, caf::actor session, delivery d) {
+  auto& st = self->state;
+  auto [slot, fresh] =
+      st.outbox_slot.try_emplace(caf::actor_cast<caf::abstract_actor*>(session), st.outbox.size());
+  if (fresh) st.outbox.push_back({std::move(session), {}});
+  auto& out = st.outbox[slot->second];
+  out.deliveries.push_back(std::move(d));
+  if (out.deliveries.size() >= batch_limit) send_gathered(self, out);
+  if (st.flush_scheduled) return;
+  st.flush_scheduled = true;
+  self->send(self, flush_atom::value);
+}
+
 }  // namespace
 
 std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index& index,
@@ -57,7 +95,7 @@ std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index&
   return out;
 }
 
-caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uint32_t index) {
+caf::behavior topic_shard(shard_actor* self, std::uint32_t index) {
   self->state.index = index;
   self->set_down_handler(
       [self](const caf::down_msg& down) { self->state.subscriptions.erase_all(down.source); });
@@ -75,7 +113,7 @@ caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uin
         auto plan = plan_deliveries(st.subscriptions, r.msg);
         if (plan.empty()) metrics::add(counter::dropped_no_subscribers);
         for (auto& [session, d] : plan)
-          self->send(session, std::move(d));
+          gather(self, std::move(session), std::move(d));
         return static_cast<std::uint32_t>(plan.size());
       },
       [self](subscribe_request& s) -> retained_batch {
@@ -109,6 +147,10 @@ caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uin
         bool existed = st.subscriptions.erase(u.filter, u.subscriber.address());
         if (!st.subscriptions.has_subscriber(u.subscriber.address())) self->demonitor(u.subscriber);
         return existed;
+      },
+      [self](flush_atom) {
+        self->state.flush_scheduled = false;
+        flush_outbox(self);
       },
       [self](const drop_subscriber& d) {
         self->state.subscriptions.erase_all(d.subscriber.address());

@@ -2,6 +2,8 @@
 
 #include <map>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -18,6 +20,17 @@ struct topic_shard_state {
   std::uint32_t index = 0;  // position in the node's shard list, for logs and metrics
   subscription_index subscriptions;
   std::map<std::string, message_ref, std::less<>> retained;
+
+  // Deliveries gathered during the current run of the mailbox, per session,
+  // sent as one delivery_batch each when the run ends (see topic_shard.cpp).
+  struct outgoing {
+    caf::actor session;
+    std::vector<delivery> deliveries;
+  };
+  std::vector<outgoing> outbox;
+  std::unordered_map<caf::abstract_actor*, std::size_t> outbox_slot;
+  bool flush_scheduled = false;
+
   static inline const char* name = "topic_shard";
 };
 
