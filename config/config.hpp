@@ -58,6 +58,16 @@ struct node_config {
     bool operator==(const broker_section&) const = default;
   } broker;
 
+  struct storage_section {
+    bool enabled = true;
+    std::uint32_t map_size_mb = 1024;       // most the LMDB data file may grow to
+    std::string sync = "sync";              // sync, nosync
+    std::uint32_t commit_window_us = 1000;  // a write waits this long for others to share its sync
+    std::uint32_t max_batch_ops = 4096;     // writes per group commit
+    std::uint32_t max_pending_ops = 65536;  // writes waiting for the writer
+    bool operator==(const storage_section&) const = default;
+  } storage;
+
   bool operator==(const node_config&) const = default;
 };
 

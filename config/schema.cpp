@@ -73,6 +73,11 @@ constexpr key_info integer_key(
 
 using nc = node_config;
 
+constexpr std::array<std::string_view, 2> sync_modes = {"sync", "nosync"};
+
+// 16 TiB: more than a node's disk, small enough to catch a typo in units.
+constexpr std::int64_t max_map_size_mb = 16 * 1024 * 1024;
+
 constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
 
@@ -168,9 +173,41 @@ constexpr auto keys = std::to_array<key_info>({
         "broker.io_threads", "Threads doing network I/O.", 1, 1024),
     integer_key<&nc::broker, &nc::broker_section::actor_threads>(
         "broker.actor_threads", "Threads running actors; 0 means one per CPU core.", 0, 1024),
+
+    // [storage]
+    bool_key<&nc::storage, &nc::storage_section::enabled>(
+        "storage.enabled",
+        "Whether persistent sessions, their queues and retained messages are stored in "
+        "node.data_dir and survive a restart."),
+    integer_key<&nc::storage, &nc::storage_section::map_size_mb>(
+        "storage.map_size_mb",
+        "Largest size in MiB the storage file may grow to (the LMDB map size). Writes beyond it "
+        "fail with \"storage full\" until it is raised.",
+        1, max_map_size_mb),
+    string_key<&nc::storage, &nc::storage_section::sync>(
+        "storage.sync",
+        "When a write counts as done. sync: every group commit is flushed to disk first, so it "
+        "survives power loss. nosync: the operating system flushes later; a killed node loses "
+        "nothing, a power loss or kernel crash loses the most recent writes.",
+        sync_modes),
+    integer_key<&nc::storage, &nc::storage_section::commit_window_us>(
+        "storage.commit_window_us",
+        "Microseconds a write waits for others to share its transaction and disk flush; 0 "
+        "commits at once whatever is pending.",
+        0, 100'000),
+    integer_key<&nc::storage, &nc::storage_section::max_batch_ops>(
+        "storage.max_batch_ops",
+        "Writes committed in one transaction at most; once this many are pending they are "
+        "committed without waiting for the window to end.",
+        1, std::numeric_limits<std::uint32_t>::max()),
+    integer_key<&nc::storage, &nc::storage_section::max_pending_ops>(
+        "storage.max_pending_ops",
+        "Writes waiting to be committed at most; beyond it writes are refused (and counted) "
+        "instead of queued.",
+        1, std::numeric_limits<std::uint32_t>::max()),
 });
 
-constexpr std::array<std::string_view, 4> sections = {"node", "log", "mqtt", "broker"};
+constexpr std::array<std::string_view, 5> sections = {"node", "log", "mqtt", "broker", "storage"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -212,6 +249,10 @@ std::string_view section_description(std::string_view section) {
   if (section == "log") return "Logging.";
   if (section == "mqtt") return "The MQTT listener and the limits it announces to clients.";
   if (section == "broker") return "Topic shards and threads.";
+  if (section == "storage") {
+    return "Durable storage of sessions, their queues and retained messages (LMDB in "
+           "node.data_dir).";
+  }
   return {};
 }
 

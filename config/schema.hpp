@@ -48,7 +48,7 @@ std::span<const key_info> config_keys();
 // The key named `key` ("mqtt.port"), or nullptr.
 const key_info* find_key(std::string_view key);
 
-// Section names, in order: node, log, mqtt, broker.
+// Section names, in order: node, log, mqtt, broker, storage.
 std::span<const std::string_view> config_sections();
 
 // What the section is for, one sentence.

@@ -160,7 +160,9 @@ TEST_CASE("config schema covers every field of node_config") {
                           wildcard_subscriptions, shared_subscriptions, subscription_identifiers,
                           maximum_qos] = c.mqtt;
   [[maybe_unused]] auto& [topic_shards, shard_key_levels, io_threads, actor_threads] = c.broker;
-  CHECK(keys == 2 + 1 + 18 + 4);
+  [[maybe_unused]] auto& [enabled, map_size_mb, sync, commit_window_us, max_batch_ops,
+                          max_pending_ops] = c.storage;
+  CHECK(keys == 2 + 1 + 18 + 4 + 6);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
@@ -378,6 +380,18 @@ TEST_CASE("config file values of the wrong type or out of range name the key and
        "'mqtt.retain_available' must be a boolean (true or false), got integer 1"},
       {"[mqtt]\nbind = [\"0.0.0.0\"]\n", "mqtt.bind", "'mqtt.bind' must be a string, got array"},
       {"[node]\nname = \"\"\n", "node.name", "'node.name' must not be empty"},
+      {"[storage]\nsync = \"fsync\"\n", "storage.sync",
+       "'storage.sync' must be one of sync, nosync; got \"fsync\""},
+      {"[storage]\nmap_size_mb = 0\n", "storage.map_size_mb",
+       "'storage.map_size_mb' must be between 1 and 16777216, got 0"},
+      {"[storage]\ncommit_window_us = 100001\n", "storage.commit_window_us",
+       "'storage.commit_window_us' must be between 0 and 100000, got 100001"},
+      {"[storage]\nmax_batch_ops = 0\n", "storage.max_batch_ops",
+       "'storage.max_batch_ops' must be between 1 and 4294967295, got 0"},
+      {"[storage]\nmax_pending_ops = 0\n", "storage.max_pending_ops",
+       "'storage.max_pending_ops' must be between 1 and 4294967295, got 0"},
+      {"[storage]\nenabled = \"no\"\n", "storage.enabled",
+       "'storage.enabled' must be a boolean (true or false), got string \"no\""},
   };
   for (const bad_value& c : cases) {
     CAPTURE(c.toml);
