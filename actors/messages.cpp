@@ -52,6 +52,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<subscribe_request>("convoy.subscribe_request");
   cfg.add_message_type<retained_batch>("convoy.retained_batch");
   cfg.add_message_type<delivery_batch>("convoy.delivery_batch");
+  cfg.add_message_type<restore_retained>("convoy.restore_retained");
+  cfg.add_message_type<retained_stored>("convoy.retained_stored");
   cfg.add_message_type<unsubscribe_request>("convoy.unsubscribe_request");
   cfg.add_message_type<drop_subscriber>("convoy.drop_subscriber");
   cfg.add_message_type<connect_request>("convoy.connect_request");

@@ -98,6 +98,18 @@ struct subscribe_request {
   bool send_retained = false;
 };
 
+// Node -> topic shard at start-up: a retained message loaded from storage.
+struct restore_retained {
+  message_ref msg;
+};
+
+// Storage -> topic shard: the retained message written for the route that
+// `token` stands for is durable (or failed to be).
+struct retained_stored {
+  std::uint64_t token = 0;
+  bool stored = false;
+};
+
 struct retained_batch {
   std::vector<delivery> deliveries;
 };
@@ -202,6 +214,16 @@ typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery_batch& x) {
   return f(caf::meta::type_name("delivery_batch"), x.deliveries);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, restore_retained& x) {
+  return f(caf::meta::type_name("restore_retained"), x.msg);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retained_stored& x) {
+  return f(caf::meta::type_name("retained_stored"), x.token, x.stored);
 }
 
 template <class Inspector>

@@ -56,6 +56,8 @@ std::string_view name_of(counter c) {
       return "refused_retain_not_supported";
     case counter::refused_subscription_invalid:
       return "refused_subscription_invalid";
+    case counter::refused_storage_busy:
+      return "refused_storage_busy";
     case counter::inbound_paused:
       return "inbound_paused";
     case counter::keep_alive_timeouts:

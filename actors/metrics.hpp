@@ -37,6 +37,7 @@ enum class counter : std::uint8_t {
   refused_qos_not_supported,
   refused_retain_not_supported,
   refused_subscription_invalid,
+  refused_storage_busy,  // the storage's bound of pending writes was reached
   inbound_paused,
   keep_alive_timeouts,
   connect_timeouts,

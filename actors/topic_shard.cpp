@@ -95,12 +95,32 @@ std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index&
   return out;
 }
 
-caf::behavior topic_shard(shard_actor* self, std::uint32_t index) {
+// The route's answer waits until the retained message is on disk, so a
+// PUBACK means it survives a restart. A full storage refuses the route.
+caf::result<std::uint32_t> answer_when_stored(shard_actor* self, const app_message& m,
+                                              std::uint32_t receivers) {
+  auto& st = self->state;
+  auto token = ++st.next_store_token;
+  auto me = caf::actor_cast<caf::actor>(self);
+  bool accepted = st.store->save_retained(m, [me, token](bool stored) {
+    caf::anon_send(me, retained_stored{token, stored});
+  });
+  if (!accepted) {
+    metrics::add(counter::refused_storage_busy);
+    return caf::make_error(caf::sec::runtime_error, "storage busy");
+  }
+  auto promise = self->make_response_promise();
+  st.awaiting_store.emplace(token, topic_shard_state::route_awaiting_store{promise, receivers});
+  return promise;
+}
+
+caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr store) {
   self->state.index = index;
+  self->state.store = std::move(store);
   self->set_down_handler(
       [self](const caf::down_msg& down) { self->state.subscriptions.erase_all(down.source); });
   return {
-      [self](const route_request& r) -> std::uint32_t {
+      [self](const route_request& r) -> caf::result<std::uint32_t> {
         auto& st = self->state;
         const app_message& m = *r.msg;
         if (m.retain) {
@@ -112,9 +132,26 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index) {
         }
         auto plan = plan_deliveries(st.subscriptions, r.msg);
         if (plan.empty()) metrics::add(counter::dropped_no_subscribers);
+        auto receivers = static_cast<std::uint32_t>(plan.size());
         for (auto& [session, d] : plan)
           gather(self, std::move(session), std::move(d));
-        return static_cast<std::uint32_t>(plan.size());
+        if (m.retain && st.store) return answer_when_stored(self, m, receivers);
+        return receivers;
+      },
+      [self](const retained_stored& s) {
+        auto& st = self->state;
+        auto it = st.awaiting_store.find(s.token);
+        if (it == st.awaiting_store.end()) return;
+        if (s.stored)
+          it->second.promise.deliver(it->second.receivers);
+        else
+          it->second.promise.deliver(caf::make_error(caf::sec::runtime_error, "storage failed"));
+        st.awaiting_store.erase(it);
+      },
+      [self](restore_retained& r) {
+        auto& st = self->state;
+        std::string topic = r.msg->topic;
+        st.retained.insert_or_assign(std::move(topic), std::move(r.msg));
       },
       [self](subscribe_request& s) -> retained_batch {
         auto& st = self->state;

@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/durable_store.hpp"
 #include "actors/messages.hpp"
 #include "actors/subscription_index.hpp"
 
@@ -20,6 +21,16 @@ struct topic_shard_state {
   std::uint32_t index = 0;  // position in the node's shard list, for logs and metrics
   subscription_index subscriptions;
   std::map<std::string, message_ref, std::less<>> retained;
+
+  // Null when the node keeps nothing on disk. Routes of retained messages
+  // are answered once the retained message is durable.
+  store_ptr store;
+  struct route_awaiting_store {
+    caf::response_promise promise;
+    std::uint32_t receivers = 0;
+  };
+  std::unordered_map<std::uint64_t, route_awaiting_store> awaiting_store;
+  std::uint64_t next_store_token = 0;
 
   // Deliveries gathered during the current run of the mailbox, per session,
   // sent as one delivery_batch each when the run ends (see topic_shard.cpp).
@@ -36,8 +47,9 @@ struct topic_shard_state {
 
 // `index` is the shard's place in the topic placement. (It also spares CAF
 // 0.17 an argument-less function actor, which it spawns through a null
-// shared_ptr.)
-caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uint32_t index);
+// shared_ptr.) `store` keeps retained messages across restarts, or is null.
+caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uint32_t index,
+                          store_ptr store);
 
 // The deliveries a route produces, one per subscriber session (overlapping
 // subscriptions of one session merge into one delivery with the highest QoS

@@ -59,8 +59,10 @@ class Broker:
 
     def start(self):
         if self.kind == "convoy":
+            self.data_dir = tempfile.mkdtemp(prefix="convoy-bench-")
             args = [CONVOY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}",
-                    "--set", "log.level=warn", "--set", "mqtt.max_queued_messages=1000"]
+                    "--set", "log.level=warn", "--set", "mqtt.max_queued_messages=1000",
+                    "--set", f"node.data_dir={self.data_dir}"]
         else:
             self.tmp = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
             # Equivalent settings: no persistence, anonymous, same queue and
@@ -94,6 +96,8 @@ class Broker:
             self.proc.wait()
         if self.tmp:
             os.unlink(self.tmp.name)
+        if getattr(self, "data_dir", None):
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def sim(port, extra, duration, processes=1):

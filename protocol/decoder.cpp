@@ -23,6 +23,8 @@ class body_parser {
   failure fail;
   std::optional<protocol_version> connect_version;
 
+  bool at_end() const { return r_.ok() && r_.remaining() == 0; }
+
   bool malformed(std::string detail) {
     return error(reason_code::malformed_packet, std::move(detail));
   }
@@ -500,6 +502,13 @@ decode_result peek_frame(byte_view input, frame_header& header) {
     }
   }
   return make_error(reason_code::malformed_packet, "remaining length longer than four bytes");
+}
+
+std::optional<properties> decode_property_block(byte_view input, property_context ctx) {
+  body_parser parser{input, 0, protocol_version::v5};
+  properties out;
+  if (!parser.props(ctx, out) || !parser.at_end()) return std::nullopt;
+  return out;
 }
 
 decode_result decode(byte_view input, const decode_options& options) {

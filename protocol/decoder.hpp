@@ -18,6 +18,11 @@ struct decode_options {
   std::uint32_t maximum_packet_size = max_packet_size_limit;
 };
 
+// Reads a property block written by encode_property_block, checking each
+// property as the decoder does in a packet of kind ctx. Nullopt when the
+// bytes are not exactly one valid block.
+std::optional<properties> decode_property_block(byte_view input, property_context ctx);
+
 struct decode_result {
   decode_status status = decode_status::incomplete;
   // Bytes of input the complete packet occupied; 0 unless complete.

@@ -238,6 +238,11 @@ std::size_t encoded_properties_size(const properties& props) {
   return wire::variable_int_size(static_cast<std::uint32_t>(body)) + body;
 }
 
+void encode_property_block(const properties& props, byte_buffer& out) {
+  wire::writer w(out);
+  write_properties(w, props);
+}
+
 void encode(const packet& p, protocol_version version, byte_buffer& out) {
   packet_writer pw(version);
   std::visit(pw, p);

@@ -27,4 +27,9 @@ void encode_publish_header(const publish_packet& p, std::size_t payload_size,
 // Size of the property block (length prefix included) of props in MQTT 5.
 std::size_t encoded_properties_size(const properties& props);
 
+// A property block (length prefix included) as MQTT 5 puts it in a packet,
+// appended to out. For keeping properties outside a packet, e.g. in storage;
+// decode_property_block reads it back.
+void encode_property_block(const properties& props, byte_buffer& out);
+
 }  // namespace convoy::mqtt

@@ -60,9 +60,26 @@ void node::start() {
   auto ctx = std::make_shared<broker_context>();
   ctx->settings = settings_from(cfg_);
   ctx->placement = cluster::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};
+  if (cfg_.storage.enabled) {
+    auto options = storage::storage_options_from(cfg_);
+    store_ = std::make_shared<lmdb_store>(options);
+    spdlog::info("storage in {} (storage.sync = {})", options.data_dir.string(), cfg_.storage.sync);
+  } else {
+    spdlog::warn("storage disabled: sessions and retained messages end with the process");
+  }
   for (std::uint32_t i = 0; i < cfg_.broker.topic_shards; ++i)
-    shards_.push_back(system_->spawn(topic_shard, i));
+    shards_.push_back(system_->spawn(topic_shard, i, store_ptr{store_}));
   ctx->shards = shards_;
+  if (store_) {
+    // Queued in the shards' mailboxes before the listener opens, so ahead
+    // of any subscription.
+    auto retained = store_->load_retained();
+    for (auto& m : retained) {
+      const caf::actor& shard = ctx->shard_for_topic(m->topic);
+      caf::anon_send(shard, restore_retained{std::move(m)});
+    }
+    if (!retained.empty()) spdlog::info("restored {} retained messages", retained.size());
+  }
   context_ptr shared_ctx = ctx;
   edge_.broker = shared_ctx;
   edge_.registry = system_->spawn(session_registry, shared_ctx);
@@ -135,6 +152,7 @@ void node::stop() {
   edge_.broker = nullptr;
   shards_.clear();
   system_.reset();
+  store_.reset();  // after the actors: drains the writes they submitted
 }
 
 }  // namespace convoy::runtime

@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "runtime/edge_context.hpp"
+#include "runtime/lmdb_store.hpp"
 #include "runtime/mqtt_listener.hpp"
 
 namespace convoy::runtime {
@@ -44,6 +45,7 @@ class node {
   config::node_config cfg_;
   caf::actor_system_config caf_cfg_;
   std::unique_ptr<caf::actor_system> system_;
+  std::shared_ptr<lmdb_store> store_;  // null with storage.enabled = false
   // One per I/O thread; the first also runs the listener and signals.
   std::vector<std::unique_ptr<boost::asio::io_context>> io_contexts_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

@@ -6,6 +6,7 @@ CONVOY_BINARY names the convoy executable; ctest sets it.
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,18 +24,27 @@ def free_port():
 
 
 class Broker:
-    """A convoy node on 127.0.0.1 and a free port. Extra settings are
-    `--set key=value` overrides, e.g. {"mqtt.max_packet_size": 1024}."""
+    """A convoy node on 127.0.0.1 and a free port, with a data dir of its
+    own that lasts as long as this object (a restart keeps it; stop()
+    removes it unless told to keep it). Extra settings are `--set key=value`
+    overrides, e.g. {"mqtt.max_packet_size": 1024}."""
 
-    def __init__(self, settings=None):
+    def __init__(self, settings=None, port=None):
         self.settings = dict(settings or {})
-        self.port = None
+        self.port = port
         self.proc = None
         self.log_path = None
+        self.data_dir = self.settings.pop("node.data_dir", None)
+        self.owns_data_dir = self.data_dir is None
+        if self.owns_data_dir:
+            self.data_dir = tempfile.mkdtemp(prefix="convoy-data-")
 
     def start(self):
-        self.port = free_port()
-        args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}"]
+        """Starts the node; a restarted node keeps its port and data dir."""
+        if self.port is None:
+            self.port = free_port()
+        args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}",
+                "--set", f"node.data_dir={self.data_dir}"]
         for key, value in self.settings.items():
             if isinstance(value, bool):
                 value = "true" if value else "false"
@@ -57,9 +67,31 @@ class Broker:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
-    def stop(self):
+    def kill(self):
+        """SIGKILL: the node dies without any chance to clean up."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+        os.unlink(self.log_path)
+
+    def remove_data(self):
+        if self.owns_data_dir and self.data_dir and os.path.isdir(self.data_dir):
+            shutil.rmtree(self.data_dir)
+
+    def stop(self, keep_data=False):
         """SIGTERM, then checks the node shut down cleanly (exit 0, no
-        sanitizer report)."""
+        sanitizer report). The data dir goes too unless keep_data."""
+        if not keep_data:
+            try:
+                self._stop()
+            finally:
+                self.remove_data()
+            return
+        self._stop()
+
+    def _stop(self):
         if self.proc is None:
             return
         self.proc.send_signal(signal.SIGTERM)

@@ -431,3 +431,43 @@ TEST_CASE("the largest remaining length, 268435455, from its header alone") {
   check_error(header, protocol_version::v311, reason_code::packet_too_large,
               max_packet_size_limit - 1);
 }
+
+TEST_CASE("a property block round trips outside a packet") {
+  properties props;
+  props.add(property_id::payload_format_indicator, 1u);
+  props.add(property_id::content_type, std::string{"application/json"});
+  props.add(property_id::correlation_data, std::string{"\x00\x01\xff", 3});
+  props.add_user_property("priority", "high");
+  props.add_user_property("priority", "low");
+  byte_buffer block;
+  encode_property_block(props, block);
+  CHECK(block.size() == encoded_properties_size(props));
+  auto back = decode_property_block(block, property_context::publish);
+  REQUIRE(back);
+  CHECK(*back == props);
+
+  byte_buffer empty;
+  encode_property_block(properties{}, empty);
+  CHECK(empty == byte_buffer{0x00});
+  CHECK(decode_property_block(empty, property_context::publish) == properties{});
+}
+
+TEST_CASE("a damaged property block is refused") {
+  properties props;
+  props.add(property_id::content_type, std::string{"text/plain"});
+  byte_buffer block;
+  encode_property_block(props, block);
+  for (std::size_t cut = 0; cut < block.size(); ++cut) {
+    byte_buffer shorter(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(cut));
+    CHECK_FALSE(decode_property_block(shorter, property_context::publish));
+  }
+  byte_buffer longer = block;
+  longer.push_back(0);
+  CHECK_FALSE(decode_property_block(longer, property_context::publish));
+  // Session Expiry Interval has no place in a PUBLISH.
+  properties misplaced;
+  misplaced.add(property_id::session_expiry_interval, 10u);
+  byte_buffer wrong;
+  encode_property_block(misplaced, wrong);
+  CHECK_FALSE(decode_property_block(wrong, property_context::publish));
+}

@@ -37,7 +37,7 @@ connection_params params_for(const std::string& client_id) {
 TEST_CASE("a topic shard in another actor system serves subscribe, publish and delivery") {
   node_config_for_test cfg_a;
   caf::actor_system shard_node{cfg_a};
-  auto shard = shard_node.spawn(topic_shard, std::uint32_t{0});
+  auto shard = shard_node.spawn(topic_shard, std::uint32_t{0}, convoy::store_ptr{});
   auto port = shard_node.middleman().publish(shard, 0, "127.0.0.1");
   REQUIRE(port);
 

@@ -1,0 +1,187 @@
+"""Durable storage seen from outside: the data dir a node refuses, and
+retained messages that survive a SIGKILL, in MQTT 3.1.1 and 5.0."""
+
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from broker import BINARY, Broker, RawClient, free_port
+from paho_util import V311, V5, Client, PacketTypes, props
+from raw_mqtt import connect_bytes, publish_bytes
+
+START_TIMEOUT = 10
+
+
+def run_node_expecting_failure(data_dir, *extra):
+    """Starts a node that must refuse to run; returns its exit code and output."""
+    args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={free_port()}",
+            "--set", f"node.data_dir={data_dir}", *extra]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=START_TIMEOUT)
+    return done.returncode, done.stdout + done.stderr
+
+
+class DataDirTest(unittest.TestCase):
+    def test_second_node_on_the_same_data_dir_is_refused(self):
+        with Broker() as first:
+            code, output = run_node_expecting_failure(first.data_dir)
+            self.assertNotEqual(code, 0)
+            self.assertIn(first.data_dir, output)
+            self.assertIn("in use by another node", output)
+            self.assertIn(f"pid {first.proc.pid}", output)
+            self.assertTrue(first.alive(), "the refused node disturbed the running one")
+
+    def test_a_dir_that_is_not_a_convoy_data_dir_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "data.mdb"), "wb") as f:
+                f.write(os.urandom(64 * 1024))
+            code, output = run_node_expecting_failure(d)
+            self.assertNotEqual(code, 0)
+            self.assertIn(d, output)
+            self.assertRegex(output, r"not an LMDB|not a Convoy|foreign|corrupt")
+
+    def test_a_data_dir_that_cannot_be_created_is_refused(self):
+        with tempfile.NamedTemporaryFile() as f:
+            code, output = run_node_expecting_failure(os.path.join(f.name, "sub"))
+            self.assertNotEqual(code, 0)
+            self.assertIn(f.name, output)
+
+    def test_a_lock_left_by_a_killed_node_does_not_block_the_next(self):
+        broker = Broker()
+        try:
+            broker.start()
+            broker.kill()
+            broker.start()
+            self.assertTrue(broker.alive())
+        finally:
+            broker.stop()
+
+
+class RetainedAcrossRestartTests:
+    version = V5
+
+    def setUp(self):
+        self.broker = Broker().start()
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            try:
+                c.close()
+            except Exception:
+                pass
+        self.broker.stop()
+
+    def client(self, name):
+        c = Client(self.broker.port, f"{name}-{self.version}-{time.monotonic_ns()}", self.version)
+        self.clients.append(c)
+        c.connect()
+        return c
+
+    def kill_and_restart(self):
+        for c in self.clients:
+            c.close()
+        self.clients = []
+        self.broker.kill()
+        self.broker.start()
+
+    def test_acknowledged_retained_messages_survive_sigkill(self):
+        pub = self.client("pub")
+        for qos in (1, 2):
+            pub.publish(f"storage/retained/{qos}", f"kept at QoS {qos}".encode(), qos=qos, retain=True)
+        self.kill_and_restart()
+        sub = self.client("sub")
+        sub.subscribe("storage/retained/+", 2)
+        got = sorted((m.topic, m.payload, m.qos, m.retain) for m in sub.expect_n(2))
+        self.assertEqual(got, [("storage/retained/1", b"kept at QoS 1", 1, True),
+                               ("storage/retained/2", b"kept at QoS 2", 2, True)])
+
+    def test_replaced_and_deleted_retained_messages_stay_so_after_restart(self):
+        pub = self.client("pub")
+        pub.publish("storage/replaced", b"old", qos=1, retain=True)
+        pub.publish("storage/replaced", b"new", qos=1, retain=True)
+        pub.publish("storage/deleted", b"soon gone", qos=1, retain=True)
+        pub.publish("storage/deleted", b"", qos=1, retain=True)
+        self.kill_and_restart()
+        sub = self.client("sub")
+        sub.subscribe("storage/#", 1)
+        m = sub.expect()
+        self.assertEqual((m.topic, m.payload), ("storage/replaced", b"new"))
+        sub.expect_none(0.5)
+
+
+class RetainedAcrossRestartV311(RetainedAcrossRestartTests, unittest.TestCase):
+    version = V311
+
+
+class RetainedAcrossRestartV5(RetainedAcrossRestartTests, unittest.TestCase):
+    version = V5
+
+    def test_properties_and_expiry_survive_restart(self):
+        pub = self.client("pub")
+        kept = props(PacketTypes.PUBLISH, ContentType="application/json", PayloadFormatIndicator=1,
+                     UserProperty=[("vin", "WVW123"), ("priority", "high")], MessageExpiryInterval=60)
+        pub.publish("storage/props", b'{"soc": 81}', qos=1, retain=True, properties=kept)
+        brief = props(PacketTypes.PUBLISH, MessageExpiryInterval=1)
+        pub.publish("storage/brief", b"expires", qos=1, retain=True, properties=brief)
+        self.kill_and_restart()
+        time.sleep(1.5)  # the brief one expires meanwhile
+        sub = self.client("sub")
+        sub.subscribe("storage/#", 1)
+        m = sub.expect()
+        self.assertEqual((m.topic, m.payload), ("storage/props", b'{"soc": 81}'))
+        self.assertEqual(m.properties.get("ContentType"), "application/json")
+        self.assertEqual(m.properties.get("PayloadFormatIndicator"), 1)
+        self.assertEqual(m.properties.get("UserProperty"), [("vin", "WVW123"), ("priority", "high")])
+        self.assertLessEqual(m.properties.get("MessageExpiryInterval"), 60)
+        self.assertGreater(m.properties.get("MessageExpiryInterval"), 50)
+        sub.expect_none(0.5)
+
+
+class StorageFullTest(unittest.TestCase):
+    def test_a_full_storage_refuses_the_publish_and_the_node_goes_on(self):
+        # 1 MiB of map: the third retained message of 300 KiB no longer fits.
+        with Broker({"storage.map_size_mb": 1, "mqtt.max_packet_size": 1 << 20}) as broker:
+            c = RawClient(broker.port)
+            c.send(connect_bytes("filler"))
+            self.assertEqual(c.read_packet()[0], 0x20)
+            reasons = []
+            for i in range(1, 6):
+                c.send(publish_bytes(f"storage/full/{i}", os.urandom(300 * 1024), qos=1, pid=i,
+                                     retain=True))
+                first, body = c.read_packet()
+                self.assertEqual((first, body[:2]), (0x40, i.to_bytes(2, "big")))
+                reasons.append(body[2] if len(body) > 2 else 0)
+            self.assertLess(reasons[0], 0x80, "the first message fits")  # 0x10: no subscribers
+            self.assertIn(0x83, reasons, "no publish was refused though the map is full")
+            self.assertIn("storage full", broker.log())
+            # Small writes still go through and the node still routes.
+            c.send(publish_bytes("storage/small", b"tiny", qos=1, pid=9))
+            first, body = c.read_packet()
+            self.assertEqual((first, body[:2]), (0x40, (9).to_bytes(2, "big")))
+            c.close()
+
+
+class StorageDisabledTest(unittest.TestCase):
+    def test_without_storage_retained_messages_end_with_the_process(self):
+        broker = Broker({"storage.enabled": False}).start()
+        try:
+            pub = Client(broker.port, "pub-disabled", V5)
+            pub.connect()
+            pub.publish("storage/off", b"gone after restart", qos=1, retain=True)
+            pub.close()
+            broker.kill()
+            broker.start()
+            sub = Client(broker.port, "sub-disabled", V5)
+            sub.connect()
+            sub.subscribe("storage/off", 1)
+            sub.expect_none(0.5)
+            sub.close()
+            self.assertEqual(os.listdir(broker.data_dir), [], "the node wrote to its data dir")
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
