@@ -6,6 +6,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/durable_store.hpp"
 #include "cluster/placement.hpp"
 
 namespace convoy {
@@ -35,6 +36,8 @@ struct broker_context {
   broker_settings settings;
   cluster::topic_placement placement{1, 1};
   std::vector<caf::actor> shards;
+  store_ptr store;          // null when the node keeps nothing on disk
+  caf::actor storage_gate;  // see actors/storage_gate.hpp; null without store
 
   const caf::actor& shard_for_topic(std::string_view topic) const {
     return shards[placement.shard_for_topic(topic)];

@@ -26,6 +26,15 @@ class durable_store {
 
   // The retained messages stored, expired ones left out, for start-up.
   virtual std::vector<message_ref> load_retained() = 0;
+
+  // Writes (replaces) the record of a persistent session.
+  virtual bool save_session(const session_record& s, completion done) = 0;
+  // Deletes a session's record with everything stored for it.
+  virtual bool erase_session(const std::string& client_id, completion done) = 0;
+  // Calls `done` once everything submitted before is durable.
+  virtual bool sync(completion done) = 0;
+  // Every stored session, for start-up; the caller drops expired ones.
+  virtual std::vector<session_record> load_sessions() = 0;
 };
 
 using store_ptr = std::shared_ptr<durable_store>;

@@ -87,6 +87,13 @@ struct route_request {
   message_ref msg;
 };
 
+// One subscription of a session, as the session and storage keep it.
+struct subscription_record {
+  std::string filter;  // as subscribed, $share/{group}/ included
+  mqtt::subscription_options options;
+  std::uint32_t subscription_id = 0;  // 0: none
+};
+
 // Session -> topic shard. Answered with retained_batch: the retained
 // messages the new subscription must receive (empty unless asked).
 struct subscribe_request {
@@ -155,6 +162,20 @@ struct connection_params {
   bool has_will = false;
 };
 
+// A persistent session as storage keeps it across restarts.
+struct session_record {
+  connection_params params;  // client id, version, session expiry and will
+  std::vector<subscription_record> subscriptions;
+  epoch_ms disconnected_at = 0;  // 0: the client was connected when written
+};
+
+// Node -> registry -> new session at start-up: a session loaded from
+// storage. Answered with true once the session's subscriptions are on
+// their way to the shards.
+struct restore_session {
+  session_record record;
+};
+
 // Edge -> session registry: a CONNECT arrived on `sink`.
 struct connect_request {
   connection_params params;
@@ -165,6 +186,16 @@ struct connect_request {
 struct attach_connection {
   connection_params params;
   sink_ptr sink;
+  // The registry deleted a stored session of this client id for the clean
+  // start: the CONNACK waits until that is durable.
+  bool replaced_stored = false;
+};
+
+// Storage -> session: what the session stored when connection
+// `generation` attached is durable (or failed), so its CONNACK may go.
+struct session_stored {
+  std::uint64_t generation = 0;
+  bool stored = false;
 };
 
 // Session registry -> session: a clean start for the same client id replaces
@@ -255,6 +286,26 @@ typename Inspector::result_type inspect(Inspector& f, connection_params& x) {
            x.client_topic_alias_maximum, x.request_problem_information, x.has_will, x.will);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscription_record& x) {
+  return f(caf::meta::type_name("subscription_record"), x.filter, x.options, x.subscription_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_record& x) {
+  return f(caf::meta::type_name("session_record"), x.params, x.subscriptions, x.disconnected_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_stored& x) {
+  return f(caf::meta::type_name("session_stored"), x.generation, x.stored);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, restore_session& x) {
+  return f(caf::meta::type_name("restore_session"), x.record);
+}
+
 // A sink is a socket on this node; it cannot travel. Sessions live where
 // their connection is, so these messages stay local. Should one ever be
 // deserialized, it arrives without a sink, which the session treats as a
@@ -276,7 +327,7 @@ typename Inspector::result_type inspect(Inspector& f, connect_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attach_connection& x) {
   sink_marker marker{x.sink != nullptr};
-  return f(caf::meta::type_name("attach_connection"), x.params, marker);
+  return f(caf::meta::type_name("attach_connection"), x.params, marker, x.replaced_stored);
 }
 
 template <class Inspector>

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include "actors/metrics.hpp"
+#include "actors/storage_gate.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/topic.hpp"
 
@@ -99,7 +100,7 @@ void count_drop(session_state& st, counter reason) {
 // Hands the frames written so far to the connection in one write.
 void flush_outbox(session_actor* self) {
   auto& st = self->state;
-  if (st.outbox.empty()) return;
+  if (st.outbox.empty() || st.connack_pending) return;
   std::vector<outbound_frame> frames;
   frames.swap(st.outbox);  // the outbox holds no memory between runs
   if (!st.sink) return;
@@ -152,6 +153,10 @@ void send_packet(session_actor* self, const mqtt::packet& p) {
   queue_frame(self, std::move(frame));
 }
 
+// While a CONNACK waits for storage the outbox holds what follows it; QoS 0
+// beyond this many frames is dropped (QoS 1/2 are bounded by the window).
+constexpr std::size_t connack_wait_frames = 1024;
+
 // QoS 0 deliveries are counted once the connection took them (flush_outbox).
 bool write_publish(session_actor* self, outbound_frame frame, mqtt::qos q) {
   auto& st = self->state;
@@ -160,6 +165,10 @@ bool write_publish(session_actor* self, outbound_frame frame, mqtt::qos q) {
     return false;
   }
   frame.droppable = q == mqtt::qos::at_most_once;
+  if (frame.droppable && st.connack_pending && st.outbox.size() >= connack_wait_frames) {
+    count_drop(st, counter::dropped_outbound_backlog);
+    return false;
+  }
   if (!frame.droppable) {
     metrics::add(counter::packets_sent);
     metrics::add(delivered_counter(q));
@@ -350,9 +359,47 @@ void publish_will(session_actor* self) {
   st.will_armed = false;
 }
 
-void end_session(session_actor* self) {
+// ---- storage ----
+
+// MQTT calls a session persistent when it outlives its connection.
+bool is_persistent(const session_state& st) {
+  return st.params.session_expiry > 0;
+}
+
+void ignore_outcome(bool) {}
+
+// Writes the session's record when what a restart must bring back changed:
+// its connection parameters and will, its subscriptions, and when the client
+// left (disconnected_at, 0 while connected) for the expiry. A session that
+// stopped being persistent loses its record. True when a write was
+// submitted; `done` then hears when it is durable.
+bool persist(session_actor* self, epoch_ms disconnected_at = 0,
+             durable_store::completion done = ignore_outcome) {
+  auto& st = self->state;
+  const auto& store = st.ctx->store;
+  if (!store) return false;
+  if (!is_persistent(st)) {
+    bool erased = st.persisted && store->erase_session(st.params.client_id, std::move(done));
+    st.persisted = false;
+    return erased;
+  }
+  if (!store->save_session(session_record{st.params, st.subscriptions, disconnected_at},
+                           std::move(done))) {
+    // The storage is over its bound; the next change writes the record again.
+    metrics::add(counter::refused_storage_busy);
+    return false;
+  }
+  st.persisted = true;
+  return true;
+}
+
+// A session discarded for a clean start keeps its record: the registry has
+// already replaced it in storage, and the new session's writes follow.
+void end_session(session_actor* self, bool erase_record = true) {
   auto& st = self->state;
   if (st.will_armed) publish_will(self);
+  if (erase_record && st.persisted && st.ctx->store)
+    st.ctx->store->erase_session(st.params.client_id, ignore_outcome);
   for (const auto& shard : st.ctx->shards)
     caf::anon_send(shard, drop_subscriber{self});
   metrics::sessions_delta(-1);
@@ -363,6 +410,7 @@ void end_session(session_actor* self) {
 void on_connection_lost(session_actor* self, bool graceful) {
   auto& st = self->state;
   st.outbox = {};  // unwritten frames of a lost connection
+  st.connack_pending = false;
   st.sink = nullptr;
   ++st.connection_generation;
   st.withheld_credit = 0;  // owed to the connection that is gone
@@ -384,6 +432,7 @@ void on_connection_lost(session_actor* self, bool graceful) {
     end_session(self);
     return;
   }
+  persist(self, now_ms());
   self->delayed_send(self, std::chrono::seconds(st.params.session_expiry),
                      expiry_timer{generation});
 }
@@ -425,6 +474,21 @@ mqtt::connack_packet make_connack(const session_state& st, bool session_present)
   return c;
 }
 
+// CONNACK first, then whatever the outbox gathered meanwhile.
+void finish_attach(session_actor* self) {
+  auto& st = self->state;
+  st.connack_pending = false;
+  outbound_frame connack;
+  if (mqtt::encode_within(make_connack(st, st.connack_session_present), st.params.version,
+                          st.params.client_maximum_packet_size, connack.head)) {
+    st.outbox.insert(st.outbox.begin(), std::move(connack));
+    metrics::add(counter::packets_sent);
+  }
+  flush_outbox(self);
+  st.sink->bind(self, st.params.keep_alive);
+  pump(self);
+}
+
 bool attach(session_actor* self, attach_connection& a) {
   auto& st = self->state;
   if (!a.sink) return true;  // arrived from another node without its socket: nothing to attach
@@ -438,20 +502,48 @@ bool attach(session_actor* self, attach_connection& a) {
     close_sink(self);
     if (st.params.has_will && st.params.will.delay_interval == 0) publish_will(self);
   }
-  bool session_present = st.resumed_before && !a.params.clean_start;
+  st.connack_session_present = st.resumed_before && !a.params.clean_start;
   st.resumed_before = true;
   ++st.timer_generation;  // cancels a pending will delay and session expiry
   st.will_armed = false;
   st.params = std::move(a.params);
   st.sink = std::move(a.sink);
+  st.outbox = {};
   ++st.connection_generation;
   st.acks.clear();
   st.inbound_aliases.clear();
-  send_packet(self, make_connack(st, session_present));
-  st.sink->bind(self, st.params.keep_alive);
   hold_inflight(st);
-  pump(self);
+  // A CONNACK promises the client its session: it goes once the session's
+  // record (or its deletion for a clean start) is durable, so that a crash
+  // right after cannot take back what the client was told.
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto generation = st.connection_generation;
+  auto done = [me, generation](bool stored) {
+    caf::anon_send(me, session_stored{generation, stored});
+  };
+  bool waits = persist(self, 0, done);
+  if (!waits && a.replaced_stored && st.ctx->store) waits = st.ctx->store->sync(done);
+  if (waits) {
+    st.connack_pending = true;
+    return true;
+  }
+  finish_attach(self);
   return true;
+}
+
+// The storage answered for the connection that attached: CONNACK, or, when
+// the session could not be stored, a refusal ("server unavailable").
+void on_session_stored(session_actor* self, const session_stored& s) {
+  auto& st = self->state;
+  if (!st.connack_pending || s.generation != st.connection_generation) return;
+  if (s.stored) return finish_attach(self);
+  st.connack_pending = false;
+  st.outbox = {};
+  mqtt::connack_packet refusal{false, reason_code::server_unavailable, {}};
+  if (is_v5(st)) refusal.props.add(property_id::reason_string, "session could not be stored");
+  send_packet(self, refusal);
+  close_sink(self);
+  on_connection_lost(self, true);
 }
 
 // ---- packets from the client ----
@@ -479,7 +571,7 @@ void release_barrier(session_actor* self) {
 auto find_subscription(session_state& st, std::string_view filter) {
   return std::lower_bound(
       st.subscriptions.begin(), st.subscriptions.end(), filter,
-      [](const session_state::subscription_entry& e, std::string_view f) { return e.first < f; });
+      [](const subscription_record& e, std::string_view f) { return e.filter < f; });
 }
 
 qos2_receipt* find_qos2(session_state& st, std::uint16_t packet_id) {
@@ -775,11 +867,11 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
     e.options.max_qos = std::min(e.options.max_qos, static_cast<mqtt::qos>(s.maximum_qos));
     job->reasons[i] = static_cast<reason_code>(e.options.max_qos);
     auto slot = find_subscription(st, e.filter);
-    bool existed = slot != st.subscriptions.end() && slot->first == e.filter;
+    bool existed = slot != st.subscriptions.end() && slot->filter == e.filter;
     if (existed)
-      slot->second = subscription_record{e.options, subscription_id};
+      *slot = subscription_record{e.filter, e.options, subscription_id};
     else
-      st.subscriptions.emplace(slot, e.filter, subscription_record{e.options, subscription_id});
+      st.subscriptions.insert(slot, subscription_record{e.filter, e.options, subscription_id});
     bool send_retained =
         !shared && (e.options.retain_handling == mqtt::retain_handling::send_on_subscribe ||
                     (e.options.retain_handling == mqtt::retain_handling::send_if_new_subscription &&
@@ -787,6 +879,18 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
     requests.emplace_back(shards_for_filter(*st.ctx, e.filter),
                           subscribe_request{self, st.params.client_id, e.filter, e.options,
                                             subscription_id, send_retained});
+  }
+  // The SUBACK waits until the subscriptions are durable as well.
+  if (persist(self) && st.ctx->storage_gate) {
+    ++job->pending;
+    self->request(st.ctx->storage_gate, caf::infinite, sync_atom::value)
+        .then(
+            [self, job](bool) {
+              if (--job->pending == 0) finish_subscribe(self, *job);
+            },
+            [self, job](caf::error&) {
+              if (--job->pending == 0) finish_subscribe(self, *job);
+            });
   }
   for (auto& [targets, req] : requests)
     job->pending += targets.size();
@@ -818,7 +922,7 @@ void on_unsubscribe(session_actor* self, const mqtt::unsubscribe_packet& p) {
       continue;
     }
     auto it = find_subscription(st, filter);
-    if (it == st.subscriptions.end() || it->first != filter) {
+    if (it == st.subscriptions.end() || it->filter != filter) {
       ack.reasons.push_back(reason_code::no_subscription_existed);
       continue;
     }
@@ -827,6 +931,7 @@ void on_unsubscribe(session_actor* self, const mqtt::unsubscribe_packet& p) {
       caf::anon_send(shard, unsubscribe_request{self, filter});
     ack.reasons.push_back(reason_code::success);
   }
+  persist(self);
   send_packet(self, ack);
 }
 
@@ -846,6 +951,45 @@ void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
   on_connection_lost(self, d.reason == reason_code::success);
 }
 
+// A session loaded from storage at start-up: offline, with its subscriptions
+// and the time left of its expiry. A client that was connected when the node
+// stopped lost its connection then: its will fires as for any lost one.
+bool restore(session_actor* self, session_record& r) {
+  auto& st = self->state;
+  st.params = std::move(r.params);
+  st.subscriptions = std::move(r.subscriptions);
+  std::sort(st.subscriptions.begin(), st.subscriptions.end(),
+            [](const auto& a, const auto& b) { return a.filter < b.filter; });
+  st.resumed_before = true;
+  st.persisted = true;
+  for (const auto& sub : st.subscriptions)
+    for (const auto& shard : shards_for_filter(*st.ctx, sub.filter))
+      caf::anon_send(shard, subscribe_request{self, st.params.client_id, sub.filter, sub.options,
+                                              sub.subscription_id, false});
+  epoch_ms now = now_ms();
+  bool was_connected = r.disconnected_at == 0;
+  epoch_ms gone_for = was_connected ? 0 : std::max<epoch_ms>(now - r.disconnected_at, 0);
+  epoch_ms left = std::int64_t{st.params.session_expiry} * 1000 - gone_for;
+  if (left <= 0) {
+    metrics::add(counter::sessions_expired);
+    end_session(self);
+    return true;
+  }
+  auto generation = ++st.timer_generation;
+  if (was_connected && st.params.has_will) {
+    if (st.params.will.delay_interval == 0) {
+      publish_will(self);
+    } else {
+      st.will_armed = true;
+      auto delay = std::min(st.params.will.delay_interval, st.params.session_expiry);
+      self->delayed_send(self, std::chrono::seconds(delay), will_timer{generation});
+    }
+  }
+  if (was_connected) persist(self, now);
+  self->delayed_send(self, std::chrono::milliseconds(left), expiry_timer{generation});
+  return true;
+}
+
 }  // namespace
 
 caf::behavior session(session_actor* self, context_ptr ctx) {
@@ -853,6 +997,8 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
   metrics::sessions_delta(1);
   return {
       [self](attach_connection& a) -> bool { return attach(self, a); },
+      [self](restore_session& r) -> bool { return restore(self, r.record); },
+      [self](const session_stored& s) { on_session_stored(self, s); },
       [self](discard_session) {
         // A clean start for this client id ends the session; a will of its
         // connection, or one waiting for its delay, fires now (spec 3.1.4).
@@ -865,7 +1011,7 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
           st.sink = nullptr;
           if (st.params.has_will) publish_will(self);
         }
-        end_session(self);
+        end_session(self, false);
       },
       [self](mqtt::publish_packet& p) {
         on_publish(self, p);
@@ -904,7 +1050,12 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
       },
       [self](const will_timer& t) {
         auto& st = self->state;
-        if (t.generation == st.timer_generation && st.will_armed) publish_will(self);
+        if (t.generation != st.timer_generation || !st.will_armed) return;
+        publish_will(self);
+        // The record loses the will, so a restart does not fire it again;
+        // the client left one will delay ago.
+        auto delay = std::min(st.params.will.delay_interval, st.params.session_expiry);
+        persist(self, now_ms() - std::int64_t{delay} * 1000);
       },
       [self](const expiry_timer& t) {
         auto& st = self->state;

@@ -33,11 +33,6 @@ struct pending_ack {
   mqtt::reason_code reason = mqtt::reason_code::success;
 };
 
-struct subscription_record {
-  mqtt::subscription_options options;
-  std::uint32_t subscription_id = 0;
-};
-
 // The MQTT session of one client id. It outlives its connections while its
 // session expiry allows: subscriptions, in-flight messages, queued messages
 // and the will stay here across reconnects.
@@ -61,8 +56,7 @@ struct session_state {
 
   // Sorted by filter: a vector costs 24 bytes where a std::map costs 48, and
   // a vehicle holds a handful of subscriptions.
-  using subscription_entry = std::pair<std::string, subscription_record>;
-  std::vector<subscription_entry> subscriptions;
+  std::vector<subscription_record> subscriptions;
 
   std::map<std::uint16_t, inflight_message> inflight;
   std::uint64_t next_sequence = 0;
@@ -83,8 +77,11 @@ struct session_state {
   std::uint16_t next_packet_id = 1;
   bool barrier_pending = false;
   bool flush_scheduled = false;
-  bool resumed_before = false;    // false until the first connection attached
-  bool will_armed = false;        // the connection was lost and the will waits for its delay
+  bool resumed_before = false;   // false until the first connection attached
+  bool will_armed = false;       // the connection was lost and the will waits for its delay
+  bool persisted = false;        // storage holds a record of this session
+  bool connack_pending = false;  // waiting for storage before the CONNACK (see attach)
+  bool connack_session_present = false;
   std::uint8_t logged_drops = 0;  // drop reasons already logged for this session
 
   // The sink id of the current connection, 0 while offline.

@@ -49,14 +49,18 @@ void hand_over(session_registry_actor* self, connect_request req) {
     resume(self, it->second, std::move(req));
     return;
   }
+  bool replaced_stored = false;
   if (it != st.sessions.end()) {
-    // Clean start: the old session ends and a new one begins.
+    // Clean start: the old session ends and a new one begins. Its stored
+    // record goes now, ahead of anything the new session stores.
     caf::actor old = it->second;
     forget(st, old.address());
     self->send(old, discard_session{});
+    if (st.ctx->store) replaced_stored = st.ctx->store->erase_session(client_id, [](bool) {});
   }
   caf::actor fresh = spawn_session(self, client_id);
-  caf::anon_send(fresh, attach_connection{std::move(req.params), std::move(req.sink)});
+  caf::anon_send(fresh,
+                 attach_connection{std::move(req.params), std::move(req.sink), replaced_stored});
 }
 
 }  // namespace
@@ -73,6 +77,10 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   });
   return {
       [self](connect_request& req) { hand_over(self, std::move(req)); },
+      [self](restore_session& r) {
+        caf::actor fresh = spawn_session(self, r.record.params.client_id);
+        return self->delegate(fresh, std::move(r));
+      },
   };
 }
 

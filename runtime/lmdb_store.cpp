@@ -7,10 +7,22 @@
 #include "runtime/storage/read_txn.hpp"
 #include "runtime/storage/record_keys.hpp"
 #include "runtime/storage/stored_message.hpp"
+#include "runtime/storage/stored_session.hpp"
 
 namespace convoy::runtime {
 
 namespace {
+
+std::string encode_props(const mqtt::properties& props) {
+  mqtt::byte_buffer block;
+  mqtt::encode_property_block(props, block);
+  return {block.begin(), block.end()};
+}
+
+std::optional<mqtt::properties> decode_props(std::string_view block, mqtt::property_context ctx) {
+  return mqtt::decode_property_block(
+      {reinterpret_cast<const std::uint8_t*>(block.data()), block.size()}, ctx);
+}
 
 storage::stored_message to_stored(const app_message& m) {
   storage::stored_message s;
@@ -18,9 +30,7 @@ storage::stored_message to_stored(const app_message& m) {
   if (m.payload) s.payload = *m.payload;
   s.qos = m.qos;
   s.retain = m.retain;
-  mqtt::byte_buffer props;
-  mqtt::encode_property_block(m.props, props);
-  s.properties.assign(props.begin(), props.end());
+  s.properties = encode_props(m.props);
   s.expires_at_ms = m.expires_at;
   s.received_at_ms = now_ms();
   return s;
@@ -28,9 +38,7 @@ storage::stored_message to_stored(const app_message& m) {
 
 // Nullopt when the stored properties do not decode: the record is damaged.
 std::optional<message_ref> from_stored(storage::stored_message&& s) {
-  mqtt::byte_view block{reinterpret_cast<const std::uint8_t*>(s.properties.data()),
-                        s.properties.size()};
-  auto props = mqtt::decode_property_block(block, mqtt::property_context::publish);
+  auto props = decode_props(s.properties, mqtt::property_context::publish);
   if (!props) return std::nullopt;
   auto m = std::make_shared<app_message>();
   m->topic = std::move(s.topic);
@@ -40,6 +48,60 @@ std::optional<message_ref> from_stored(storage::stored_message&& s) {
   m->expires_at = s.expires_at_ms;
   m->props = std::move(*props);
   return message_ref{std::move(m)};
+}
+
+// The will's Message Expiry Interval travels in its property block.
+storage::stored_session to_stored(const session_record& r) {
+  const connection_params& p = r.params;
+  storage::stored_session s;
+  s.client_id = p.client_id;
+  s.version = p.version;
+  s.session_expiry_interval = p.session_expiry;
+  s.disconnected_at_ms = r.disconnected_at;
+  for (const auto& sub : r.subscriptions) {
+    storage::stored_subscription out{sub.filter, sub.options, std::nullopt};
+    if (sub.subscription_id != 0) out.subscription_id = sub.subscription_id;
+    s.subscriptions.push_back(std::move(out));
+  }
+  if (p.has_will) {
+    const will_spec& w = p.will;
+    mqtt::properties props = w.props;
+    if (w.has_expiry) props.add(mqtt::property_id::message_expiry_interval, w.expiry_interval);
+    s.will = storage::stored_will{w.topic,  w.payload,        w.qos,
+                                  w.retain, w.delay_interval, encode_props(props)};
+  }
+  return s;
+}
+
+std::optional<session_record> from_stored(storage::stored_session&& s) {
+  session_record r;
+  connection_params& p = r.params;
+  p.client_id = std::move(s.client_id);
+  p.version = s.version;
+  p.session_expiry = s.session_expiry_interval;
+  p.clean_start = false;
+  r.disconnected_at = s.disconnected_at_ms;
+  for (auto& sub : s.subscriptions)
+    r.subscriptions.push_back(
+        {std::move(sub.filter), sub.options, sub.subscription_id.value_or(0)});
+  if (s.will) {
+    auto props = decode_props(s.will->properties, mqtt::property_context::will);
+    if (!props) return std::nullopt;
+    will_spec& w = p.will;
+    p.has_will = true;
+    w.topic = std::move(s.will->topic);
+    w.payload = std::move(s.will->payload);
+    w.qos = s.will->qos;
+    w.retain = s.will->retain;
+    w.delay_interval = s.will->delay_interval;
+    if (auto expiry = props->number(mqtt::property_id::message_expiry_interval)) {
+      w.has_expiry = true;
+      w.expiry_interval = *expiry;
+      props->remove(mqtt::property_id::message_expiry_interval);
+    }
+    w.props = std::move(*props);
+  }
+  return r;
 }
 
 storage::write_completion report(durable_store::completion done, std::string what) {
@@ -100,6 +162,46 @@ std::vector<message_ref> lmdb_store::load_retained() {
     if (!writer_.submit(std::move(batch)))
       spdlog::warn("storage: expired retained messages left for the next start");
   }
+  return out;
+}
+
+bool lmdb_store::save_session(const session_record& s, completion done) {
+  storage::write_batch batch{
+      report(std::move(done), "storing the session of '" + s.params.client_id + "'")};
+  batch.put(storage::database::sessions, storage::session_key(s.params.client_id),
+            storage::encode_session(to_stored(s)));
+  return writer_.submit(std::move(batch));
+}
+
+bool lmdb_store::erase_session(const std::string& client_id, completion done) {
+  storage::write_batch batch{
+      report(std::move(done), "deleting the session of '" + client_id + "'")};
+  batch.erase(storage::database::sessions, storage::session_key(client_id));
+  batch.erase_prefix(storage::database::queues, storage::queue_prefix(client_id));
+  batch.erase_prefix(storage::database::inflight_in, storage::inflight_in_prefix(client_id));
+  return writer_.submit(std::move(batch));
+}
+
+bool lmdb_store::sync(completion done) {
+  // An empty batch completes after the writes submitted before it.
+  return writer_.submit(storage::write_batch{report(std::move(done), "a storage barrier")});
+}
+
+std::vector<session_record> lmdb_store::load_sessions() {
+  std::vector<session_record> out;
+  auto loaded = storage::load_all(
+      env_, storage::database::sessions, [&](std::string_view, std::string_view v) {
+        auto record = storage::decode_session(v);
+        std::optional<session_record> r;
+        if (record) r = from_stored(std::move(*record));
+        if (!r) {
+          spdlog::error("storage: skipping a damaged session record ({})",
+                        record ? "bad will properties" : record.error().what());
+          return;
+        }
+        out.push_back(std::move(*r));
+      });
+  if (!loaded) throw loaded.error();
   return out;
 }
 

@@ -21,6 +21,10 @@ class lmdb_store final : public durable_store {
 
   bool save_retained(const app_message& m, completion done) override;
   std::vector<message_ref> load_retained() override;
+  bool save_session(const session_record& s, completion done) override;
+  bool erase_session(const std::string& client_id, completion done) override;
+  bool sync(completion done) override;
+  std::vector<session_record> load_sessions() override;
 
   const storage::commit_counters& counters() const { return writer_.counters(); }
 

@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/session_registry.hpp"
+#include "actors/storage_gate.hpp"
 #include "actors/topic_shard.hpp"
 #include "runtime/mqtt_connection.hpp"
 
@@ -70,6 +72,8 @@ void node::start() {
   for (std::uint32_t i = 0; i < cfg_.broker.topic_shards; ++i)
     shards_.push_back(system_->spawn(topic_shard, i, store_ptr{store_}));
   ctx->shards = shards_;
+  ctx->store = store_;
+  if (store_) ctx->storage_gate = system_->spawn(storage_gate, store_ptr{store_});
   if (store_) {
     // Queued in the shards' mailboxes before the listener opens, so ahead
     // of any subscription.
@@ -83,6 +87,7 @@ void node::start() {
   context_ptr shared_ctx = ctx;
   edge_.broker = shared_ctx;
   edge_.registry = system_->spawn(session_registry, shared_ctx);
+  if (store_) restore_sessions();
   edge_.connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
   edge_.max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
 
@@ -99,6 +104,13 @@ void node::start() {
     throw std::runtime_error("cannot listen for MQTT on " + cfg_.mqtt.bind + ":" +
                              std::to_string(cfg_.mqtt.port) + ": " + e.what());
   }
+  // Set up before the I/O threads run: an io_context for one thread takes
+  // operations only from that thread once it runs, and a signal from now
+  // on is not lost.
+  signals_ = std::make_unique<boost::asio::signal_set>(io, SIGINT, SIGTERM);
+  signals_->async_wait([this](boost::system::error_code ec, int signo) {
+    if (!ec) signalled_.set_value(signo);
+  });
   for (auto& context : io_contexts_) {
     work_.push_back(boost::asio::make_work_guard(*context));
     io_threads_.emplace_back([c = context.get()] { c->run(); });
@@ -107,13 +119,24 @@ void node::start() {
                cfg_.mqtt.bind, mqtt_port(), cfg_.broker.topic_shards);
 }
 
+// Brings back the persistent sessions before the listener opens: each one's
+// subscriptions are in the shards' mailboxes ahead of any publish, and a
+// resuming client finds its session.
+void node::restore_sessions() {
+  auto sessions = store_->load_sessions();
+  if (sessions.empty()) return;
+  caf::scoped_actor self{*system_};
+  for (auto& s : sessions)
+    self->send(edge_.registry, restore_session{std::move(s)});
+  std::size_t restored = 0;
+  self->receive_for(restored, sessions.size())(
+      [](bool) {},
+      [](const caf::error& e) { spdlog::error("restoring a session failed: {}", to_string(e)); });
+  spdlog::info("restored {} persistent sessions", restored);
+}
+
 void node::run_until_signal() {
-  std::promise<int> signalled;
-  boost::asio::signal_set signals(*io_contexts_.front(), SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int signo) {
-    if (!ec) signalled.set_value(signo);
-  });
-  int signo = signalled.get_future().get();
+  int signo = signalled_.get_future().get();
   spdlog::info("signal {} received, shutting down", signo);
   stop();
 }
@@ -137,6 +160,8 @@ void node::stop() {
   if (edge_.registry) caf::anon_send_exit(edge_.registry, caf::exit_reason::user_shutdown);
   for (auto& shard : shards_)
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+  if (edge_.broker && edge_.broker->storage_gate)
+    caf::anon_send_exit(edge_.broker->storage_gate, caf::exit_reason::user_shutdown);
   work_.clear();
   for (auto& context : io_contexts_)
     context->stop();
@@ -148,6 +173,7 @@ void node::stop() {
     edge_.connections.clear();
   }
   listener_.reset();
+  signals_.reset();
   edge_.registry = nullptr;
   edge_.broker = nullptr;
   shards_.clear();

@@ -5,7 +5,10 @@
 #include <thread>
 #include <vector>
 
+#include <future>
+
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
@@ -42,6 +45,8 @@ class node {
   caf::actor_system& system() { return *system_; }
 
  private:
+  void restore_sessions();
+
   config::node_config cfg_;
   caf::actor_system_config caf_cfg_;
   std::unique_ptr<caf::actor_system> system_;
@@ -52,6 +57,8 @@ class node {
   std::vector<std::thread> io_threads_;
   edge_context edge_;
   std::unique_ptr<mqtt_listener> listener_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
+  std::promise<int> signalled_;
   std::vector<caf::actor> shards_;
   bool stopped_ = false;
 };

@@ -111,6 +111,109 @@ class RetainedAcrossRestartTests:
         sub.expect_none(0.5)
 
 
+class SessionsAcrossRestartTests:
+    """Persistent sessions brought back after SIGKILL (in the base class's
+    setUp/tearDown node)."""
+
+    def persistent(self, name, expiry=300, **kwargs):
+        """A client with a persistent session: clean start 0 and, in MQTT 5,
+        a session expiry (3.1.1 keeps clean-session-0 sessions for
+        mqtt.max_session_expiry)."""
+        properties = props(PacketTypes.CONNECT, SessionExpiryInterval=expiry) if self.version == V5 \
+            else None
+        c = Client(self.broker.port, name, self.version, clean=False, properties=properties, **kwargs)
+        self.clients.append(c)
+        return c
+
+    def test_a_resumed_session_has_its_subscriptions_after_sigkill(self):
+        name = f"vehicle-{self.version}-{time.monotonic_ns()}"
+        v = self.persistent(name)
+        self.assertFalse(v.connect().session_present)
+        v.subscribe(f"vehicles/{name}/commands/#", 1)
+        self.kill_and_restart()
+        v = self.persistent(name)
+        self.assertTrue(v.connect().session_present, "the session did not survive the restart")
+        pub = self.client("backend")
+        pub.publish(f"vehicles/{name}/commands/lock", b"lock", qos=1)
+        m = v.expect()
+        self.assertEqual((m.topic, m.payload, m.qos), (f"vehicles/{name}/commands/lock", b"lock", 1))
+
+    def test_an_offline_session_keeps_receiving_after_restart(self):
+        name = f"parked-{self.version}-{time.monotonic_ns()}"
+        v = self.persistent(name)
+        v.connect()
+        v.subscribe(f"parked/{name}", 1)
+        v.close()  # offline, session kept
+        self.kill_and_restart()
+        # The subscription is live again before the vehicle returns.
+        sub_check = self.client("watch")
+        sub_check.subscribe(f"parked/{name}", 1)
+        pub = self.client("backend")
+        pub.publish(f"parked/{name}", b"while offline", qos=1)
+        sub_check.expect()
+        v = self.persistent(name)
+        self.assertTrue(v.connect().session_present)
+
+    def test_a_clean_start_discards_the_stored_session(self):
+        name = f"fresh-{self.version}-{time.monotonic_ns()}"
+        v = self.persistent(name)
+        v.connect()
+        v.subscribe(f"fresh/{name}", 1)
+        v.close()
+        clean = Client(self.broker.port, name, self.version, clean=True)
+        self.clients.append(clean)
+        self.assertFalse(clean.connect().session_present)
+        clean.close()
+        self.kill_and_restart()
+        v = self.persistent(name)
+        self.assertFalse(v.connect().session_present, "a discarded session came back")
+        pub = self.client("backend")
+        pub.publish(f"fresh/{name}", b"nobody", qos=1)
+        v.expect_none(0.5)
+
+    def test_the_will_of_a_client_connected_at_the_crash_fires_after_restart(self):
+        name = f"will-{self.version}-{time.monotonic_ns()}"
+        will = {"topic": f"status/{name}", "payload": b"offline", "qos": 1, "retain": True}
+        v = self.persistent(name, will=will)
+        v.connect()
+        self.kill_and_restart()
+        watcher = self.client("watcher")
+        watcher.subscribe(f"status/{name}", 1)
+        m = watcher.expect()
+        self.assertEqual((m.topic, m.payload), (f"status/{name}", b"offline"))
+
+
+class SessionsAcrossRestartV311(SessionsAcrossRestartTests, RetainedAcrossRestartTests,
+                                unittest.TestCase):
+    version = V311
+
+
+class SessionsAcrossRestartV5(SessionsAcrossRestartTests, RetainedAcrossRestartTests,
+                              unittest.TestCase):
+    version = V5
+
+    def test_session_expiry_counts_the_time_the_node_was_down(self):
+        name = f"brief-{time.monotonic_ns()}"
+        v = self.persistent(name, expiry=2)
+        v.connect()
+        v.subscribe("brief/#", 1)
+        v.close()
+        self.kill_and_restart()
+        time.sleep(2.5)
+        v = self.persistent(name, expiry=2)
+        self.assertFalse(v.connect().session_present, "an expired session came back")
+
+    def test_session_expiry_left_is_kept_across_restart(self):
+        name = f"long-{time.monotonic_ns()}"
+        v = self.persistent(name, expiry=60)
+        v.connect()
+        v.close()
+        self.kill_and_restart()
+        time.sleep(1.0)
+        v = self.persistent(name, expiry=60)
+        self.assertTrue(v.connect().session_present)
+
+
 class RetainedAcrossRestartV311(RetainedAcrossRestartTests, unittest.TestCase):
     version = V311
 
