@@ -931,8 +931,15 @@ void on_unsubscribe(session_actor* self, const mqtt::unsubscribe_packet& p) {
       caf::anon_send(shard, unsubscribe_request{self, filter});
     ack.reasons.push_back(reason_code::success);
   }
-  persist(self);
-  send_packet(self, ack);
+  // Like the SUBACK, the UNSUBACK waits until the change is durable, so a
+  // restart cannot bring back a subscription the client saw removed.
+  if (!persist(self) || !st.ctx->storage_gate) return send_packet(self, ack);
+  auto generation = st.connection_generation;
+  auto answer = [self, ack, generation](auto&&...) {
+    if (generation == self->state.connection_generation) send_packet(self, ack);
+  };
+  self->request(st.ctx->storage_gate, caf::infinite, sync_atom::value)
+      .then([answer](bool) { answer(); }, [answer](caf::error&) { answer(); });
 }
 
 void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {

@@ -171,6 +171,23 @@ class SessionsAcrossRestartTests:
         pub.publish(f"fresh/{name}", b"nobody", qos=1)
         v.expect_none(0.5)
 
+    def test_an_acknowledged_unsubscribe_stays_after_sigkill(self):
+        name = f"unsub-{self.version}-{time.monotonic_ns()}"
+        v = self.persistent(name)
+        v.connect()
+        v.subscribe(f"unsub/{name}/a", 1)
+        v.subscribe(f"unsub/{name}/b", 1)
+        v.unsubscribe(f"unsub/{name}/a")
+        self.kill_and_restart()
+        v = self.persistent(name)
+        self.assertTrue(v.connect().session_present)
+        pub = self.client("backend")
+        pub.publish(f"unsub/{name}/a", b"gone", qos=1)
+        pub.publish(f"unsub/{name}/b", b"kept", qos=1)
+        m = v.expect()
+        self.assertEqual((m.topic, m.payload), (f"unsub/{name}/b", b"kept"))
+        v.expect_none(0.5)
+
     def test_the_will_of_a_client_connected_at_the_crash_fires_after_restart(self):
         name = f"will-{self.version}-{time.monotonic_ns()}"
         will = {"topic": f"status/{name}", "payload": b"offline", "qos": 1, "retain": True}
