@@ -31,6 +31,13 @@ class durable_store {
   virtual bool save_session(const session_record& s, completion done) = 0;
   // Deletes a session's record with everything stored for it.
   virtual bool erase_session(const std::string& client_id, completion done) = 0;
+  // Incoming QoS 2: packet id `packet_id` of `client_id` was received and
+  // not yet released, so a resend after a restart is not routed twice.
+  virtual bool save_qos2_received(const std::string& client_id, std::uint16_t packet_id,
+                                  completion done) = 0;
+  virtual bool erase_qos2_received(const std::string& client_id, std::uint16_t packet_id,
+                                   completion done) = 0;
+
   // Calls `done` once everything submitted before is durable.
   virtual bool sync(completion done) = 0;
   // Every stored session, for start-up; the caller drops expired ones.

@@ -167,6 +167,8 @@ struct session_record {
   connection_params params;  // client id, version, session expiry and will
   std::vector<subscription_record> subscriptions;
   epoch_ms disconnected_at = 0;  // 0: the client was connected when written
+  // Incoming QoS 2 packet ids received and not yet released (loaded only).
+  std::vector<std::uint16_t> qos2_received;
 };
 
 // Node -> registry -> new session at start-up: a session loaded from
@@ -293,7 +295,8 @@ typename Inspector::result_type inspect(Inspector& f, subscription_record& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_record& x) {
-  return f(caf::meta::type_name("session_record"), x.params, x.subscriptions, x.disconnected_at);
+  return f(caf::meta::type_name("session_record"), x.params, x.subscriptions, x.disconnected_at,
+           x.qos2_received);
 }
 
 template <class Inspector>

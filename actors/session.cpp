@@ -383,7 +383,7 @@ bool persist(session_actor* self, epoch_ms disconnected_at = 0,
     st.persisted = false;
     return erased;
   }
-  if (!store->save_session(session_record{st.params, st.subscriptions, disconnected_at},
+  if (!store->save_session(session_record{st.params, st.subscriptions, disconnected_at, {}},
                            std::move(done))) {
     // The storage is over its bound; the next change writes the record again.
     metrics::add(counter::refused_storage_busy);
@@ -727,19 +727,31 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   st.acks.push_back({id, type, false, reason_code::success});
   if (p.qos == mqtt::qos::exactly_once) st.qos2_incoming.push_back({id, false});
   bool exactly_once = p.qos == mqtt::qos::exactly_once;
+  // A persistent session stores the receipt of a QoS 2 id, so that a resend
+  // after a restart is recognised; the PUBREC waits until it is durable.
+  bool await_store = exactly_once && is_persistent(st) && st.ctx->storage_gate &&
+                     st.ctx->store->save_qos2_received(st.params.client_id, id, ignore_outcome);
   self->request(shard, shard_timeout, std::move(route))
       .then(
-          [self, id, type, exactly_once](std::uint32_t receivers) {
+          [self, id, type, exactly_once, await_store](std::uint32_t receivers) {
             if (exactly_once)
               if (auto* receipt = find_qos2(self->state, id)) receipt->routed = true;
-            complete_ack(
-                self, id, type,
-                receivers == 0 ? reason_code::no_matching_subscribers : reason_code::success);
+            auto rc = receivers == 0 ? reason_code::no_matching_subscribers : reason_code::success;
+            if (!await_store) return complete_ack(self, id, type, rc);
+            auto generation = self->state.connection_generation;
+            auto done = [self, id, type, rc, generation](auto&&...) {
+              if (generation == self->state.connection_generation) complete_ack(self, id, type, rc);
+            };
+            self->request(self->state.ctx->storage_gate, caf::infinite, sync_atom::value)
+                .then([done](bool) { done(); }, [done](caf::error&) { done(); });
           },
-          [self, id, type, exactly_once](caf::error&) {
+          [self, id, type, exactly_once, await_store](caf::error&) {
             // Not routed: a QoS 2 id must not stay marked as received, so
             // the client's resend is routed again.
-            if (exactly_once) erase_qos2(self->state, id);
+            auto& st = self->state;
+            if (exactly_once) erase_qos2(st, id);
+            if (await_store)
+              st.ctx->store->erase_qos2_received(st.params.client_id, id, ignore_outcome);
             complete_ack(self, id, type, reason_code::implementation_specific_error);
           });
 }
@@ -793,7 +805,21 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
       bool known = erase_qos2(st, a.packet_id);
       reason_code rc =
           known || !is_v5(st) ? reason_code::success : reason_code::packet_identifier_not_found;
-      send_packet(self, mqtt::pub_ack_packet{packet_type::pubcomp, a.packet_id, rc, {}});
+      mqtt::pub_ack_packet pubcomp{packet_type::pubcomp, a.packet_id, rc, {}};
+      // The PUBCOMP frees the id for the client's next message: the release
+      // must be durable first, or a restart would take that message for a
+      // resend of this one.
+      if (!known || !is_persistent(st) || !st.ctx->storage_gate ||
+          !st.ctx->store->erase_qos2_received(st.params.client_id, a.packet_id, ignore_outcome)) {
+        send_packet(self, pubcomp);
+        break;
+      }
+      auto generation = st.connection_generation;
+      auto answer = [self, pubcomp, generation](auto&&...) {
+        if (generation == self->state.connection_generation) send_packet(self, pubcomp);
+      };
+      self->request(st.ctx->storage_gate, caf::infinite, sync_atom::value)
+          .then([answer](bool) { answer(); }, [answer](caf::error&) { answer(); });
       break;
     }
     default:
@@ -969,6 +995,10 @@ bool restore(session_actor* self, session_record& r) {
             [](const auto& a, const auto& b) { return a.filter < b.filter; });
   st.resumed_before = true;
   st.persisted = true;
+  // Received before the restart and already routed: a resend only gets its
+  // PUBREC again.
+  for (auto id : r.qos2_received)
+    st.qos2_incoming.push_back({id, true});
   for (const auto& sub : st.subscriptions)
     for (const auto& shard : shards_for_filter(*st.ctx, sub.filter))
       caf::anon_send(shard, subscribe_request{self, st.params.client_id, sub.filter, sub.options,

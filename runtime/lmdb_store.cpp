@@ -4,6 +4,7 @@
 
 #include "protocol/decoder.hpp"
 #include "protocol/encoder.hpp"
+#include "runtime/storage/inflight_in_entry.hpp"
 #include "runtime/storage/read_txn.hpp"
 #include "runtime/storage/record_keys.hpp"
 #include "runtime/storage/stored_message.hpp"
@@ -182,6 +183,25 @@ bool lmdb_store::erase_session(const std::string& client_id, completion done) {
   return writer_.submit(std::move(batch));
 }
 
+bool lmdb_store::save_qos2_received(const std::string& client_id, std::uint16_t packet_id,
+                                    completion done) {
+  storage::write_batch batch{
+      report(std::move(done),
+             "storing QoS 2 packet id " + std::to_string(packet_id) + " of '" + client_id + "'")};
+  batch.put(storage::database::inflight_in, storage::inflight_in_key(client_id, packet_id),
+            storage::encode_inflight_in(storage::inflight_in_entry{now_ms()}));
+  return writer_.submit(std::move(batch));
+}
+
+bool lmdb_store::erase_qos2_received(const std::string& client_id, std::uint16_t packet_id,
+                                     completion done) {
+  storage::write_batch batch{
+      report(std::move(done),
+             "releasing QoS 2 packet id " + std::to_string(packet_id) + " of '" + client_id + "'")};
+  batch.erase(storage::database::inflight_in, storage::inflight_in_key(client_id, packet_id));
+  return writer_.submit(std::move(batch));
+}
+
 bool lmdb_store::sync(completion done) {
   // An empty batch completes after the writes submitted before it.
   return writer_.submit(storage::write_batch{report(std::move(done), "a storage barrier")});
@@ -202,6 +222,17 @@ std::vector<session_record> lmdb_store::load_sessions() {
         out.push_back(std::move(*r));
       });
   if (!loaded) throw loaded.error();
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) throw txn.error();
+  for (auto& r : out) {
+    auto scanned = txn->for_each(storage::database::inflight_in,
+                                 storage::inflight_in_prefix(r.params.client_id),
+                                 [&](std::string_view key, std::string_view) {
+                                   if (auto id = storage::inflight_in_packet_id_of(key))
+                                     r.qos2_received.push_back(*id);
+                                 });
+    if (!scanned) throw scanned.error();
+  }
   return out;
 }
 

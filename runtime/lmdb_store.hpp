@@ -23,6 +23,10 @@ class lmdb_store final : public durable_store {
   std::vector<message_ref> load_retained() override;
   bool save_session(const session_record& s, completion done) override;
   bool erase_session(const std::string& client_id, completion done) override;
+  bool save_qos2_received(const std::string& client_id, std::uint16_t packet_id,
+                          completion done) override;
+  bool erase_qos2_received(const std::string& client_id, std::uint16_t packet_id,
+                           completion done) override;
   bool sync(completion done) override;
   std::vector<session_record> load_sessions() override;
 

@@ -9,7 +9,7 @@ import unittest
 
 from broker import BINARY, Broker, RawClient, free_port
 from paho_util import V311, V5, Client, PacketTypes, props
-from raw_mqtt import connect_bytes, publish_bytes
+from raw_mqtt import V5 as RAW_V5, connect_bytes, packet, prop_u32, publish_bytes
 
 START_TIMEOUT = 10
 
@@ -257,6 +257,68 @@ class RetainedAcrossRestartV5(RetainedAcrossRestartTests, unittest.TestCase):
         self.assertLessEqual(m.properties.get("MessageExpiryInterval"), 60)
         self.assertGreater(m.properties.get("MessageExpiryInterval"), 50)
         sub.expect_none(0.5)
+
+
+class ExactlyOnceAcrossRestartTest(unittest.TestCase):
+    """Incoming QoS 2 state survives SIGKILL: a resent PUBLISH whose PUBREC
+    the client saw is not routed twice, and an id released with PUBCOMP is
+    free for a new message."""
+
+    def setUp(self):
+        self.broker = Broker().start()
+
+    def tearDown(self):
+        self.broker.stop()
+
+    def publisher(self, clean):
+        c = RawClient(self.broker.port)
+        c.send(connect_bytes("qos2-pub", clean=clean, props=prop_u32(0x11, 300)))
+        first, body = c.read_packet()
+        self.assertEqual(first, 0x20)
+        return c, bool(body[0] & 1)
+
+    def subscriber(self):
+        s = Client(self.broker.port, f"qos2-sub-{time.monotonic_ns()}", V5)
+        s.connect()
+        s.subscribe("exactly/#", 2)
+        return s
+
+    def test_resend_after_restart_is_not_routed_twice_and_released_ids_are_free(self):
+        sub = self.subscriber()
+        pub, _ = self.publisher(clean=True)
+        # id 7: PUBREC seen, PUBREL not yet sent when the node dies.
+        pub.send(publish_bytes("exactly/once", b"once", qos=2, pid=7))
+        self.assertEqual(pub.read_packet()[0], 0x50)
+        # id 8: the whole exchange completes before the node dies.
+        pub.send(publish_bytes("exactly/done", b"done", qos=2, pid=8))
+        self.assertEqual(pub.read_packet()[0], 0x50)
+        pub.send(packet(0x62, (8).to_bytes(2, "big")))
+        first, body = pub.read_packet()
+        self.assertEqual((first, body[:2]), (0x70, (8).to_bytes(2, "big")))
+        got = sorted(m.payload for m in sub.expect_n(2))
+        self.assertEqual(got, [b"done", b"once"])
+        sub.close()
+        pub.close()
+
+        self.broker.kill()
+        self.broker.start()
+
+        sub = self.subscriber()
+        pub, present = self.publisher(clean=False)
+        self.assertTrue(present)
+        pub.send(publish_bytes("exactly/once", b"once", qos=2, pid=7, dup=True))
+        self.assertEqual(pub.read_packet()[0], 0x50)
+        pub.send(packet(0x62, (7).to_bytes(2, "big")))
+        first, body = pub.read_packet()
+        self.assertEqual((first, body[:2]), (0x70, (7).to_bytes(2, "big")))
+        # A new message reusing the released id 8 is routed.
+        pub.send(publish_bytes("exactly/new", b"new", qos=2, pid=8))
+        self.assertEqual(pub.read_packet()[0], 0x50)
+        m = sub.expect()
+        self.assertEqual(m.payload, b"new", "the resent QoS 2 message was routed twice")
+        sub.expect_none(0.5)
+        sub.close()
+        pub.close()
 
 
 class StorageFullTest(unittest.TestCase):
