@@ -21,6 +21,15 @@ bool expired(const app_message& m, epoch_ms now) {
 
 using shard_actor = caf::stateful_actor<topic_shard_state>;
 
+// An expired retained message goes from storage too; nobody waits for it,
+// and a failed delete only leaves it for the next start to skip.
+void forget_stored_retained(durable_store& store, const std::string& topic) {
+  app_message gone;
+  gone.topic = topic;
+  gone.retain = true;
+  store.save_retained(gone, [](bool) {});
+}
+
 void send_gathered(shard_actor* self, topic_shard_state::outgoing& out) {
   if (out.deliveries.size() == 1)
     self->send(out.session, std::move(out.deliveries.front()));
@@ -163,6 +172,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
           for (auto it = st.retained.begin(); it != st.retained.end();) {
             if (expired(*it->second, now)) {
               metrics::add(counter::dropped_expired);
+              if (st.store) forget_stored_retained(*st.store, it->first);
               it = st.retained.erase(it);
               continue;
             }
