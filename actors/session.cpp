@@ -393,6 +393,18 @@ bool persist(session_actor* self, epoch_ms disconnected_at = 0,
   return true;
 }
 
+// Runs `then` once everything this session stored so far is durable, unless
+// the connection changed meanwhile (its acknowledgements went with it).
+template <class F>
+void when_durable(session_actor* self, F then) {
+  auto generation = self->state.connection_generation;
+  auto run = [self, generation, then](auto&&...) {
+    if (generation == self->state.connection_generation) then();
+  };
+  self->request(self->state.ctx->storage_gate, caf::infinite, sync_atom::value)
+      .then([run](bool) { run(); }, [run](caf::error&) { run(); });
+}
+
 // A session discarded for a clean start keeps its record: the registry has
 // already replaced it in storage, and the new session's writes follow.
 void end_session(session_actor* self, bool erase_record = true) {
@@ -738,12 +750,7 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
               if (auto* receipt = find_qos2(self->state, id)) receipt->routed = true;
             auto rc = receivers == 0 ? reason_code::no_matching_subscribers : reason_code::success;
             if (!await_store) return complete_ack(self, id, type, rc);
-            auto generation = self->state.connection_generation;
-            auto done = [self, id, type, rc, generation](auto&&...) {
-              if (generation == self->state.connection_generation) complete_ack(self, id, type, rc);
-            };
-            self->request(self->state.ctx->storage_gate, caf::infinite, sync_atom::value)
-                .then([done](bool) { done(); }, [done](caf::error&) { done(); });
+            when_durable(self, [self, id, type, rc] { complete_ack(self, id, type, rc); });
           },
           [self, id, type, exactly_once, await_store](caf::error&) {
             // Not routed: a QoS 2 id must not stay marked as received, so
@@ -814,12 +821,7 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
         send_packet(self, pubcomp);
         break;
       }
-      auto generation = st.connection_generation;
-      auto answer = [self, pubcomp, generation](auto&&...) {
-        if (generation == self->state.connection_generation) send_packet(self, pubcomp);
-      };
-      self->request(st.ctx->storage_gate, caf::infinite, sync_atom::value)
-          .then([answer](bool) { answer(); }, [answer](caf::error&) { answer(); });
+      when_durable(self, [self, pubcomp] { send_packet(self, pubcomp); });
       break;
     }
     default:
@@ -960,12 +962,7 @@ void on_unsubscribe(session_actor* self, const mqtt::unsubscribe_packet& p) {
   // Like the SUBACK, the UNSUBACK waits until the change is durable, so a
   // restart cannot bring back a subscription the client saw removed.
   if (!persist(self) || !st.ctx->storage_gate) return send_packet(self, ack);
-  auto generation = st.connection_generation;
-  auto answer = [self, ack, generation](auto&&...) {
-    if (generation == self->state.connection_generation) send_packet(self, ack);
-  };
-  self->request(st.ctx->storage_gate, caf::infinite, sync_atom::value)
-      .then([answer](bool) { answer(); }, [answer](caf::error&) { answer(); });
+  when_durable(self, [self, ack] { send_packet(self, ack); });
 }
 
 void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
