@@ -405,17 +405,25 @@ void when_durable(session_actor* self, F then) {
       .then([run](bool) { run(); }, [run](caf::error&) { run(); });
 }
 
-// A session discarded for a clean start keeps its record: the registry has
-// already replaced it in storage, and the new session's writes follow.
-void end_session(session_actor* self, bool erase_record = true) {
+void end_session(session_actor* self) {
   auto& st = self->state;
   if (st.will_armed) publish_will(self);
-  if (erase_record && st.persisted && st.ctx->store)
+  if (st.persisted && st.ctx->store)
     st.ctx->store->erase_session(st.params.client_id, ignore_outcome);
   for (const auto& shard : st.ctx->shards)
     caf::anon_send(shard, drop_subscriber{self});
   metrics::sessions_delta(-1);
   self->quit();
+}
+
+// The connection is lost: the will goes now, or after its delay (capped by
+// the session expiry) unless the client is back by then.
+void publish_or_arm_will(session_actor* self, std::uint64_t generation) {
+  auto& st = self->state;
+  if (st.params.will.delay_interval == 0) return publish_will(self);
+  st.will_armed = true;
+  auto delay = std::min(st.params.will.delay_interval, st.params.session_expiry);
+  self->delayed_send(self, std::chrono::seconds(delay), will_timer{generation});
 }
 
 // The connection is gone (socket closed, DISCONNECT, protocol violation).
@@ -430,13 +438,7 @@ void on_connection_lost(session_actor* self, bool graceful) {
   st.inbound_aliases.clear();
   auto generation = ++st.timer_generation;
   if (!graceful && st.params.has_will) {
-    if (st.params.will.delay_interval == 0) {
-      publish_will(self);
-    } else {
-      st.will_armed = true;
-      auto delay = std::min(st.params.will.delay_interval, st.params.session_expiry);
-      self->delayed_send(self, std::chrono::seconds(delay), will_timer{generation});
-    }
+    publish_or_arm_will(self, generation);
   } else {
     st.params.has_will = false;
   }
@@ -1011,13 +1013,7 @@ bool restore(session_actor* self, session_record& r) {
   }
   auto generation = ++st.timer_generation;
   if (was_connected && st.params.has_will) {
-    if (st.params.will.delay_interval == 0) {
-      publish_will(self);
-    } else {
-      st.will_armed = true;
-      auto delay = std::min(st.params.will.delay_interval, st.params.session_expiry);
-      self->delayed_send(self, std::chrono::seconds(delay), will_timer{generation});
-    }
+    publish_or_arm_will(self, generation);
   }
   if (was_connected) persist(self, now);
   self->delayed_send(self, std::chrono::milliseconds(left), expiry_timer{generation});
@@ -1033,9 +1029,12 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
       [self](attach_connection& a) -> bool { return attach(self, a); },
       [self](restore_session& r) -> bool { return restore(self, r.record); },
       [self](const session_stored& s) { on_session_stored(self, s); },
-      [self](discard_session) {
+      [self](discard_session) -> bool {
         // A clean start for this client id ends the session; a will of its
         // connection, or one waiting for its delay, fires now (spec 3.1.4).
+        // The answer (whether a stored record is being deleted) comes after
+        // this session's last write, so the registry starts the new session
+        // only once nothing of this one can follow its writes.
         auto& st = self->state;
         if (st.sink) {
           metrics::add(counter::sessions_taken_over);
@@ -1045,7 +1044,9 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
           st.sink = nullptr;
           if (st.params.has_will) publish_will(self);
         }
-        end_session(self, false);
+        bool erasing = st.persisted && st.ctx->store;
+        end_session(self);
+        return erasing;
       },
       [self](mqtt::publish_packet& p) {
         on_publish(self, p);

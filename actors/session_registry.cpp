@@ -41,6 +41,12 @@ void resume(session_registry_actor* self, caf::actor existing, connect_request r
             });
 }
 
+void start_fresh(session_registry_actor* self, connect_request req, bool replaced_stored) {
+  caf::actor fresh = spawn_session(self, req.params.client_id);
+  caf::anon_send(fresh,
+                 attach_connection{std::move(req.params), std::move(req.sink), replaced_stored});
+}
+
 void hand_over(session_registry_actor* self, connect_request req) {
   auto& st = self->state;
   const std::string& client_id = req.params.client_id;
@@ -49,18 +55,15 @@ void hand_over(session_registry_actor* self, connect_request req) {
     resume(self, it->second, std::move(req));
     return;
   }
-  bool replaced_stored = false;
-  if (it != st.sessions.end()) {
-    // Clean start: the old session ends and a new one begins. Its stored
-    // record goes now, ahead of anything the new session stores.
-    caf::actor old = it->second;
-    forget(st, old.address());
-    self->send(old, discard_session{});
-    if (st.ctx->store) replaced_stored = st.ctx->store->erase_session(client_id, [](bool) {});
-  }
-  caf::actor fresh = spawn_session(self, client_id);
-  caf::anon_send(fresh,
-                 attach_connection{std::move(req.params), std::move(req.sink), replaced_stored});
+  if (it == st.sessions.end()) return start_fresh(self, std::move(req), false);
+  // Clean start: the old session ends (deleting its stored record) and a new
+  // one begins once it has answered, so that the new session's writes come
+  // after all of the old one's.
+  caf::actor old = it->second;
+  forget(st, old.address());
+  self->request(old, caf::infinite, discard_session{})
+      .then([self, req](bool erasing) mutable { start_fresh(self, std::move(req), erasing); },
+            [self, req](caf::error&) mutable { start_fresh(self, std::move(req), false); });
 }
 
 }  // namespace
