@@ -47,9 +47,22 @@ void start_fresh(session_registry_actor* self, connect_request req, bool replace
                  attach_connection{std::move(req.params), std::move(req.sink), replaced_stored});
 }
 
+void finish_replacing(session_registry_actor* self, connect_request req, bool erasing) {
+  auto& st = self->state;
+  auto waiting = std::move(st.replacing[req.params.client_id]);
+  st.replacing.erase(req.params.client_id);
+  start_fresh(self, std::move(req), erasing);
+  for (auto& next : waiting)
+    hand_over(self, std::move(next));
+}
+
 void hand_over(session_registry_actor* self, connect_request req) {
   auto& st = self->state;
   const std::string& client_id = req.params.client_id;
+  if (auto pending = st.replacing.find(client_id); pending != st.replacing.end()) {
+    pending->second.push_back(std::move(req));
+    return;
+  }
   auto it = st.sessions.find(client_id);
   if (it != st.sessions.end() && !req.params.clean_start) {
     resume(self, it->second, std::move(req));
@@ -61,9 +74,10 @@ void hand_over(session_registry_actor* self, connect_request req) {
   // after all of the old one's.
   caf::actor old = it->second;
   forget(st, old.address());
+  st.replacing[client_id];
   self->request(old, caf::infinite, discard_session{})
-      .then([self, req](bool erasing) mutable { start_fresh(self, std::move(req), erasing); },
-            [self, req](caf::error&) mutable { start_fresh(self, std::move(req), false); });
+      .then([self, req](bool erasing) mutable { finish_replacing(self, std::move(req), erasing); },
+            [self, req](caf::error&) mutable { finish_replacing(self, std::move(req), false); });
 }
 
 }  // namespace
@@ -74,8 +88,8 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   // Sessions are monitored, not linked (one failing session must not take
   // the registry down), so node shutdown is passed on to them by hand.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    for (const auto& [client_id, s] : self->state.sessions)
-      self->send_exit(s, msg.reason);
+    for (const auto& [session, client_id] : self->state.client_of)
+      self->send_exit(session, msg.reason);
     self->quit(msg.reason);
   });
   return {

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -19,6 +20,10 @@ struct session_registry_state {
   context_ptr ctx;
   std::unordered_map<std::string, caf::actor> sessions;
   std::unordered_map<caf::actor_addr, std::string> client_of;
+  // Client ids whose old session is being discarded for a clean start, with
+  // the connections for them that arrived meanwhile, handed over in order
+  // once the new session exists.
+  std::unordered_map<std::string, std::vector<connect_request>> replacing;
   static inline const char* name = "session_registry";
 };
 
