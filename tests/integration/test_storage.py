@@ -321,6 +321,37 @@ class ExactlyOnceAcrossRestartTest(unittest.TestCase):
         pub.close()
 
 
+class RapidCleanStartsTest(unittest.TestCase):
+    """Clean starts of one client id arriving back to back, while the
+    previous session is still being replaced: each gets its own CONNACK in
+    turn, one session ends up serving the last connection, and the node
+    still stops cleanly (no orphaned session keeps it alive)."""
+
+    def test_back_to_back_clean_starts_leave_one_session(self):
+        with Broker() as broker:
+            first = RawClient(broker.port)
+            first.send(connect_bytes("twin", props=prop_u32(0x11, 60)))
+            self.assertEqual(first.read_packet()[0], 0x20)
+            others = [RawClient(broker.port) for _ in range(5)]
+            for c in others:
+                c.send(connect_bytes("twin", clean=True))
+            last = others[-1]
+            self.assertEqual(last.read_packet()[0], 0x20)
+            last.send(publish_bytes("twin/check", b"x", qos=1, pid=1))
+            first_byte, body = last.read_packet()
+            self.assertEqual((first_byte, body[:2]), (0x40, (1).to_bytes(2, "big")))
+            # A replaced connection may have had its CONNACK (then a
+            # DISCONNECT 0x8E) or, replaced before its CONNACK could go, none;
+            # either way it is closed.
+            for c in [first] + others[:-1]:
+                seen = []
+                while (p := c.read_packet()) is not None:
+                    seen.append(p[0])
+                self.assertTrue(set(seen) <= {0x20, 0xE0}, f"unexpected packets {seen}")
+                c.close()
+            last.close()
+
+
 class StorageFullTest(unittest.TestCase):
     def test_a_full_storage_refuses_the_publish_and_the_node_goes_on(self):
         # 1 MiB of map: the third retained message of 300 KiB no longer fits.
