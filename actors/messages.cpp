@@ -54,6 +54,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<delivery_batch>("convoy.delivery_batch");
   cfg.add_message_type<restore_retained>("convoy.restore_retained");
   cfg.add_message_type<restore_session>("convoy.restore_session");
+  cfg.add_message_type<session_stored>("convoy.session_stored");
   cfg.add_message_type<retained_stored>("convoy.retained_stored");
   cfg.add_message_type<unsubscribe_request>("convoy.unsubscribe_request");
   cfg.add_message_type<drop_subscriber>("convoy.drop_subscriber");

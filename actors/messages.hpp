@@ -193,6 +193,13 @@ struct attach_connection {
   bool replaced_stored = false;
 };
 
+// Storage -> session: what the session stored when connection
+// `generation` attached is durable (or failed), so its CONNACK may go.
+struct session_stored {
+  std::uint64_t generation = 0;
+  bool stored = false;
+};
+
 // Session registry -> session: a clean start for the same client id replaces
 // this session; end it now.
 struct discard_session {};
@@ -290,6 +297,11 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_record& x) {
   return f(caf::meta::type_name("session_record"), x.params, x.subscriptions, x.disconnected_at,
            x.qos2_received);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_stored& x) {
+  return f(caf::meta::type_name("session_stored"), x.generation, x.stored);
 }
 
 template <class Inspector>

@@ -393,17 +393,16 @@ bool persist(session_actor* self, epoch_ms disconnected_at = 0,
   return true;
 }
 
-// Runs `then(stored)` once everything this session stored so far is durable
-// (stored false: the storage failed), unless the connection changed
-// meanwhile (its acknowledgements went with it).
+// Runs `then` once everything this session stored so far is durable, unless
+// the connection changed meanwhile (its acknowledgements went with it).
 template <class F>
 void when_durable(session_actor* self, F then) {
   auto generation = self->state.connection_generation;
-  auto run = [self, generation, then](bool stored) {
-    if (generation == self->state.connection_generation) then(stored);
+  auto run = [self, generation, then](auto&&...) {
+    if (generation == self->state.connection_generation) then();
   };
   self->request(self->state.ctx->storage_gate, caf::infinite, sync_atom::value)
-      .then([run](bool stored) { run(stored); }, [run](caf::error&) { run(false); });
+      .then([run](bool) { run(); }, [run](caf::error&) { run(); });
 }
 
 void end_session(session_actor* self) {
@@ -504,21 +503,6 @@ void finish_attach(session_actor* self) {
   pump(self);
 }
 
-// The storage answered for the connection that attached: CONNACK, or, when
-// the session could not be stored, a refusal ("server unavailable").
-void on_session_stored(session_actor* self, bool stored) {
-  auto& st = self->state;
-  if (!st.connack_pending) return;
-  if (stored) return finish_attach(self);
-  st.connack_pending = false;
-  st.outbox = {};
-  mqtt::connack_packet refusal{false, reason_code::server_unavailable, {}};
-  if (is_v5(st)) refusal.props.add(property_id::reason_string, "session could not be stored");
-  send_packet(self, refusal);
-  close_sink(self);
-  on_connection_lost(self, true);
-}
-
 bool attach(session_actor* self, attach_connection& a) {
   auto& st = self->state;
   if (!a.sink) return true;  // arrived from another node without its socket: nothing to attach
@@ -546,14 +530,34 @@ bool attach(session_actor* self, attach_connection& a) {
   // A CONNACK promises the client its session: it goes once the session's
   // record (or its deletion for a clean start) is durable, so that a crash
   // right after cannot take back what the client was told.
-  bool waits = persist(self) || (a.replaced_stored && st.ctx->store);
-  if (waits && st.ctx->storage_gate) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto generation = st.connection_generation;
+  auto done = [me, generation](bool stored) {
+    caf::anon_send(me, session_stored{generation, stored});
+  };
+  bool waits = persist(self, 0, done);
+  if (!waits && a.replaced_stored && st.ctx->store) waits = st.ctx->store->sync(done);
+  if (waits) {
     st.connack_pending = true;
-    when_durable(self, [self](bool stored) { on_session_stored(self, stored); });
     return true;
   }
   finish_attach(self);
   return true;
+}
+
+// The storage answered for the connection that attached: CONNACK, or, when
+// the session could not be stored, a refusal ("server unavailable").
+void on_session_stored(session_actor* self, const session_stored& s) {
+  auto& st = self->state;
+  if (!st.connack_pending || s.generation != st.connection_generation) return;
+  if (s.stored) return finish_attach(self);
+  st.connack_pending = false;
+  st.outbox = {};
+  mqtt::connack_packet refusal{false, reason_code::server_unavailable, {}};
+  if (is_v5(st)) refusal.props.add(property_id::reason_string, "session could not be stored");
+  send_packet(self, refusal);
+  close_sink(self);
+  on_connection_lost(self, true);
 }
 
 // ---- packets from the client ----
@@ -748,7 +752,7 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
               if (auto* receipt = find_qos2(self->state, id)) receipt->routed = true;
             auto rc = receivers == 0 ? reason_code::no_matching_subscribers : reason_code::success;
             if (!await_store) return complete_ack(self, id, type, rc);
-            when_durable(self, [self, id, type, rc](bool) { complete_ack(self, id, type, rc); });
+            when_durable(self, [self, id, type, rc] { complete_ack(self, id, type, rc); });
           },
           [self, id, type, exactly_once, await_store](caf::error&) {
             // Not routed: a QoS 2 id must not stay marked as received, so
@@ -819,7 +823,7 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
         send_packet(self, pubcomp);
         break;
       }
-      when_durable(self, [self, pubcomp](bool) { send_packet(self, pubcomp); });
+      when_durable(self, [self, pubcomp] { send_packet(self, pubcomp); });
       break;
     }
     default:
@@ -960,7 +964,7 @@ void on_unsubscribe(session_actor* self, const mqtt::unsubscribe_packet& p) {
   // Like the SUBACK, the UNSUBACK waits until the change is durable, so a
   // restart cannot bring back a subscription the client saw removed.
   if (!persist(self) || !st.ctx->storage_gate) return send_packet(self, ack);
-  when_durable(self, [self, ack](bool) { send_packet(self, ack); });
+  when_durable(self, [self, ack] { send_packet(self, ack); });
 }
 
 void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
@@ -1024,6 +1028,7 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
   return {
       [self](attach_connection& a) -> bool { return attach(self, a); },
       [self](restore_session& r) -> bool { return restore(self, r.record); },
+      [self](const session_stored& s) { on_session_stored(self, s); },
       [self](discard_session) -> bool {
         // A clean start for this client id ends the session; a will of its
         // connection, or one waiting for its delay, fires now (spec 3.1.4).
