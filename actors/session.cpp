@@ -393,8 +393,9 @@ bool persist(session_actor* self, epoch_ms disconnected_at = 0,
   return true;
 }
 
-// Runs `then` once everything this session stored so far is durable, unless
-// the connection changed meanwhile (its acknowledgements went with it).
+// Runs `then` once everything this session stored so far has been committed
+// (or has failed: the barrier does not tell), unless the connection changed
+// meanwhile (its acknowledgements went with it).
 template <class F>
 void when_durable(session_actor* self, F then) {
   auto generation = self->state.connection_generation;
@@ -529,7 +530,10 @@ bool attach(session_actor* self, attach_connection& a) {
   hold_inflight(st);
   // A CONNACK promises the client its session: it goes once the session's
   // record (or its deletion for a clean start) is durable, so that a crash
-  // right after cannot take back what the client was told.
+  // right after cannot take back what the client was told. It waits on the
+  // write's own completion, not on the storage gate: a gate barrier says the
+  // earlier writes were committed or failed, not which, and a CONNACK for a
+  // record that did not fit must become a refusal.
   auto me = caf::actor_cast<caf::actor>(self);
   auto generation = st.connection_generation;
   auto done = [me, generation](bool stored) {
