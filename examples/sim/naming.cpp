@@ -31,6 +31,29 @@ std::string subscriber_id(std::string_view prefix, std::uint32_t index) {
   return padded(std::string{prefix} + "-S", index, 4);
 }
 
+std::string commander_id(std::string_view prefix, std::uint32_t index) {
+  return padded(std::string{prefix} + "-C", index, 4);
+}
+
+std::string command_topic(std::string_view vin, std::uint64_t seq) {
+  constexpr std::array<std::string_view, 4> actions{"lock", "unlock", "climate", "charge"};
+  std::string t{"vehicles/"};
+  t.append(vin).append("/commands/").append(actions[seq % actions.size()]);
+  return t;
+}
+
+std::string command_filter(std::string_view vin) {
+  std::string f{"vehicles/"};
+  f.append(vin).append("/commands/+");
+  return f;
+}
+
+std::string response_topic(std::string_view commander) {
+  std::string t{"backend/"};
+  t.append(commander).append("/responses");
+  return t;
+}
+
 std::string substitute_vin(std::string_view pattern, std::string_view vin) {
   constexpr std::string_view marker = "{vin}";
   std::string out;

@@ -88,6 +88,18 @@ void add_options(CLI::App& app, options& o) {
                  "backlog is 100: more lose SYNs to 1 s retransmits)")
       ->check(CLI::Range(1, 100'000))
       ->capture_default_str();
+  app.add_option("--command-rate", o.command_rate,
+                 "Remote commands per second in all, sent by one back-end client to the vehicles "
+                 "in turn; the vehicles answer and the round trip is measured (0 = none)")
+      ->check(CLI::Range(0.0, 1'000'000.0))
+      ->capture_default_str();
+  app.add_flag("--responders", o.responders,
+               "Vehicles subscribe to vehicles/{vin}/commands/+ and answer every command, also "
+               "without --command-rate (for a back end outside the simulator)");
+  app.add_option("--command-qos", o.command_qos,
+                 "QoS of commands, responses and their subscriptions")
+      ->check(CLI::Range(0, 2))
+      ->capture_default_str();
 }
 
 }  // namespace convoy::sim

@@ -38,6 +38,9 @@ struct options {
   double tick_ms = 2;  // publishes due within one tick share a timer wake-up
   double connect_timeout = 10;
   std::uint32_t max_connecting = 64;
+  double command_rate = 0;  // commands per second from the back-end commander; 0 = none
+  bool responders = false;  // vehicles answer commands (implied by --command-rate)
+  int command_qos = 1;
 };
 
 // Registers the options on the `sim` subcommand.

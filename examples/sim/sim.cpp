@@ -88,11 +88,12 @@ std::unique_ptr<plan> make_plan(const options& o) {
   p->subscribe_qos = static_cast<std::uint8_t>(p->opt.subscribe_qos);
   if (o.vehicles == 0 && o.subscribers == 0)
     throw bad_options{"--vehicles and --subscribers are both 0: nothing to simulate"};
-  if (p->opt.drain < 0) p->opt.drain = o.publish_rate > 0 ? std::min(1.0, o.duration / 4) : 0.0;
+  bool sends = o.publish_rate > 0 || o.command_rate > 0;
+  if (p->opt.drain < 0) p->opt.drain = sends ? std::min(1.0, o.duration / 4) : 0.0;
   if (p->opt.drain >= o.duration)
     throw bad_options{"--drain (" + format_seconds(p->opt.drain) +
                       " s) must be shorter than --duration (" + format_seconds(o.duration) + " s)"};
-  if (o.publish_rate > 0 && o.vehicles > 0 && o.warmup >= o.duration - p->opt.drain)
+  if (sends && o.vehicles > 0 && o.warmup >= o.duration - p->opt.drain)
     throw bad_options{"--warmup (" + format_seconds(o.warmup) +
                       " s) leaves nothing to measure in --duration (" + format_seconds(o.duration) +
                       " s) minus the drain (" + format_seconds(p->opt.drain) + " s)"};
@@ -118,7 +119,12 @@ std::unique_ptr<plan> make_plan(const options& o) {
   p->filler.resize(o.payload_size - stamp_size);
   for (std::size_t i = 0; i < p->filler.size(); ++i)
     p->filler[i] = static_cast<std::uint8_t>('a' + i % 26);
-  p->total_clients = o.vehicles + o.subscribers;
+  if (o.command_rate > 0 && o.vehicles == 0)
+    throw bad_options{"--command-rate needs vehicles to command: --vehicles is 0"};
+  p->responders = o.responders || o.command_rate > 0;
+  p->command_qos = static_cast<std::uint8_t>(o.command_qos);
+  p->commanders = o.command_rate > 0 ? 1 : 0;
+  p->total_clients = o.vehicles + o.subscribers + p->commanders;
   p->warmup_ns = static_cast<std::int64_t>(o.warmup * 1e9);
   p->connect_timeout_ns = static_cast<std::int64_t>(o.connect_timeout * 1e9);
   return p;
@@ -128,6 +134,8 @@ struct totals {
   std::uint64_t attempts = 0, connected = 0, connect_failed = 0, lost = 0, subscribed = 0;
   std::uint64_t sent = 0, sent_window = 0, acked = 0, received = 0, received_window = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0, pings = 0, errors = 0;
+  std::uint64_t responders = 0, commands_sent = 0, commands_acked = 0, commands_received = 0;
+  std::uint64_t responses_sent = 0, responses_received = 0;
 };
 
 totals sum(const std::vector<std::unique_ptr<worker>>& workers) {
@@ -148,14 +156,21 @@ totals sum(const std::vector<std::unique_ptr<worker>>& workers) {
     t.bytes_received += s.bytes_received.get();
     t.pings += s.pings.get();
     t.errors += s.error_total();
+    t.responders += s.responders.get();
+    t.commands_sent += s.commands_sent.get();
+    t.commands_acked += s.commands_acked.get();
+    t.commands_received += s.commands_received.get();
+    t.responses_sent += s.responses_sent.get();
+    t.responses_received += s.responses_received.get();
   }
   return t;
 }
 
-histogram merged(const std::vector<std::unique_ptr<worker>>& workers, bool ack) {
+histogram merged(const std::vector<std::unique_ptr<worker>>& workers,
+                 live_histogram thread_stats::*which) {
   histogram h;
   for (const auto& w : workers)
-    h.merge(ack ? w->stats().ack_latency.snapshot() : w->stats().latency.snapshot());
+    h.merge((w->stats().*which).snapshot());
   return h;
 }
 
@@ -250,18 +265,24 @@ accounting account(const plan& p, const std::vector<vehicle_result>& vehicles,
   return a;
 }
 
+// commands: the command round trips of the last second, when a commander runs.
 void print_progress(double elapsed, const totals& now, const totals& before, std::uint32_t clients,
-                    const histogram& interval) {
-  char line[256];
+                    const histogram& interval, const histogram* commands) {
+  char command_part[96] = "";
+  if (commands != nullptr)
+    std::snprintf(command_part, sizeof command_part, "  commands %llu/s  rtt p99 %s",
+                  static_cast<unsigned long long>(now.commands_sent - before.commands_sent),
+                  commands->count() ? latency_text(commands->percentile(99)).c_str() : "-");
+  char line[320];
   std::snprintf(line, sizeof line,
-                "[%6.1fs] connected %llu/%u  sent %llu/s  received %llu/s  p50 %s  p99 %s  "
+                "[%6.1fs] connected %llu/%u  sent %llu/s  received %llu/s  p50 %s  p99 %s%s  "
                 "errors %llu\n",
                 elapsed, static_cast<unsigned long long>(now.connected - now.lost), clients,
                 static_cast<unsigned long long>(now.sent - before.sent),
                 static_cast<unsigned long long>(now.received - before.received),
                 interval.count() ? latency_text(interval.percentile(50)).c_str() : "-",
                 interval.count() ? latency_text(interval.percentile(99)).c_str() : "-",
-                static_cast<unsigned long long>(now.errors));
+                command_part, static_cast<unsigned long long>(now.errors));
   std::cerr << line << std::flush;
 }
 
@@ -278,7 +299,7 @@ int run(const options& given) {
   const options& o = p->opt;
   rlim_t files = raise_file_limit();
   if (std::uint64_t{p->total_clients} + 32 > files) {
-    std::cerr << "convoy sim: --vehicles + --subscribers = " << p->total_clients
+    std::cerr << "convoy sim: --vehicles + --subscribers (+ 1 commander) = " << p->total_clients
               << " connections exceed the open-file limit of " << files << " (ulimit -n)\n";
     return 2;
   }
@@ -288,7 +309,7 @@ int run(const options& given) {
   std::signal(SIGTERM, on_signal);
 
   run_state shared;
-  shared.unsettled_subscribers = o.subscribers;
+  shared.unsettled_subscribers = o.subscribers + p->commanders;
   shared.unsettled_clients = p->total_clients;
   unsigned n_workers = std::max(1u, std::min<unsigned>(o.threads, p->total_clients));
   p->max_connecting_per_worker = std::max(1u, o.max_connecting / n_workers);
@@ -297,6 +318,8 @@ int run(const options& given) {
     workers.push_back(std::make_unique<worker>(*p, shared, i));
   for (std::uint32_t j = 0; j < o.subscribers; ++j)
     workers[j % n_workers]->add_subscriber(j, j);
+  for (std::uint32_t k = 0; k < p->commanders; ++k)
+    workers[k % n_workers]->add_commander(k, o.subscribers + o.vehicles + k);
   for (std::uint32_t i = 0; i < o.vehicles; ++i)
     workers[i % n_workers]->add_vehicle(i, o.subscribers + i);
 
@@ -310,6 +333,7 @@ int run(const options& given) {
   std::int64_t next_progress = p->start_ns + second;
   totals previous;
   histogram previous_latency;
+  histogram previous_commands;
   for (;;) {
     std::int64_t now = now_ns();
     if (now >= p->end_ns) break;
@@ -330,11 +354,15 @@ int run(const options& given) {
     }
     if (o.progress && now >= next_progress) {
       totals t = sum(workers);
-      histogram latency = merged(workers, false);
+      histogram latency = merged(workers, &thread_stats::latency);
+      histogram commands = merged(workers, &thread_stats::command_latency);
+      histogram recent_commands = commands.since(previous_commands);
       print_progress(static_cast<double>(now - p->start_ns) / 1e9, t, previous, p->total_clients,
-                     latency.since(previous_latency));
+                     latency.since(previous_latency),
+                     p->commanders > 0 ? &recent_commands : nullptr);
       previous = t;
       previous_latency = std::move(latency);
+      previous_commands = std::move(commands);
       next_progress += second;
     }
     std::int64_t wait = std::min(p->end_ns - now, std::int64_t{100'000'000});
@@ -350,12 +378,21 @@ int run(const options& given) {
 
   std::vector<vehicle_result> vehicles;
   std::vector<subscriber_result> subscribers;
+  std::vector<commander_result> commanders;
   for (const auto& w : workers)
-    w->collect(vehicles, subscribers);
+    w->collect(vehicles, subscribers, commanders);
+  commander_result commands;
+  for (const auto& c : commanders) {
+    commands.sent += c.sent;
+    commands.answered += c.answered;
+    commands.duplicate_responses += c.duplicate_responses;
+    commands.unacked += c.unacked;
+  }
   accounting acc = account(*p, vehicles, subscribers);
   t = sum(workers);
-  histogram latency = merged(workers, false);
-  histogram ack_latency = merged(workers, true);
+  histogram latency = merged(workers, &thread_stats::latency);
+  histogram ack_latency = merged(workers, &thread_stats::ack_latency);
+  histogram command_latency = merged(workers, &thread_stats::command_latency);
   std::map<std::string, std::uint64_t> errors;
   for (const auto& w : workers)
     w->stats().collect_errors(errors);
@@ -404,7 +441,10 @@ int run(const options& given) {
                  {"threads", n_workers},
                  {"tick_ms", o.tick_ms},
                  {"connect_timeout", o.connect_timeout},
-                 {"max_connecting", o.max_connecting}};
+                 {"max_connecting", o.max_connecting},
+                 {"command_rate", o.command_rate},
+                 {"responders", p->responders},
+                 {"command_qos", o.command_qos}};
   json j;
   j["parameters"] = params;
   j["broker"] = p->target.address().to_string() + ":" + std::to_string(p->target.port());
@@ -436,6 +476,21 @@ int run(const options& given) {
   j["throughput_msgs_per_s"] = rate(t.received_window);
   j["latency_us"] = latency_json(latency);
   j["ack_latency_us"] = latency_json(ack_latency);
+  // Commands go out during the measurement window only, so every one of
+  // them counts; unanswered ones are lost somewhere on the round trip.
+  j["commands"] = {{"target_rate", o.command_rate},
+                   {"rate", rate(commands.sent)},
+                   {"responders", t.responders},
+                   {"sent", commands.sent},
+                   {"acked", t.commands_acked},
+                   {"unacked", commands.unacked},
+                   {"received_by_vehicles", t.commands_received},
+                   {"responses_sent", t.responses_sent},
+                   {"responses_received", t.responses_received},
+                   {"answered", commands.answered},
+                   {"unanswered", commands.sent - commands.answered},
+                   {"duplicate_responses", commands.duplicate_responses},
+                   {"round_trip_us", latency_json(command_latency)}};
   j["errors"] = errors;
   j["cpu_seconds"] = round3(cpu_user + cpu_system);
   j["cpu_user_seconds"] = round3(cpu_user);
@@ -463,6 +518,21 @@ int run(const options& given) {
       << ", received " << t.received << " (" << j["throughput_msgs_per_s"].get<double>()
       << "/s), lost " << acc.lost << ", duplicates "
       << (acc.duplicates_known ? std::to_string(acc.duplicates) : std::string{"n/a"}) << "\n";
+    if (p->commanders > 0) {
+      s << "  commands sent " << commands.sent << " (" << j["commands"]["rate"].get<double>()
+        << "/s), answered " << commands.answered << ", unanswered "
+        << commands.sent - commands.answered << ", duplicate responses "
+        << commands.duplicate_responses << "\n";
+      if (command_latency.count() > 0)
+        s << "  command round trip p50 " << latency_text(command_latency.percentile(50)) << "  p90 "
+          << latency_text(command_latency.percentile(90)) << "  p99 "
+          << latency_text(command_latency.percentile(99)) << "  p99.9 "
+          << latency_text(command_latency.percentile(99.9)) << "  max "
+          << latency_text(command_latency.max()) << "\n";
+    } else if (p->responders) {
+      s << "  commands received " << t.commands_received << ", answered " << t.responses_sent
+        << " by " << t.responders << " responders\n";
+    }
     if (latency.count() > 0)
       s << "  latency p50 " << latency_text(latency.percentile(50)) << "  p90 "
         << latency_text(latency.percentile(90)) << "  p99 " << latency_text(latency.percentile(99))

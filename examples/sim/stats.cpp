@@ -38,6 +38,14 @@ const char* to_string(error_kind k) {
       return "skipped_backpressure";
     case error_kind::skipped_lag:
       return "skipped_lag";
+    case error_kind::command_skipped:
+      return "command_skipped";
+    case error_kind::response_skipped:
+      return "response_skipped";
+    case error_kind::bad_command:
+      return "bad_command";
+    case error_kind::bad_response:
+      return "bad_response";
     case error_kind::count_:
       break;
   }

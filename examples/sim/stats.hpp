@@ -40,6 +40,10 @@ enum class error_kind : std::uint8_t {
   skipped_window_full,    // publish due while --max-inflight were unacknowledged
   skipped_backpressure,   // publish due while the socket had 256 KiB unsent
   skipped_lag,            // publish due more than a second ago: the simulator fell behind
+  command_skipped,        // command due while --max-inflight commands were unacknowledged
+  response_skipped,       // a vehicle could not answer: its window was full
+  bad_command,            // an MQTT 5 command without a Response Topic
+  bad_response,           // a response without the command's stamp or correlation data
   count_
 };
 
@@ -61,6 +65,12 @@ struct thread_stats {
   counter bytes_sent;
   counter bytes_received;
   counter pings;
+  counter responders;          // vehicles whose command subscription was granted
+  counter commands_sent;       // by the commander
+  counter commands_acked;      // PUBACK / PUBCOMP for a command
+  counter commands_received;   // by vehicles
+  counter responses_sent;      // by vehicles
+  counter responses_received;  // by the commander, duplicates included
   std::array<counter, static_cast<std::size_t>(error_kind::count_)> errors;
   // By MQTT reason code (3.1.1 CONNACK return codes mapped to 5.0 codes).
   std::array<counter, 256> connack_refusals;
@@ -68,6 +78,7 @@ struct thread_stats {
   std::array<counter, 256> publish_refusals;  // PUBACK / PUBREC with a failure code
   live_histogram latency;                     // end to end, microseconds
   live_histogram ack_latency;                 // PUBLISH to PUBACK / PUBCOMP, microseconds
+  live_histogram command_latency;             // command sent to its response back, microseconds
 
   void error(error_kind k) { errors[static_cast<std::size_t>(k)].add(); }
   std::uint64_t error_total() const;

@@ -56,6 +56,7 @@ worker::worker(const plan& p, run_state& shared, unsigned id)
       ramp_timer_(io_),
       publish_timer_(io_),
       tick_timer_(io_),
+      command_timer_(io_),
       tick_ns_(static_cast<std::int64_t>(p.opt.tick_ms * 1e6)),
       read_buffer_(read_chunk) {
   decode_options_.version = p.version;
@@ -70,7 +71,7 @@ worker::~worker() {
 
 void worker::add_subscriber(std::uint32_t index, std::uint32_t number) {
   client& c = clients_.emplace_back(io_);
-  c.vehicle = false;
+  c.kind = role::subscriber;
   c.index = index;
   c.number = number;
   order_.push_back(&c);
@@ -78,14 +79,24 @@ void worker::add_subscriber(std::uint32_t index, std::uint32_t number) {
 
 void worker::add_vehicle(std::uint32_t index, std::uint32_t number) {
   client& c = clients_.emplace_back(io_);
-  c.vehicle = true;
+  c.kind = role::vehicle;
   c.index = index;
   c.number = number;
   vehicles_.push_back(&c);
 }
 
+void worker::add_commander(std::uint32_t index, std::uint32_t number) {
+  client& c = clients_.emplace_back(io_);
+  c.kind = role::commander;
+  c.index = index;
+  c.number = number;
+  order_.push_back(&c);
+  commander_ = &c;
+}
+
 void worker::start() {
-  // Subscribers connect first so that they see every vehicle's first message.
+  // Subscribers and the commander connect first so that they see every
+  // vehicle's first message.
   order_.insert(order_.end(), vehicles_.begin(), vehicles_.end());
   const auto& o = plan_.opt;
   if (o.ramp_rate > 0 && !order_.empty()) {
@@ -99,10 +110,12 @@ void worker::start() {
     double global_interval = 1e9 / (o.publish_rate * o.vehicles);
     publish_base_ns_ = plan_.start_ns + static_cast<std::int64_t>(global_interval * id_);
   }
+  if (commander_ != nullptr && o.command_rate > 0) command_interval_ns_ = 1e9 / o.command_rate;
   thread_ = std::thread([this] {
     asio::post(io_, [this] {
       ramp_tick();
       if (publish_interval_ns_ > 0) arm(publish_timer_, publish_base_ns_, &worker::publish_tick);
+      if (command_interval_ns_ > 0) arm(command_timer_, now_ns() + ms, &worker::command_tick);
       arm(tick_timer_, now_ns() + housekeeping_ns, &worker::housekeeping_tick);
     });
     io_.run();
@@ -122,6 +135,7 @@ void worker::shutdown() {
   ramp_timer_.cancel();
   publish_timer_.cancel();
   tick_timer_.cancel();
+  command_timer_.cancel();
   const auto& bye = plan_.frames.disconnect;
   for (auto& c : clients_) {
     if (c.st == state::idle || c.st == state::closed) continue;
@@ -159,7 +173,7 @@ void worker::ramp_tick() {
   std::int64_t now = now_ns();
   while (next_ < order_.size()) {
     client& c = *order_[next_];
-    if (c.vehicle) {
+    if (c.kind == role::vehicle) {
       if (shared_.unsettled_subscribers.load(std::memory_order_acquire) > 0) {
         arm(ramp_timer_, now + ms, &worker::ramp_tick);
         return;
@@ -224,8 +238,18 @@ void worker::on_connected(client& c, const boost::system::error_code& ec) {
   }
   mqtt::connect_packet connect;
   connect.version = plan_.version;
-  connect.client_id = c.vehicle ? vehicle_id(plan_.opt.client_id_prefix, c.index)
-                                : subscriber_id(plan_.opt.client_id_prefix, c.index);
+  const auto& prefix = plan_.opt.client_id_prefix;
+  switch (c.kind) {
+    case role::vehicle:
+      connect.client_id = vehicle_id(prefix, c.index);
+      break;
+    case role::subscriber:
+      connect.client_id = subscriber_id(prefix, c.index);
+      break;
+    case role::commander:
+      connect.client_id = commander_id(prefix, c.index);
+      break;
+  }
   connect.clean_start = plan_.opt.clean_start;
   connect.keep_alive = plan_.opt.keep_alive;
   if (plan_.version == mqtt::protocol_version::v5 && !plan_.opt.clean_start)
@@ -240,7 +264,7 @@ void worker::on_connected(client& c, const boost::system::error_code& ec) {
 void worker::become_ready(client& c, std::int64_t now) {
   c.st = state::ready;
   stats_.connected.add();
-  if (c.vehicle && plan_.opt.publish_rate > 0 && c.header.empty()) build_header(c);
+  if (c.kind == role::vehicle && plan_.opt.publish_rate > 0 && c.header.empty()) build_header(c);
   settle(c, now);
 }
 
@@ -254,7 +278,8 @@ void worker::settle(client& c, std::int64_t now) {
   if (c.settled) return;
   c.settled = true;
   --connecting_;
-  if (!c.vehicle) shared_.unsettled_subscribers.fetch_sub(1, std::memory_order_acq_rel);
+  if (c.kind != role::vehicle)
+    shared_.unsettled_subscribers.fetch_sub(1, std::memory_order_acq_rel);
   if (shared_.unsettled_clients.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     shared_.ramp_end_ns.store(now, std::memory_order_relaxed);
     shared_.window_start_ns.store(now + plan_.warmup_ns, std::memory_order_release);
@@ -385,8 +410,14 @@ void worker::on_publish(client& c, mqtt::byte_view frame, std::size_t header_siz
     note_error("broker sent a malformed PUBLISH");
     return lost(c, error_kind::protocol_error, now);
   }
-  if (c.vehicle || c.st != state::ready) {
+  if (c.st != state::ready) {
     stats_.error(error_kind::unexpected_packet);
+  } else if (c.kind == role::vehicle) {
+    on_command(c, frame, now);
+    if (c.st == state::closed) return;
+  } else if (c.kind == role::commander) {
+    on_response(c, frame, now);
+    if (c.st == state::closed) return;
   } else {
     stats_.received.add();
     ++c.received;
@@ -445,41 +476,15 @@ void worker::on_packet(client& c, mqtt::packet& p, std::int64_t now) {
       c.keep_alive = static_cast<std::uint16_t>(*ka);
     if (auto rm = ack->props.number(mqtt::property_id::receive_maximum))
       c.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(c.window, std::max(*rm, 1u)));
-    if (c.vehicle) return become_ready(c, now);
     mqtt::subscribe_packet sub;
-    sub.packet_id = 1;
-    std::string filter = plan_.opt.subscribe_filter;
-    if (plan_.pair_filter) {
-      std::uint32_t follows = plan_.opt.vehicles == 0 ? c.index : c.index % plan_.opt.vehicles;
-      filter = substitute_vin(filter, vehicle_id(plan_.opt.client_id_prefix, follows));
-    }
-    mqtt::subscription_options so;
-    so.max_qos = static_cast<mqtt::qos>(plan_.subscribe_qos);
-    sub.entries.push_back({std::move(filter), so});
+    if (!subscription_of(c, sub)) return become_ready(c, now);
     scratch_.clear();
     mqtt::encode(sub, plan_.version, scratch_);
     c.st = state::subscribing;
     send(c, scratch_.data(), scratch_.size(), now);
     return;
   }
-  if (auto* suback = std::get_if<mqtt::suback_packet>(&p)) {
-    if (c.st != state::subscribing) return stats_.error(error_kind::unexpected_packet);
-    bool granted = !suback->reasons.empty() &&
-                   std::none_of(suback->reasons.begin(), suback->reasons.end(),
-                                [](mqtt::reason_code rc) { return mqtt::is_error(rc); });
-    if (granted) {
-      c.subscribed = true;
-      stats_.subscribed.add();
-      if (plan_.track_sequences) {
-        std::size_t slots = plan_.pair_filter ? 1 : plan_.opt.vehicles;
-        c.next_seq.reset(new std::uint32_t[std::max<std::size_t>(slots, 1)]());
-      }
-    } else {
-      note_error("SUBACK refused the subscription");
-      stats_.error(error_kind::subscribe_failed);
-    }
-    return become_ready(c, now);
-  }
+  if (auto* suback = std::get_if<mqtt::suback_packet>(&p)) return on_subscribed(c, *suback, now);
   if (auto* d = std::get_if<mqtt::disconnect_packet>(&p)) {
     note_error(std::string{"DISCONNECT from the broker: "} + mqtt::to_string(d->reason));
     stats_.disconnects[static_cast<std::uint8_t>(d->reason)].add();
@@ -490,6 +495,63 @@ void worker::on_packet(client& c, mqtt::packet& p, std::int64_t now) {
     return fail_connect(c, now);
   }
   stats_.error(error_kind::unexpected_packet);
+}
+
+bool worker::subscription_of(const client& c, mqtt::subscribe_packet& out) const {
+  const auto& prefix = plan_.opt.client_id_prefix;
+  std::string filter;
+  mqtt::subscription_options so;
+  so.max_qos = static_cast<mqtt::qos>(plan_.command_qos);
+  switch (c.kind) {
+    case role::subscriber:
+      filter = plan_.opt.subscribe_filter;
+      if (plan_.pair_filter) {
+        std::uint32_t follows = plan_.opt.vehicles == 0 ? c.index : c.index % plan_.opt.vehicles;
+        filter = substitute_vin(filter, vehicle_id(prefix, follows));
+      }
+      so.max_qos = static_cast<mqtt::qos>(plan_.subscribe_qos);
+      break;
+    case role::vehicle:
+      if (!plan_.responders) return false;
+      filter = command_filter(vehicle_id(prefix, c.index));
+      break;
+    case role::commander:
+      filter = plan_.version == mqtt::protocol_version::v5
+                   ? response_topic(commander_id(prefix, c.index))
+                   : std::string{response_filter_v311};
+      break;
+  }
+  out.packet_id = 1;
+  out.entries.push_back({std::move(filter), so});
+  return true;
+}
+
+void worker::on_subscribed(client& c, const mqtt::suback_packet& ack, std::int64_t now) {
+  if (c.st != state::subscribing) return stats_.error(error_kind::unexpected_packet);
+  bool granted =
+      !ack.reasons.empty() && std::none_of(ack.reasons.begin(), ack.reasons.end(),
+                                           [](mqtt::reason_code rc) { return mqtt::is_error(rc); });
+  if (!granted) {
+    note_error("SUBACK refused the subscription");
+    stats_.error(error_kind::subscribe_failed);
+    return become_ready(c, now);
+  }
+  c.subscribed = true;
+  switch (c.kind) {
+    case role::subscriber:
+      stats_.subscribed.add();
+      if (plan_.track_sequences) {
+        std::size_t slots = plan_.pair_filter ? 1 : plan_.opt.vehicles;
+        c.next_seq.reset(new std::uint32_t[std::max<std::size_t>(slots, 1)]());
+      }
+      break;
+    case role::vehicle:
+      stats_.responders.add();
+      break;
+    case role::commander:
+      break;
+  }
+  become_ready(c, now);
 }
 
 void worker::on_ack(client& c, const mqtt::pub_ack_packet& a, std::int64_t now) {
@@ -522,15 +584,18 @@ void worker::complete_publish(client& c, std::uint16_t id, mqtt::reason_code rea
   while (k < c.inflight_count && c.inflight[(c.inflight_head + k) % cap].id != id)
     ++k;
   if (k == c.inflight_count) return stats_.error(error_kind::ack_unknown_packet_id);
-  std::int64_t sent = c.inflight[(c.inflight_head + k) % cap].sent_ns;
+  const inflight_entry done = c.inflight[(c.inflight_head + k) % cap];
   for (; k > 0; --k)
     c.inflight[(c.inflight_head + k) % cap] = c.inflight[(c.inflight_head + k - 1) % cap];
   c.inflight_head = static_cast<std::uint16_t>((c.inflight_head + 1) % cap);
   --c.inflight_count;
   if (mqtt::is_error(reason)) {
     stats_.publish_refusals[static_cast<std::uint8_t>(reason)].add();
-  } else {
+  } else if (done.kind == sent_kind::command) {
+    stats_.commands_acked.add();
+  } else if (done.kind == sent_kind::telemetry) {
     stats_.acked.add();
+    std::int64_t sent = done.sent_ns;
     if (sent >= shared_.window_start_ns.load(std::memory_order_relaxed) &&
         sent < plan_.publish_end_ns)
       stats_.ack_latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - sent, 0)) /
@@ -555,7 +620,7 @@ void worker::build_header(client& c) {
   if (plan_.publish_qos != 0) {
     std::size_t props = plan_.version == mqtt::protocol_version::v5 ? 1 : 0;
     c.id_offset = static_cast<std::uint16_t>(c.header.size() - props - 2);
-    c.inflight.reset(new inflight_entry[plan_.opt.max_inflight]);
+    if (!c.inflight) c.inflight.reset(new inflight_entry[plan_.opt.max_inflight]);
   }
 }
 
@@ -618,9 +683,157 @@ void worker::publish(client& c, std::int64_t now) {
   if (now >= shared_.window_start_ns.load(std::memory_order_relaxed) && now < plan_.publish_end_ns)
     stats_.sent_window.add();
   if (plan_.publish_qos != 0) {
-    c.inflight[(c.inflight_head + c.inflight_count) % cap] = {id, now};
+    c.inflight[(c.inflight_head + c.inflight_count) % cap] = {id, sent_kind::telemetry, now};
     ++c.inflight_count;
   }
+}
+
+// ---- commands: the commander sends, vehicles answer ----
+
+std::uint16_t worker::take_packet_id(client& c, sent_kind kind, std::int64_t now) {
+  const std::uint32_t cap = plan_.opt.max_inflight;
+  if (c.inflight_count >= c.window) return 0;
+  if (!c.inflight) c.inflight.reset(new inflight_entry[cap]);
+  std::uint16_t id = c.next_id;
+  c.next_id = c.next_id == 65535 ? 1 : static_cast<std::uint16_t>(c.next_id + 1);
+  c.inflight[(c.inflight_head + c.inflight_count) % cap] = {id, kind, now};
+  ++c.inflight_count;
+  return id;
+}
+
+namespace {
+
+// Correlation Data of command seq: its number, big-endian, 8 bytes.
+std::string correlation_of(std::uint64_t seq) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, seq >>= 8)
+    out[static_cast<std::size_t>(i)] = static_cast<char>(seq & 0xFF);
+  return out;
+}
+
+constexpr std::string_view command_body = R"({"requested_by":"convoy sim"})";
+constexpr std::string_view response_body = R"({"status":"done"})";
+
+}  // namespace
+
+void worker::command_tick() {
+  std::int64_t now = now_ns();
+  if (now >= plan_.publish_end_ns || commander_->st == state::closed) return;
+  if (command_base_ns_ == 0) {
+    // Commands start with the measurement window, once every vehicle has had
+    // its chance to connect and subscribe.
+    if (shared_.window_start_ns.load(std::memory_order_acquire) > now ||
+        commander_->st != state::ready)
+      return arm(command_timer_, now + 5 * ms, &worker::command_tick);
+    command_base_ns_ = now;
+  }
+  auto due = [this](std::uint64_t slot) {
+    return command_base_ns_ +
+           static_cast<std::int64_t>(command_interval_ns_ * static_cast<double>(slot));
+  };
+  if (now - due(command_slot_) > second) {
+    auto behind = static_cast<std::uint64_t>(static_cast<double>(now - due(command_slot_) - ms) /
+                                             command_interval_ns_);
+    stats_.errors[static_cast<std::size_t>(error_kind::skipped_lag)].add(behind);
+    command_slot_ += behind;
+  }
+  while (due(command_slot_) <= now && commander_->st == state::ready) {
+    ++command_slot_;
+    send_command(*commander_, now_ns());
+  }
+  arm(command_timer_, std::max(due(command_slot_), now + tick_ns_), &worker::command_tick);
+}
+
+void worker::send_command(client& c, std::int64_t now) {
+  std::uint64_t seq = commands_.answered.size();
+  auto target = static_cast<std::uint32_t>(seq % plan_.opt.vehicles);
+  mqtt::publish_packet p;
+  p.qos = static_cast<mqtt::qos>(plan_.command_qos);
+  if (plan_.command_qos != 0) {
+    p.packet_id = take_packet_id(c, sent_kind::command, now);
+    if (p.packet_id == 0) return stats_.error(error_kind::command_skipped);
+  }
+  const auto& prefix = plan_.opt.client_id_prefix;
+  p.topic = command_topic(vehicle_id(prefix, target), seq);
+  if (plan_.version == mqtt::protocol_version::v5) {
+    p.props.add(mqtt::property_id::response_topic, response_topic(commander_id(prefix, c.index)));
+    p.props.add(mqtt::property_id::correlation_data, correlation_of(seq));
+  }
+  p.payload.resize(stamp_size);
+  write_stamp({now, target, static_cast<std::uint32_t>(seq)},
+              reinterpret_cast<std::uint8_t*>(p.payload.data()));
+  p.payload.append(command_body);
+  scratch_.clear();
+  mqtt::encode(p, plan_.version, scratch_);
+  commands_.answered.push_back(false);
+  stats_.commands_sent.add();
+  send(c, scratch_.data(), scratch_.size(), now);
+}
+
+void worker::on_command(client& c, mqtt::byte_view frame, std::int64_t now) {
+  auto r = mqtt::decode(frame, decode_options_);
+  auto* command = r.complete() ? std::get_if<mqtt::publish_packet>(&r.value) : nullptr;
+  if (command == nullptr) {
+    note_error("broker sent a PUBLISH the codec refused: " + r.detail);
+    return lost(c, error_kind::protocol_error, now);
+  }
+  stats_.commands_received.add();
+  mqtt::publish_packet response;
+  if (plan_.version == mqtt::protocol_version::v5) {
+    const std::string* topic = command->props.string(mqtt::property_id::response_topic);
+    if (topic == nullptr) {
+      note_error("a command without a Response Topic reached " +
+                 vehicle_id(plan_.opt.client_id_prefix, c.index));
+      return stats_.error(error_kind::bad_command);
+    }
+    response.topic = *topic;
+    if (const auto* correlation = command->props.string(mqtt::property_id::correlation_data))
+      response.props.add(mqtt::property_id::correlation_data, *correlation);
+  } else {
+    response.topic = command->topic;
+    response.topic.append(response_suffix_v311);
+  }
+  response.qos = static_cast<mqtt::qos>(plan_.command_qos);
+  if (plan_.command_qos != 0) {
+    response.packet_id = take_packet_id(c, sent_kind::response, now);
+    if (response.packet_id == 0) return stats_.error(error_kind::response_skipped);
+  }
+  // The command's stamp comes back for the round trip; a command from
+  // outside the simulator has none, and its first bytes come back instead.
+  response.payload.assign(command->payload, 0, stamp_size);
+  response.payload.append(response_body);
+  scratch_.clear();
+  mqtt::encode(response, plan_.version, scratch_);
+  stats_.responses_sent.add();
+  send(c, scratch_.data(), scratch_.size(), now);
+}
+
+void worker::on_response(client& c, mqtt::byte_view frame, std::int64_t now) {
+  auto r = mqtt::decode(frame, decode_options_);
+  auto* response = r.complete() ? std::get_if<mqtt::publish_packet>(&r.value) : nullptr;
+  if (response == nullptr) {
+    note_error("broker sent a PUBLISH the codec refused: " + r.detail);
+    return lost(c, error_kind::protocol_error, now);
+  }
+  stats_.responses_received.add();
+  if (response->payload.size() < stamp_size) return stats_.error(error_kind::bad_response);
+  stamp s = read_stamp(reinterpret_cast<const std::uint8_t*>(response->payload.data()));
+  if (s.seq >= commands_.answered.size()) return stats_.error(error_kind::bad_response);
+  if (plan_.version == mqtt::protocol_version::v5) {
+    const auto* correlation = response->props.string(mqtt::property_id::correlation_data);
+    if (correlation == nullptr || *correlation != correlation_of(s.seq)) {
+      note_error("a command response without its command's Correlation Data");
+      return stats_.error(error_kind::bad_response);
+    }
+  }
+  if (commands_.answered[s.seq]) {
+    ++commands_.duplicate_responses;
+    return;
+  }
+  commands_.answered[s.seq] = true;
+  ++commands_.answered_count;
+  stats_.command_latency.record(
+      static_cast<std::uint64_t>(std::max<std::int64_t>(now - s.sent_ns, 0)) / 1000);
 }
 
 // ---- writing ----
@@ -754,13 +967,21 @@ void worker::housekeeping_tick() {
 }
 
 void worker::collect(std::vector<vehicle_result>& vehicles,
-                     std::vector<subscriber_result>& subscribers) const {
+                     std::vector<subscriber_result>& subscribers,
+                     std::vector<commander_result>& commanders) const {
   for (const auto& c : clients_) {
-    if (c.vehicle) {
-      vehicles.push_back({c.index, c.seq, c.inflight_count});
-    } else {
-      subscribers.push_back(
-          {c.index, c.subscribed, c.next_seq != nullptr, c.received, c.unique, c.duplicates});
+    switch (c.kind) {
+      case role::vehicle:
+        vehicles.push_back({c.index, c.seq, c.inflight_count});
+        break;
+      case role::subscriber:
+        subscribers.push_back(
+            {c.index, c.subscribed, c.next_seq != nullptr, c.received, c.unique, c.duplicates});
+        break;
+      case role::commander:
+        commanders.push_back({commands_.answered.size(), commands_.answered_count,
+                              commands_.duplicate_responses, c.inflight_count});
+        break;
     }
   }
 }

@@ -37,7 +37,10 @@ struct plan {
   std::uint32_t max_connecting_per_worker = 1;  // --max-connecting split over the workers
   bool pair_filter = false;                     // the subscribe filter contains {vin}
   bool track_sequences = false;                 // subscribers keep a next-sequence per vehicle
-  std::vector<std::uint8_t> filler;             // payload bytes after the stamp
+  bool responders = false;                      // vehicles subscribe to commands and answer
+  std::uint8_t command_qos = 1;
+  std::uint32_t commanders = 0;      // 0 or 1: the back-end client sending commands
+  std::vector<std::uint8_t> filler;  // payload bytes after the stamp
   control_frames frames{mqtt::protocol_version::v5};
 };
 
@@ -57,6 +60,14 @@ struct vehicle_result {
   std::uint32_t unacked = 0;
 };
 
+// What the back-end commander saw of its commands.
+struct commander_result {
+  std::uint64_t sent = 0;
+  std::uint64_t answered = 0;  // distinct commands with a response
+  std::uint64_t duplicate_responses = 0;
+  std::uint64_t unacked = 0;
+};
+
 struct subscriber_result {
   std::uint32_t index = 0;
   bool subscribed = false;
@@ -68,8 +79,8 @@ struct subscriber_result {
 
 std::int64_t now_ns();
 
-// One I/O thread with its share of the clients: an io_context, three timers
-// (ramp, publish pacing, housekeeping) whatever the number of clients, and
+// One I/O thread with its share of the clients: an io_context, four timers
+// (ramp, publish pacing, command pacing, housekeeping) whatever the number of clients, and
 // per-thread buffers. Clients never move between workers.
 class worker {
  public:
@@ -79,6 +90,7 @@ class worker {
 
   void add_subscriber(std::uint32_t index, std::uint32_t number);
   void add_vehicle(std::uint32_t index, std::uint32_t number);
+  void add_commander(std::uint32_t index, std::uint32_t number);
 
   void start();
   // Sends DISCONNECT on every connection, closes them and ends the thread.
@@ -87,8 +99,8 @@ class worker {
 
   const thread_stats& stats() const { return stats_; }
   // After join().
-  void collect(std::vector<vehicle_result>& vehicles,
-               std::vector<subscriber_result>& subscribers) const;
+  void collect(std::vector<vehicle_result>& vehicles, std::vector<subscriber_result>& subscribers,
+               std::vector<commander_result>& commanders) const;
 
  private:
   enum class state : std::uint8_t {
@@ -100,17 +112,25 @@ class worker {
     closed
   };
 
+  // Vehicles publish telemetry and command responses; the commander
+  // publishes commands and subscribes to their responses.
+  enum class role : std::uint8_t { vehicle, subscriber, commander };
+
+  // What an in-flight QoS 1/2 publish was, for the acknowledgement's accounting.
+  enum class sent_kind : std::uint8_t { telemetry, response, command };
+
   struct inflight_entry {
     std::uint16_t id;
+    sent_kind kind;
     std::int64_t sent_ns;
   };
 
   struct client {
     explicit client(boost::asio::io_context& io) : socket(io) {}
     boost::asio::ip::tcp::socket socket;
-    std::uint32_t index = 0;   // vehicle or subscriber number
-    std::uint32_t number = 0;  // client number over both kinds (source address)
-    bool vehicle = true;
+    std::uint32_t index = 0;   // vehicle, subscriber or commander number
+    std::uint32_t number = 0;  // client number over all kinds (source address)
+    role kind = role::vehicle;
     state st = state::idle;
     bool settled = false;
     bool subscribed = false;
@@ -131,11 +151,19 @@ class worker {
     std::vector<std::uint8_t> out;  // bytes the socket did not take yet
     std::size_t out_pos = 0;
     std::vector<std::uint8_t> in;  // start of a packet whose rest has not arrived
-    // Subscribers.
+    // Subscribers; the commander counts responses in received and duplicates.
     std::unique_ptr<std::uint32_t[]> next_seq;
     std::uint64_t received = 0;
     std::uint64_t unique = 0;
     std::uint64_t duplicates = 0;
+  };
+
+  // The commander's own bookkeeping: one bit per command sent, set by its
+  // response. A run of an hour at 10,000 commands/s takes 4.5 MB.
+  struct command_book {
+    std::vector<bool> answered;
+    std::uint64_t answered_count = 0;
+    std::uint64_t duplicate_responses = 0;
   };
 
   void shutdown();
@@ -143,6 +171,7 @@ class worker {
   void post_ramp();
   void publish_tick();
   void housekeeping_tick();
+  void command_tick();
   void arm(boost::asio::steady_timer& timer, std::int64_t at_ns, void (worker::*fn)());
 
   void start_connect(client& c, std::int64_t now);
@@ -162,6 +191,14 @@ class worker {
   void on_packet(client& c, mqtt::packet& p, std::int64_t now);
   void on_ack(client& c, const mqtt::pub_ack_packet& a, std::int64_t now);
   void complete_publish(client& c, std::uint16_t id, mqtt::reason_code reason, std::int64_t now);
+  // The SUBSCRIBE a client sends after CONNACK; false when it has none.
+  bool subscription_of(const client& c, mqtt::subscribe_packet& out) const;
+  void on_subscribed(client& c, const mqtt::suback_packet& ack, std::int64_t now);
+  void on_command(client& c, mqtt::byte_view frame, std::int64_t now);
+  void on_response(client& c, mqtt::byte_view frame, std::int64_t now);
+  // A packet id for a QoS 1/2 publish of c, its window permitting; 0 when full.
+  std::uint16_t take_packet_id(client& c, sent_kind kind, std::int64_t now);
+  void send_command(client& c, std::int64_t now);
 
   void publish(client& c, std::int64_t now);
   void build_header(client& c);
@@ -185,6 +222,7 @@ class worker {
   boost::asio::steady_timer ramp_timer_;
   boost::asio::steady_timer publish_timer_;
   boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer command_timer_;
   std::thread thread_;
   thread_stats stats_;
   mqtt::decode_options decode_options_;
@@ -192,6 +230,8 @@ class worker {
   std::deque<client> clients_;
   std::vector<client*> order_;  // connection order: subscribers, then vehicles
   std::vector<client*> vehicles_;
+  client* commander_ = nullptr;
+  command_book commands_;
 
   // Ramp.
   std::size_t next_ = 0;
@@ -206,6 +246,11 @@ class worker {
   double publish_interval_ns_ = 0;
   std::int64_t publish_base_ns_ = 0;
   std::uint64_t publish_slot_ = 0;
+
+  // Command pacing: --command-rate over the measurement window.
+  double command_interval_ns_ = 0;
+  std::int64_t command_base_ns_ = 0;
+  std::uint64_t command_slot_ = 0;
 
   bool stopping_ = false;
   std::int64_t tick_ns_;

@@ -80,6 +80,28 @@ class SimChecks:
         # Loopback through a broker: well under a second.
         self.assertLess(lat["p50"], 1_000_000)
 
+    def assert_commands_answered(self, summary, vehicles, rate, qos):
+        """Every command reached its vehicle and came back, exactly once."""
+        c = summary["commands"]
+        self.assertEqual(c["target_rate"], rate)
+        self.assertEqual(c["responders"], vehicles, summary)
+        self.assertGreater(c["sent"], 0)
+        self.assertAlmostEqual(c["rate"], rate, delta=rate * 0.1, msg=summary)
+        self.assertEqual(c["received_by_vehicles"], c["sent"], summary)
+        self.assertEqual(c["responses_sent"], c["sent"], summary)
+        self.assertEqual(c["responses_received"], c["sent"], summary)
+        self.assertEqual(c["answered"], c["sent"], summary)
+        self.assertEqual(c["unanswered"], 0, summary)
+        self.assertEqual(c["duplicate_responses"], 0, summary)
+        self.assertEqual(c["acked"], c["sent"] if qos > 0 else 0, summary)
+        self.assertEqual(c["unacked"], 0, summary)
+        rtt = c["round_trip_us"]
+        self.assertEqual(rtt["count"], c["sent"])
+        self.assertGreater(rtt["p50"], 0)
+        self.assertLessEqual(rtt["p50"], rtt["p99"])
+        self.assertLessEqual(rtt["p99"], rtt["max"])
+        self.assertLess(rtt["p50"], 1_000_000)
+
     def assert_rate(self, summary, target):
         self.assertEqual(summary["target_send_rate"], target)
         self.assertGreater(summary["measured_seconds"], 0.5)
@@ -137,6 +159,90 @@ class SimAgainstConvoy(BrokerTestCase, SimChecks):
         self.assertLess(s["ramp_seconds"], 1.5)
         self.assertLess(elapsed, duration + SLACK)
 
+    def test_commands_round_trip_in_mqtt5_with_correlation_data(self):
+        duration = 3
+        code, s, err, elapsed = run_sim(
+            self.broker.port, "--vehicles", 20, "--publish-rate", 5, "--qos", 1,
+            "--subscribers", 1, "--command-rate", 100, "--duration", duration, "--drain", 0.8)
+        self.assertEqual(code, 0, err)
+        # 20 vehicles, 1 telemetry subscriber and the commander.
+        self.assert_complete(s, 22)
+        self.assert_delivered_all(s)
+        self.assert_commands_answered(s, vehicles=20, rate=100, qos=1)
+        # Commands run from the end of the ramp to the drain.
+        self.assertAlmostEqual(s["commands"]["sent"], 100 * (duration - 0.8), delta=100 * 0.3)
+        # Responses are not telemetry: the subscriber's accounting is untouched.
+        self.assertEqual(s["received"], s["sent"])
+        self.assertLess(elapsed, duration + SLACK)
+
+    def test_commands_round_trip_in_mqtt311_at_qos2_without_telemetry(self):
+        code, s, err, elapsed = run_sim(
+            self.broker.port, "--protocol", "3.1.1", "--vehicles", 30, "--publish-rate", 0,
+            "--subscribers", 0, "--command-rate", 150, "--command-qos", 2, "--duration", 2.5)
+        self.assertEqual(code, 0, err)
+        self.assert_complete(s, 31)
+        self.assertEqual(s["sent"], 0)
+        self.assert_commands_answered(s, vehicles=30, rate=150, qos=2)
+        self.assertLess(elapsed, 2.5 + SLACK)
+
+    def test_responders_answer_a_back_end_outside_the_simulator(self):
+        """--responders alone: vehicles answer commands from any MQTT client, on the
+        MQTT 5 Response Topic with the Correlation Data, or on {topic}/response in 3.1.1."""
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        vin = "RSP00000000000002"  # vehicle 2 with --client-id-prefix RSP
+        for version in ("5", "3.1.1"):
+            with self.subTest(protocol=version):
+                sim = subprocess.Popen(
+                    [BINARY, "sim", "--port", str(self.broker.port), "--protocol", version,
+                     "--vehicles", "3", "--subscribers", "0", "--publish-rate", "0", "--responders",
+                     "--client-id-prefix", "RSP", "--duration", "6", "--json", "-"],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                try:
+                    v5 = version == "5"
+                    got = []
+                    client = mqtt.Client(client_id="backend-" + version.replace(".", ""),
+                                         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
+                    client.on_message = lambda c, u, m: got.append(m)
+                    client.connect("127.0.0.1", self.broker.port)
+                    client.loop_start()
+                    reply_to = "app/responses" if v5 else f"vehicles/{vin}/commands/lock/response"
+                    client.subscribe(reply_to, qos=1)
+                    time.sleep(0.3)
+                    props = None
+                    if v5:
+                        props = Properties(PacketTypes.PUBLISH)
+                        props.ResponseTopic = reply_to
+                        props.CorrelationData = b"req-42"
+                    # Vehicles connect within a second; resend until one answers.
+                    deadline = time.monotonic() + 4
+                    while not got and time.monotonic() < deadline:
+                        client.publish(f"vehicles/{vin}/commands/lock", b'{"lock":true}', qos=1,
+                                       properties=props)
+                        time.sleep(0.3)
+                    client.loop_stop()
+                    client.disconnect()
+                    self.assertTrue(got, "no response from the simulated vehicle")
+                    self.assertEqual(got[0].topic, reply_to)
+                    self.assertIn(b'"status":"done"', got[0].payload)
+                    if v5:
+                        self.assertEqual(got[0].properties.CorrelationData, b"req-42")
+                    out, err = sim.communicate(timeout=15)
+                finally:
+                    if sim.poll() is None:
+                        sim.kill()
+                        sim.communicate()
+                self.assertEqual(sim.returncode, 0, err)
+                summary = json.loads(out)
+                c = summary["commands"]
+                self.assertEqual(c["responders"], 3)
+                self.assertGreaterEqual(c["received_by_vehicles"], 1)
+                self.assertEqual(c["responses_sent"], c["received_by_vehicles"])
+                self.assertEqual(c["sent"], 0)  # no commander of its own
+                self.assertEqual(summary["errors"], {}, summary)
+
     def test_bad_arguments_name_the_option(self):
         port = self.broker.port
         cases = [
@@ -149,6 +255,8 @@ class SimAgainstConvoy(BrokerTestCase, SimChecks):
             (["--topic-template", "vehicles/+/x"], "--topic-template"),
             (["--warmup", "5", "--duration", "2"], "--warmup"),
             (["--host", "192.0.2.1", "--source-ips"], "--source-ips"),
+            (["--command-qos", "3"], "--command-qos"),
+            (["--command-rate", "5", "--vehicles", "0", "--subscribers", "1"], "--command-rate"),
             (["--no-such-option"], "--no-such-option"),
         ]
         for args, option in cases:
@@ -209,6 +317,15 @@ class SimAgainstMosquitto(unittest.TestCase, SimChecks):
         cls.proc.wait(timeout=10)
         cls.log.close()
         cls.tmp.cleanup()
+
+    def test_commands_against_mosquitto(self):
+        code, s, err, elapsed = run_sim(
+            self.port, "--vehicles", 20, "--publish-rate", 0, "--subscribers", 0,
+            "--command-rate", 100, "--duration", 2.5)
+        self.assertEqual(code, 0, err)
+        self.assert_complete(s, 21)
+        self.assert_commands_answered(s, vehicles=20, rate=100, qos=1)
+        self.assertLess(elapsed, 2.5 + SLACK)
 
     def test_qos1_fleet_against_mosquitto(self):
         code, s, err, elapsed = run_sim(

@@ -13,6 +13,7 @@
 #include "examples/sim/naming.hpp"
 #include "protocol/decoder.hpp"
 #include "protocol/encoder.hpp"
+#include "protocol/topic.hpp"
 
 using namespace convoy;
 using sim::histogram;
@@ -168,6 +169,16 @@ TEST_CASE("sim client ids are VIN-like and unique") {
   CHECK(sim::vehicle_id("CNV", 33) == "CNV00000000000010");
   CHECK(sim::vehicle_id("CNV", 0).size() == 17);
   CHECK(sim::subscriber_id("CNV", 5) == "CNV-S000000000005");
+  CHECK(sim::commander_id("CNV", 0) == "CNV-C000000000000");
+  CHECK(sim::command_topic("V1", 0) == "vehicles/V1/commands/lock");
+  CHECK(sim::command_topic("V1", 6) == "vehicles/V1/commands/climate");
+  CHECK(mqtt::topic_matches(sim::command_filter("V1"), sim::command_topic("V1", 3)));
+  CHECK_FALSE(mqtt::topic_matches(sim::command_filter("V2"), sim::command_topic("V1", 3)));
+  // A 3.1.1 response is one level below the command: no vehicle hears its own answer.
+  std::string response = sim::command_topic("V1", 1) + std::string{sim::response_suffix_v311};
+  CHECK(mqtt::topic_matches(sim::response_filter_v311, response));
+  CHECK_FALSE(mqtt::topic_matches(sim::command_filter("V1"), response));
+  CHECK(sim::response_topic("CNV-C000000000000") == "backend/CNV-C000000000000/responses");
   std::set<std::string> ids;
   for (std::uint32_t i = 0; i < 20'000; ++i) {
     auto id = sim::vehicle_id("CNV", i * 7919);
