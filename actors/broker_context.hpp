@@ -23,6 +23,9 @@ struct broker_settings {
   std::uint32_t max_session_expiry = 7 * 86'400;
   std::uint32_t max_queued_messages = 1000;
   std::uint32_t max_queued_bytes = 16 * 1'048'576;
+  // QoS 0 messages are queued for offline persistent sessions too (and are
+  // the first dropped from a full queue); otherwise only QoS 1/2 are.
+  bool queue_qos0_messages = false;
   bool retain_available = true;
   bool wildcard_subscriptions = true;
   bool shared_subscriptions = true;

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -17,6 +18,12 @@ class durable_store {
  public:
   using completion = std::function<void(bool stored)>;
 
+  // A persistent session that must get a routed QoS 1/2 message.
+  struct queue_target {
+    std::string client_id;
+    const delivery* d = nullptr;  // what this subscriber gets: QoS, RETAIN, subscription ids
+  };
+
   virtual ~durable_store() = default;
 
   // Keeps m as the retained message of its topic; an empty payload deletes
@@ -27,10 +34,30 @@ class durable_store {
   // The retained messages stored, expired ones left out, for start-up.
   virtual std::vector<message_ref> load_retained() = 0;
 
+  // What routing a message changes, in one write: the message under a new
+  // storage id with a queue entry for each target (it is deleted with the
+  // last one released), and, for a retained message, its topic's retained
+  // record. Returns the storage id (0 when there are no targets), or
+  // nullopt, with `done` never called, when the storage is over its bound.
+  virtual std::optional<std::uint64_t> save_route(const app_message& m, bool store_retained,
+                                                  const std::vector<queue_target>& targets,
+                                                  completion done) = 0;
+  // The client got message `stored_id` under `packet_id` (QoS 2, sent or
+  // PUBREL sent), so that after a restart it is resent under the same id.
+  virtual bool save_outgoing_stage(const std::string& client_id, const delivery& d,
+                                   std::uint16_t packet_id, outgoing_stage stage,
+                                   completion done) = 0;
+  // The client acknowledged message `stored_id` (PUBACK, PUBCOMP) or it was
+  // dropped (expired, refused): its queue entry goes.
+  virtual bool release(const std::string& client_id, std::uint64_t stored_id,
+                       completion done) = 0;
+
   // Writes (replaces) the record of a persistent session.
   virtual bool save_session(const session_record& s, completion done) = 0;
-  // Deletes a session's record with everything stored for it.
-  virtual bool erase_session(const std::string& client_id, completion done) = 0;
+  // Deletes a session's record with everything stored for it; `stored_ids`
+  // are the messages of its queue and window, which it no longer holds.
+  virtual bool erase_session(const std::string& client_id,
+                             const std::vector<std::uint64_t>& stored_ids, completion done) = 0;
   // Incoming QoS 2: packet id `packet_id` of `client_id` was received and
   // not yet released, so a resend after a restart is not routed twice.
   virtual bool save_qos2_received(const std::string& client_id, std::uint16_t packet_id,
@@ -40,7 +67,9 @@ class durable_store {
 
   // Calls `done` once everything submitted before is durable.
   virtual bool sync(completion done) = 0;
-  // Every stored session, for start-up; the caller drops expired ones.
+  // Every stored session with its queued and in-flight messages, for
+  // start-up; the caller drops expired ones. Messages no queue refers to
+  // any more are deleted.
   virtual std::vector<session_record> load_sessions() = 0;
 };
 

@@ -49,13 +49,15 @@ mqtt::properties forwarded_properties(const mqtt::properties& props) {
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<delivery>("convoy.delivery");
   cfg.add_message_type<route_request>("convoy.route_request");
+  cfg.add_message_type<route_outcome>("convoy.route_outcome");
+  cfg.add_message_type<subscriber_state>("convoy.subscriber_state");
   cfg.add_message_type<subscribe_request>("convoy.subscribe_request");
   cfg.add_message_type<retained_batch>("convoy.retained_batch");
   cfg.add_message_type<delivery_batch>("convoy.delivery_batch");
   cfg.add_message_type<restore_retained>("convoy.restore_retained");
   cfg.add_message_type<restore_session>("convoy.restore_session");
   cfg.add_message_type<session_stored>("convoy.session_stored");
-  cfg.add_message_type<retained_stored>("convoy.retained_stored");
+  cfg.add_message_type<route_stored>("convoy.route_stored");
   cfg.add_message_type<unsubscribe_request>("convoy.unsubscribe_request");
   cfg.add_message_type<drop_subscriber>("convoy.drop_subscriber");
   cfg.add_message_type<connect_request>("convoy.connect_request");

@@ -73,6 +73,9 @@ struct delivery {
   mqtt::qos qos = mqtt::qos::at_most_once;
   bool retain = false;  // the RETAIN flag this subscriber sees
   std::vector<std::uint32_t> subscription_ids;
+  // Storage's id of the message when it is stored in this subscriber's
+  // queue (a persistent session, QoS 1/2); 0 when it lives in memory only.
+  std::uint64_t stored_id = 0;
 };
 
 // Topic shard -> session: the deliveries for this session that one run of
@@ -81,10 +84,19 @@ struct delivery_batch {
   std::vector<delivery> deliveries;
 };
 
-// Session -> topic shard. Answered with the number of sessions the message
-// was handed to (for QoS 1/2, the PUBACK waits for every shard's answer).
+// Session -> topic shard. Answered with route_outcome (for QoS 1/2, the
+// PUBACK waits for every shard's answer).
 struct route_request {
   message_ref msg;
+};
+
+// Topic shard -> session: what became of a routed message. `receivers`
+// sessions got it; `refused` sessions matched but their queues were full.
+// For QoS 1/2 to persistent sessions the answer comes once the message is
+// stored for each of them.
+struct route_outcome {
+  std::uint32_t receivers = 0;
+  std::uint32_t refused = 0;
 };
 
 // One subscription of a session, as the session and storage keep it.
@@ -103,6 +115,17 @@ struct subscribe_request {
   mqtt::subscription_options options;
   std::uint32_t subscription_id = 0;  // 0: none
   bool send_retained = false;
+  bool persistent = false;  // the subscriber's QoS 1/2 messages are stored
+};
+
+// Session -> the topic shards of its subscriptions, when either changes:
+// whether its messages are stored (session expiry > 0), and whether its
+// queue is full with no QoS 0 message left to drop, so that QoS 1/2
+// messages for it are refused with Quota exceeded.
+struct subscriber_state {
+  caf::actor subscriber;
+  bool persistent = false;
+  bool refusing = false;
 };
 
 // Node -> topic shard at start-up: a retained message loaded from storage.
@@ -110,9 +133,10 @@ struct restore_retained {
   message_ref msg;
 };
 
-// Storage -> topic shard: the retained message written for the route that
-// `token` stands for is durable (or failed to be).
-struct retained_stored {
+// Storage -> topic shard: what the route that `token` stands for stored
+// (a retained message, queue entries of persistent sessions) is durable, or
+// failed to be.
+struct route_stored {
   std::uint64_t token = 0;
   bool stored = false;
 };
@@ -162,6 +186,21 @@ struct connection_params {
   bool has_will = false;
 };
 
+// Where an outgoing QoS 1/2 message stands with its client, as stored.
+enum class outgoing_stage : std::uint8_t {
+  queued = 0,       // not sent yet
+  sent = 1,         // PUBLISH sent under packet_id, PUBACK or PUBREC outstanding
+  pubrel_sent = 2,  // QoS 2: PUBREC received, PUBREL sent, PUBCOMP outstanding
+};
+
+// One message of a persistent session's queue or window, loaded from
+// storage at start-up.
+struct stored_delivery {
+  delivery d;  // d.stored_id is the message's storage id
+  std::uint16_t packet_id = 0;
+  outgoing_stage stage = outgoing_stage::queued;
+};
+
 // A persistent session as storage keeps it across restarts.
 struct session_record {
   connection_params params;  // client id, version, session expiry and will
@@ -169,6 +208,8 @@ struct session_record {
   epoch_ms disconnected_at = 0;  // 0: the client was connected when written
   // Incoming QoS 2 packet ids received and not yet released (loaded only).
   std::vector<std::uint16_t> qos2_received;
+  // Outgoing QoS 1/2 messages in the order they were queued (loaded only).
+  std::vector<stored_delivery> outgoing;
 };
 
 // Node -> registry -> new session at start-up: a session loaded from
@@ -224,13 +265,32 @@ struct expiry_timer {
 // the messages that were in its mailbox.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
+// Session -> itself: drop the expired messages of its queue.
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
 void register_message_types(caf::actor_system_config& cfg);
 
 // ---- inspect overloads (CAF 0.17 form) ----
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery& x) {
-  return f(caf::meta::type_name("delivery"), x.msg, x.qos, x.retain, x.subscription_ids);
+  return f(caf::meta::type_name("delivery"), x.msg, x.qos, x.retain, x.subscription_ids,
+           x.stored_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route_outcome& x) {
+  return f(caf::meta::type_name("route_outcome"), x.receivers, x.refused);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscriber_state& x) {
+  return f(caf::meta::type_name("subscriber_state"), x.subscriber, x.persistent, x.refusing);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_delivery& x) {
+  return f(caf::meta::type_name("stored_delivery"), x.d, x.packet_id, x.stage);
 }
 
 template <class Inspector>
@@ -241,7 +301,7 @@ typename Inspector::result_type inspect(Inspector& f, route_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
   return f(caf::meta::type_name("subscribe_request"), x.subscriber, x.client_id, x.filter,
-           x.options, x.subscription_id, x.send_retained);
+           x.options, x.subscription_id, x.send_retained, x.persistent);
 }
 
 template <class Inspector>
@@ -255,8 +315,8 @@ typename Inspector::result_type inspect(Inspector& f, restore_retained& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, retained_stored& x) {
-  return f(caf::meta::type_name("retained_stored"), x.token, x.stored);
+typename Inspector::result_type inspect(Inspector& f, route_stored& x) {
+  return f(caf::meta::type_name("route_stored"), x.token, x.stored);
 }
 
 template <class Inspector>
@@ -296,7 +356,7 @@ typename Inspector::result_type inspect(Inspector& f, subscription_record& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_record& x) {
   return f(caf::meta::type_name("session_record"), x.params, x.subscriptions, x.disconnected_at,
-           x.qos2_received);
+           x.qos2_received, x.outgoing);
 }
 
 template <class Inspector>

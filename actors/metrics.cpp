@@ -58,6 +58,8 @@ std::string_view name_of(counter c) {
       return "refused_subscription_invalid";
     case counter::refused_storage_busy:
       return "refused_storage_busy";
+    case counter::refused_queue_full:
+      return "refused_queue_full";
     case counter::inbound_paused:
       return "inbound_paused";
     case counter::keep_alive_timeouts:

@@ -38,6 +38,7 @@ enum class counter : std::uint8_t {
   refused_retain_not_supported,
   refused_subscription_invalid,
   refused_storage_busy,  // the storage's bound of pending writes was reached
+  refused_queue_full,    // QoS 1/2 message for a session whose queue is full (Quota exceeded)
   inbound_paused,
   keep_alive_timeouts,
   connect_timeouts,

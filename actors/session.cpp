@@ -67,6 +67,95 @@ std::size_t message_bytes(const delivery& d) {
   return d.msg->topic.size() + (d.msg->payload ? d.msg->payload->size() : 0);
 }
 
+// Shards that can hold a subscription to filter: one, or all for filters
+// with a wildcard in their shard key.
+std::vector<caf::actor> shards_for_filter(const broker_context& ctx, std::string_view filter) {
+  std::string_view plain = filter;
+  if (auto shared = mqtt::parse_shared_filter(filter)) plain = shared->filter;
+  if (auto one = ctx.placement.shard_for_filter(plain)) return {ctx.shards[*one]};
+  return ctx.shards;
+}
+
+// The shards holding this session's subscriptions, each once.
+std::vector<caf::actor> subscription_shards(const session_state& st) {
+  std::vector<caf::actor> out;
+  for (const auto& sub : st.subscriptions)
+    for (auto& shard : shards_for_filter(*st.ctx, sub.filter))
+      if (std::find(out.begin(), out.end(), shard) == out.end()) out.push_back(std::move(shard));
+  return out;
+}
+
+void ignore_outcome(bool) {}
+
+// A write the storage refused (over its bound of pending writes) is counted.
+bool accepted(bool submitted) {
+  if (!submitted) metrics::add(counter::refused_storage_busy);
+  return submitted;
+}
+
+// MQTT calls a session persistent when it outlives its connection.
+bool is_persistent(const session_state& st) {
+  return st.params.session_expiry > 0;
+}
+
+// A persistent session on a node with storage keeps its QoS 1/2 messages
+// on disk: the shards store them in its queue before the publisher's PUBACK.
+bool stores_messages(const session_state& st) {
+  return is_persistent(st) && st.ctx->store != nullptr;
+}
+
+// Submits a write with submit(completion) and runs then(stored) once it is
+// durable (true), or failed or was refused (false). The outcome of this very
+// write, through the storage gate (see storage_gate.hpp).
+template <class Submit, class Then>
+void store_then(session_actor* self, Submit submit, Then then) {
+  const caf::actor& gate = self->state.ctx->storage_gate;
+  auto ticket = next_write_ticket();
+  if (!submit(gate_completion(gate, ticket))) return then(false);
+  self->request(gate, caf::infinite, await_atom::value, ticket)
+      .then([then](bool stored) mutable { then(stored); },
+            [then](caf::error&) mutable { then(false); });
+}
+
+// A message this session will not deliver leaves its queue in storage too.
+void forget_delivery(const session_state& st, const delivery& d) {
+  if (d.stored_id != 0 && st.ctx->store)
+    st.ctx->store->release(st.params.client_id, d.stored_id, ignore_outcome);
+}
+
+// The storage ids of every message the session holds, which stop being
+// stored with its queue (the session ends or stops being persistent).
+std::vector<std::uint64_t> take_stored_ids(session_state& st) {
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, m] : st.inflight)
+    if (m.d.stored_id != 0) ids.push_back(std::exchange(m.d.stored_id, 0));
+  st.queue.for_each_mut([&](delivery& d) {
+    if (d.stored_id != 0) ids.push_back(std::exchange(d.stored_id, 0));
+  });
+  return ids;
+}
+
+// Whether QoS 1/2 messages for this session must be refused: its queue is
+// full and holds no QoS 0 message to drop instead.
+bool queue_refuses(const session_state& st) {
+  const auto& s = st.ctx->settings;
+  return !st.queue.empty() && st.queued_qos0 == 0 &&
+         (st.queue.size() >= s.max_queued_messages || st.queued_bytes >= s.max_queued_bytes);
+}
+
+// Tells the shards of the subscriptions what changed in how they treat this
+// session's messages (stored or not, refused or not). Changes are rare.
+void announce(session_actor* self) {
+  auto& st = self->state;
+  bool persistent = stores_messages(st);
+  bool refusing = queue_refuses(st);
+  if (persistent == st.announced_persistent && refusing == st.announced_refusing) return;
+  st.announced_persistent = persistent;
+  st.announced_refusing = refusing;
+  for (const auto& shard : subscription_shards(st))
+    caf::anon_send(shard, subscriber_state{self, persistent, refusing});
+}
+
 // Counts a message dropped for this client and says so in the log the
 // first time each reason hits this session, so a flood of drops is one line.
 void count_drop(session_state& st, counter reason) {
@@ -219,15 +308,50 @@ std::uint16_t allocate_packet_id(session_state& st) {
   return st.next_packet_id++;
 }
 
+void forget_inflight(session_state& st, std::map<std::uint16_t, inflight_message>::iterator it);
+
 // Sends a QoS 1/2 delivery under a fresh packet id and tracks it until acked.
 void send_tracked(session_actor* self, delivery d) {
   auto& st = self->state;
   std::uint16_t id = allocate_packet_id(st);
-  if (!send_publish(self, d, id, false)) return;  // too large: as if acknowledged
   auto stage = d.qos == mqtt::qos::at_least_once ? inflight_message::stage::awaiting_puback
                                                  : inflight_message::stage::awaiting_pubrec;
+  bool staged = d.qos == mqtt::qos::exactly_once && d.stored_id != 0 && st.ctx->storage_gate;
+  if (!staged) {
+    if (!send_publish(self, d, id, false)) {  // too large: as if acknowledged
+      forget_delivery(st, d);
+      return;
+    }
+    st.inflight_bytes += message_bytes(d);
+    st.inflight.emplace(id, inflight_message{std::move(d), stage, st.next_sequence++});
+    return;
+  }
+  // QoS 2 from storage: its packet id is stored before the PUBLISH leaves,
+  // so that after a restart it is resent under the same id and the client
+  // recognises it instead of taking it for a new message. (Should the write
+  // fail, it goes anyway: a possible duplicate rather than a stalled queue.)
+  auto sequence = st.next_sequence++;
   st.inflight_bytes += message_bytes(d);
-  st.inflight.emplace(id, inflight_message{std::move(d), stage, st.next_sequence++});
+  const auto& m = st.inflight.emplace(id, inflight_message{std::move(d), stage, sequence})
+                      .first->second;
+  store_then(
+      self,
+      [&](durable_store::completion done) {
+        return accepted(st.ctx->store->save_outgoing_stage(st.params.client_id, m.d, id,
+                                                           outgoing_stage::sent, std::move(done)));
+      },
+      [self, id, sequence](bool) {
+        auto& st = self->state;
+        auto it = st.inflight.find(id);
+        // Acknowledged, or held for a new connection, which resends it.
+        if (it == st.inflight.end() || it->second.sequence != sequence || it->second.held ||
+            it->second.at != inflight_message::stage::awaiting_pubrec)
+          return;
+        if (!send_publish(self, it->second.d, id, false)) {
+          forget_delivery(st, it->second.d);
+          forget_inflight(st, it);
+        }
+      });
 }
 
 // Whether a QoS 1/2 message of `bytes` may go out now. The window is bounded
@@ -259,12 +383,16 @@ void forget_inflight(session_state& st, std::map<std::uint16_t, inflight_message
 void drain_queue(session_actor* self) {
   auto& st = self->state;
   epoch_ms now = now_ms();
+  bool moved = false;
   while (st.sink && st.held_count == 0 && !st.queue.empty() &&
          window_has_room(st, message_bytes(st.queue.front()))) {
     delivery d = st.queue.pop_front();
+    moved = true;
     st.queued_bytes -= message_bytes(d);
+    if (d.qos == mqtt::qos::at_most_once) --st.queued_qos0;
     if (expired(*d.msg, now)) {
       count_drop(st, counter::dropped_expired);
+      forget_delivery(st, d);
       continue;
     }
     if (d.qos == mqtt::qos::at_most_once)
@@ -272,34 +400,103 @@ void drain_queue(session_actor* self) {
     else
       send_tracked(self, std::move(d));
   }
+  if (moved) announce(self);
 }
 
-void enqueue(session_state& st, delivery d) {
+// Expired messages wait in a queue until a sweep drops them: one timer per
+// session with a queue of expiring messages, at most a minute apart, so an
+// offline vehicle does not hold expired messages until it returns.
+constexpr epoch_ms max_sweep_delay_ms = 60'000;
+
+void arm_sweep(session_actor* self, epoch_ms expires_at) {
+  auto& st = self->state;
+  if (st.sweep_armed) return;
+  st.sweep_armed = true;
+  epoch_ms delay = std::clamp<epoch_ms>(expires_at - now_ms(), 0, max_sweep_delay_ms) + 1;
+  self->delayed_send(self, std::chrono::milliseconds(delay), sweep_atom::value);
+}
+
+void sweep_queue(session_actor* self) {
+  auto& st = self->state;
+  st.sweep_armed = false;
+  epoch_ms now = now_ms();
+  epoch_ms next = 0;
+  st.queue.erase_if([&](const delivery& d) {
+    epoch_ms at = d.msg->expires_at;
+    if (at == 0) return false;
+    if (at > now) {
+      next = next == 0 ? at : std::min(next, at);
+      return false;
+    }
+    st.queued_bytes -= message_bytes(d);
+    if (d.qos == mqtt::qos::at_most_once) --st.queued_qos0;
+    count_drop(st, counter::dropped_expired);
+    forget_delivery(st, d);
+    return true;
+  });
+  if (next != 0) arm_sweep(self, next);
+  announce(self);
+}
+
+// Queues a message for later. A full queue (mqtt.max_queued_messages or
+// mqtt.max_queued_bytes) first drops its oldest QoS 0 messages; with none
+// left the new message is dropped, and QoS 1/2 messages are refused by the
+// shards from then on (Quota exceeded, see announce) until there is room.
+void enqueue(session_actor* self, delivery d) {
+  auto& st = self->state;
+  const auto& s = st.ctx->settings;
   std::size_t bytes = message_bytes(d);
-  if (st.queue.size() >= st.ctx->settings.max_queued_messages ||
-      st.queued_bytes + bytes > st.ctx->settings.max_queued_bytes) {
+  auto full = [&] {
+    return st.queue.size() >= s.max_queued_messages || st.queued_bytes + bytes > s.max_queued_bytes;
+  };
+  while (full() && st.queued_qos0 > 0) {
+    st.queue.erase_first_if([&](const delivery& old) {
+      if (old.qos != mqtt::qos::at_most_once) return false;
+      st.queued_bytes -= message_bytes(old);
+      return true;
+    });
+    --st.queued_qos0;
     count_drop(st, counter::dropped_queue_full);
+  }
+  if (full()) {
+    count_drop(st, counter::dropped_queue_full);
+    forget_delivery(st, d);
+    announce(self);
     return;
   }
   st.queued_bytes += bytes;
+  if (d.qos == mqtt::qos::at_most_once) ++st.queued_qos0;
+  if (d.msg->expires_at != 0) arm_sweep(self, d.msg->expires_at);
   st.queue.push_back(std::move(d));
+  announce(self);
 }
 
 void deliver(session_actor* self, delivery d) {
   auto& st = self->state;
+  if (d.stored_id != 0 && !stores_messages(st)) {
+    // Stored by a shard that did not yet know the session stopped being
+    // persistent.
+    forget_delivery(st, d);
+    d.stored_id = 0;
+  }
   if (expired(*d.msg, now_ms())) {
     count_drop(st, counter::dropped_expired);
+    forget_delivery(st, d);
     return;
   }
   if (d.qos == mqtt::qos::at_most_once) {
-    // QoS 0 is not kept for offline clients (as in mosquitto's default).
-    if (st.sink) send_publish(self, d, 0, false);
+    if (st.sink) {
+      send_publish(self, d, 0, false);
+    } else if (st.ctx->settings.queue_qos0_messages && is_persistent(st)) {
+      enqueue(self, std::move(d));
+    }
+    // Otherwise QoS 0 is not kept for offline clients (mosquitto's default).
     return;
   }
   if (st.sink && st.held_count == 0 && st.queue.empty() && window_has_room(st, message_bytes(d)))
     send_tracked(self, std::move(d));
   else
-    enqueue(st, std::move(d));
+    enqueue(self, std::move(d));
 }
 
 // After a reconnect: resend what the client has not acknowledged, in the
@@ -361,13 +558,6 @@ void publish_will(session_actor* self) {
 
 // ---- storage ----
 
-// MQTT calls a session persistent when it outlives its connection.
-bool is_persistent(const session_state& st) {
-  return st.params.session_expiry > 0;
-}
-
-void ignore_outcome(bool) {}
-
 // Writes the session's record when what a restart must bring back changed:
 // its connection parameters and will, its subscriptions, and when the client
 // left (disconnected_at, 0 while connected) for the expiry. A session that
@@ -379,11 +569,12 @@ bool persist(session_actor* self, epoch_ms disconnected_at = 0,
   const auto& store = st.ctx->store;
   if (!store) return false;
   if (!is_persistent(st)) {
-    bool erased = st.persisted && store->erase_session(st.params.client_id, std::move(done));
+    bool erased = st.persisted && accepted(store->erase_session(
+                                      st.params.client_id, take_stored_ids(st), std::move(done)));
     st.persisted = false;
     return erased;
   }
-  if (!store->save_session(session_record{st.params, st.subscriptions, disconnected_at, {}},
+  if (!store->save_session(session_record{st.params, st.subscriptions, disconnected_at, {}, {}},
                            std::move(done))) {
     // The storage is over its bound; the next change writes the record again.
     metrics::add(counter::refused_storage_busy);
@@ -393,24 +584,22 @@ bool persist(session_actor* self, epoch_ms disconnected_at = 0,
   return true;
 }
 
-// Runs `then` once everything this session stored so far has been committed
-// (or has failed: the barrier does not tell), unless the connection changed
-// meanwhile (its acknowledgements went with it).
-template <class F>
-void when_durable(session_actor* self, F then) {
-  auto generation = self->state.connection_generation;
-  auto run = [self, generation, then](auto&&...) {
-    if (generation == self->state.connection_generation) then();
-  };
-  self->request(self->state.ctx->storage_gate, caf::infinite, sync_atom::value)
-      .then([run](bool) { run(); }, [run](caf::error&) { run(); });
+// persist(), then then(stored) once the record is durable; at once with
+// true when there is nothing to store.
+template <class Then>
+void persist_then(session_actor* self, Then then) {
+  auto& st = self->state;
+  if (!st.ctx->storage_gate || (!is_persistent(st) && !st.persisted)) return then(true);
+  store_then(
+      self, [self](durable_store::completion done) { return persist(self, 0, std::move(done)); },
+      std::move(then));
 }
 
 void end_session(session_actor* self) {
   auto& st = self->state;
   if (st.will_armed) publish_will(self);
   if (st.persisted && st.ctx->store)
-    st.ctx->store->erase_session(st.params.client_id, ignore_outcome);
+    st.ctx->store->erase_session(st.params.client_id, take_stored_ids(st), ignore_outcome);
   for (const auto& shard : st.ctx->shards)
     caf::anon_send(shard, drop_subscriber{self});
   metrics::sessions_delta(-1);
@@ -541,6 +730,7 @@ bool attach(session_actor* self, attach_connection& a) {
   };
   bool waits = persist(self, 0, done);
   if (!waits && a.replaced_stored && st.ctx->store) waits = st.ctx->store->sync(done);
+  announce(self);
   if (waits) {
     st.connack_pending = true;
     return true;
@@ -637,9 +827,10 @@ void complete_ack(session_actor* self, std::uint16_t id, packet_type type, reaso
       a.reason = rc;
     }
   });
-  if (mqtt::is_error(rc) && !is_v5(st)) {
+  if (mqtt::is_error(rc) && !is_v5(st) && rc != reason_code::quota_exceeded) {
     // 3.1.1 cannot say that a message was not taken; closing makes the
-    // client send it again.
+    // client send it again. Not for full queues: a resend would find them
+    // full again, so the message is dropped (and counted) instead.
     return close_for(self, rc, "message could not be routed");
   }
   flush_acks(self);
@@ -662,7 +853,7 @@ void route_qos0(session_actor* self, const caf::actor& shard, route_request rout
   st.routes_since_barrier = 0;
   st.barrier_pending = true;
   self->request(shard, shard_timeout, std::move(route))
-      .then([self](std::uint32_t) { release_barrier(self); },
+      .then([self](const route_outcome&) { release_barrier(self); },
             [self](caf::error&) { release_barrier(self); });
 }
 
@@ -745,27 +936,52 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   st.acks.push_back({id, type, false, reason_code::success});
   if (p.qos == mqtt::qos::exactly_once) st.qos2_incoming.push_back({id, false});
   bool exactly_once = p.qos == mqtt::qos::exactly_once;
-  // A persistent session stores the receipt of a QoS 2 id, so that a resend
-  // after a restart is recognised; the PUBREC waits until it is durable.
-  bool await_store = exactly_once && is_persistent(st) && st.ctx->storage_gate &&
-                     st.ctx->store->save_qos2_received(st.params.client_id, id, ignore_outcome);
+  // The acknowledgement waits for the route (and with it for the message's
+  // storage in the queues of persistent subscribers) and, for QoS 2 of a
+  // persistent session, for the receipt of its packet id to be stored, so
+  // that a resend after a restart is recognised.
+  struct ack_join {
+    int pending = 1;
+    reason_code rc = reason_code::success;
+    bool receipt_stored = true;
+  };
+  auto join = std::make_shared<ack_join>();
+  auto settle = [self, id, type, join] {
+    if (--join->pending > 0) return;
+    complete_ack(self, id, type,
+                 join->receipt_stored ? join->rc : reason_code::implementation_specific_error);
+  };
+  if (exactly_once && is_persistent(st) && st.ctx->storage_gate) {
+    ++join->pending;
+    store_then(
+        self,
+        [&](durable_store::completion done) {
+          return accepted(
+              st.ctx->store->save_qos2_received(st.params.client_id, id, std::move(done)));
+        },
+        [join, settle](bool stored) {
+          join->receipt_stored = stored;
+          settle();
+        });
+  }
   self->request(shard, shard_timeout, std::move(route))
       .then(
-          [self, id, type, exactly_once, await_store](std::uint32_t receivers) {
+          [self, id, exactly_once, join, settle](const route_outcome& outcome) {
             if (exactly_once)
               if (auto* receipt = find_qos2(self->state, id)) receipt->routed = true;
-            auto rc = receivers == 0 ? reason_code::no_matching_subscribers : reason_code::success;
-            if (!await_store) return complete_ack(self, id, type, rc);
-            when_durable(self, [self, id, type, rc] { complete_ack(self, id, type, rc); });
+            if (outcome.receivers == 0)
+              join->rc = outcome.refused > 0 ? reason_code::quota_exceeded
+                                             : reason_code::no_matching_subscribers;
+            settle();
           },
-          [self, id, type, exactly_once, await_store](caf::error&) {
+          [self, id, exactly_once, join, settle](caf::error&) {
             // Not routed: a QoS 2 id must not stay marked as received, so
             // the client's resend is routed again.
             auto& st = self->state;
-            if (exactly_once) erase_qos2(st, id);
-            if (await_store)
+            if (exactly_once && erase_qos2(st, id) && is_persistent(st) && st.ctx->store)
               st.ctx->store->erase_qos2_received(st.params.client_id, id, ignore_outcome);
-            complete_ack(self, id, type, reason_code::implementation_specific_error);
+            join->rc = reason_code::implementation_specific_error;
+            settle();
           });
 }
 
@@ -777,8 +993,10 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
   switch (a.type) {
     case packet_type::puback: {
       auto it = st.inflight.find(a.packet_id);
-      if (it != st.inflight.end() && it->second.at == stage::awaiting_puback)
+      if (it != st.inflight.end() && it->second.at == stage::awaiting_puback) {
+        forget_delivery(st, it->second.d);
         forget_inflight(st, it);
+      }
       break;
     }
     case packet_type::pubrec: {
@@ -792,7 +1010,9 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
         break;
       }
       if (mqtt::is_error(a.reason)) {
-        forget_inflight(st, it);  // the client refused it; the exchange ends here
+        // The client refused it; the exchange ends here.
+        forget_delivery(st, it->second.d);
+        forget_inflight(st, it);
         break;
       }
       if (it->second.held) {
@@ -804,14 +1024,40 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
       }
       it->second.at = stage::awaiting_pubcomp;
       it->second.d.msg = {};  // the payload is no longer needed
-      send_packet(self,
-                  mqtt::pub_ack_packet{packet_type::pubrel, a.packet_id, reason_code::success, {}});
+      mqtt::pub_ack_packet pubrel{packet_type::pubrel, a.packet_id, reason_code::success, {}};
+      if (it->second.d.stored_id == 0 || !st.ctx->storage_gate) {
+        send_packet(self, pubrel);
+        break;
+      }
+      // From storage: the PUBREL waits until the stage is stored, so that a
+      // restart resends the PUBREL, not the PUBLISH, which the client would
+      // take for a new message once it has released this id.
+      auto generation = st.connection_generation;
+      auto sequence = it->second.sequence;
+      store_then(
+          self,
+          [&](durable_store::completion done) {
+            return accepted(st.ctx->store->save_outgoing_stage(
+                st.params.client_id, it->second.d, a.packet_id, outgoing_stage::pubrel_sent,
+                std::move(done)));
+          },
+          [self, pubrel, generation, sequence](bool) {
+            auto& st = self->state;
+            auto it = st.inflight.find(pubrel.packet_id);
+            // Completed meanwhile, or held for a new connection, which resends it.
+            if (generation != st.connection_generation || it == st.inflight.end() ||
+                it->second.sequence != sequence)
+              return;
+            send_packet(self, pubrel);
+          });
       break;
     }
     case packet_type::pubcomp: {
       auto it = st.inflight.find(a.packet_id);
-      if (it != st.inflight.end() && it->second.at == stage::awaiting_pubcomp)
+      if (it != st.inflight.end() && it->second.at == stage::awaiting_pubcomp) {
+        forget_delivery(st, it->second.d);
         forget_inflight(st, it);
+      }
       break;
     }
     case packet_type::pubrel: {
@@ -819,15 +1065,31 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
       reason_code rc =
           known || !is_v5(st) ? reason_code::success : reason_code::packet_identifier_not_found;
       mqtt::pub_ack_packet pubcomp{packet_type::pubcomp, a.packet_id, rc, {}};
-      // The PUBCOMP frees the id for the client's next message: the release
-      // must be durable first, or a restart would take that message for a
-      // resend of this one.
-      if (!known || !is_persistent(st) || !st.ctx->storage_gate ||
-          !st.ctx->store->erase_qos2_received(st.params.client_id, a.packet_id, ignore_outcome)) {
+      if (!known || !is_persistent(st) || !st.ctx->storage_gate) {
         send_packet(self, pubcomp);
         break;
       }
-      when_durable(self, [self, pubcomp] { send_packet(self, pubcomp); });
+      // The PUBCOMP frees the id for the client's next message: the release
+      // must be durable first, or a restart would take that message for a
+      // resend of this one. Without it the connection closes, and the
+      // client sends its PUBREL again on the next.
+      auto generation = st.connection_generation;
+      store_then(
+          self,
+          [&](durable_store::completion done) {
+            return accepted(st.ctx->store->erase_qos2_received(st.params.client_id, a.packet_id,
+                                                               std::move(done)));
+          },
+          [self, pubcomp, generation](bool stored) {
+            auto& st = self->state;
+            if (generation != st.connection_generation) return;
+            if (!stored) {
+              st.qos2_incoming.push_back({pubcomp.packet_id, true});
+              return close_for(self, reason_code::implementation_specific_error,
+                               "the release of a QoS 2 packet id could not be stored");
+            }
+            send_packet(self, pubcomp);
+          });
       break;
     }
     default:
@@ -836,25 +1098,39 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
   pump(self);
 }
 
-// Shards that can hold a subscription to filter: one, or all for filters
-// with a wildcard in their shard key.
-std::vector<caf::actor> shards_for_filter(const broker_context& ctx, std::string_view filter) {
-  std::string_view plain = filter;
-  if (auto shared = mqtt::parse_shared_filter(filter)) plain = shared->filter;
-  if (auto one = ctx.placement.shard_for_filter(plain)) return {ctx.shards[*one]};
-  return ctx.shards;
-}
-
 struct subscribe_job {
   std::uint16_t packet_id = 0;
   std::uint64_t generation = 0;
   std::vector<reason_code> reasons;
+  std::vector<std::string> filters;  // the granted ones
   std::size_t pending = 0;
   std::vector<delivery> retained;
+  bool stored = true;
 };
+
+void unsubscribe_from_shards(session_actor* self, const std::string& filter) {
+  for (const auto& shard : shards_for_filter(*self->state.ctx, filter))
+    caf::anon_send(shard, unsubscribe_request{self, filter});
+}
 
 void finish_subscribe(session_actor* self, subscribe_job& job) {
   auto& st = self->state;
+  if (!job.stored) {
+    // The subscriptions would not survive a restart: the client is told
+    // they failed, and they are taken back (a filter this SUBSCRIBE only
+    // changed is removed too). The record on disk keeps what it had.
+    for (const auto& filter : job.filters) {
+      auto it = std::lower_bound(
+          st.subscriptions.begin(), st.subscriptions.end(), filter,
+          [](const subscription_record& e, const std::string& f) { return e.filter < f; });
+      if (it != st.subscriptions.end() && it->filter == filter) st.subscriptions.erase(it);
+      unsubscribe_from_shards(self, filter);
+    }
+    for (auto& rc : job.reasons)
+      if (!mqtt::is_error(rc))
+        rc = is_v5(st) ? reason_code::implementation_specific_error : reason_code::unspecified_error;
+    job.retained.clear();
+  }
   if (job.generation == st.connection_generation)
     send_packet(self, mqtt::suback_packet{job.packet_id, job.reasons, {}});
   for (auto& d : job.retained)
@@ -910,25 +1186,21 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
         !shared && (e.options.retain_handling == mqtt::retain_handling::send_on_subscribe ||
                     (e.options.retain_handling == mqtt::retain_handling::send_if_new_subscription &&
                      !existed));
+    job->filters.push_back(e.filter);
     requests.emplace_back(shards_for_filter(*st.ctx, e.filter),
                           subscribe_request{self, st.params.client_id, e.filter, e.options,
-                                            subscription_id, send_retained});
-  }
-  // The SUBACK waits until the subscriptions are durable as well.
-  if (persist(self) && st.ctx->storage_gate) {
-    ++job->pending;
-    self->request(st.ctx->storage_gate, caf::infinite, sync_atom::value)
-        .then(
-            [self, job](bool) {
-              if (--job->pending == 0) finish_subscribe(self, *job);
-            },
-            [self, job](caf::error&) {
-              if (--job->pending == 0) finish_subscribe(self, *job);
-            });
+                                            subscription_id, send_retained,
+                                            st.announced_persistent});
   }
   for (auto& [targets, req] : requests)
     job->pending += targets.size();
-  if (job->pending == 0) return finish_subscribe(self, *job);
+  // The SUBACK waits until the subscriptions are durable as well.
+  ++job->pending;
+  persist_then(self, [self, job](bool stored) {
+    job->stored = stored;
+    if (--job->pending == 0) finish_subscribe(self, *job);
+  });
+  if (job->pending == 0) return;  // finished by persist_then
   for (auto& [targets, req] : requests) {
     for (const auto& shard : targets) {
       self->request(shard, shard_timeout, req)
@@ -961,14 +1233,26 @@ void on_unsubscribe(session_actor* self, const mqtt::unsubscribe_packet& p) {
       continue;
     }
     st.subscriptions.erase(it);
-    for (const auto& shard : shards_for_filter(*st.ctx, filter))
-      caf::anon_send(shard, unsubscribe_request{self, filter});
+    unsubscribe_from_shards(self, filter);
     ack.reasons.push_back(reason_code::success);
   }
   // Like the SUBACK, the UNSUBACK waits until the change is durable, so a
-  // restart cannot bring back a subscription the client saw removed.
-  if (!persist(self) || !st.ctx->storage_gate) return send_packet(self, ack);
-  when_durable(self, [self, ack] { send_packet(self, ack); });
+  // restart cannot bring back a subscription the client saw removed. When
+  // it cannot be stored an MQTT 5 client is told so; a 3.1.1 UNSUBACK has
+  // no reason codes, so that connection closes instead.
+  auto generation = st.connection_generation;
+  persist_then(self, [self, ack, generation](bool stored) mutable {
+    auto& st = self->state;
+    if (generation != st.connection_generation) return;
+    if (!stored) {
+      if (!is_v5(st))
+        return close_for(self, reason_code::implementation_specific_error,
+                         "the unsubscription could not be stored");
+      for (auto& rc : ack.reasons)
+        if (rc == reason_code::success) rc = reason_code::implementation_specific_error;
+    }
+    send_packet(self, ack);
+  });
 }
 
 void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
@@ -987,6 +1271,44 @@ void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
   on_connection_lost(self, d.reason == reason_code::success);
 }
 
+// The stored queue and window of a session loaded at start-up. Messages
+// sent before the restart wait, held, to be resent under their packet ids
+// (QoS 2: a PUBREL where the PUBREC had arrived); the rest is queued in its
+// order. Expired messages go. The queue takes what was stored even beyond
+// the current bounds: those messages were acknowledged to their publishers.
+void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoing, epoch_ms now) {
+  auto& st = self->state;
+  using stage = inflight_message::stage;
+  epoch_ms next_expiry = 0;
+  for (auto& o : outgoing) {
+    delivery& d = o.d;
+    if (expired(*d.msg, now)) {
+      count_drop(st, counter::dropped_expired);
+      forget_delivery(st, d);
+      continue;
+    }
+    bool sent = o.stage != outgoing_stage::queued && d.qos == mqtt::qos::exactly_once &&
+                o.packet_id != 0 && st.inflight.count(o.packet_id) == 0;
+    if (sent) {
+      bool released = o.stage == outgoing_stage::pubrel_sent;
+      if (released) d.msg = {};
+      st.inflight.emplace(o.packet_id,
+                          inflight_message{std::move(d),
+                                           released ? stage::awaiting_pubcomp
+                                                    : stage::awaiting_pubrec,
+                                           st.next_sequence++, true});
+      ++st.held_count;
+      st.next_packet_id = static_cast<std::uint16_t>(o.packet_id + 1);
+      continue;
+    }
+    if (d.msg->expires_at != 0)
+      next_expiry = next_expiry == 0 ? d.msg->expires_at : std::min(next_expiry, d.msg->expires_at);
+    st.queued_bytes += static_cast<std::uint32_t>(message_bytes(d));
+    st.queue.push_back(std::move(d));
+  }
+  if (next_expiry != 0) arm_sweep(self, next_expiry);
+}
+
 // A session loaded from storage at start-up: offline, with its subscriptions
 // and the time left of its expiry. A client that was connected when the node
 // stopped lost its connection then: its will fires as for any lost one.
@@ -1002,11 +1324,15 @@ bool restore(session_actor* self, session_record& r) {
   // PUBREC again.
   for (auto id : r.qos2_received)
     st.qos2_incoming.push_back({id, true});
+  st.announced_persistent = stores_messages(st);
   for (const auto& sub : st.subscriptions)
     for (const auto& shard : shards_for_filter(*st.ctx, sub.filter))
       caf::anon_send(shard, subscribe_request{self, st.params.client_id, sub.filter, sub.options,
-                                              sub.subscription_id, false});
+                                              sub.subscription_id, false,
+                                              st.announced_persistent});
   epoch_ms now = now_ms();
+  restore_outgoing(self, r.outgoing, now);
+  announce(self);
   bool was_connected = r.disconnected_at == 0;
   epoch_ms gone_for = was_connected ? 0 : std::max<epoch_ms>(now - r.disconnected_at, 0);
   epoch_ms left = std::int64_t{st.params.session_expiry} * 1000 - gone_for;
@@ -1083,6 +1409,7 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
         self->state.flush_scheduled = false;
         flush_outbox(self);
       },
+      [self](sweep_atom) { sweep_queue(self); },
       [self](const connection_closed& c) {
         if (c.connection != self->state.connection()) return;  // an old, replaced connection
         on_connection_lost(self, c.graceful);

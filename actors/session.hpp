@@ -68,6 +68,7 @@ struct session_state {
 
   std::uint32_t inflight_bytes = 0;  // topic and payload bytes of PUBLISHes on the wire
   std::uint32_t queued_bytes = 0;
+  std::uint32_t queued_qos0 = 0;  // QoS 0 messages in the queue, the first to go when it is full
   std::uint32_t held_count = 0;  // in-flight messages waiting to be resent
   std::uint32_t connection_generation = 0;
   std::uint32_t timer_generation = 0;
@@ -75,13 +76,17 @@ struct session_state {
   std::uint32_t routes_since_barrier = 0;
   std::uint32_t withheld_credit = 0;
   std::uint16_t next_packet_id = 1;
-  bool barrier_pending = false;
-  bool flush_scheduled = false;
-  bool resumed_before = false;   // false until the first connection attached
-  bool will_armed = false;       // the connection was lost and the will waits for its delay
-  bool persisted = false;        // storage holds a record of this session
-  bool connack_pending = false;  // waiting for storage before the CONNACK (see attach)
-  bool connack_session_present = false;
+  bool barrier_pending : 1 = false;
+  bool flush_scheduled : 1 = false;
+  bool resumed_before : 1 = false;   // false until the first connection attached
+  bool will_armed : 1 = false;       // the connection was lost and the will waits for its delay
+  bool persisted : 1 = false;        // storage holds a record of this session
+  bool connack_pending : 1 = false;  // waiting for storage before the CONNACK (see attach)
+  bool connack_session_present : 1 = false;
+  // What the shards of the subscriptions were told (subscriber_state).
+  bool announced_persistent : 1 = false;
+  bool announced_refusing : 1 = false;
+  bool sweep_armed : 1 = false;   // a timer will drop expired messages from the queue
   std::uint8_t logged_drops = 0;  // drop reasons already logged for this session
 
   // The sink id of the current connection, 0 while offline.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -25,6 +26,27 @@ class small_fifo {
       head_ = 0;
     }
     return value;
+  }
+  // Removes the oldest item for which pred is true; false if there is none.
+  template <class P>
+  bool erase_first_if(P&& pred) {
+    for (std::size_t i = head_; i < items_.size(); ++i) {
+      if (!pred(items_[i])) continue;
+      items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
+      if (head_ == items_.size()) clear();
+      return true;
+    }
+    return false;
+  }
+  // Removes every item for which pred is true, keeping the others' order.
+  template <class P>
+  std::size_t erase_if(P&& pred) {
+    auto first = items_.begin() + static_cast<std::ptrdiff_t>(head_);
+    auto kept = std::remove_if(first, items_.end(), pred);
+    auto removed = static_cast<std::size_t>(items_.end() - kept);
+    items_.erase(kept, items_.end());
+    if (head_ == items_.size()) clear();
+    return removed;
   }
   void clear() {
     items_ = {};

@@ -1,34 +1,56 @@
 #include "actors/storage_gate.hpp"
 
+#include <atomic>
+
 #include <caf/send.hpp>
 
 #include "actors/metrics.hpp"
 
 namespace convoy {
 
+std::uint64_t next_write_ticket() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+durable_store::completion gate_completion(const caf::actor& gate, std::uint64_t ticket) {
+  return [gate, ticket](bool stored) { caf::anon_send(gate, outcome_atom::value, ticket, stored); };
+}
+
 caf::behavior storage_gate(caf::stateful_actor<storage_gate_state>* self, store_ptr store) {
   self->state.store = std::move(store);
   return {
+      [self](await_atom, std::uint64_t ticket) -> caf::result<bool> {
+        auto& st = self->state;
+        if (auto it = st.arrived.find(ticket); it != st.arrived.end()) {
+          bool stored = it->second;
+          st.arrived.erase(it);
+          return stored;
+        }
+        auto promise = self->make_response_promise();
+        st.waiting.emplace(ticket, promise);
+        return promise;
+      },
+      [self](outcome_atom, std::uint64_t ticket, bool stored) {
+        auto& st = self->state;
+        auto it = st.waiting.find(ticket);
+        if (it == st.waiting.end()) {
+          st.arrived.emplace(ticket, stored);
+          return;
+        }
+        it->second.deliver(stored);
+        st.waiting.erase(it);
+      },
       [self](sync_atom) -> caf::result<bool> {
         auto& st = self->state;
-        auto token = ++st.next_token;
-        auto me = caf::actor_cast<caf::actor>(self);
-        bool accepted = st.store->sync(
-            [me, token](bool stored) { caf::anon_send(me, sync_atom::value, token, stored); });
-        if (!accepted) {
+        auto ticket = next_write_ticket();
+        if (!st.store->sync(gate_completion(caf::actor_cast<caf::actor>(self), ticket))) {
           metrics::add(counter::refused_storage_busy);
           return false;
         }
         auto promise = self->make_response_promise();
-        st.waiting.emplace(token, promise);
+        st.waiting.emplace(ticket, promise);
         return promise;
-      },
-      [self](sync_atom, std::uint64_t token, bool stored) {
-        auto& st = self->state;
-        auto it = st.waiting.find(token);
-        if (it == st.waiting.end()) return;
-        it->second.deliver(stored);
-        st.waiting.erase(it);
       },
   };
 }

@@ -11,17 +11,29 @@
 
 namespace convoy {
 
-// Lets an actor wait, the actor way, until what it stored so far is
-// durable: it sends a request with sync_atom and the answer (true, or false
-// when storage failed) comes once every write submitted before the request
-// is committed. Group commit completes writes in submission order, so one
-// barrier after them is enough. One gate per node.
+// Lets an actor wait, the actor way, for the outcome of its own write: it
+// takes a ticket, submits the write with gate_completion(gate, ticket) as
+// its completion, and sends the gate a request (await_atom, ticket); the
+// answer is true once the write is durable, false if it failed. The
+// storage's completion and the request may reach the gate in either order.
+// sync_atom instead waits for every write submitted before it (a barrier;
+// group commit completes writes in submission order). One gate per node.
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using await_atom = caf::atom_constant<caf::atom("await")>;
+using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+
+// A ticket no other write of this node has.
+std::uint64_t next_write_ticket();
+
+// The completion that reports a write's outcome to the gate under ticket.
+durable_store::completion gate_completion(const caf::actor& gate, std::uint64_t ticket);
 
 struct storage_gate_state {
   store_ptr store;
+  // Requests waiting for an outcome, and outcomes that arrived before
+  // their request (at most the writes between a submit and its request).
   std::unordered_map<std::uint64_t, caf::response_promise> waiting;
-  std::uint64_t next_token = 0;
+  std::unordered_map<std::uint64_t, bool> arrived;
   static inline const char* name = "storage_gate";
 };
 

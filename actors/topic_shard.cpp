@@ -68,10 +68,9 @@ void gather(shard_actor* self, caf::actor session, delivery d) {
 
 }  // namespace
 
-std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index& index,
-                                                             const message_ref& msg) {
+std::vector<planned_delivery> plan_deliveries(subscription_index& index, const message_ref& msg) {
   std::vector<const subscriber_entry*> direct;
-  std::vector<std::pair<caf::actor, delivery>> out;
+  std::vector<planned_delivery> out;
   index.match(
       msg->topic,
       [&](const subscriber_entry& e) {
@@ -84,14 +83,15 @@ std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index&
                    msg->retain && e.options.retain_as_published,
                    {}};
         if (e.subscription_id != 0) d.subscription_ids.push_back(e.subscription_id);
-        out.emplace_back(e.session, std::move(d));
+        out.push_back({e.session, std::move(d), &e.client_id});
       });
   // Group the matches of one session so it receives the message once.
   std::sort(direct.begin(), direct.end(), [](const subscriber_entry* a, const subscriber_entry* b) {
     return a->session.compare(b->session) < 0;
   });
   for (std::size_t i = 0; i < direct.size();) {
-    const caf::actor& session = direct[i]->session;
+    const subscriber_entry& first = *direct[i];
+    const caf::actor& session = first.session;
     delivery d{msg, mqtt::qos::at_most_once, false, {}};
     for (; i < direct.size() && direct[i]->session == session; ++i) {
       const subscriber_entry& e = *direct[i];
@@ -99,60 +99,110 @@ std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index&
       d.retain = d.retain || (msg->retain && e.options.retain_as_published);
       if (e.subscription_id != 0) d.subscription_ids.push_back(e.subscription_id);
     }
-    out.emplace_back(session, std::move(d));
+    out.push_back({session, std::move(d), &first.client_id});
   }
   return out;
 }
 
-// The route's answer waits until the retained message is on disk, so a
-// PUBACK means it survives a restart. A full storage refuses the route.
-caf::result<std::uint32_t> answer_when_stored(shard_actor* self, const app_message& m,
-                                              std::uint32_t receivers) {
+void set_flags(shard_actor* self, const caf::actor& subscriber,
+               topic_shard_state::subscriber_flags flags) {
   auto& st = self->state;
-  auto token = ++st.next_store_token;
-  auto me = caf::actor_cast<caf::actor>(self);
-  bool accepted = st.store->save_retained(m, [me, token](bool stored) {
-    caf::anon_send(me, retained_stored{token, stored});
-  });
-  if (!accepted) {
-    metrics::add(counter::refused_storage_busy);
-    return caf::make_error(caf::sec::runtime_error, "storage busy");
+  auto addr = subscriber.address();
+  if (!flags.persistent && !flags.refusing) {
+    st.flags.erase(addr);
+    return;
   }
-  auto promise = self->make_response_promise();
-  st.awaiting_store.emplace(token, topic_shard_state::route_awaiting_store{promise, receivers});
-  return promise;
+  // A session with no subscription here is not monitored here either.
+  if (st.subscriptions.has_subscriber(addr)) st.flags[addr] = flags;
+}
+
+// Routes a message: refuses QoS 1/2 deliveries to sessions whose queues are
+// full, stores the message for the persistent sessions that get it at QoS
+// 1/2 (and as the retained message of its topic), then hands the deliveries
+// out. The answer waits until what was stored is on disk, so that the
+// publisher's PUBACK means the message survives a restart; a storage over
+// its bound refuses the route. The write is submitted before any session
+// sees its delivery, so a session's release of the message always follows
+// the message's own write.
+caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
+  auto& st = self->state;
+  const app_message& m = *msg;
+  if (m.retain) {
+    // An empty retained payload deletes the topic's retained message.
+    if (!m.payload || m.payload->empty())
+      st.retained.erase(m.topic);
+    else
+      st.retained.insert_or_assign(m.topic, msg);
+  }
+  auto plan = plan_deliveries(st.subscriptions, msg);
+  route_outcome outcome;
+  std::vector<std::size_t> stored;  // the deliveries to persistent sessions
+  if (!st.flags.empty()) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      auto& p = plan[i];
+      if (p.d.qos != mqtt::qos::at_most_once) {
+        auto f = st.flags.find(p.session.address());
+        if (f != st.flags.end() && f->second.refusing) {
+          ++outcome.refused;
+          metrics::add(counter::refused_queue_full);
+          continue;
+        }
+        if (f != st.flags.end() && f->second.persistent && st.store) stored.push_back(kept);
+      }
+      if (kept != i) plan[kept] = std::move(p);
+      ++kept;
+    }
+    plan.resize(kept);
+  }
+  outcome.receivers = static_cast<std::uint32_t>(plan.size());
+  if (plan.empty() && outcome.refused == 0) metrics::add(counter::dropped_no_subscribers);
+
+  bool store_retained = m.retain && st.store;
+  bool busy = false;
+  std::optional<caf::response_promise> promise;
+  if (store_retained || !stored.empty()) {
+    std::vector<durable_store::queue_target> targets;
+    targets.reserve(stored.size());
+    for (auto i : stored)
+      targets.push_back({*plan[i].client_id, &plan[i].d});
+    auto token = ++st.next_store_token;
+    auto me = caf::actor_cast<caf::actor>(self);
+    auto id = st.store->save_route(m, store_retained, targets, [me, token](bool ok) {
+      caf::anon_send(me, route_stored{token, ok});
+    });
+    if (!id) {
+      busy = true;
+      metrics::add(counter::refused_storage_busy);
+    } else {
+      for (auto i : stored)
+        plan[i].d.stored_id = *id;
+      promise = self->make_response_promise();
+      st.awaiting_store.emplace(token, topic_shard_state::route_awaiting_store{*promise, outcome});
+    }
+  }
+  for (auto& p : plan)
+    gather(self, std::move(p.session), std::move(p.d));
+  if (busy) return caf::make_error(caf::sec::runtime_error, "storage busy");
+  if (promise) return *promise;
+  return outcome;
 }
 
 caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr store) {
   self->state.index = index;
   self->state.store = std::move(store);
-  self->set_down_handler(
-      [self](const caf::down_msg& down) { self->state.subscriptions.erase_all(down.source); });
+  self->set_down_handler([self](const caf::down_msg& down) {
+    self->state.subscriptions.erase_all(down.source);
+    self->state.flags.erase(down.source);
+  });
   return {
-      [self](const route_request& r) -> caf::result<std::uint32_t> {
-        auto& st = self->state;
-        const app_message& m = *r.msg;
-        if (m.retain) {
-          // An empty retained payload deletes the topic's retained message.
-          if (!m.payload || m.payload->empty())
-            st.retained.erase(m.topic);
-          else
-            st.retained.insert_or_assign(m.topic, r.msg);
-        }
-        auto plan = plan_deliveries(st.subscriptions, r.msg);
-        if (plan.empty()) metrics::add(counter::dropped_no_subscribers);
-        auto receivers = static_cast<std::uint32_t>(plan.size());
-        for (auto& [session, d] : plan)
-          gather(self, std::move(session), std::move(d));
-        if (m.retain && st.store) return answer_when_stored(self, m, receivers);
-        return receivers;
-      },
-      [self](const retained_stored& s) {
+      [self](const route_request& r) -> caf::result<route_outcome> { return route(self, r.msg); },
+      [self](const route_stored& s) {
         auto& st = self->state;
         auto it = st.awaiting_store.find(s.token);
         if (it == st.awaiting_store.end()) return;
         if (s.stored)
-          it->second.promise.deliver(it->second.receivers);
+          it->second.promise.deliver(it->second.outcome);
         else
           it->second.promise.deliver(caf::make_error(caf::sec::runtime_error, "storage failed"));
         st.awaiting_store.erase(it);
@@ -184,15 +234,22 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
             ++it;
           }
         }
+        caf::actor subscriber = s.subscriber;
         st.subscriptions.insert(
             s.filter, subscriber_entry{std::move(s.subscriber), std::move(s.client_id), s.options,
                                        s.subscription_id});
+        auto f = st.flags.find(subscriber.address());
+        bool refusing = f != st.flags.end() && f->second.refusing;
+        set_flags(self, subscriber, {s.persistent, refusing});
         return batch;
       },
       [self](const unsubscribe_request& u) -> bool {
         auto& st = self->state;
         bool existed = st.subscriptions.erase(u.filter, u.subscriber.address());
-        if (!st.subscriptions.has_subscriber(u.subscriber.address())) self->demonitor(u.subscriber);
+        if (!st.subscriptions.has_subscriber(u.subscriber.address())) {
+          self->demonitor(u.subscriber);
+          st.flags.erase(u.subscriber.address());
+        }
         return existed;
       },
       [self](flush_atom) {
@@ -201,7 +258,11 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
       },
       [self](const drop_subscriber& d) {
         self->state.subscriptions.erase_all(d.subscriber.address());
+        self->state.flags.erase(d.subscriber.address());
         self->demonitor(d.subscriber);
+      },
+      [self](const subscriber_state& s) {
+        set_flags(self, s.subscriber, {s.persistent, s.refusing});
       },
   };
 }

@@ -22,12 +22,21 @@ struct topic_shard_state {
   subscription_index subscriptions;
   std::map<std::string, message_ref, std::less<>> retained;
 
+  // What the shard knows of a subscriber beyond its subscriptions; only
+  // sessions with a flag set have an entry.
+  struct subscriber_flags {
+    bool persistent = false;  // QoS 1/2 messages for it are stored before the PUBACK
+    bool refusing = false;    // its queue is full: QoS 1/2 messages for it are refused
+  };
+  std::unordered_map<caf::actor_addr, subscriber_flags> flags;
+
   // Null when the node keeps nothing on disk. Routes of retained messages
-  // are answered once the retained message is durable.
+  // and of QoS 1/2 messages to persistent sessions are answered once the
+  // message is durable.
   store_ptr store;
   struct route_awaiting_store {
     caf::response_promise promise;
-    std::uint32_t receivers = 0;
+    route_outcome outcome;
   };
   std::unordered_map<std::uint64_t, route_awaiting_store> awaiting_store;
   std::uint64_t next_store_token = 0;
@@ -51,11 +60,18 @@ struct topic_shard_state {
 caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uint32_t index,
                           store_ptr store);
 
+// One delivery a route produces. client_id points into the subscription
+// index: valid until the index changes.
+struct planned_delivery {
+  caf::actor session;
+  delivery d;
+  const std::string* client_id = nullptr;
+};
+
 // The deliveries a route produces, one per subscriber session (overlapping
 // subscriptions of one session merge into one delivery with the highest QoS
 // and every subscription identifier) plus one per shared group. Exposed for
 // tests; the shard actor sends them.
-std::vector<std::pair<caf::actor, delivery>> plan_deliveries(subscription_index& index,
-                                                             const message_ref& msg);
+std::vector<planned_delivery> plan_deliveries(subscription_index& index, const message_ref& msg);
 
 }  // namespace convoy

@@ -41,6 +41,7 @@ struct node_config {
     std::uint32_t connect_timeout_ms = 10'000;         // time from accept to CONNECT
     std::uint32_t max_queued_messages = 1000;          // per session, while offline or window full
     std::uint32_t max_queued_bytes = 16 * 1'048'576;   // per session
+    bool queue_qos0_messages = false;                  // offline persistent sessions queue QoS 0
     std::uint32_t max_outbound_bytes = 4 * 1'048'576;  // per connection write backlog
     bool retain_available = true;
     bool wildcard_subscriptions = true;

@@ -140,6 +140,10 @@ constexpr auto keys = std::to_array<key_info>({
         "full."),
     integer_key<&nc::mqtt, &nc::mqtt_section::max_queued_bytes>(
         "mqtt.max_queued_bytes", "Bytes queued per session, under the same conditions."),
+    bool_key<&nc::mqtt, &nc::mqtt_section::queue_qos0_messages>(
+        "mqtt.queue_qos0_messages",
+        "Whether QoS 0 messages are queued for offline persistent sessions as well. They are "
+        "kept in memory only, and a full queue drops its oldest QoS 0 message first."),
     integer_key<&nc::mqtt, &nc::mqtt_section::max_outbound_bytes>(
         "mqtt.max_outbound_bytes",
         "Bytes waiting to be written to one connection. At least mqtt.max_packet_size, so that "

@@ -1,10 +1,13 @@
 #include "runtime/lmdb_store.hpp"
 
+#include <unordered_set>
+
 #include <spdlog/spdlog.h>
 
 #include "protocol/decoder.hpp"
 #include "protocol/encoder.hpp"
 #include "runtime/storage/inflight_in_entry.hpp"
+#include "runtime/storage/queue_entry.hpp"
 #include "runtime/storage/read_txn.hpp"
 #include "runtime/storage/record_keys.hpp"
 #include "runtime/storage/stored_message.hpp"
@@ -105,6 +108,16 @@ std::optional<session_record> from_stored(storage::stored_session&& s) {
   return r;
 }
 
+storage::queue_entry to_entry(std::uint64_t stored_id, const delivery& d, std::uint16_t packet_id,
+                                outgoing_stage stage) {
+  return storage::queue_entry{stored_id,
+                              d.qos,
+                              packet_id,
+                              static_cast<storage::delivery_state>(stage),
+                              d.retain,
+                              d.subscription_ids};
+}
+
 storage::write_completion report(durable_store::completion done, std::string what) {
   return [done = std::move(done), what = std::move(what)](std::optional<storage::storage_error> e) {
     if (e) spdlog::error("storage: {} failed: {}", what, e->what());
@@ -115,21 +128,95 @@ storage::write_completion report(durable_store::completion done, std::string wha
 }  // namespace
 
 lmdb_store::lmdb_store(const storage::storage_options& options)
-    : env_(options.data_dir, options.env), writer_(env_, options.commit) {}
+    : env_(options.data_dir, options.env), writer_(env_, options.commit) {
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) throw txn.error();
+  auto last = txn->last_key(storage::database::messages);
+  if (!last) throw last.error();
+  if (*last) {
+    auto id = storage::message_id_of(**last);
+    if (!id) throw id.error();
+    next_message_id_ = *id + 1;
+  }
+}
 
 lmdb_store::~lmdb_store() {
   writer_.stop();
 }
 
-bool lmdb_store::save_retained(const app_message& m, completion done) {
-  storage::write_batch batch{
-      report(std::move(done), "storing the retained message of '" + m.topic + "'")};
+void lmdb_store::put_retained(const app_message& m, storage::write_batch& batch) {
   if (!m.payload || m.payload->empty())
     batch.erase(storage::database::retained, storage::retained_key(m.topic));
   else
     batch.put(storage::database::retained, storage::retained_key(m.topic),
               storage::encode_message(to_stored(m)));
+}
+
+bool lmdb_store::save_retained(const app_message& m, completion done) {
+  storage::write_batch batch{
+      report(std::move(done), "storing the retained message of '" + m.topic + "'")};
+  put_retained(m, batch);
   return writer_.submit(std::move(batch));
+}
+
+std::optional<std::uint64_t> lmdb_store::save_route(const app_message& m, bool store_retained,
+                                                    const std::vector<queue_target>& targets,
+                                                    completion done) {
+  storage::write_batch batch{report(std::move(done), "storing a message to '" + m.topic + "'")};
+  if (store_retained) put_retained(m, batch);
+  std::uint64_t id = 0;
+  if (!targets.empty()) {
+    id = next_message_id_.fetch_add(1, std::memory_order_relaxed);
+    batch.put(storage::database::messages, storage::message_key(id),
+              storage::encode_message(to_stored(m)));
+    for (const auto& t : targets)
+      batch.put(storage::database::queues, storage::queue_key(t.client_id, id),
+                storage::encode_queue_entry(to_entry(id, *t.d, 0, outgoing_stage::queued)));
+    // Counted before the batch is handed over: a session can release the
+    // message only after the caller delivered it, which is after this.
+    std::lock_guard lock{references_mutex_};
+    references_[id] = static_cast<std::uint32_t>(targets.size());
+  }
+  if (!writer_.submit(std::move(batch))) {
+    if (id != 0) {
+      std::lock_guard lock{references_mutex_};
+      references_.erase(id);
+    }
+    return std::nullopt;
+  }
+  return id;
+}
+
+bool lmdb_store::save_outgoing_stage(const std::string& client_id, const delivery& d,
+                                     std::uint16_t packet_id, outgoing_stage stage,
+                                     completion done) {
+  storage::write_batch batch{
+      report(std::move(done), "storing packet id " + std::to_string(packet_id) + " of '" +
+                                  client_id + "'")};
+  batch.put(storage::database::queues, storage::queue_key(client_id, d.stored_id),
+            storage::encode_queue_entry(to_entry(d.stored_id, d, packet_id, stage)));
+  return writer_.submit(std::move(batch));
+}
+
+void lmdb_store::drop_reference(std::uint64_t stored_id, storage::write_batch& batch) {
+  std::lock_guard lock{references_mutex_};
+  auto it = references_.find(stored_id);
+  if (it == references_.end() || --it->second > 0) return;
+  references_.erase(it);
+  batch.erase(storage::database::messages, storage::message_key(stored_id));
+}
+
+bool lmdb_store::release(const std::string& client_id, std::uint64_t stored_id,
+                         completion done) {
+  storage::write_batch batch{report(std::move(done), "releasing a message of '" + client_id + "'")};
+  batch.erase(storage::database::queues, storage::queue_key(client_id, stored_id));
+  drop_reference(stored_id, batch);
+  if (writer_.submit(std::move(batch))) return true;
+  // Not written: the entry stays, and with it the reference (the next
+  // start counts references from the entries again).
+  std::lock_guard lock{references_mutex_};
+  ++references_[stored_id];
+  return false;
 }
 
 std::vector<message_ref> lmdb_store::load_retained() {
@@ -174,12 +261,17 @@ bool lmdb_store::save_session(const session_record& s, completion done) {
   return writer_.submit(std::move(batch));
 }
 
-bool lmdb_store::erase_session(const std::string& client_id, completion done) {
+bool lmdb_store::erase_session(const std::string& client_id,
+                               const std::vector<std::uint64_t>& stored_ids, completion done) {
   storage::write_batch batch{
       report(std::move(done), "deleting the session of '" + client_id + "'")};
   batch.erase(storage::database::sessions, storage::session_key(client_id));
   batch.erase_prefix(storage::database::queues, storage::queue_prefix(client_id));
   batch.erase_prefix(storage::database::inflight_in, storage::inflight_in_prefix(client_id));
+  for (auto id : stored_ids)
+    drop_reference(id, batch);
+  // A refused deletion leaves records that the next start still finds; the
+  // references it dropped are counted again from them then.
   return writer_.submit(std::move(batch));
 }
 
@@ -224,6 +316,13 @@ std::vector<session_record> lmdb_store::load_sessions() {
   if (!loaded) throw loaded.error();
   auto txn = storage::read_txn::begin(env_);
   if (!txn) throw txn.error();
+  // Messages are read once however many queues refer to them.
+  std::unordered_map<std::uint64_t, message_ref> messages;
+  std::unordered_map<std::uint64_t, std::uint32_t> references;
+  std::unordered_set<std::string> known_queues;
+  storage::write_batch cleanup{[](std::optional<storage::storage_error> e) {
+    if (e) spdlog::warn("storage: could not reclaim unreferenced records: {}", e->what());
+  }};
   for (auto& r : out) {
     auto scanned = txn->for_each(storage::database::inflight_in,
                                  storage::inflight_in_prefix(r.params.client_id),
@@ -232,7 +331,72 @@ std::vector<session_record> lmdb_store::load_sessions() {
                                      r.qos2_received.push_back(*id);
                                  });
     if (!scanned) throw scanned.error();
+    std::string prefix = storage::queue_prefix(r.params.client_id);
+    known_queues.insert(prefix);
+    scanned = txn->for_each(
+        storage::database::queues, prefix, [&](std::string_view key, std::string_view value) {
+          auto entry = storage::decode_queue_entry(value);
+          if (!entry) {
+            spdlog::error("storage: dropping a damaged queue entry of '{}' ({})",
+                          r.params.client_id, entry.error().what());
+            cleanup.erase(storage::database::queues, std::string{key});
+            return;
+          }
+          auto found = messages.find(entry->message_id);
+          if (found == messages.end()) {
+            auto value = txn->get(storage::database::messages,
+                                  storage::message_key(entry->message_id));
+            if (!value) throw value.error();
+            std::optional<message_ref> m;
+            if (*value) {
+              auto record = storage::decode_message(**value);
+              if (record) m = from_stored(std::move(*record));
+            }
+            if (!m) {
+              spdlog::error("storage: dropping a queue entry of '{}' whose message is {}",
+                            r.params.client_id, *value ? "damaged" : "missing");
+              cleanup.erase(storage::database::queues, std::string{key});
+              return;
+            }
+            found = messages.emplace(entry->message_id, std::move(*m)).first;
+          }
+          ++references[entry->message_id];
+          stored_delivery sd;
+          sd.d = delivery{found->second, entry->qos, entry->retain,
+                          std::move(entry->subscription_ids), entry->message_id};
+          sd.packet_id = entry->packet_id;
+          sd.stage = static_cast<outgoing_stage>(entry->state);
+          r.outgoing.push_back(std::move(sd));
+        });
+    if (!scanned) throw scanned.error();
   }
+  // Reclaim what nothing refers to: queues of sessions that are gone and
+  // messages no queue holds (a deletion that never reached the disk).
+  std::size_t reclaimed = 0;
+  auto scanned = txn->for_each(storage::database::queues, {}, [&](std::string_view key,
+                                                                  std::string_view) {
+    if (key.size() < 8 || known_queues.count(std::string{key.substr(0, key.size() - 8)}) == 0) {
+      cleanup.erase(storage::database::queues, std::string{key});
+      ++reclaimed;
+    }
+  });
+  if (!scanned) throw scanned.error();
+  scanned = txn->for_each(storage::database::messages, {}, [&](std::string_view key,
+                                                               std::string_view) {
+    auto id = storage::message_id_of(key);
+    if (!id || references.count(*id) == 0) {
+      cleanup.erase(storage::database::messages, std::string{key});
+      ++reclaimed;
+    }
+  });
+  if (!scanned) throw scanned.error();
+  {
+    std::lock_guard lock{references_mutex_};
+    references_ = std::move(references);
+  }
+  if (reclaimed > 0) spdlog::info("storage: reclaimed {} unreferenced records", reclaimed);
+  if (!cleanup.empty() && !writer_.submit(std::move(cleanup)))
+    spdlog::warn("storage: unreferenced records left for the next start");
   return out;
 }
 

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "actors/durable_store.hpp"
 #include "runtime/storage/group_commit.hpp"
@@ -20,9 +23,17 @@ class lmdb_store final : public durable_store {
   ~lmdb_store() override;
 
   bool save_retained(const app_message& m, completion done) override;
+  std::optional<std::uint64_t> save_route(const app_message& m, bool store_retained,
+                                          const std::vector<queue_target>& targets,
+                                          completion done) override;
+  bool save_outgoing_stage(const std::string& client_id, const delivery& d,
+                           std::uint16_t packet_id, outgoing_stage stage,
+                           completion done) override;
+  bool release(const std::string& client_id, std::uint64_t stored_id, completion done) override;
   std::vector<message_ref> load_retained() override;
   bool save_session(const session_record& s, completion done) override;
-  bool erase_session(const std::string& client_id, completion done) override;
+  bool erase_session(const std::string& client_id, const std::vector<std::uint64_t>& stored_ids,
+                     completion done) override;
   bool save_qos2_received(const std::string& client_id, std::uint16_t packet_id,
                           completion done) override;
   bool erase_qos2_received(const std::string& client_id, std::uint16_t packet_id,
@@ -33,8 +44,17 @@ class lmdb_store final : public durable_store {
   const storage::commit_counters& counters() const { return writer_.counters(); }
 
  private:
+  // One queue entry of stored_id fewer; at none, the message goes too.
+  void drop_reference(std::uint64_t stored_id, storage::write_batch& batch);
+  void put_retained(const app_message& m, storage::write_batch& batch);
+
   storage::storage_env env_;
   storage::group_commit writer_;
+  std::atomic<std::uint64_t> next_message_id_{1};
+  // How many queue entries refer to each stored message, so the message is
+  // deleted with the last. Rebuilt from the queues at start-up.
+  std::mutex references_mutex_;
+  std::unordered_map<std::uint64_t, std::uint32_t> references_;
 };
 
 }  // namespace convoy::runtime

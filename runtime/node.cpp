@@ -30,6 +30,7 @@ broker_settings settings_from(const config::node_config& cfg) {
   s.max_session_expiry = m.max_session_expiry;
   s.max_queued_messages = m.max_queued_messages;
   s.max_queued_bytes = m.max_queued_bytes;
+  s.queue_qos0_messages = m.queue_qos0_messages;
   s.retain_available = m.retain_available;
   s.wildcard_subscriptions = m.wildcard_subscriptions;
   s.shared_subscriptions = m.shared_subscriptions;

@@ -8,7 +8,8 @@ namespace convoy::storage {
 
 namespace {
 
-constexpr std::size_t queue_entry_fields = 4;  // format version 1
+constexpr std::size_t queue_entry_fields = 6;  // format version 1
+constexpr std::uint32_t max_subscription_id = 268'435'455;  // largest Variable Byte Integer
 
 }  // namespace
 
@@ -18,6 +19,12 @@ std::string encode_queue_entry(const queue_entry& e) {
   w.unsigned_int(static_cast<std::uint8_t>(e.qos));
   w.unsigned_int(e.packet_id);
   w.unsigned_int(static_cast<std::uint8_t>(e.state));
+  w.boolean(e.retain);
+  w.array(e.subscription_ids.size());
+  for (auto id : e.subscription_ids) {
+    w.array(1);
+    w.unsigned_int(id);
+  }
   return std::move(w).finish();
 }
 
@@ -34,6 +41,11 @@ storage_result<queue_entry> decode_queue_entry(std::string_view record) {
   e.packet_id = static_cast<std::uint16_t>(
       r.unsigned_int("packet_id", 0, std::numeric_limits<std::uint16_t>::max()));
   e.state = static_cast<delivery_state>(r.unsigned_int("state", 0, 2));
+  e.retain = r.boolean("retain");
+  r.list("subscription_ids", 1, [&](detail::field_reader& f) {
+    e.subscription_ids.push_back(
+        static_cast<std::uint32_t>(f.unsigned_int("id", 1, max_subscription_id)));
+  });
   if (context.failed()) return context.error();
   return e;
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/types.hpp"
 #include "runtime/storage/storage_result.hpp"
@@ -26,6 +27,8 @@ struct queue_entry {
   mqtt::qos qos = mqtt::qos::at_most_once;  // granted to this subscriber
   std::uint16_t packet_id = 0;              // 0 until sent
   delivery_state state = delivery_state::queued;
+  bool retain = false;  // the RETAIN flag this subscriber sees
+  std::vector<std::uint32_t> subscription_ids;  // of the matching subscriptions
   friend bool operator==(const queue_entry&, const queue_entry&) = default;
 };
 

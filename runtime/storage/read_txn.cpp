@@ -46,6 +46,17 @@ storage_result<std::size_t> read_txn::for_each(database db, std::string_view pre
   return visited;
 }
 
+storage_result<std::optional<std::string_view>> read_txn::last_key(database db) const {
+  storage_result<lmdb_cursor> cursor = lmdb_cursor::open(txn_.get(), env_->dbi(db));
+  if (!cursor) return cursor.error();
+  MDB_val key{};
+  MDB_val value{};
+  int rc = cursor->get(key, value, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
+  if (rc != 0) return lmdb_error(rc, "reading the last key of '" + std::string(name_of(db)) + "'");
+  return std::optional<std::string_view>(to_view(key));
+}
+
 storage_result<std::size_t> load_all(const storage_env& env, database db,
                                      const record_visitor& visit) {
   storage_result<read_txn> txn = read_txn::begin(env);

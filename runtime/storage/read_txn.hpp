@@ -34,6 +34,9 @@ class read_txn {
   storage_result<std::size_t> for_each(database db, std::string_view prefix,
                                        const record_visitor& visit) const;
 
+  // The largest key of db (bytewise), or nullopt when db is empty.
+  storage_result<std::optional<std::string_view>> last_key(database db) const;
+
   MDB_txn* handle() const noexcept { return txn_.get(); }
 
  private:

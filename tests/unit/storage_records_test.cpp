@@ -165,17 +165,19 @@ TEST_CASE("storage message record round trips and is stable") {
 TEST_CASE("storage queue entry and inflight_in records round trip and are stable") {
   for (delivery_state state :
        {delivery_state::queued, delivery_state::sent, delivery_state::pubrel_sent}) {
-    queue_entry e{~0ULL, mqtt::qos::exactly_once, 65535, state};
+    queue_entry e{~0ULL, mqtt::qos::exactly_once, 65535, state, true, {1, 268'435'455}};
     storage_result<queue_entry> decoded = decode_queue_entry(encode_queue_entry(e));
     REQUIRE(decoded.has_value());
     CHECK(*decoded == e);
   }
-  queue_entry e{7, mqtt::qos::at_least_once, 0x1234, delivery_state::sent};
+  queue_entry e{7, mqtt::qos::at_least_once, 0x1234, delivery_state::sent, false, {5}};
   CHECK(hex(encode_queue_entry(e)) ==
-        "019407"
+        "019607"
         "01"
         "cd1234"
-        "01");
+        "01"
+        "c2"
+        "919105");
 
   inflight_in_entry in{1'700'000'000'000};
   CHECK(hex(encode_inflight_in(in)) == "0191cf0000018bcfe56800");
@@ -206,7 +208,7 @@ TEST_CASE("storage records refuse truncated and damaged bytes") {
   check_damage_is_detected(encode_message(sample_message()),
                            [](std::string_view r) { return decode_message(r); });
   check_damage_is_detected(
-      encode_queue_entry({9, mqtt::qos::at_least_once, 3, delivery_state::sent}),
+      encode_queue_entry({9, mqtt::qos::at_least_once, 3, delivery_state::sent, true, {7}}),
       [](std::string_view r) { return decode_queue_entry(r); });
   check_damage_is_detected(encode_inflight_in({123}),
                            [](std::string_view r) { return decode_inflight_in(r); });
@@ -244,7 +246,7 @@ TEST_CASE("storage records name the field that is wrong") {
                       "c0")
             .find("'subscriptions[0].subscription_id': 0 is out of range") != std::string::npos);
 
-  storage_result<queue_entry> state = decode_queue_entry(unhex("019401010103"));
+  storage_result<queue_entry> state = decode_queue_entry(unhex("019601010103c290"));
   REQUIRE_FALSE(state.has_value());
   CHECK(std::string(state.error().what()) ==
         "corrupt queue entry record: field 'state': 3 is out of range 0..2");

@@ -127,7 +127,8 @@ TEST_CASE_FIXTURE(fixture, "deliveries merge a session's overlapping subscriptio
   msg->publisher = "b";
   auto plan = plan_deliveries(index, message_ref{msg});
   REQUIRE(plan.size() == 2);
-  for (auto& [session, d] : plan) {
+  for (auto& [session, d, client_id] : plan) {
+    CHECK(*client_id == (session == a ? "a" : "b"));
     if (session == a) {
       CHECK(d.qos == mqtt::qos::at_least_once);  // min(message QoS, best subscription)
       auto ids = d.subscription_ids;
@@ -145,7 +146,7 @@ TEST_CASE_FIXTURE(fixture, "deliveries merge a session's overlapping subscriptio
     }());
     auto plan2 = plan_deliveries(index, message_ref{msg});
     REQUIRE(plan2.size() == 1);
-    CHECK(plan2[0].first == a);
+    CHECK(plan2[0].session == a);
   }
 }
 
