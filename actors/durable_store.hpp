@@ -49,8 +49,7 @@ class durable_store {
                                    completion done) = 0;
   // The client acknowledged message `stored_id` (PUBACK, PUBCOMP) or it was
   // dropped (expired, refused): its queue entry goes.
-  virtual bool release(const std::string& client_id, std::uint64_t stored_id,
-                       completion done) = 0;
+  virtual bool release(const std::string& client_id, std::uint64_t stored_id, completion done) = 0;
 
   // Writes (replaces) the record of a persistent session.
   virtual bool save_session(const session_record& s, completion done) = 0;

@@ -332,8 +332,8 @@ void send_tracked(session_actor* self, delivery d) {
   // fail, it goes anyway: a possible duplicate rather than a stalled queue.)
   auto sequence = st.next_sequence++;
   st.inflight_bytes += message_bytes(d);
-  const auto& m = st.inflight.emplace(id, inflight_message{std::move(d), stage, sequence})
-                      .first->second;
+  const auto& m =
+      st.inflight.emplace(id, inflight_message{std::move(d), stage, sequence}).first->second;
   store_then(
       self,
       [&](durable_store::completion done) {
@@ -1037,9 +1037,9 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
       store_then(
           self,
           [&](durable_store::completion done) {
-            return accepted(st.ctx->store->save_outgoing_stage(
-                st.params.client_id, it->second.d, a.packet_id, outgoing_stage::pubrel_sent,
-                std::move(done)));
+            return accepted(
+                st.ctx->store->save_outgoing_stage(st.params.client_id, it->second.d, a.packet_id,
+                                                   outgoing_stage::pubrel_sent, std::move(done)));
           },
           [self, pubrel, generation, sequence](bool) {
             auto& st = self->state;
@@ -1128,7 +1128,8 @@ void finish_subscribe(session_actor* self, subscribe_job& job) {
     }
     for (auto& rc : job.reasons)
       if (!mqtt::is_error(rc))
-        rc = is_v5(st) ? reason_code::implementation_specific_error : reason_code::unspecified_error;
+        rc =
+            is_v5(st) ? reason_code::implementation_specific_error : reason_code::unspecified_error;
     job.retained.clear();
   }
   if (job.generation == st.connection_generation)
@@ -1187,10 +1188,10 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
                     (e.options.retain_handling == mqtt::retain_handling::send_if_new_subscription &&
                      !existed));
     job->filters.push_back(e.filter);
-    requests.emplace_back(shards_for_filter(*st.ctx, e.filter),
-                          subscribe_request{self, st.params.client_id, e.filter, e.options,
-                                            subscription_id, send_retained,
-                                            st.announced_persistent});
+    requests.emplace_back(
+        shards_for_filter(*st.ctx, e.filter),
+        subscribe_request{self, st.params.client_id, e.filter, e.options, subscription_id,
+                          send_retained, st.announced_persistent});
   }
   for (auto& [targets, req] : requests)
     job->pending += targets.size();
@@ -1292,11 +1293,10 @@ void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoin
     if (sent) {
       bool released = o.stage == outgoing_stage::pubrel_sent;
       if (released) d.msg = {};
-      st.inflight.emplace(o.packet_id,
-                          inflight_message{std::move(d),
-                                           released ? stage::awaiting_pubcomp
-                                                    : stage::awaiting_pubrec,
-                                           st.next_sequence++, true});
+      st.inflight.emplace(
+          o.packet_id, inflight_message{std::move(d),
+                                        released ? stage::awaiting_pubcomp : stage::awaiting_pubrec,
+                                        st.next_sequence++, true});
       ++st.held_count;
       st.next_packet_id = static_cast<std::uint16_t>(o.packet_id + 1);
       continue;
@@ -1328,8 +1328,7 @@ bool restore(session_actor* self, session_record& r) {
   for (const auto& sub : st.subscriptions)
     for (const auto& shard : shards_for_filter(*st.ctx, sub.filter))
       caf::anon_send(shard, subscribe_request{self, st.params.client_id, sub.filter, sub.options,
-                                              sub.subscription_id, false,
-                                              st.announced_persistent});
+                                              sub.subscription_id, false, st.announced_persistent});
   epoch_ms now = now_ms();
   restore_outgoing(self, r.outgoing, now);
   announce(self);

@@ -69,7 +69,7 @@ struct session_state {
   std::uint32_t inflight_bytes = 0;  // topic and payload bytes of PUBLISHes on the wire
   std::uint32_t queued_bytes = 0;
   std::uint32_t queued_qos0 = 0;  // QoS 0 messages in the queue, the first to go when it is full
-  std::uint32_t held_count = 0;  // in-flight messages waiting to be resent
+  std::uint32_t held_count = 0;   // in-flight messages waiting to be resent
   std::uint32_t connection_generation = 0;
   std::uint32_t timer_generation = 0;
   // QoS 0 flow control towards the shards (see route_qos0 in session.cpp).

@@ -109,13 +109,10 @@ std::optional<session_record> from_stored(storage::stored_session&& s) {
 }
 
 storage::queue_entry to_entry(std::uint64_t stored_id, const delivery& d, std::uint16_t packet_id,
-                                outgoing_stage stage) {
-  return storage::queue_entry{stored_id,
-                              d.qos,
-                              packet_id,
-                              static_cast<storage::delivery_state>(stage),
-                              d.retain,
-                              d.subscription_ids};
+                              outgoing_stage stage) {
+  return storage::queue_entry{stored_id, d.qos,
+                              packet_id, static_cast<storage::delivery_state>(stage),
+                              d.retain,  d.subscription_ids};
 }
 
 storage::write_completion report(durable_store::completion done, std::string what) {
@@ -191,8 +188,8 @@ bool lmdb_store::save_outgoing_stage(const std::string& client_id, const deliver
                                      std::uint16_t packet_id, outgoing_stage stage,
                                      completion done) {
   storage::write_batch batch{
-      report(std::move(done), "storing packet id " + std::to_string(packet_id) + " of '" +
-                                  client_id + "'")};
+      report(std::move(done),
+             "storing packet id " + std::to_string(packet_id) + " of '" + client_id + "'")};
   batch.put(storage::database::queues, storage::queue_key(client_id, d.stored_id),
             storage::encode_queue_entry(to_entry(d.stored_id, d, packet_id, stage)));
   return writer_.submit(std::move(batch));
@@ -206,8 +203,7 @@ void lmdb_store::drop_reference(std::uint64_t stored_id, storage::write_batch& b
   batch.erase(storage::database::messages, storage::message_key(stored_id));
 }
 
-bool lmdb_store::release(const std::string& client_id, std::uint64_t stored_id,
-                         completion done) {
+bool lmdb_store::release(const std::string& client_id, std::uint64_t stored_id, completion done) {
   storage::write_batch batch{report(std::move(done), "releasing a message of '" + client_id + "'")};
   batch.erase(storage::database::queues, storage::queue_key(client_id, stored_id));
   drop_reference(stored_id, batch);
@@ -344,8 +340,8 @@ std::vector<session_record> lmdb_store::load_sessions() {
           }
           auto found = messages.find(entry->message_id);
           if (found == messages.end()) {
-            auto value = txn->get(storage::database::messages,
-                                  storage::message_key(entry->message_id));
+            auto value =
+                txn->get(storage::database::messages, storage::message_key(entry->message_id));
             if (!value) throw value.error();
             std::optional<message_ref> m;
             if (*value) {
@@ -373,22 +369,22 @@ std::vector<session_record> lmdb_store::load_sessions() {
   // Reclaim what nothing refers to: queues of sessions that are gone and
   // messages no queue holds (a deletion that never reached the disk).
   std::size_t reclaimed = 0;
-  auto scanned = txn->for_each(storage::database::queues, {}, [&](std::string_view key,
-                                                                  std::string_view) {
-    if (key.size() < 8 || known_queues.count(std::string{key.substr(0, key.size() - 8)}) == 0) {
-      cleanup.erase(storage::database::queues, std::string{key});
-      ++reclaimed;
-    }
-  });
+  auto scanned =
+      txn->for_each(storage::database::queues, {}, [&](std::string_view key, std::string_view) {
+        if (key.size() < 8 || known_queues.count(std::string{key.substr(0, key.size() - 8)}) == 0) {
+          cleanup.erase(storage::database::queues, std::string{key});
+          ++reclaimed;
+        }
+      });
   if (!scanned) throw scanned.error();
-  scanned = txn->for_each(storage::database::messages, {}, [&](std::string_view key,
-                                                               std::string_view) {
-    auto id = storage::message_id_of(key);
-    if (!id || references.count(*id) == 0) {
-      cleanup.erase(storage::database::messages, std::string{key});
-      ++reclaimed;
-    }
-  });
+  scanned =
+      txn->for_each(storage::database::messages, {}, [&](std::string_view key, std::string_view) {
+        auto id = storage::message_id_of(key);
+        if (!id || references.count(*id) == 0) {
+          cleanup.erase(storage::database::messages, std::string{key});
+          ++reclaimed;
+        }
+      });
   if (!scanned) throw scanned.error();
   {
     std::lock_guard lock{references_mutex_};

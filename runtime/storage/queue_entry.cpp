@@ -8,7 +8,7 @@ namespace convoy::storage {
 
 namespace {
 
-constexpr std::size_t queue_entry_fields = 6;  // format version 1
+constexpr std::size_t queue_entry_fields = 6;               // format version 1
 constexpr std::uint32_t max_subscription_id = 268'435'455;  // largest Variable Byte Integer
 
 }  // namespace

@@ -27,7 +27,7 @@ struct queue_entry {
   mqtt::qos qos = mqtt::qos::at_most_once;  // granted to this subscriber
   std::uint16_t packet_id = 0;              // 0 until sent
   delivery_state state = delivery_state::queued;
-  bool retain = false;  // the RETAIN flag this subscriber sees
+  bool retain = false;                          // the RETAIN flag this subscriber sees
   std::vector<std::uint32_t> subscription_ids;  // of the matching subscriptions
   friend bool operator==(const queue_entry&, const queue_entry&) = default;
 };

@@ -157,9 +157,8 @@ TEST_CASE("config schema covers every field of node_config") {
                           topic_alias_maximum, max_keep_alive, default_keep_alive,
                           max_session_expiry, connect_timeout_ms, max_queued_messages,
                           max_queued_bytes, queue_qos0_messages, max_outbound_bytes,
-                          retain_available,
-                          wildcard_subscriptions, shared_subscriptions, subscription_identifiers,
-                          maximum_qos] = c.mqtt;
+                          retain_available, wildcard_subscriptions, shared_subscriptions,
+                          subscription_identifiers, maximum_qos] = c.mqtt;
   [[maybe_unused]] auto& [topic_shards, shard_key_levels, io_threads, actor_threads] = c.broker;
   [[maybe_unused]] auto& [enabled, map_size_mb, sync, commit_window_us, max_batch_ops,
                           max_pending_ops] = c.storage;
