@@ -54,8 +54,9 @@ def rss_kib(pid):
 
 
 class Broker:
-    def __init__(self, kind, port):
+    def __init__(self, kind, port, persistent=False):
         self.kind, self.port, self.proc, self.tmp = kind, port, None, None
+        self.persistent = persistent
 
     def start(self):
         if self.kind == "convoy":
@@ -65,9 +66,17 @@ class Broker:
                     "--set", f"node.data_dir={self.data_dir}"]
         else:
             self.tmp = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
-            # Equivalent settings: no persistence, anonymous, same queue and
-            # window bounds, Nagle off (Convoy sets TCP_NODELAY too).
-            self.tmp.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            # Equivalent settings: anonymous, same queue and window bounds,
+            # Nagle off (Convoy sets TCP_NODELAY too). Persistence only for
+            # the persistent-session scenarios: mosquitto then saves its
+            # whole state to one file every autosave_interval (default
+            # 1800 s) and at shutdown, where Convoy commits each message to
+            # LMDB before its PUBACK.
+            persistence = "persistence false\n"
+            if self.persistent:
+                self.data_dir = tempfile.mkdtemp(prefix="mosquitto-bench-")
+                persistence = f"persistence true\npersistence_location {self.data_dir}/\n"
+            self.tmp.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
                            "max_queued_messages 1000\nmax_inflight_messages 64\nset_tcp_nodelay true\n"
                            "log_type error\n")
             self.tmp.close()
@@ -141,6 +150,15 @@ SCENARIOS = {
               ["--vehicles", "5000", "--publish-rate", "10", "--qos", "0", "--payload-size", "64",
                "--subscribers", "5000", "--subscribe-filter", "vehicles/{vin}/telemetry",
                "--warmup", "3", "--source-ips"], 15, 1),
+    "persistent-q1": ("persistent sessions: 1,000 publisher/subscriber pairs, QoS 1, 64 B, stored "
+                      "(mosquitto with persistence)",
+                      ["--vehicles", "1000", "--publish-rate", "10", "--qos", "1", "--payload-size", "64",
+                       "--subscribers", "1000", "--subscribe-filter", "vehicles/{vin}/telemetry",
+                       "--persistent", "--warmup", "2", "--source-ips"], 12, 1),
+    "commands": ("remote commands: 1,000 vehicles answer 500 commands/s, QoS 1, round trip",
+                 ["--vehicles", "1000", "--publish-rate", "0", "--subscribers", "0",
+                  "--command-rate", "500", "--command-qos", "1", "--warmup", "2", "--source-ips"],
+                 12, 1),
     "idle": ("idle connections: 19,000 (one process holds at most ~19,900 sockets here)",
              ["--vehicles", "19000", "--publish-rate", "0", "--subscribers", "0", "--source-ips",
               "--ramp-rate", "4000"], 12, 1),
@@ -168,6 +186,10 @@ CAPACITY = {
     "pairs": ("pairs: 5,000 publisher/subscriber pairs, QoS 0, 64 B",
               ["--vehicles", "5000", "--subscribers", "5000", "--subscribe-filter",
                "vehicles/{vin}/telemetry", "--qos", "0", "--payload-size", "64", "--source-ips"], 10),
+    "persistent-q1": ("persistent sessions: 1,000 pairs, QoS 1, 64 B, stored",
+                      ["--vehicles", "1000", "--subscribers", "1000", "--subscribe-filter",
+                       "vehicles/{vin}/telemetry", "--qos", "1", "--payload-size", "64", "--persistent",
+                       "--source-ips"], 10),
 }
 CAPACITY_STEPS = [1.0, 1.5, 2.25, 3.4, 5.1, 7.6]
 
@@ -202,7 +224,7 @@ def run_capacity(kind, name):
 
 def run_one(kind, name, scenario):
     _, extra, duration, processes = scenario
-    broker = Broker(kind, free_port()).start()
+    broker = Broker(kind, free_port(), persistent="--persistent" in extra).start()
     try:
         results = sim(broker.port, extra, duration, processes)
         cpu, rss = broker.usage()
@@ -210,6 +232,16 @@ def run_one(kind, name, scenario):
     finally:
         broker.stop()
     r = results[0]
+    commands = r.get("commands", {})
+    if commands.get("sent"):
+        # Command round trips: commander -> broker -> vehicle -> broker -> commander.
+        return {
+            "throughput": commands["rate"],
+            "p50": commands["round_trip_us"]["p50"], "p99": commands["round_trip_us"]["p99"],
+            "lost": commands["unanswered"], "connected": r["connected"],
+            "connect_rate": r["connect_rate_per_s"], "broker_cpu": cpu, "sim_cpu": r["cpu_seconds"],
+            "rss_per_conn": rss_growth * 1024 / max(1, r["connected"]),
+        }
     return {
         "throughput": sum(x.get("throughput_msgs_per_s", 0) for x in results),
         "p50": r["latency_us"]["p50"], "p99": r["latency_us"]["p99"],
@@ -268,7 +300,7 @@ def write_report(args, names, results, capacity_names, capacity):
              "Brokers run alternately on the same machine in the same run; numbers are medians over the "
              "repetitions; ratio = Convoy / mosquitto. The simulator shares the cores, so its CPU seconds "
              "are shown beside the broker's.", "",
-             "Columns: *msgs/s received* is what subscribers received per second after the warm-up; the offered load is fixed per scenario (e.g. 1,000 x 50 msg/s), so equal numbers mean both brokers kept up. *lost* counts messages published but never received, broker drops under its queue and window limits included. *RSS/conn* is the broker's RSS growth during the run divided by the connections the simulator held. *connect/s* is the simulator's connection rate during its ramp. Idle and connect-storm stop at 19,000 connections: one process holds at most ~19,900 sockets on this machine; 50,000 and 100,000 connections need several node processes (cluster issue).", "",
+             "Columns: *msgs/s received* is what subscribers received per second after the warm-up; the offered load is fixed per scenario (e.g. 1,000 x 50 msg/s), so equal numbers mean both brokers kept up. *lost* counts messages published but never received, broker drops under its queue and window limits included. *RSS/conn* is the broker's RSS growth during the run divided by the connections the simulator held. *connect/s* is the simulator's connection rate during its ramp. For *remote commands* the columns are commands per second answered, the command round trip (commander -> broker -> vehicle -> broker -> commander) and unanswered commands. *Persistent sessions* store every QoS 1 message: Convoy commits it to LMDB (fsync, group commit) before the PUBACK; mosquitto, with `persistence true`, keeps messages in memory and writes its whole state to one file every `autosave_interval` (30 min by default) and at shutdown, so a crash loses what it acknowledged since. Idle and connect-storm stop at 19,000 connections: one process holds at most ~19,900 sockets on this machine; 50,000 and 100,000 connections need several node processes (cluster issue).", "",
              "## Capacity", "",
              "The highest offered load each broker sustains: the simulator's per-client publish rate goes "
              f"up by half a step at a time ({', '.join(str(x) for x in CAPACITY_STEPS)} times the base), "
