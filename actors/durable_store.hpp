@@ -21,7 +21,8 @@ class durable_store {
   // A persistent session that must get a routed QoS 1/2 message.
   struct queue_target {
     std::string client_id;
-    const delivery* d = nullptr;  // what this subscriber gets: QoS, RETAIN, subscription ids
+    const delivery* d = nullptr;    // what this subscriber gets: QoS, RETAIN, subscription ids
+    std::uint32_t incarnation = 0;  // of the subscriber's session
   };
 
   virtual ~durable_store() = default;
@@ -44,8 +45,8 @@ class durable_store {
                                                   completion done) = 0;
   // The client got message `stored_id` under `packet_id` (QoS 2, sent or
   // PUBREL sent), so that after a restart it is resent under the same id.
-  virtual bool save_outgoing_stage(const std::string& client_id, const delivery& d,
-                                   std::uint16_t packet_id, outgoing_stage stage,
+  virtual bool save_outgoing_stage(const std::string& client_id, std::uint32_t incarnation,
+                                   const delivery& d, std::uint16_t packet_id, outgoing_stage stage,
                                    completion done) = 0;
   // The client acknowledged message `stored_id` (PUBACK, PUBCOMP) or it was
   // dropped (expired, refused): its queue entry goes.

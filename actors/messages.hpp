@@ -115,7 +115,8 @@ struct subscribe_request {
   mqtt::subscription_options options;
   std::uint32_t subscription_id = 0;  // 0: none
   bool send_retained = false;
-  bool persistent = false;  // the subscriber's QoS 1/2 messages are stored
+  bool persistent = false;        // the subscriber's QoS 1/2 messages are stored
+  std::uint32_t incarnation = 0;  // of the session, kept with its stored queue entries
 };
 
 // Session -> the topic shards of its subscriptions, when either changes:
@@ -126,6 +127,7 @@ struct subscriber_state {
   caf::actor subscriber;
   bool persistent = false;
   bool refusing = false;
+  std::uint32_t incarnation = 0;
 };
 
 // Node -> topic shard at start-up: a retained message loaded from storage.
@@ -210,6 +212,9 @@ struct session_record {
   std::vector<std::uint16_t> qos2_received;
   // Outgoing QoS 1/2 messages in the order they were queued (loaded only).
   std::vector<stored_delivery> outgoing;
+  // Tells this session's stored queue entries from those an earlier session
+  // of the same client id left behind (random, per session).
+  std::uint32_t incarnation = 0;
 };
 
 // Node -> registry -> new session at start-up: a session loaded from
@@ -285,7 +290,8 @@ typename Inspector::result_type inspect(Inspector& f, route_outcome& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscriber_state& x) {
-  return f(caf::meta::type_name("subscriber_state"), x.subscriber, x.persistent, x.refusing);
+  return f(caf::meta::type_name("subscriber_state"), x.subscriber, x.persistent, x.refusing,
+           x.incarnation);
 }
 
 template <class Inspector>
@@ -301,7 +307,7 @@ typename Inspector::result_type inspect(Inspector& f, route_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
   return f(caf::meta::type_name("subscribe_request"), x.subscriber, x.client_id, x.filter,
-           x.options, x.subscription_id, x.send_retained, x.persistent);
+           x.options, x.subscription_id, x.send_retained, x.persistent, x.incarnation);
 }
 
 template <class Inspector>
@@ -356,7 +362,7 @@ typename Inspector::result_type inspect(Inspector& f, subscription_record& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_record& x) {
   return f(caf::meta::type_name("session_record"), x.params, x.subscriptions, x.disconnected_at,
-           x.qos2_received, x.outgoing);
+           x.qos2_received, x.outgoing, x.incarnation);
 }
 
 template <class Inspector>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
@@ -153,7 +154,7 @@ void announce(session_actor* self) {
   st.announced_persistent = persistent;
   st.announced_refusing = refusing;
   for (const auto& shard : subscription_shards(st))
-    caf::anon_send(shard, subscriber_state{self, persistent, refusing});
+    caf::anon_send(shard, subscriber_state{self, persistent, refusing, st.incarnation});
 }
 
 // Counts a message dropped for this client and says so in the log the
@@ -337,8 +338,8 @@ void send_tracked(session_actor* self, delivery d) {
   store_then(
       self,
       [&](durable_store::completion done) {
-        return accepted(st.ctx->store->save_outgoing_stage(st.params.client_id, m.d, id,
-                                                           outgoing_stage::sent, std::move(done)));
+        return accepted(st.ctx->store->save_outgoing_stage(
+            st.params.client_id, st.incarnation, m.d, id, outgoing_stage::sent, std::move(done)));
       },
       [self, id, sequence](bool) {
         auto& st = self->state;
@@ -574,8 +575,9 @@ bool persist(session_actor* self, epoch_ms disconnected_at = 0,
     st.persisted = false;
     return erased;
   }
-  if (!store->save_session(session_record{st.params, st.subscriptions, disconnected_at, {}, {}},
-                           std::move(done))) {
+  if (!store->save_session(
+          session_record{st.params, st.subscriptions, disconnected_at, {}, {}, st.incarnation},
+          std::move(done))) {
     // The storage is over its bound; the next change writes the record again.
     metrics::add(counter::refused_storage_busy);
     return false;
@@ -1037,9 +1039,9 @@ void on_pub_ack(session_actor* self, const mqtt::pub_ack_packet& a) {
       store_then(
           self,
           [&](durable_store::completion done) {
-            return accepted(
-                st.ctx->store->save_outgoing_stage(st.params.client_id, it->second.d, a.packet_id,
-                                                   outgoing_stage::pubrel_sent, std::move(done)));
+            return accepted(st.ctx->store->save_outgoing_stage(
+                st.params.client_id, st.incarnation, it->second.d, a.packet_id,
+                outgoing_stage::pubrel_sent, std::move(done)));
           },
           [self, pubrel, generation, sequence](bool) {
             auto& st = self->state;
@@ -1191,7 +1193,7 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
     requests.emplace_back(
         shards_for_filter(*st.ctx, e.filter),
         subscribe_request{self, st.params.client_id, e.filter, e.options, subscription_id,
-                          send_retained, st.announced_persistent});
+                          send_retained, st.announced_persistent, st.incarnation});
   }
   for (auto& [targets, req] : requests)
     job->pending += targets.size();
@@ -1309,6 +1311,15 @@ void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoin
   if (next_expiry != 0) arm_sweep(self, next_expiry);
 }
 
+// A random, non-zero incarnation for a new session.
+std::uint32_t new_incarnation() {
+  thread_local std::mt19937 random{std::random_device{}()};
+  std::uint32_t n = 0;
+  while (n == 0)
+    n = static_cast<std::uint32_t>(random());
+  return n;
+}
+
 // A session loaded from storage at start-up: offline, with its subscriptions
 // and the time left of its expiry. A client that was connected when the node
 // stopped lost its connection then: its will fires as for any lost one.
@@ -1320,6 +1331,7 @@ bool restore(session_actor* self, session_record& r) {
             [](const auto& a, const auto& b) { return a.filter < b.filter; });
   st.resumed_before = true;
   st.persisted = true;
+  if (r.incarnation != 0) st.incarnation = r.incarnation;
   // Received before the restart and already routed: a resend only gets its
   // PUBREC again.
   for (auto id : r.qos2_received)
@@ -1328,7 +1340,8 @@ bool restore(session_actor* self, session_record& r) {
   for (const auto& sub : st.subscriptions)
     for (const auto& shard : shards_for_filter(*st.ctx, sub.filter))
       caf::anon_send(shard, subscribe_request{self, st.params.client_id, sub.filter, sub.options,
-                                              sub.subscription_id, false, st.announced_persistent});
+                                              sub.subscription_id, false, st.announced_persistent,
+                                              st.incarnation});
   epoch_ms now = now_ms();
   restore_outgoing(self, r.outgoing, now);
   announce(self);
@@ -1353,6 +1366,7 @@ bool restore(session_actor* self, session_record& r) {
 
 caf::behavior session(session_actor* self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->state.incarnation = new_incarnation();
   metrics::sessions_delta(1);
   return {
       [self](attach_connection& a) -> bool { return attach(self, a); },

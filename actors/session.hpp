@@ -72,9 +72,11 @@ struct session_state {
   std::uint32_t held_count = 0;   // in-flight messages waiting to be resent
   std::uint32_t connection_generation = 0;
   std::uint32_t timer_generation = 0;
-  // QoS 0 flow control towards the shards (see route_qos0 in session.cpp).
-  std::uint32_t routes_since_barrier = 0;
-  std::uint32_t withheld_credit = 0;
+  std::uint32_t incarnation = 0;  // see session_record
+  // QoS 0 flow control towards the shards (see route_qos0 in session.cpp):
+  // at most qos0_barrier_interval and one connection window (512).
+  std::uint16_t routes_since_barrier = 0;
+  std::uint16_t withheld_credit = 0;
   std::uint16_t next_packet_id = 1;
   bool barrier_pending : 1 = false;
   bool flush_scheduled : 1 = false;

@@ -165,7 +165,8 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
     std::vector<durable_store::queue_target> targets;
     targets.reserve(stored.size());
     for (auto i : stored)
-      targets.push_back({*plan[i].client_id, &plan[i].d});
+      targets.push_back(
+          {*plan[i].client_id, &plan[i].d, st.flags[plan[i].session.address()].incarnation});
     auto token = ++st.next_store_token;
     auto me = caf::actor_cast<caf::actor>(self);
     auto id = st.store->save_route(m, store_retained, targets, [me, token](bool ok) {
@@ -240,7 +241,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
                                        s.subscription_id});
         auto f = st.flags.find(subscriber.address());
         bool refusing = f != st.flags.end() && f->second.refusing;
-        set_flags(self, subscriber, {s.persistent, refusing});
+        set_flags(self, subscriber, {s.persistent, refusing, s.incarnation});
         return batch;
       },
       [self](const unsubscribe_request& u) -> bool {
@@ -262,7 +263,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         self->demonitor(d.subscriber);
       },
       [self](const subscriber_state& s) {
-        set_flags(self, s.subscriber, {s.persistent, s.refusing});
+        set_flags(self, s.subscriber, {s.persistent, s.refusing, s.incarnation});
       },
   };
 }

@@ -25,8 +25,9 @@ struct topic_shard_state {
   // What the shard knows of a subscriber beyond its subscriptions; only
   // sessions with a flag set have an entry.
   struct subscriber_flags {
-    bool persistent = false;  // QoS 1/2 messages for it are stored before the PUBACK
-    bool refusing = false;    // its queue is full: QoS 1/2 messages for it are refused
+    bool persistent = false;        // QoS 1/2 messages for it are stored before the PUBACK
+    bool refusing = false;          // its queue is full: QoS 1/2 messages for it are refused
+    std::uint32_t incarnation = 0;  // of the session, for its stored queue entries
   };
   std::unordered_map<caf::actor_addr, subscriber_flags> flags;
 

@@ -62,6 +62,7 @@ storage::stored_session to_stored(const session_record& r) {
   s.version = p.version;
   s.session_expiry_interval = p.session_expiry;
   s.disconnected_at_ms = r.disconnected_at;
+  s.incarnation = r.incarnation;
   for (const auto& sub : r.subscriptions) {
     storage::stored_subscription out{sub.filter, sub.options, std::nullopt};
     if (sub.subscription_id != 0) out.subscription_id = sub.subscription_id;
@@ -85,6 +86,7 @@ std::optional<session_record> from_stored(storage::stored_session&& s) {
   p.session_expiry = s.session_expiry_interval;
   p.clean_start = false;
   r.disconnected_at = s.disconnected_at_ms;
+  r.incarnation = s.incarnation;
   for (auto& sub : s.subscriptions)
     r.subscriptions.push_back(
         {std::move(sub.filter), sub.options, sub.subscription_id.value_or(0)});
@@ -109,10 +111,16 @@ std::optional<session_record> from_stored(storage::stored_session&& s) {
 }
 
 storage::queue_entry to_entry(std::uint64_t stored_id, const delivery& d, std::uint16_t packet_id,
-                              outgoing_stage stage) {
-  return storage::queue_entry{stored_id, d.qos,
-                              packet_id, static_cast<storage::delivery_state>(stage),
-                              d.retain,  d.subscription_ids};
+                              outgoing_stage stage, std::uint32_t incarnation) {
+  storage::queue_entry e;
+  e.message_id = stored_id;
+  e.qos = d.qos;
+  e.packet_id = packet_id;
+  e.state = static_cast<storage::delivery_state>(stage);
+  e.retain = d.retain;
+  e.subscription_ids = d.subscription_ids;
+  e.incarnation = incarnation;
+  return e;
 }
 
 storage::write_completion report(durable_store::completion done, std::string what) {
@@ -168,7 +176,8 @@ std::optional<std::uint64_t> lmdb_store::save_route(const app_message& m, bool s
               storage::encode_message(to_stored(m)));
     for (const auto& t : targets)
       batch.put(storage::database::queues, storage::queue_key(t.client_id, id),
-                storage::encode_queue_entry(to_entry(id, *t.d, 0, outgoing_stage::queued)));
+                storage::encode_queue_entry(
+                    to_entry(id, *t.d, 0, outgoing_stage::queued, t.incarnation)));
     // Counted before the batch is handed over: a session can release the
     // message only after the caller delivered it, which is after this.
     std::lock_guard lock{references_mutex_};
@@ -184,14 +193,14 @@ std::optional<std::uint64_t> lmdb_store::save_route(const app_message& m, bool s
   return id;
 }
 
-bool lmdb_store::save_outgoing_stage(const std::string& client_id, const delivery& d,
-                                     std::uint16_t packet_id, outgoing_stage stage,
-                                     completion done) {
+bool lmdb_store::save_outgoing_stage(const std::string& client_id, std::uint32_t incarnation,
+                                     const delivery& d, std::uint16_t packet_id,
+                                     outgoing_stage stage, completion done) {
   storage::write_batch batch{
       report(std::move(done),
              "storing packet id " + std::to_string(packet_id) + " of '" + client_id + "'")};
   batch.put(storage::database::queues, storage::queue_key(client_id, d.stored_id),
-            storage::encode_queue_entry(to_entry(d.stored_id, d, packet_id, stage)));
+            storage::encode_queue_entry(to_entry(d.stored_id, d, packet_id, stage, incarnation)));
   return writer_.submit(std::move(batch));
 }
 
@@ -335,6 +344,12 @@ std::vector<session_record> lmdb_store::load_sessions() {
           if (!entry) {
             spdlog::error("storage: dropping a damaged queue entry of '{}' ({})",
                           r.params.client_id, entry.error().what());
+            cleanup.erase(storage::database::queues, std::string{key});
+            return;
+          }
+          if (r.incarnation != 0 && entry->incarnation != r.incarnation) {
+            // Left by an earlier session of this client id: a route that
+            // reached its shard as that session ended.
             cleanup.erase(storage::database::queues, std::string{key});
             return;
           }

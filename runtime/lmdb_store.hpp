@@ -26,8 +26,9 @@ class lmdb_store final : public durable_store {
   std::optional<std::uint64_t> save_route(const app_message& m, bool store_retained,
                                           const std::vector<queue_target>& targets,
                                           completion done) override;
-  bool save_outgoing_stage(const std::string& client_id, const delivery& d, std::uint16_t packet_id,
-                           outgoing_stage stage, completion done) override;
+  bool save_outgoing_stage(const std::string& client_id, std::uint32_t incarnation,
+                           const delivery& d, std::uint16_t packet_id, outgoing_stage stage,
+                           completion done) override;
   bool release(const std::string& client_id, std::uint64_t stored_id, completion done) override;
   std::vector<message_ref> load_retained() override;
   bool save_session(const session_record& s, completion done) override;

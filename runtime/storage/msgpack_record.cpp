@@ -52,18 +52,23 @@ std::uint32_t record_writer::size32(std::string_view s) {
 }
 
 storage_result<parsed_record> parsed_record::parse(std::string_view record, std::string_view kind,
-                                                   std::uint8_t format_version) {
+                                                   std::uint8_t format_version,
+                                                   std::uint8_t oldest_version) {
   const auto bad = [&](const std::string& problem) {
     return storage_error(storage_errc::bad_record,
                          "corrupt " + std::string(kind) + " record: " + problem);
   };
   if (record.empty()) return bad("empty");
   const auto version = static_cast<std::uint8_t>(record.front());
-  if (version != format_version) {
+  if (oldest_version == 0) oldest_version = format_version;
+  if (version < oldest_version || version > format_version) {
+    std::string readable = oldest_version == format_version
+                               ? "version " + std::to_string(format_version)
+                               : "versions " + std::to_string(oldest_version) + " to " +
+                                     std::to_string(format_version);
     return storage_error(storage_errc::bad_record,
                          std::string(kind) + " record has format version " +
-                             std::to_string(version) + "; this build reads version " +
-                             std::to_string(format_version));
+                             std::to_string(version) + "; this build reads " + readable);
   }
   const std::string_view body = record.substr(1);
   // Each element of an array or map takes at least one byte, so no count
@@ -79,7 +84,7 @@ storage_result<parsed_record> parsed_record::parse(std::string_view record, std:
     if (offset != body.size()) {
       return bad(std::to_string(body.size() - offset) + " bytes after the end of the record");
     }
-    return parsed_record(std::move(handle));
+    return parsed_record(std::move(handle), version);
   } catch (const std::exception& e) {
     // msgpack reports truncated input, bad type bytes and exceeded limits
     // by throwing; stored bytes are input like any other, so they end here.

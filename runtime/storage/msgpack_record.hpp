@@ -57,14 +57,20 @@ class parsed_record {
   // the rest of the record. Every length the value claims is bounded by the
   // record's own size, so a corrupt length cannot make the parser allocate
   // more than a small multiple of the record.
+  // Versions from oldest_version (0: format_version only) up to
+  // format_version are read; version() says which one the record has.
   static storage_result<parsed_record> parse(std::string_view record, std::string_view kind,
-                                             std::uint8_t format_version);
+                                             std::uint8_t format_version,
+                                             std::uint8_t oldest_version = 0);
 
   const msgpack::object& root() const { return handle_.get(); }
+  std::uint8_t version() const { return version_; }
 
  private:
-  explicit parsed_record(msgpack::object_handle handle) : handle_(std::move(handle)) {}
+  parsed_record(msgpack::object_handle handle, std::uint8_t version)
+      : handle_(std::move(handle)), version_(version) {}
   msgpack::object_handle handle_;
+  std::uint8_t version_;
 };
 
 // The first thing wrong with a record being decoded. Field readers share

@@ -8,7 +8,7 @@ namespace convoy::storage {
 
 namespace {
 
-constexpr std::size_t queue_entry_fields = 6;               // format version 1
+constexpr std::size_t queue_entry_fields = 7;               // format version 1
 constexpr std::uint32_t max_subscription_id = 268'435'455;  // largest Variable Byte Integer
 
 }  // namespace
@@ -25,6 +25,7 @@ std::string encode_queue_entry(const queue_entry& e) {
     w.array(1);
     w.unsigned_int(id);
   }
+  w.unsigned_int(e.incarnation);
   return std::move(w).finish();
 }
 
@@ -46,6 +47,8 @@ storage_result<queue_entry> decode_queue_entry(std::string_view record) {
     e.subscription_ids.push_back(
         static_cast<std::uint32_t>(f.unsigned_int("id", 1, max_subscription_id)));
   });
+  e.incarnation = static_cast<std::uint32_t>(
+      r.unsigned_int("incarnation", 0, std::numeric_limits<std::uint32_t>::max()));
   if (context.failed()) return context.error();
   return e;
 }

@@ -29,6 +29,7 @@ struct queue_entry {
   delivery_state state = delivery_state::queued;
   bool retain = false;                          // the RETAIN flag this subscriber sees
   std::vector<std::uint32_t> subscription_ids;  // of the matching subscriptions
+  std::uint32_t incarnation = 0;                // of the session it was queued for
   friend bool operator==(const queue_entry&, const queue_entry&) = default;
 };
 

@@ -8,8 +8,9 @@ namespace convoy::storage {
 
 namespace {
 
-// Field counts of format version 1.
-constexpr std::size_t session_fields = 6;
+// Field counts of format version 2 (version 1: one session field fewer).
+constexpr std::size_t session_fields = 7;
+constexpr std::size_t session_fields_v1 = 6;
 constexpr std::size_t subscription_fields = 6;
 constexpr std::size_t will_fields = 6;
 
@@ -48,15 +49,17 @@ std::string encode_session(const stored_session& s) {
   } else {
     w.nil();
   }
+  w.unsigned_int(s.incarnation);
   return std::move(w).finish();
 }
 
 storage_result<stored_session> decode_session(std::string_view record) {
-  storage_result<detail::parsed_record> parsed =
-      detail::parsed_record::parse(record, "session", stored_session::format_version);
+  storage_result<detail::parsed_record> parsed = detail::parsed_record::parse(
+      record, "session", stored_session::format_version, stored_session::oldest_format_version);
   if (!parsed) return parsed.error();
   detail::decode_context context("session");
-  detail::field_reader r(context, parsed->root(), "", session_fields);
+  bool v1 = parsed->version() == 1;
+  detail::field_reader r(context, parsed->root(), "", v1 ? session_fields_v1 : session_fields);
 
   stored_session s;
   s.client_id = r.text("client_id");
@@ -90,6 +93,9 @@ storage_result<stored_session> decode_session(std::string_view record) {
     will.properties = f.bytes("properties");
     s.will = std::move(will);
   }
+  if (!v1)
+    s.incarnation = static_cast<std::uint32_t>(
+        r.unsigned_int("incarnation", 0, std::numeric_limits<std::uint32_t>::max()));
   if (context.failed()) return context.error();
   return s;
 }

@@ -36,7 +36,9 @@ struct stored_will {
 // finds again. Its queue and incoming QoS 2 state are separate records, so
 // that acknowledging one message does not rewrite the whole session.
 struct stored_session {
-  static constexpr std::uint8_t format_version = 1;
+  // Version 2 added the incarnation; version 1 records are still read.
+  static constexpr std::uint8_t format_version = 2;
+  static constexpr std::uint8_t oldest_format_version = 1;
 
   std::string client_id;
   mqtt::protocol_version version = mqtt::protocol_version::v5;
@@ -44,6 +46,10 @@ struct stored_session {
   std::int64_t disconnected_at_ms = 0;        // Unix milliseconds; 0 while connected
   std::vector<stored_subscription> subscriptions;
   std::optional<stored_will> will;
+  // Which session of this client id the record belongs to: queue entries of
+  // an earlier session with the same id are not this one's. 0: unknown (a
+  // version 1 record), every entry is taken.
+  std::uint32_t incarnation = 0;
   friend bool operator==(const stored_session&, const stored_session&) = default;
 };
 

@@ -244,6 +244,7 @@ class QueueBoundsTest(Node, unittest.TestCase):
         self.assertEqual(pub.read_packet()[0], 0x70)
         self.assertEqual(publish(b"q1-d", 1, 4), 0x97)  # full of QoS 1/2: refused
         publish(b"q0-e", 0)                              # dropped too
+        time.sleep(0.3)  # routed while the subscriber is still offline
         pub.close()
         v = self.persistent(name)
         self.assertTrue(v.connect().session_present)

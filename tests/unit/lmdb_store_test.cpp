@@ -43,8 +43,9 @@ std::shared_ptr<app_message> message(std::string topic, std::string payload) {
   return m;
 }
 
-session_record session_of(std::string client_id) {
+session_record session_of(std::string client_id, std::uint32_t incarnation = 1) {
   session_record r;
+  r.incarnation = incarnation;
   r.params.client_id = std::move(client_id);
   r.params.session_expiry = 600;
   r.params.clean_start = false;
@@ -77,7 +78,7 @@ TEST_CASE("lmdb_store keeps a routed message once for all its queues until the l
       CHECK(wait_for([&](auto done) { return store.save_session(session_of(client), done); }));
     delivery for_a{{}, mqtt::qos::at_least_once, false, {7}};
     delivery for_b{{}, mqtt::qos::exactly_once, true, {}};
-    std::vector<durable_store::queue_target> targets{{"vin-a", &for_a}, {"vin-b", &for_b}};
+    std::vector<durable_store::queue_target> targets{{"vin-a", &for_a, 1}, {"vin-b", &for_b, 1}};
     auto m = message("vehicles/a/commands/lock", "lock");
     CHECK(wait_for([&](auto done) {
       auto stored = store.save_route(*m, false, targets, done);
@@ -88,7 +89,7 @@ TEST_CASE("lmdb_store keeps a routed message once for all its queues until the l
     for_b.stored_id = id;
     // vin-b's client got it under packet id 9 and sent PUBREC.
     CHECK(wait_for([&](auto done) {
-      return store.save_outgoing_stage("vin-b", for_b, 9, outgoing_stage::pubrel_sent, done);
+      return store.save_outgoing_stage("vin-b", 1, for_b, 9, outgoing_stage::pubrel_sent, done);
     }));
   }
   {
@@ -134,7 +135,7 @@ TEST_CASE("lmdb_store drops a session's references when the session is erased") 
   runtime::lmdb_store store{options_for(dir)};
   CHECK(wait_for([&](auto done) { return store.save_session(session_of("gone"), done); }));
   delivery d{{}, mqtt::qos::at_least_once, false, {}};
-  std::vector<durable_store::queue_target> targets{{"gone", &d}};
+  std::vector<durable_store::queue_target> targets{{"gone", &d, 1}};
   std::vector<std::uint64_t> ids;
   for (int i = 0; i < 3; ++i) {
     auto m = message("t/" + std::to_string(i), "x");
@@ -158,7 +159,7 @@ TEST_CASE("lmdb_store reclaims records nothing refers to at start-up and keeps i
     // A queue entry for a client with no session record: what a deletion
     // lost in a crash leaves behind.
     delivery d{{}, mqtt::qos::at_least_once, false, {}};
-    std::vector<durable_store::queue_target> targets{{"nobody", &d}};
+    std::vector<durable_store::queue_target> targets{{"nobody", &d, 1}};
     auto m = message("orphan", "x");
     CHECK(wait_for([&](auto done) {
       auto id = store.save_route(*m, false, targets, done);
@@ -173,7 +174,7 @@ TEST_CASE("lmdb_store reclaims records nothing refers to at start-up and keeps i
     CHECK(wait_for([&](auto done) { return store.sync(done); }));
     delivery d{{}, mqtt::qos::at_least_once, false, {}};
     CHECK(wait_for([&](auto done) { return store.save_session(session_of("next"), done); }));
-    std::vector<durable_store::queue_target> targets{{"next", &d}};
+    std::vector<durable_store::queue_target> targets{{"next", &d, 1}};
     auto m = message("fresh", "y");
     std::uint64_t id = 0;
     CHECK(wait_for([&](auto done) {
@@ -196,4 +197,31 @@ TEST_CASE("lmdb_store stores a retained message and queue entries in one write")
   auto retained = store.load_retained();
   REQUIRE(retained.size() == 1);
   CHECK(*retained[0]->payload == "parked");
+}
+
+TEST_CASE("lmdb_store gives a session only the queue entries of its own incarnation") {
+  temp_dir dir;
+  {
+    runtime::lmdb_store store{options_for(dir)};
+    delivery d{{}, mqtt::qos::at_least_once, false, {}};
+    // A route for the session that ended (incarnation 1) stored after the
+    // next session of the same client id (incarnation 2) began.
+    CHECK(wait_for([&](auto done) { return store.save_session(session_of("vin", 2), done); }));
+    for (std::uint32_t incarnation : {1u, 2u}) {
+      std::vector<durable_store::queue_target> targets{{"vin", &d, incarnation}};
+      auto m = message("vehicles/vin/commands", "for " + std::to_string(incarnation));
+      CHECK(wait_for(
+          [&](auto done) { return store.save_route(*m, false, targets, done).has_value(); }));
+    }
+  }
+  {
+    runtime::lmdb_store store{options_for(dir)};
+    auto sessions = store.load_sessions();
+    REQUIRE(sessions.size() == 1);
+    REQUIRE(sessions[0].outgoing.size() == 1);
+    CHECK(*sessions[0].outgoing[0].d.msg->payload == "for 2");
+    CHECK(wait_for([&](auto done) { return store.sync(done); }));
+  }
+  CHECK(count_records(dir, storage::database::queues) == 1);
+  CHECK(count_records(dir, storage::database::messages) == 1);
 }

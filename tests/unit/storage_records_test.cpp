@@ -52,6 +52,7 @@ stored_session full_session() {
                        true,
                        30,
                        std::string("\x01\x01\x03\x00\x04text", 9)};
+  s.incarnation = 4'000'000'000;
   return s;
 }
 
@@ -104,9 +105,9 @@ TEST_CASE("storage session record round trips") {
   CHECK_FALSE(decoded->will.has_value());
 }
 
-TEST_CASE("storage session record format version 1 is stable") {
-  // A version 1 record, byte for byte, as data dirs in the field hold it. A
-  // new encoding needs a new format_version, and version 1 must still be
+TEST_CASE("storage session record format versions 1 and 2 are stable") {
+  // Records byte for byte, as data dirs in the field hold them. A new
+  // encoding needs a new format_version, and older versions must still be
   // read: edit these bytes only together with a migration.
   stored_session s;
   s.client_id = "c1";
@@ -133,8 +134,29 @@ TEST_CASE("storage session record format version 1 is stable") {
       "00"
       "07"    // [["a/#", 1, true, false, 0, 7]]
       "c0");  // no will
-  CHECK(hex(encode_session(s)) == hex(v1));
   storage_result<stored_session> decoded = decode_session(v1);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == s);  // incarnation 0: unknown
+  s.incarnation = 0xC0FFEE01;
+  const std::string v2 = unhex(
+      "02"  // format version
+      "97"  // array of 7
+      "a26331"
+      "05"
+      "cd012c"
+      "00"
+      "91"
+      "96"
+      "a3612f23"
+      "01"
+      "c3"
+      "c2"
+      "00"
+      "07"
+      "c0"
+      "cec0ffee01");  // incarnation
+  CHECK(hex(encode_session(s)) == hex(v2));
+  decoded = decode_session(v2);
   REQUIRE(decoded.has_value());
   CHECK(*decoded == s);
 }
@@ -165,19 +187,20 @@ TEST_CASE("storage message record round trips and is stable") {
 TEST_CASE("storage queue entry and inflight_in records round trip and are stable") {
   for (delivery_state state :
        {delivery_state::queued, delivery_state::sent, delivery_state::pubrel_sent}) {
-    queue_entry e{~0ULL, mqtt::qos::exactly_once, 65535, state, true, {1, 268'435'455}};
+    queue_entry e{~0ULL, mqtt::qos::exactly_once, 65535, state, true, {1, 268'435'455}, ~0U};
     storage_result<queue_entry> decoded = decode_queue_entry(encode_queue_entry(e));
     REQUIRE(decoded.has_value());
     CHECK(*decoded == e);
   }
-  queue_entry e{7, mqtt::qos::at_least_once, 0x1234, delivery_state::sent, false, {5}};
+  queue_entry e{7, mqtt::qos::at_least_once, 0x1234, delivery_state::sent, false, {5}, 9};
   CHECK(hex(encode_queue_entry(e)) ==
-        "019607"
+        "019707"
         "01"
         "cd1234"
         "01"
         "c2"
-        "919105");
+        "919105"
+        "09");
 
   inflight_in_entry in{1'700'000'000'000};
   CHECK(hex(encode_inflight_in(in)) == "0191cf0000018bcfe56800");
@@ -194,9 +217,9 @@ TEST_CASE("storage records refuse other format versions and empty input") {
   std::string session = encode_session(full_session());
   CHECK(decode_session("").error().code() == storage_errc::bad_record);
   CHECK(std::string(decode_session("").error().what()) == "corrupt session record: empty");
-  session[0] = 2;
+  session[0] = 3;
   CHECK(std::string(decode_session(session).error().what()) ==
-        "session record has format version 2; this build reads version 1");
+        "session record has format version 3; this build reads versions 1 to 2");
   std::string entry = encode_queue_entry({});
   entry[0] = 0;
   CHECK_FALSE(decode_queue_entry(entry).has_value());
@@ -246,7 +269,7 @@ TEST_CASE("storage records name the field that is wrong") {
                       "c0")
             .find("'subscriptions[0].subscription_id': 0 is out of range") != std::string::npos);
 
-  storage_result<queue_entry> state = decode_queue_entry(unhex("019601010103c290"));
+  storage_result<queue_entry> state = decode_queue_entry(unhex("019701010103c29000"));
   REQUIRE_FALSE(state.has_value());
   CHECK(std::string(state.error().what()) ==
         "corrupt queue entry record: field 'state': 3 is out of range 0..2");
