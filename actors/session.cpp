@@ -323,6 +323,12 @@ void send_tracked(session_actor* self, delivery d) {
       forget_delivery(st, d);
       return;
     }
+    // QoS 1 from storage: the packet id is stored too, so that a restart
+    // resends under it (MQTT 4.4). Nothing waits for it: should the node die
+    // first, the message goes again under a new id, which QoS 1 allows.
+    if (d.stored_id != 0 && st.ctx->store)
+      accepted(st.ctx->store->save_outgoing_stage(st.params.client_id, st.incarnation, d, id,
+                                                  outgoing_stage::sent, ignore_outcome));
     st.inflight_bytes += message_bytes(d);
     st.inflight.emplace(id, inflight_message{std::move(d), stage, st.next_sequence++});
     return;
@@ -1276,8 +1282,8 @@ void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
 
 // The stored queue and window of a session loaded at start-up. Messages
 // sent before the restart wait, held, to be resent under their packet ids
-// (QoS 2: a PUBREL where the PUBREC had arrived); the rest is queued in its
-// order. Expired messages go. The queue takes what was stored even beyond
+// with DUP (QoS 2: a PUBREL where the PUBREC had arrived); the rest is
+// queued in its order. Expired messages go. The queue takes what was stored even beyond
 // the current bounds: those messages were acknowledged to their publishers.
 void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoing, epoch_ms now) {
   auto& st = self->state;
@@ -1290,15 +1296,16 @@ void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoin
       forget_delivery(st, d);
       continue;
     }
-    bool sent = o.stage != outgoing_stage::queued && d.qos == mqtt::qos::exactly_once &&
-                o.packet_id != 0 && st.inflight.count(o.packet_id) == 0;
+    bool sent = o.stage != outgoing_stage::queued && o.packet_id != 0 &&
+                st.inflight.count(o.packet_id) == 0;
     if (sent) {
       bool released = o.stage == outgoing_stage::pubrel_sent;
+      auto at = released                           ? stage::awaiting_pubcomp
+                : d.qos == mqtt::qos::exactly_once ? stage::awaiting_pubrec
+                                                   : stage::awaiting_puback;
       if (released) d.msg = {};
-      st.inflight.emplace(
-          o.packet_id, inflight_message{std::move(d),
-                                        released ? stage::awaiting_pubcomp : stage::awaiting_pubrec,
-                                        st.next_sequence++, true});
+      st.inflight.emplace(o.packet_id,
+                          inflight_message{std::move(d), at, st.next_sequence++, true});
       ++st.held_count;
       st.next_packet_id = static_cast<std::uint16_t>(o.packet_id + 1);
       continue;

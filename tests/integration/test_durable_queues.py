@@ -209,6 +209,28 @@ class InflightAcrossRestartTest(Node, unittest.TestCase):
         sub.close()
 
 
+    def test_unacknowledged_qos1_is_resent_under_its_packet_id_with_dup(self):
+        name = f"raw1-{time.monotonic_ns()}"
+        sub, _ = self.raw_subscriber(name, clean=True)
+        sub.send(subscribe_bytes(1, [(f"wire1/{name}", 1)]))
+        self.assertEqual(sub.read_packet()[0], 0x90)
+        pub = self.client("backend")
+        pub.publish(f"wire1/{name}", b"unacked", qos=1)
+        first, body = sub.read_packet()
+        topic, pid, payload = read_publish(body, first)
+        self.assertEqual((first & 0xF6, payload), (0x32, b"unacked"))
+        time.sleep(0.2)  # the packet id reaches the disk (nothing waits for it)
+        sub.close()
+        self.kill_and_restart()
+        sub, present = self.raw_subscriber(name, clean=False)
+        self.assertTrue(present)
+        first, body = sub.read_packet()
+        self.assertEqual(read_publish(body, first), (topic, pid, b"unacked"))
+        self.assertTrue(first & 0x08, "a resent PUBLISH carries DUP")
+        sub.send(packet(0x40, pid.to_bytes(2, "big")))
+        sub.close()
+
+
 class QueueBoundsTest(Node, unittest.TestCase):
     """A full queue drops its oldest QoS 0 message first; with none left, new
     QoS 1/2 messages are refused with Quota exceeded (0x97)."""
