@@ -60,6 +60,10 @@ std::string_view name_of(counter c) {
       return "refused_storage_busy";
     case counter::refused_queue_full:
       return "refused_queue_full";
+    case counter::refused_not_authorized:
+      return "refused_not_authorized";
+    case counter::refused_bad_credentials:
+      return "refused_bad_credentials";
     case counter::inbound_paused:
       return "inbound_paused";
     case counter::keep_alive_timeouts:

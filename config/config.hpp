@@ -69,6 +69,15 @@ struct node_config {
     bool operator==(const storage_section&) const = default;
   } storage;
 
+  struct auth_section {
+    // Clients without a username get in. For development: a node that allows
+    // it says so loudly at start.
+    bool allow_anonymous = true;
+    std::string password_file;  // mosquitto_passwd format; empty: usernames are not checked
+    std::uint32_t failure_delay_ms = 1000;  // a refused login waits this long for its CONNACK
+    bool operator==(const auth_section&) const = default;
+  } auth;
+
   bool operator==(const node_config&) const = default;
 };
 

@@ -43,7 +43,16 @@ constexpr key_info string_key(std::string_view key, std::string_view description
                               std::span<const std::string_view> choices = {}) {
   using f = field<Section, Member>;
   static_assert(std::is_same_v<typename f::type, std::string>);
-  return {key, value_type::string, description, 0, 0, choices, &f::get, &f::set};
+  // For strings, min is the least length: 1, a name or path must be given.
+  return {key, value_type::string, description, 1, 0, choices, &f::get, &f::set};
+}
+
+// A string key that may be empty (a feature left off).
+template <auto Section, auto Member>
+constexpr key_info optional_string_key(std::string_view key, std::string_view description) {
+  using f = field<Section, Member>;
+  static_assert(std::is_same_v<typename f::type, std::string>);
+  return {key, value_type::string, description, 0, 0, {}, &f::get, &f::set};
 }
 
 template <auto Section, auto Member>
@@ -209,9 +218,25 @@ constexpr auto keys = std::to_array<key_info>({
         "Writes waiting to be committed at most; beyond it writes are refused (and counted) "
         "instead of queued.",
         1, std::numeric_limits<std::uint32_t>::max()),
+
+    // [auth]
+    bool_key<&nc::auth, &nc::auth_section::allow_anonymous>(
+        "auth.allow_anonymous",
+        "Whether clients that send no username are let in. Meant for development; refused "
+        "clients get Not authorized (0x87, 3.1.1: 5)."),
+    optional_string_key<&nc::auth, &nc::auth_section::password_file>(
+        "auth.password_file",
+        "File of 'username:hash' lines as mosquitto_passwd writes them (PBKDF2-SHA512 $7$, or "
+        "SHA-512 $6$). A wrong username or password gets Bad User Name or Password (0x86, "
+        "3.1.1: 4). Empty: usernames and passwords are not checked."),
+    integer_key<&nc::auth, &nc::auth_section::failure_delay_ms>(
+        "auth.failure_delay_ms",
+        "Milliseconds a refused login waits for its CONNACK, which slows down password guessing.",
+        0, 60'000),
 });
 
-constexpr std::array<std::string_view, 5> sections = {"node", "log", "mqtt", "broker", "storage"};
+constexpr std::array<std::string_view, 6> sections = {"node",   "log",     "mqtt",
+                                                      "broker", "storage", "auth"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -314,7 +339,7 @@ std::string key_info::check(const value& v) const {
         }
         return m + "; got " + format_toml_value(s);
       }
-      if (s.empty()) return "'" + std::string(key) + "' must not be empty";
+      if (s.empty() && min > 0) return "'" + std::string(key) + "' must not be empty";
       return {};
     }
   }

@@ -16,6 +16,7 @@
 namespace convoy::runtime {
 
 class mqtt_connection;
+class authenticator;
 
 // What every connection of an MQTT edge shares.
 struct edge_context {
@@ -23,6 +24,8 @@ struct edge_context {
   context_ptr broker;
   std::uint32_t connect_timeout_ms = 10'000;
   std::size_t max_outbound_bytes = 4 * 1'048'576;
+  authenticator* auth = nullptr;  // null: every CONNECT's credentials are accepted
+  std::uint32_t auth_failure_delay_ms = 1000;
 
   // One io_context per I/O thread; a connection lives on one of them for
   // its whole life, so its handlers never run concurrently and need no strand.

@@ -7,12 +7,14 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <caf/send.hpp>
 
 #include "actors/connect_policy.hpp"
 #include "actors/metrics.hpp"
 #include "protocol/encoder.hpp"
+#include "runtime/authenticator.hpp"
 
 namespace convoy::runtime {
 
@@ -216,8 +218,34 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
     return refuse_connect(c.version, *rc, "CONNECT refused");
   phase_ = phase::connecting;
   silence_limit_ms_.store(0);
-  caf::anon_send(ctx_.registry, connect_request{std::move(std::get<connection_params>(accepted)),
-                                                shared_from_this()});
+  auto params = std::move(std::get<connection_params>(accepted));
+  if (!ctx_.auth) return hand_to_registry(std::move(params));
+  ctx_.auth->check(std::move(c.username), std::move(c.password), socket_.get_executor(),
+                   [self = shared_from_this(), params = std::move(params)](reason_code rc) mutable {
+                     self->on_authenticated(rc, std::move(params));
+                   });
+}
+
+void mqtt_connection::hand_to_registry(connection_params params) {
+  caf::anon_send(ctx_.registry, connect_request{std::move(params), shared_from_this()});
+}
+
+// The authenticator's verdict, on this connection's I/O thread. A refusal
+// waits auth.failure_delay_ms, which slows down anyone guessing passwords.
+void mqtt_connection::on_authenticated(reason_code rc, connection_params params) {
+  if (phase_ != phase::connecting) return;  // closed meanwhile
+  if (rc == reason_code::success) return hand_to_registry(std::move(params));
+  metrics::add(rc == reason_code::not_authorized ? counter::refused_not_authorized
+                                                 : counter::refused_bad_credentials);
+  spdlog::info("refused login of '{}' from {}: {}", params.client_id, peer(), mqtt::to_string(rc));
+  const char* why =
+      rc == reason_code::not_authorized ? "a username is required" : "bad username or password";
+  if (ctx_.auth_failure_delay_ms == 0) return refuse_connect(version_, rc, why);
+  auto timer = std::make_shared<boost::asio::steady_timer>(
+      socket_.get_executor(), std::chrono::milliseconds(ctx_.auth_failure_delay_ms));
+  timer->async_wait([self = shared_from_this(), timer, rc, why](boost::system::error_code) {
+    if (self->phase_ == phase::connecting) self->refuse_connect(self->version_, rc, why);
+  });
 }
 
 void mqtt_connection::refuse_connect(mqtt::protocol_version version, reason_code reason,

@@ -71,6 +71,8 @@ class mqtt_connection final : public session_sink,
   void keep_unconsumed(mqtt::byte_view input, std::size_t consumed);
   void dispatch(mqtt::packet&& p);
   void on_connect(mqtt::connect_packet&& c);
+  void on_authenticated(mqtt::reason_code rc, connection_params params);
+  void hand_to_registry(connection_params params);
   void refuse_connect(mqtt::protocol_version version, mqtt::reason_code reason,
                       const std::string& why);
   void fail(const mqtt::decode_result& r);

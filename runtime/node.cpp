@@ -60,6 +60,15 @@ node::~node() {
 }
 
 void node::start() {
+  auth_ = std::make_unique<authenticator>(cfg_.auth);
+  edge_.auth = auth_.get();
+  if (auth_->allows_anonymous())
+    spdlog::warn(
+        "clients without a username are let in on {}:{} (auth.allow_anonymous = true): "
+        "meant for development, set it to false in production",
+        cfg_.mqtt.bind, cfg_.mqtt.port);
+  if (!cfg_.auth.password_file.empty())
+    spdlog::info("{} users from {}", auth_->users(), cfg_.auth.password_file);
   auto ctx = std::make_shared<broker_context>();
   ctx->settings = settings_from(cfg_);
   ctx->placement = cluster::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};
@@ -91,6 +100,7 @@ void node::start() {
   if (store_) restore_sessions();
   edge_.connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
   edge_.max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
+  edge_.auth_failure_delay_ms = cfg_.auth.failure_delay_ms;
 
   auto io_threads = std::max<std::uint32_t>(cfg_.broker.io_threads, 1);
   for (std::uint32_t i = 0; i < io_threads; ++i) {

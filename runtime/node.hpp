@@ -13,6 +13,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "config/config.hpp"
+#include "runtime/authenticator.hpp"
 #include "runtime/edge_context.hpp"
 #include "runtime/lmdb_store.hpp"
 #include "runtime/mqtt_listener.hpp"
@@ -55,6 +56,9 @@ class node {
   std::vector<std::unique_ptr<boost::asio::io_context>> io_contexts_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
+  // After the io_contexts: destroyed (its thread joined) before them, since
+  // it posts its verdicts to them.
+  std::unique_ptr<authenticator> auth_;
   edge_context edge_;
   std::unique_ptr<mqtt_listener> listener_;
   std::unique_ptr<boost::asio::signal_set> signals_;

@@ -162,7 +162,8 @@ TEST_CASE("config schema covers every field of node_config") {
   [[maybe_unused]] auto& [topic_shards, shard_key_levels, io_threads, actor_threads] = c.broker;
   [[maybe_unused]] auto& [enabled, map_size_mb, sync, commit_window_us, max_batch_ops,
                           max_pending_ops] = c.storage;
-  CHECK(keys == 2 + 1 + 19 + 4 + 6);
+  [[maybe_unused]] auto& [allow_anonymous, password_file, failure_delay_ms] = c.auth;
+  CHECK(keys == 2 + 1 + 19 + 4 + 6 + 3);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
@@ -561,6 +562,15 @@ TEST_CASE("config example file documents every key and loads to the defaults") {
     std::ofstream(fresh, std::ios::binary) << generated;
     FAIL_CHECK("config/convoy.example.toml is out of date; regenerated copy: " << fresh.string());
   }
+}
+
+TEST_CASE("config production example loads and lets nobody in anonymously") {
+  const fs::path path = source_root() / "config" / "convoy.production.toml";
+  CAPTURE(path.string());
+  node_config c = expect_config(load_config({.file = path.string()}));
+  CHECK_FALSE(c.auth.allow_anonymous);
+  CHECK_FALSE(c.auth.password_file.empty());
+  CHECK(c.storage.sync == "sync");
 }
 
 TEST_CASE("config docs/CONFIG.md lists every key with type, default and variable") {
