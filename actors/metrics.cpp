@@ -64,6 +64,10 @@ std::string_view name_of(counter c) {
       return "refused_not_authorized";
     case counter::refused_bad_credentials:
       return "refused_bad_credentials";
+    case counter::refused_connection_limit:
+      return "refused_connection_limit";
+    case counter::refused_connect_rate:
+      return "refused_connect_rate";
     case counter::inbound_paused:
       return "inbound_paused";
     case counter::keep_alive_timeouts:

@@ -37,10 +37,12 @@ enum class counter : std::uint8_t {
   refused_qos_not_supported,
   refused_retain_not_supported,
   refused_subscription_invalid,
-  refused_storage_busy,     // the storage's bound of pending writes was reached
-  refused_queue_full,       // QoS 1/2 message for a session whose queue is full (Quota exceeded)
-  refused_not_authorized,   // CONNECT without a username while anonymous clients are not allowed
-  refused_bad_credentials,  // CONNECT with an unknown username or a wrong password
+  refused_storage_busy,      // the storage's bound of pending writes was reached
+  refused_queue_full,        // QoS 1/2 message for a session whose queue is full (Quota exceeded)
+  refused_not_authorized,    // CONNECT without a username while anonymous clients are not allowed
+  refused_bad_credentials,   // CONNECT with an unknown username or a wrong password
+  refused_connection_limit,  // mqtt.max_connections reached (Server busy)
+  refused_connect_rate,      // mqtt.max_connect_rate_per_address exceeded
   inbound_paused,
   keep_alive_timeouts,
   connect_timeouts,

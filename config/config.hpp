@@ -39,6 +39,8 @@ struct node_config {
     std::uint16_t default_keep_alive = 0;  // server keep alive when the client asks 0; 0 = none
     std::uint32_t max_session_expiry = 86'400 * 7;     // seconds; larger client values are lowered
     std::uint32_t connect_timeout_ms = 10'000;         // time from accept to CONNECT
+    std::uint32_t max_connections = 0;                 // on this node; 0 = no limit
+    std::uint32_t max_connect_rate_per_address = 0;    // per second; 0 = no limit
     std::uint32_t max_queued_messages = 1000;          // per session, while offline or window full
     std::uint32_t max_queued_bytes = 16 * 1'048'576;   // per session
     bool queue_qos0_messages = false;                  // offline persistent sessions queue QoS 0

@@ -143,6 +143,14 @@ constexpr auto keys = std::to_array<key_info>({
         "mqtt.connect_timeout_ms",
         "Milliseconds a new connection has to send CONNECT before it is closed.", 1,
         std::numeric_limits<std::uint32_t>::max()),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_connections>(
+        "mqtt.max_connections",
+        "Connections the node holds at most; the next CONNECT gets Server busy (0x89, 3.1.1: 3). "
+        "0: no limit."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_connect_rate_per_address>(
+        "mqtt.max_connect_rate_per_address",
+        "New connections per second from one source address (with a burst of as many); beyond "
+        "it the CONNECT gets Connection rate exceeded (0x9F, 3.1.1: 3). 0: no limit."),
     integer_key<&nc::mqtt, &nc::mqtt_section::max_queued_messages>(
         "mqtt.max_queued_messages",
         "Messages queued per session while its client is offline or its in-flight window is "

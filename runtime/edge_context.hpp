@@ -24,7 +24,9 @@ struct edge_context {
   context_ptr broker;
   std::uint32_t connect_timeout_ms = 10'000;
   std::size_t max_outbound_bytes = 4 * 1'048'576;
-  authenticator* auth = nullptr;  // null: every CONNECT's credentials are accepted
+  authenticator* auth = nullptr;                   // null: every CONNECT's credentials are accepted
+  std::uint32_t max_connections = 0;               // 0: no limit
+  std::uint32_t max_connect_rate_per_address = 0;  // per second; 0: no limit
   std::uint32_t auth_failure_delay_ms = 1000;
 
   // One io_context per I/O thread; a connection lives on one of them for

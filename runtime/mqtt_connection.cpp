@@ -216,6 +216,11 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
                 c.version == mqtt::protocol_version::v5 ? "5.0" : "3.1.1");
   if (auto* rc = std::get_if<reason_code>(&accepted))
     return refuse_connect(c.version, *rc, "CONNECT refused");
+  if (refusal_ != reason_code::success)
+    return refuse_connect(c.version, refusal_,
+                          refusal_ == reason_code::server_busy
+                              ? "the node holds mqtt.max_connections connections"
+                              : "too many connections from this address per second");
   phase_ = phase::connecting;
   silence_limit_ms_.store(0);
   auto params = std::move(std::get<connection_params>(accepted));

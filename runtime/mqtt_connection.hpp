@@ -33,6 +33,10 @@ class mqtt_connection final : public session_sink,
 
   void start();
 
+  // The CONNECT that arrives will be refused with reason (a limit of the
+  // node was reached when the connection was accepted).
+  void refuse_at_connect(mqtt::reason_code reason) { refusal_ = reason; }
+
   // Closes with an MQTT 5 DISCONNECT carrying reason (node shutdown).
   void shut_down(mqtt::reason_code reason);
 
@@ -96,6 +100,7 @@ class mqtt_connection final : public session_sink,
   int fd_ = -1;  // socket_'s descriptor, for sends from actor threads
   edge_context& ctx_;
   phase phase_ = phase::awaiting_connect;
+  mqtt::reason_code refusal_ = mqtt::reason_code::success;
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
   std::uint32_t client_maximum_packet_size_ = mqtt::max_packet_size_limit;
   // When the last whole packet arrived (steady clock, ms), and how long the

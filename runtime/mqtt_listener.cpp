@@ -43,6 +43,39 @@ void mqtt_listener::stop() {
   sweep_timer_.cancel();
 }
 
+mqtt::reason_code mqtt_listener::admit(const asio::ip::address& address) {
+  if (ctx_.max_connections > 0) {
+    std::size_t live = 0;
+    {
+      std::lock_guard lock{ctx_.connections_mutex};
+      live = ctx_.connections.size();
+    }
+    if (live >= ctx_.max_connections) {
+      metrics::add(counter::refused_connection_limit);
+      return mqtt::reason_code::server_busy;
+    }
+  }
+  const double rate = ctx_.max_connect_rate_per_address;
+  if (rate <= 0) return mqtt::reason_code::success;
+  std::int64_t now = steady_now_ms();
+  if (++accepts_since_prune_ >= 1024) {
+    accepts_since_prune_ = 0;
+    std::erase_if(buckets_, [now](const auto& b) { return now - b.second.last_ms > 60'000; });
+  }
+  auto [it, fresh] = buckets_.try_emplace(address.to_string(), bucket{rate, now});
+  bucket& b = it->second;
+  if (!fresh) {
+    b.tokens = std::min(rate, b.tokens + rate * static_cast<double>(now - b.last_ms) / 1000.0);
+    b.last_ms = now;
+  }
+  if (b.tokens < 1) {
+    metrics::add(counter::refused_connect_rate);
+    return mqtt::reason_code::connection_rate_exceeded;
+  }
+  b.tokens -= 1;
+  return mqtt::reason_code::success;
+}
+
 void mqtt_listener::accept() {
   acceptor_.async_accept(
       ctx_.pick_io_context(), [this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
@@ -60,7 +93,12 @@ void mqtt_listener::accept() {
         }
         logged_accept_error_ = false;
         metrics::add(counter::connections_accepted);
+        boost::system::error_code peer_ec;
+        auto peer = socket.remote_endpoint(peer_ec);
+        auto refusal = peer_ec ? mqtt::reason_code::success : admit(peer.address());
         auto connection = std::make_shared<mqtt_connection>(std::move(socket), ctx_);
+        // Refused at its CONNECT, whose version says how to tell the client.
+        if (refusal != mqtt::reason_code::success) connection->refuse_at_connect(refusal);
         ctx_.add(connection);
         connection->start();
         accept();

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,6 +28,9 @@ class mqtt_listener {
  private:
   void accept();
   void sweep();
+  // The reason a new connection from `address` is refused at its CONNECT,
+  // or success: the node's connection limit, or its address's connect rate.
+  mqtt::reason_code admit(const boost::asio::ip::address& address);
 
   boost::asio::io_context& io_;
   edge_context& ctx_;
@@ -34,6 +38,16 @@ class mqtt_listener {
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer sweep_timer_;
   bool logged_accept_error_ = false;
+
+  // Connect rate per source address: a token bucket each, refilled at
+  // mqtt.max_connect_rate_per_address per second. Buckets idle for a minute
+  // are dropped, which bounds the table by the addresses of that minute.
+  struct bucket {
+    double tokens = 0;
+    std::int64_t last_ms = 0;
+  };
+  std::unordered_map<std::string, bucket> buckets_;
+  std::uint32_t accepts_since_prune_ = 0;
 };
 
 }  // namespace convoy::runtime

@@ -101,6 +101,8 @@ void node::start() {
   edge_.connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
   edge_.max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
   edge_.auth_failure_delay_ms = cfg_.auth.failure_delay_ms;
+  edge_.max_connections = cfg_.mqtt.max_connections;
+  edge_.max_connect_rate_per_address = cfg_.mqtt.max_connect_rate_per_address;
 
   auto io_threads = std::max<std::uint32_t>(cfg_.broker.io_threads, 1);
   for (std::uint32_t i = 0; i < io_threads; ++i) {

@@ -155,15 +155,16 @@ TEST_CASE("config schema covers every field of node_config") {
   [[maybe_unused]] auto& [level] = c.log;
   [[maybe_unused]] auto& [bind, port, max_packet_size, receive_maximum, max_inflight_messages,
                           topic_alias_maximum, max_keep_alive, default_keep_alive,
-                          max_session_expiry, connect_timeout_ms, max_queued_messages,
-                          max_queued_bytes, queue_qos0_messages, max_outbound_bytes,
-                          retain_available, wildcard_subscriptions, shared_subscriptions,
-                          subscription_identifiers, maximum_qos] = c.mqtt;
+                          max_session_expiry, connect_timeout_ms, max_connections,
+                          max_connect_rate_per_address, max_queued_messages, max_queued_bytes,
+                          queue_qos0_messages, max_outbound_bytes, retain_available,
+                          wildcard_subscriptions, shared_subscriptions, subscription_identifiers,
+                          maximum_qos] = c.mqtt;
   [[maybe_unused]] auto& [topic_shards, shard_key_levels, io_threads, actor_threads] = c.broker;
   [[maybe_unused]] auto& [enabled, map_size_mb, sync, commit_window_us, max_batch_ops,
                           max_pending_ops] = c.storage;
   [[maybe_unused]] auto& [allow_anonymous, password_file, failure_delay_ms] = c.auth;
-  CHECK(keys == 2 + 1 + 19 + 4 + 6 + 3);
+  CHECK(keys == 2 + 1 + 21 + 4 + 6 + 3);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
