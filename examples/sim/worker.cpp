@@ -763,20 +763,30 @@ void worker::send_command(client& c, std::int64_t now) {
   write_stamp({now, target, static_cast<std::uint32_t>(seq)},
               reinterpret_cast<std::uint8_t*>(p.payload.data()));
   p.payload.append(command_body);
-  scratch_.clear();
-  mqtt::encode(p, plan_.version, scratch_);
   commands_.answered.push_back(false);
   stats_.commands_sent.add();
+  send_encoded(c, p, now);
+}
+
+std::optional<mqtt::publish_packet> worker::decode_publish(client& c, mqtt::byte_view frame,
+                                                           std::int64_t now) {
+  auto r = mqtt::decode(frame, decode_options_);
+  if (auto* p = r.complete() ? std::get_if<mqtt::publish_packet>(&r.value) : nullptr)
+    return std::move(*p);
+  note_error("broker sent a PUBLISH the codec refused: " + r.detail);
+  lost(c, error_kind::protocol_error, now);
+  return std::nullopt;
+}
+
+void worker::send_encoded(client& c, const mqtt::publish_packet& p, std::int64_t now) {
+  scratch_.clear();
+  mqtt::encode(p, plan_.version, scratch_);
   send(c, scratch_.data(), scratch_.size(), now);
 }
 
 void worker::on_command(client& c, mqtt::byte_view frame, std::int64_t now) {
-  auto r = mqtt::decode(frame, decode_options_);
-  auto* command = r.complete() ? std::get_if<mqtt::publish_packet>(&r.value) : nullptr;
-  if (command == nullptr) {
-    note_error("broker sent a PUBLISH the codec refused: " + r.detail);
-    return lost(c, error_kind::protocol_error, now);
-  }
+  auto command = decode_publish(c, frame, now);
+  if (!command) return;
   stats_.commands_received.add();
   mqtt::publish_packet response;
   if (plan_.version == mqtt::protocol_version::v5) {
@@ -802,19 +812,13 @@ void worker::on_command(client& c, mqtt::byte_view frame, std::int64_t now) {
   // outside the simulator has none, and its first bytes come back instead.
   response.payload.assign(command->payload, 0, stamp_size);
   response.payload.append(response_body);
-  scratch_.clear();
-  mqtt::encode(response, plan_.version, scratch_);
   stats_.responses_sent.add();
-  send(c, scratch_.data(), scratch_.size(), now);
+  send_encoded(c, response, now);
 }
 
 void worker::on_response(client& c, mqtt::byte_view frame, std::int64_t now) {
-  auto r = mqtt::decode(frame, decode_options_);
-  auto* response = r.complete() ? std::get_if<mqtt::publish_packet>(&r.value) : nullptr;
-  if (response == nullptr) {
-    note_error("broker sent a PUBLISH the codec refused: " + r.detail);
-    return lost(c, error_kind::protocol_error, now);
-  }
+  auto response = decode_publish(c, frame, now);
+  if (!response) return;
   stats_.responses_received.add();
   if (response->payload.size() < stamp_size) return stats_.error(error_kind::bad_response);
   stamp s = read_stamp(reinterpret_cast<const std::uint8_t*>(response->payload.data()));

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -194,6 +195,10 @@ class worker {
   // The SUBSCRIBE a client sends after CONNACK; false when it has none.
   bool subscription_of(const client& c, mqtt::subscribe_packet& out) const;
   void on_subscribed(client& c, const mqtt::suback_packet& ack, std::int64_t now);
+  // The PUBLISH in frame, or nullopt after the connection was dropped for it.
+  std::optional<mqtt::publish_packet> decode_publish(client& c, mqtt::byte_view frame,
+                                                     std::int64_t now);
+  void send_encoded(client& c, const mqtt::publish_packet& p, std::int64_t now);
   void on_command(client& c, mqtt::byte_view frame, std::int64_t now);
   void on_response(client& c, mqtt::byte_view frame, std::int64_t now);
   // A packet id for a QoS 1/2 publish of c, its window permitting; 0 when full.

@@ -8,8 +8,8 @@ namespace convoy::storage {
 
 namespace {
 
-constexpr std::size_t queue_entry_fields = 7;               // format version 1
-constexpr std::uint32_t max_subscription_id = 268'435'455;  // largest Variable Byte Integer
+constexpr std::size_t queue_entry_fields = 7;  // format version 1
+constexpr std::uint32_t max_subscription_id = mqtt::max_variable_int;
 
 }  // namespace
 

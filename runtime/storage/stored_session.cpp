@@ -14,7 +14,7 @@ constexpr std::size_t session_fields_v1 = 6;
 constexpr std::size_t subscription_fields = 6;
 constexpr std::size_t will_fields = 6;
 
-constexpr std::uint32_t max_subscription_id = 268'435'455;  // largest Variable Byte Integer
+constexpr std::uint32_t max_subscription_id = mqtt::max_variable_int;
 
 }  // namespace
 
