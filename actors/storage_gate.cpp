@@ -4,8 +4,6 @@
 
 #include <caf/send.hpp>
 
-#include "actors/metrics.hpp"
-
 namespace convoy {
 
 std::uint64_t next_write_ticket() {
@@ -17,8 +15,7 @@ durable_store::completion gate_completion(const caf::actor& gate, std::uint64_t 
   return [gate, ticket](bool stored) { caf::anon_send(gate, outcome_atom::value, ticket, stored); };
 }
 
-caf::behavior storage_gate(caf::stateful_actor<storage_gate_state>* self, store_ptr store) {
-  self->state.store = std::move(store);
+caf::behavior storage_gate(caf::stateful_actor<storage_gate_state>* self, store_ptr) {
   return {
       [self](await_atom, std::uint64_t ticket) -> caf::result<bool> {
         auto& st = self->state;
@@ -40,17 +37,6 @@ caf::behavior storage_gate(caf::stateful_actor<storage_gate_state>* self, store_
         }
         it->second.deliver(stored);
         st.waiting.erase(it);
-      },
-      [self](sync_atom) -> caf::result<bool> {
-        auto& st = self->state;
-        auto ticket = next_write_ticket();
-        if (!st.store->sync(gate_completion(caf::actor_cast<caf::actor>(self), ticket))) {
-          metrics::add(counter::refused_storage_busy);
-          return false;
-        }
-        auto promise = self->make_response_promise();
-        st.waiting.emplace(ticket, promise);
-        return promise;
       },
   };
 }

@@ -16,9 +16,7 @@ namespace convoy {
 // its completion, and sends the gate a request (await_atom, ticket); the
 // answer is true once the write is durable, false if it failed. The
 // storage's completion and the request may reach the gate in either order.
-// sync_atom instead waits for every write submitted before it (a barrier;
-// group commit completes writes in submission order). One gate per node.
-using sync_atom = caf::atom_constant<caf::atom("sync")>;
+// One gate per node.
 using await_atom = caf::atom_constant<caf::atom("await")>;
 using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
 
@@ -29,7 +27,6 @@ std::uint64_t next_write_ticket();
 durable_store::completion gate_completion(const caf::actor& gate, std::uint64_t ticket);
 
 struct storage_gate_state {
-  store_ptr store;
   // Requests waiting for an outcome, and outcomes that arrived before
   // their request (at most the writes between a submit and its request).
   std::unordered_map<std::uint64_t, caf::response_promise> waiting;
@@ -37,6 +34,9 @@ struct storage_gate_state {
   static inline const char* name = "storage_gate";
 };
 
-caf::behavior storage_gate(caf::stateful_actor<storage_gate_state>* self, store_ptr store);
+// The gate writes nothing itself; the store it guards is its spawn argument
+// because CAF 0.17 spawns an argument-less function actor through a null
+// shared_ptr (see topic_shard.hpp).
+caf::behavior storage_gate(caf::stateful_actor<storage_gate_state>* self, store_ptr guarded);
 
 }  // namespace convoy

@@ -136,7 +136,8 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
   }
   auto plan = plan_deliveries(st.subscriptions, msg);
   route_outcome outcome;
-  std::vector<std::size_t> stored;  // the deliveries to persistent sessions
+  // The deliveries to persistent sessions, with each session's incarnation.
+  std::vector<std::pair<std::size_t, std::uint32_t>> stored;
   if (!st.flags.empty()) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < plan.size(); ++i) {
@@ -148,7 +149,8 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
           metrics::add(counter::refused_queue_full);
           continue;
         }
-        if (f != st.flags.end() && f->second.persistent && st.store) stored.push_back(kept);
+        if (f != st.flags.end() && f->second.persistent && st.store)
+          stored.emplace_back(kept, f->second.incarnation);
       }
       if (kept != i) plan[kept] = std::move(p);
       ++kept;
@@ -164,9 +166,8 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
   if (store_retained || !stored.empty()) {
     std::vector<durable_store::queue_target> targets;
     targets.reserve(stored.size());
-    for (auto i : stored)
-      targets.push_back(
-          {*plan[i].client_id, &plan[i].d, st.flags[plan[i].session.address()].incarnation});
+    for (auto [i, incarnation] : stored)
+      targets.push_back({*plan[i].client_id, &plan[i].d, incarnation});
     auto token = ++st.next_store_token;
     auto me = caf::actor_cast<caf::actor>(self);
     auto id = st.store->save_route(m, store_retained, targets, [me, token](bool ok) {
@@ -176,7 +177,7 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
       busy = true;
       metrics::add(counter::refused_storage_busy);
     } else {
-      for (auto i : stored)
+      for (auto [i, incarnation] : stored)
         plan[i].d.stored_id = *id;
       promise = self->make_response_promise();
       st.awaiting_store.emplace(token, topic_shard_state::route_awaiting_store{*promise, outcome});
