@@ -10,6 +10,7 @@ import unittest
 from broker import BINARY, Broker, RawClient, free_port
 from paho_util import V311, V5, Client, PacketTypes, props
 from raw_mqtt import V5 as RAW_V5, connect_bytes, packet, prop_u32, publish_bytes
+from restart_harness import RestartableNode
 
 START_TIMEOUT = 10
 
@@ -58,33 +59,7 @@ class DataDirTest(unittest.TestCase):
             broker.stop()
 
 
-class RetainedAcrossRestartTests:
-    version = V5
-
-    def setUp(self):
-        self.broker = Broker().start()
-        self.clients = []
-
-    def tearDown(self):
-        for c in self.clients:
-            try:
-                c.close()
-            except Exception:
-                pass
-        self.broker.stop()
-
-    def client(self, name):
-        c = Client(self.broker.port, f"{name}-{self.version}-{time.monotonic_ns()}", self.version)
-        self.clients.append(c)
-        c.connect()
-        return c
-
-    def kill_and_restart(self):
-        for c in self.clients:
-            c.close()
-        self.clients = []
-        self.broker.kill()
-        self.broker.start()
+class RetainedAcrossRestartTests(RestartableNode):
 
     def test_acknowledged_retained_messages_survive_sigkill(self):
         pub = self.client("pub")
@@ -114,16 +89,6 @@ class RetainedAcrossRestartTests:
 class SessionsAcrossRestartTests:
     """Persistent sessions brought back after SIGKILL (in the base class's
     setUp/tearDown node)."""
-
-    def persistent(self, name, expiry=300, **kwargs):
-        """A client with a persistent session: clean start 0 and, in MQTT 5,
-        a session expiry (3.1.1 keeps clean-session-0 sessions for
-        mqtt.max_session_expiry)."""
-        properties = props(PacketTypes.CONNECT, SessionExpiryInterval=expiry) if self.version == V5 \
-            else None
-        c = Client(self.broker.port, name, self.version, clean=False, properties=properties, **kwargs)
-        self.clients.append(c)
-        return c
 
     def test_a_resumed_session_has_its_subscriptions_after_sigkill(self):
         name = f"vehicle-{self.version}-{time.monotonic_ns()}"
