@@ -8,10 +8,11 @@ import unittest
 
 import paho.mqtt.client as mqtt
 
-from broker import Broker, RawClient
-from paho_util import V311, V5, Client, PacketTypes, props
+from broker import RawClient
+from paho_util import V311, V5, PacketTypes, props
 from raw_mqtt import V5 as RAW_V5, V311 as RAW_V311, connect_bytes, packet, prop_u32, \
     publish_bytes, subscribe_bytes
+from restart_harness import RestartableNode
 
 
 def pid_of(body):
@@ -40,46 +41,7 @@ def read_publish(body, first, version=RAW_V5):
     return topic, pid, body[i:]
 
 
-class Node:
-    """One node per test, killed and restarted on the same data dir."""
-
-    settings = None
-    version = V5
-
-    def setUp(self):
-        self.broker = Broker(self.settings).start()
-        self.clients = []
-
-    def tearDown(self):
-        for c in self.clients:
-            try:
-                c.close()
-            except Exception:
-                pass
-        self.broker.stop()
-
-    def client(self, name):
-        c = Client(self.broker.port, f"{name}-{time.monotonic_ns()}", self.version)
-        self.clients.append(c)
-        c.connect()
-        return c
-
-    def persistent(self, name):
-        properties = props(PacketTypes.CONNECT, SessionExpiryInterval=300) \
-            if self.version == V5 else None
-        c = Client(self.broker.port, name, self.version, clean=False, properties=properties)
-        self.clients.append(c)
-        return c
-
-    def kill_and_restart(self):
-        for c in self.clients:
-            c.close()
-        self.clients = []
-        self.broker.kill()
-        self.broker.start()
-
-
-class QueuedAcrossRestartTests(Node):
+class QueuedAcrossRestartTests(RestartableNode):
 
     def test_queued_qos1_and_qos2_messages_survive_sigkill_once_acknowledged(self):
         name = f"tunnel-{self.version}-{time.monotonic_ns()}"
@@ -147,7 +109,7 @@ class QueuedAcrossRestartV5(QueuedAcrossRestartTests, unittest.TestCase):
         v.expect_none(0.5)
 
 
-class InflightAcrossRestartTest(Node, unittest.TestCase):
+class InflightAcrossRestartTest(RestartableNode, unittest.TestCase):
     """Messages on the wire when the node dies are resent after the restart
     under their packet ids: QoS 2 PUBLISH with DUP, or the PUBREL once the
     client's PUBREC had arrived, so the client never takes them for new."""
@@ -231,7 +193,7 @@ class InflightAcrossRestartTest(Node, unittest.TestCase):
         sub.close()
 
 
-class QueueBoundsTest(Node, unittest.TestCase):
+class QueueBoundsTest(RestartableNode, unittest.TestCase):
     """A full queue drops its oldest QoS 0 message first; with none left, new
     QoS 1/2 messages are refused with Quota exceeded (0x97)."""
 
@@ -302,7 +264,7 @@ class QueueBoundsTest(Node, unittest.TestCase):
         v.expect_none(0.5)
 
 
-class CrashTest(Node, unittest.TestCase):
+class CrashTest(RestartableNode, unittest.TestCase):
     """The issue's crash test: a publisher streams K QoS 1 and K QoS 2 messages
     to two persistent subscribers, one offline and one online; the node is
     killed with SIGKILL mid-stream and restarted. Every message whose PUBACK or
@@ -321,17 +283,17 @@ class CrashTest(Node, unittest.TestCase):
         online.connect()
         online.subscribe(f"{topic}/#", 2)
 
-        acked = set()
-        sent = {}  # mid -> message name
+        acked_mids = set()
+        sent = {}  # mid -> message name; only this thread writes it
         lock = threading.Lock()
         half = threading.Event()
 
+        # Runs on paho's thread with paho's own message lock held, so it takes
+        # only its own lock and never waits for this thread's publish().
         def on_publish(client, userdata, mid):
             with lock:
-                name = sent.get(mid)
-                if name is not None:
-                    acked.add(name)
-                if len(acked) >= self.K:
+                acked_mids.add(mid)
+                if len(acked_mids) >= self.K:
                     half.set()
 
         pub = mqtt.Client(client_id=f"crash-pub-{run}", protocol=mqtt.MQTTv5,
@@ -345,15 +307,14 @@ class CrashTest(Node, unittest.TestCase):
             for i in range(self.K):
                 for qos in (1, 2):
                     name = f"q{qos}-{i}"
-                    with lock:
-                        info = pub.publish(f"{topic}/q{qos}", name.encode(), qos=qos)
-                        sent[info.mid] = name
-            self.assertTrue(half.wait(20), f"only {len(acked)} acknowledged before the crash")
+                    sent[pub.publish(f"{topic}/q{qos}", name.encode(), qos=qos).mid] = name
+            self.assertTrue(half.wait(20),
+                            f"only {len(acked_mids)} acknowledged before the crash")
             self.broker.kill()  # mid-stream: the rest is still in flight
         finally:
             pub.loop_stop()
         with lock:
-            acknowledged = set(acked)
+            acknowledged = {sent[mid] for mid in acked_mids}
         self.assertLess(len(acknowledged), 2 * self.K, "the node died after the stream ended")
         # Stop the clients' threads before reading what they got: a PUBREL
         # that left before the kill may still be on its way to a callback.
@@ -365,7 +326,13 @@ class CrashTest(Node, unittest.TestCase):
 
         got = {"offline": [], "online": before}
         for who in ("offline", "online"):
-            c = self.persistent(f"{who}-{run}")
+            # The online subscriber comes back as the same client, as a
+            # persistent client must: it keeps the QoS 2 messages it received
+            # and has not been released yet (PUBREC sent, PUBREL awaited), and
+            # delivers them when the restarted node sends the PUBREL.
+            c = online if who == "online" else self.persistent(f"{who}-{run}")
+            if c is online:
+                self.clients.append(c)
             self.assertTrue(c.connect().session_present)
             deadline = time.monotonic() + 20
             while not acknowledged <= set(got[who]) and time.monotonic() < deadline:
