@@ -44,9 +44,15 @@ class RestartableNode:
         self.clients.append(c)
         return c
 
-    def kill_and_restart(self):
+    def kill_and_restart(self, connected=False):
+        """SIGKILL, then a start on the same data dir. The clients disconnect
+        first (normally), or with connected=True only after the kill, so that
+        they were connected when the node died."""
+        if connected:
+            self.broker.kill()
         for c in self.clients:
             c.close()
         self.clients = []
-        self.broker.kill()
+        if not connected:
+            self.broker.kill()
         self.broker.start()

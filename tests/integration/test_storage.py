@@ -158,7 +158,8 @@ class SessionsAcrossRestartTests:
         will = {"topic": f"status/{name}", "payload": b"offline", "qos": 1, "retain": True}
         v = self.persistent(name, will=will)
         v.connect()
-        self.kill_and_restart()
+        # A normal DISCONNECT first would delete the will.
+        self.kill_and_restart(connected=True)
         watcher = self.client("watcher")
         watcher.subscribe(f"status/{name}", 1)
         m = watcher.expect()
