@@ -19,6 +19,7 @@
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "actors/principal.hpp"
 #include "actors/session_sink.hpp"
 #include "protocol/packets.hpp"
 
@@ -159,20 +160,23 @@ struct drop_subscriber {
 };
 
 // Will message of a connection, as the session keeps it until it fires.
+// Fields ordered by size: every session holds one.
 struct will_spec {
   std::string topic;
   std::string payload;
-  mqtt::qos qos = mqtt::qos::at_most_once;
-  bool retain = false;
+  mqtt::properties props;             // forwarded properties
   std::uint32_t delay_interval = 0;   // seconds
   std::uint32_t expiry_interval = 0;  // seconds, 0: none
+  mqtt::qos qos = mqtt::qos::at_most_once;
+  bool retain = false;
   bool has_expiry = false;
-  mqtt::properties props;  // forwarded properties
 };
 
 // What a session needs to know of an accepted CONNECT.
 struct connection_params {
   std::string client_id;
+  // Who is connected; null for anonymous clients.
+  principal_ptr principal;
   will_spec will;
   std::uint32_t session_expiry = 0;  // effective, seconds
   std::uint32_t client_maximum_packet_size = mqtt::max_packet_size_limit;
@@ -351,7 +355,8 @@ typename Inspector::result_type inspect(Inspector& f, connection_params& x) {
   return f(caf::meta::type_name("connection_params"), x.version, x.client_id, x.assigned_client_id,
            x.clean_start, x.keep_alive, x.keep_alive_lowered, x.session_expiry,
            x.session_expiry_lowered, x.client_receive_maximum, x.client_maximum_packet_size,
-           x.client_topic_alias_maximum, x.request_problem_information, x.has_will, x.will);
+           x.client_topic_alias_maximum, x.request_problem_information, x.has_will, x.will,
+           x.principal);
 }
 
 template <class Inspector>

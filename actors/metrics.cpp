@@ -68,6 +68,12 @@ std::string_view name_of(counter c) {
       return "refused_connection_limit";
     case counter::refused_connect_rate:
       return "refused_connect_rate";
+    case counter::refused_tls_handshake:
+      return "refused_tls_handshake";
+    case counter::disconnected_certificate_revoked:
+      return "disconnected_certificate_revoked";
+    case counter::tls_reload_failures:
+      return "tls_reload_failures";
     case counter::inbound_paused:
       return "inbound_paused";
     case counter::keep_alive_timeouts:

@@ -43,6 +43,9 @@ enum class counter : std::uint8_t {
   refused_bad_credentials,   // CONNECT with an unknown username or a wrong password
   refused_connection_limit,  // mqtt.max_connections reached (Server busy)
   refused_connect_rate,      // mqtt.max_connect_rate_per_address exceeded
+  refused_tls_handshake,     // no TLS, or a client certificate missing, expired, revoked, untrusted
+  disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
+  tls_reload_failures,               // changed TLS files that could not be loaded
   inbound_paused,
   keep_alive_timeouts,
   connect_timeouts,

@@ -633,7 +633,7 @@ void on_connection_lost(session_actor* self, bool graceful) {
   ++st.connection_generation;
   st.withheld_credit = 0;  // owed to the connection that is gone
   st.acks.clear();
-  st.inbound_aliases.clear();
+  st.inbound_aliases.reset();
   auto generation = ++st.timer_generation;
   if (!graceful && st.params.has_will) {
     publish_or_arm_will(self, generation);
@@ -723,7 +723,7 @@ bool attach(session_actor* self, attach_connection& a) {
   st.outbox = {};
   ++st.connection_generation;
   st.acks.clear();
-  st.inbound_aliases.clear();
+  st.inbound_aliases.reset();
   hold_inflight(st);
   // A CONNACK promises the client its session: it goes once the session's
   // record (or its deletion for a clean start) is durable, so that a crash
@@ -876,13 +876,15 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
       return close_for(self, reason_code::topic_alias_invalid,
                        "topic alias 0 or above the Topic Alias Maximum");
     }
-    if (st.inbound_aliases.size() < *alias) st.inbound_aliases.resize(*alias);
+    if (!st.inbound_aliases) st.inbound_aliases = std::make_unique<std::vector<std::string>>();
+    auto& aliases = *st.inbound_aliases;
+    if (aliases.size() < *alias) aliases.resize(*alias);
     if (p.topic.empty()) {
-      if (st.inbound_aliases[*alias - 1].empty())
+      if (aliases[*alias - 1].empty())
         return close_for(self, reason_code::protocol_error, "topic alias used before it was set");
-      p.topic = st.inbound_aliases[*alias - 1];
+      p.topic = aliases[*alias - 1];
     } else {
-      st.inbound_aliases[*alias - 1] = p.topic;
+      aliases[*alias - 1] = p.topic;
     }
   } else if (p.topic.empty()) {
     return close_for(self, reason_code::protocol_error, "PUBLISH without topic or topic alias");

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -64,7 +65,9 @@ struct session_state {
 
   small_fifo<pending_ack> acks;
   std::vector<qos2_receipt> qos2_incoming;  // at most Receive Maximum entries
-  std::vector<std::string> inbound_aliases;
+  // Topic aliases the client defined; most clients define none and pay
+  // only for the pointer.
+  std::unique_ptr<std::vector<std::string>> inbound_aliases;
 
   std::uint32_t inflight_bytes = 0;  // topic and payload bytes of PUBLISHes on the wire
   std::uint32_t queued_bytes = 0;

@@ -80,6 +80,21 @@ struct node_config {
     bool operator==(const auth_section&) const = default;
   } auth;
 
+  struct tls_section {
+    bool enabled = false;
+    std::string bind = "0.0.0.0";
+    std::uint16_t port = 8883;
+    std::string cert_file;  // PEM: the server's certificate, then its chain
+    std::string key_file;   // PEM: its private key
+    std::string ca_file;    // PEM: the CAs client certificates must chain to
+    std::string crl_file;   // PEM: revoked client certificates; empty: no revocation check
+    std::string client_certificates = "required";  // none, optional, required
+    std::string min_version = "1.2";               // 1.2, 1.3
+    std::string identity = "cn";                   // cn, san_dns, san_uri
+    std::uint32_t reload_interval_ms = 5000;       // file change checks; 0 = only on SIGHUP
+    bool operator==(const tls_section&) const = default;
+  } tls;
+
   bool operator==(const node_config&) const = default;
 };
 

@@ -369,6 +369,27 @@ struct loader {
             "the keep alive the broker assigns must be one it allows");
     at_most("mqtt.max_packet_size", "mqtt.max_outbound_bytes",
             "one packet of the largest size must fit into a connection's write backlog");
+    check_tls();
+  }
+
+  // A key that must be set because another one is.
+  void need(std::string_view key, std::string_view because) {
+    const key_info* k = find_key(key);
+    if (!std::get<std::string>(k->get(config)).empty()) return;
+    fail(std::string(key), origin_of(k),
+         "'" + std::string(key) + "' must be set " + std::string(because));
+  }
+
+  void check_tls() {
+    const auto& t = config.tls;
+    if (!t.enabled) return;
+    need("tls.cert_file", "when tls.enabled is true");
+    need("tls.key_file", "when tls.enabled is true");
+    if (t.client_certificates != "none")
+      need("tls.ca_file", "when tls.client_certificates is '" + t.client_certificates +
+                              "': client certificates are checked against it");
+    if (!t.crl_file.empty() && t.ca_file.empty())
+      need("tls.ca_file", "when tls.crl_file is: revocation applies to client certificates");
   }
 };
 

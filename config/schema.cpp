@@ -87,6 +87,11 @@ constexpr std::array<std::string_view, 2> sync_modes = {"sync", "nosync"};
 // 16 TiB: more than a node's disk, small enough to catch a typo in units.
 constexpr std::int64_t max_map_size_mb = 16 * 1024 * 1024;
 
+constexpr std::array<std::string_view, 3> client_certificate_modes = {"none", "optional",
+                                                                      "required"};
+constexpr std::array<std::string_view, 2> tls_versions = {"1.2", "1.3"};
+constexpr std::array<std::string_view, 3> certificate_identities = {"cn", "san_dns", "san_uri"};
+
 constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
 
@@ -241,10 +246,50 @@ constexpr auto keys = std::to_array<key_info>({
         "auth.failure_delay_ms",
         "Milliseconds a refused login waits for its CONNACK, which slows down password guessing.",
         0, 60'000),
+
+    // [tls]
+    bool_key<&nc::tls, &nc::tls_section::enabled>(
+        "tls.enabled", "Whether the MQTT over TLS listener runs (next to the plain TCP one)."),
+    string_key<&nc::tls, &nc::tls_section::bind>("tls.bind",
+                                                 "Address the MQTT over TLS listener binds to."),
+    integer_key<&nc::tls, &nc::tls_section::port>(
+        "tls.port", "TCP port of the MQTT over TLS listener; 0 lets the operating system pick."),
+    optional_string_key<&nc::tls, &nc::tls_section::cert_file>(
+        "tls.cert_file",
+        "PEM file with the server's certificate followed by its intermediate CAs. Needed when "
+        "tls.enabled."),
+    optional_string_key<&nc::tls, &nc::tls_section::key_file>(
+        "tls.key_file", "PEM file with the server certificate's private key (unencrypted)."),
+    optional_string_key<&nc::tls, &nc::tls_section::ca_file>(
+        "tls.ca_file",
+        "PEM file with the CAs that client certificates must chain to. Needed unless "
+        "tls.client_certificates is none."),
+    optional_string_key<&nc::tls, &nc::tls_section::crl_file>(
+        "tls.crl_file",
+        "PEM file with certificate revocation lists of those CAs; a revoked client certificate "
+        "fails the handshake, and clients already connected with it are disconnected when the "
+        "file changes. Empty: no revocation check."),
+    string_key<&nc::tls, &nc::tls_section::client_certificates>(
+        "tls.client_certificates",
+        "Whether clients must present a certificate (mutual TLS). optional: clients without one "
+        "log in with a username and password instead.",
+        client_certificate_modes),
+    string_key<&nc::tls, &nc::tls_section::min_version>(
+        "tls.min_version", "Oldest TLS version accepted.", tls_versions),
+    string_key<&nc::tls, &nc::tls_section::identity>(
+        "tls.identity",
+        "Field of a client certificate that names the device: its subject CN, or its first DNS "
+        "or URI subject alternative name. The identity is the client's username.",
+        certificate_identities),
+    integer_key<&nc::tls, &nc::tls_section::reload_interval_ms>(
+        "tls.reload_interval_ms",
+        "How often the certificate, key, CA and CRL files are checked for changes and reloaded "
+        "without a restart; 0: only on SIGHUP. A file that fails to load keeps the previous one.",
+        0, 3'600'000),
 });
 
-constexpr std::array<std::string_view, 6> sections = {"node",   "log",     "mqtt",
-                                                      "broker", "storage", "auth"};
+constexpr std::array<std::string_view, 7> sections = {"node",    "log",  "mqtt", "broker",
+                                                      "storage", "auth", "tls"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -286,6 +331,10 @@ std::string_view section_description(std::string_view section) {
   if (section == "log") return "Logging.";
   if (section == "mqtt") return "The MQTT listener and the limits it announces to clients.";
   if (section == "broker") return "Topic shards and threads.";
+  if (section == "auth") return "Who may connect: usernames and passwords, anonymous clients.";
+  if (section == "tls") {
+    return "MQTT over TLS, with client certificates (mutual TLS) for vehicles.";
+  }
   if (section == "storage") {
     return "Durable storage of sessions, their queues and retained messages (LMDB in "
            "node.data_dir).";

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct edge_context {
   std::uint32_t max_connections = 0;               // 0: no limit
   std::uint32_t max_connect_rate_per_address = 0;  // per second; 0: no limit
   std::uint32_t auth_failure_delay_ms = 1000;
+  std::string certificate_identity_field = "cn";  // tls.identity
 
   // One io_context per I/O thread; a connection lives on one of them for
   // its whole life, so its handlers never run concurrently and need no strand.

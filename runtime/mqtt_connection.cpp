@@ -1,6 +1,7 @@
 #include "runtime/mqtt_connection.hpp"
 
 #include <array>
+#include <limits>
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -15,6 +16,7 @@
 #include "actors/metrics.hpp"
 #include "protocol/encoder.hpp"
 #include "runtime/authenticator.hpp"
+#include "runtime/certificate_identity.hpp"
 
 namespace convoy::runtime {
 
@@ -57,8 +59,9 @@ std::int64_t steady_now_ms() {
       .count();
 }
 
-mqtt_connection::mqtt_connection(socket_type socket, edge_context& ctx)
+mqtt_connection::mqtt_connection(socket_type socket, edge_context& ctx, ssl_context_ptr tls)
     : socket_(std::move(socket)), ctx_(ctx) {
+  if (tls) tls_ = std::make_unique<tls_stream>(tls.get(), socket_.native_handle());
   metrics::connections_delta(1);
 }
 
@@ -72,8 +75,96 @@ void mqtt_connection::start() {
   socket_.non_blocking(true, ec);
   fd_ = socket_.native_handle();
   last_heard_ms_.store(steady_now_ms(), std::memory_order_relaxed);
+  // The connect timeout covers the TLS handshake as well: a client that
+  // stalls it is as silent as one that never sends CONNECT.
   silence_limit_ms_.store(ctx_.connect_timeout_ms, std::memory_order_relaxed);
+  if (tls_) return continue_handshake();
   wait_readable();
+}
+
+void mqtt_connection::continue_handshake() {
+  if (phase_ != phase::awaiting_connect) return;
+  tls_stream::status state;
+  {
+    std::lock_guard lock{mutex_};
+    state = tls_->handshake();
+  }
+  auto again = [self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) {
+      if (self->phase_ != phase::closed) self->lost();
+      return;
+    }
+    self->continue_handshake();
+  };
+  switch (state) {
+    case tls_stream::status::ok:
+      spdlog::debug("TLS ({}) with {} established", tls_->version(), peer());
+      return wait_readable();
+    case tls_stream::status::want_read:
+      return socket_.async_wait(socket_type::wait_read, std::move(again));
+    case tls_stream::status::want_write:
+      return socket_.async_wait(socket_type::wait_write, std::move(again));
+    case tls_stream::status::closed:
+    case tls_stream::status::failed:
+      return on_handshake_failed();
+  }
+}
+
+// Expired, revoked, wrong-CA or missing certificates end here, as do
+// clients that speak no TLS at all; none of them ever reach MQTT.
+void mqtt_connection::on_handshake_failed() {
+  metrics::add(counter::refused_tls_handshake);
+  spdlog::info("TLS handshake with {} failed: {}", peer(),
+               tls_->error().empty() ? "the client closed the connection" : tls_->error());
+  begin_close();
+}
+
+void mqtt_connection::recheck_certificate(SSL_CTX* ctx) {
+  if (!tls_) return;
+  std::optional<std::string> why;
+  {
+    std::lock_guard lock{mutex_};
+    if (gone_ || !tls_->peer_certificate()) return;
+    why = verify_against(ctx, tls_->peer_certificate(), tls_->peer_chain());
+  }
+  if (!why) return;
+  asio::post(socket_.get_executor(), [self = shared_from_this(), why = std::move(*why)] {
+    if (self->phase_ == phase::closed || self->phase_ == phase::closing) return;
+    metrics::add(counter::disconnected_certificate_revoked);
+    spdlog::info("disconnecting {}: its client certificate no longer verifies ({})", self->peer(),
+                 why);
+    if (self->phase_ == phase::bound)
+      return self->violate(reason_code::not_authorized, "client certificate: " + why);
+    self->begin_close();
+  });
+}
+
+std::size_t mqtt_connection::read_some(std::span<std::uint8_t> buffer,
+                                       boost::system::error_code& ec) {
+  if (!tls_) return socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+  tls_stream::io_result r;
+  {
+    std::lock_guard lock{mutex_};
+    r = tls_->read(buffer);
+  }
+  tls_read_wants_write_ = r.state == tls_stream::status::want_write;
+  switch (r.state) {
+    case tls_stream::status::ok:
+    case tls_stream::status::want_read:
+    case tls_stream::status::want_write:
+      if (r.bytes == 0) ec = asio::error::would_block;
+      break;
+    case tls_stream::status::closed:
+      // Bytes that came before the close are still handled; the next read
+      // reports the end.
+      if (r.bytes == 0) ec = asio::error::eof;
+      break;
+    case tls_stream::status::failed:
+      spdlog::debug("TLS error from {}: {}", peer(), tls_->error());
+      if (r.bytes == 0) ec = asio::error::connection_aborted;
+      break;
+  }
+  return r.bytes;
 }
 
 void mqtt_connection::check_silence(std::int64_t now_ms) {
@@ -98,7 +189,19 @@ void mqtt_connection::on_silence() {
 }
 
 void mqtt_connection::wait_readable() {
-  socket_.async_wait(socket_type::wait_read,
+  if (tls_) {
+    bool pending;
+    {
+      std::lock_guard lock{mutex_};
+      pending = tls_->has_pending();
+    }
+    // Bytes already inside the TLS session make the socket look idle.
+    if (pending) {
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable(); });
+      return;
+    }
+  }
+  socket_.async_wait(tls_read_wants_write_ ? socket_type::wait_write : socket_type::wait_read,
                      [self = shared_from_this()](boost::system::error_code ec) {
                        if (ec) {
                          if (self->phase_ != phase::closed) self->lost();
@@ -112,7 +215,7 @@ void mqtt_connection::on_readable() {
   if (phase_ != phase::awaiting_connect && phase_ != phase::bound) return;
   auto& buffer = thread_read_buffer();
   boost::system::error_code ec;
-  std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
+  std::size_t n = read_some(buffer, ec);
   if (ec == asio::error::would_block) return wait_readable();
   if (ec || n == 0) return lost();
   metrics::add(counter::bytes_received, n);
@@ -224,11 +327,40 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
   phase_ = phase::connecting;
   silence_limit_ms_.store(0);
   auto params = std::move(std::get<connection_params>(accepted));
+  // A verified client certificate is the client's login: its identity is
+  // the username, and username and password in the CONNECT are not used.
+  std::string why;
+  if (auto identity = certificate_identity_of_peer(why)) {
+    params.principal = make_principal(std::move(*identity), auth_method::certificate);
+    return hand_to_registry(std::move(params));
+  }
+  if (!why.empty()) {
+    metrics::add(counter::refused_not_authorized);
+    spdlog::info("refused '{}' from {}: {}", params.client_id, peer(), why);
+    return refuse_connect(version_, reason_code::not_authorized, why);
+  }
+  if (c.username) params.principal = make_principal(*c.username, auth_method::password);
   if (!ctx_.auth) return hand_to_registry(std::move(params));
   ctx_.auth->check(std::move(c.username), std::move(c.password), socket_.get_executor(),
                    [self = shared_from_this(), params = std::move(params)](reason_code rc) mutable {
                      self->on_authenticated(rc, std::move(params));
                    });
+}
+
+std::optional<std::string> mqtt_connection::certificate_identity_of_peer(std::string& why) const {
+  if (!tls_) return std::nullopt;
+  X509* cert;
+  {
+    std::lock_guard lock{mutex_};
+    if (!tls_->peer_verified()) return std::nullopt;
+    cert = tls_->peer_certificate();
+  }
+  // The certificate stays with the TLS session, which outlives this call.
+  auto identity = pick_identity(read_certificate_identity(cert), ctx_.certificate_identity_field);
+  if (!identity)
+    why = "the client certificate has no " + ctx_.certificate_identity_field +
+          " to name the device by (tls.identity)";
+  return identity;
 }
 
 void mqtt_connection::hand_to_registry(connection_params params) {
@@ -391,7 +523,29 @@ void mqtt_connection::send_or_queue_locked(std::vector<outbound_frame>& frames) 
     if (f.body) add(f.body->data(), f.body->size());
   }
   std::size_t sent = 0;
-  if (pieces.size() <= IOV_MAX) {
+  if (tls_) {
+    // TLS encrypts into records anyway, so the pieces are copied into one
+    // plaintext buffer first and handed over in as few records as fit.
+    thread_local std::vector<std::uint8_t> plain;
+    plain.clear();
+    plain.reserve(total);
+    for (const auto& piece : pieces) {
+      auto* data = static_cast<const std::uint8_t*>(piece.iov_base);
+      plain.insert(plain.end(), data, data + piece.iov_len);
+    }
+    auto r = tls_->write(plain.data(), plain.size());
+    if (plain.capacity() > 256 * 1024) plain = {};  // one huge message must not pin memory
+    if (r.state == tls_stream::status::closed || r.state == tls_stream::status::failed) {
+      gone_ = true;
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        if (self->phase_ != phase::closed) self->lost();
+        self->close_socket();
+      });
+      return;
+    }
+    sent = r.bytes;
+    metrics::add(counter::bytes_sent, sent);
+  } else if (pieces.size() <= IOV_MAX) {
     msghdr msg{};
     msg.msg_iov = pieces.data();
     msg.msg_iovlen = pieces.size();
@@ -450,28 +604,64 @@ void mqtt_connection::do_write() {
   if (!batch || batch->frames.empty()) return close_socket();
   gather(*batch);
   writing_ = std::move(batch);
+  if (tls_) {
+    writing_->tls_written = 0;
+    return write_tls();
+  }
   asio::async_write(socket_, writing_->buffers,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                      metrics::add(counter::bytes_sent, n);
-                      self->writing_->frames.clear();
-                      self->writing_->buffers.clear();
-                      {
-                        std::lock_guard lock{self->mutex_};
-                        self->backlog_bytes_ -= std::min(self->backlog_bytes_, n);
-                        if (ec) {
-                          self->gone_ = true;
-                          self->queued_.clear();
-                          self->backlog_bytes_ = 0;
-                        }
-                      }
-                      if (ec) {
-                        self->writing_.reset();
-                        if (self->phase_ != phase::closed) self->lost();
-                        self->close_socket();
-                        return;
-                      }
-                      self->do_write();
+                      self->on_written(ec, n);
                     });
+}
+
+// The I/O thread's write of a batch through TLS: as much as the socket
+// takes, then wait until it is writable again.
+void mqtt_connection::write_tls() {
+  auto& batch = *writing_;
+  tls_stream::io_result r;
+  {
+    std::lock_guard lock{mutex_};
+    r = tls_->write(batch.staging.data() + batch.tls_written,
+                    batch.staging.size() - batch.tls_written);
+  }
+  batch.tls_written += r.bytes;
+  if (batch.tls_written == batch.staging.size()) return on_written({}, batch.staging.size());
+  auto again = [self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return self->on_written(ec, self->writing_->tls_written);
+    self->write_tls();
+  };
+  switch (r.state) {
+    case tls_stream::status::ok:
+    case tls_stream::status::want_write:
+      return socket_.async_wait(socket_type::wait_write, std::move(again));
+    case tls_stream::status::want_read:
+      return socket_.async_wait(socket_type::wait_read, std::move(again));
+    case tls_stream::status::closed:
+    case tls_stream::status::failed:
+      return on_written(asio::error::connection_aborted, batch.tls_written);
+  }
+}
+
+void mqtt_connection::on_written(boost::system::error_code ec, std::size_t n) {
+  metrics::add(counter::bytes_sent, n);
+  writing_->frames.clear();
+  writing_->buffers.clear();
+  {
+    std::lock_guard lock{mutex_};
+    backlog_bytes_ -= std::min(backlog_bytes_, n);
+    if (ec) {
+      gone_ = true;
+      queued_.clear();
+      backlog_bytes_ = 0;
+    }
+  }
+  if (ec) {
+    writing_.reset();
+    if (phase_ != phase::closed) lost();
+    close_socket();
+    return;
+  }
+  do_write();
 }
 
 // Turns the frames of one write into as few buffers as possible. A writev
@@ -479,7 +669,8 @@ void mqtt_connection::do_write() {
 // system call per 32 small messages; small pieces are copied into one staging
 // buffer instead, and only large payloads are written from where they are.
 void mqtt_connection::gather(write_batch& batch) {
-  constexpr std::size_t copy_below = 2048;
+  // TLS copies every byte into its records anyway.
+  const std::size_t copy_below = tls_ ? std::numeric_limits<std::size_t>::max() : 2048;
   std::size_t staged = 0;
   for (const auto& f : batch.frames) {
     staged += f.shared_head ? f.shared_head->size() : f.head.size();
@@ -552,6 +743,10 @@ void mqtt_connection::close_socket() {
     std::lock_guard lock{mutex_};
     gone_ = true;
     queued_.clear();
+  }
+  if (tls_) {
+    std::lock_guard lock{mutex_};
+    tls_->close_notify();
   }
   boost::system::error_code ec;
   socket_.shutdown(socket_type::shutdown_both, ec);

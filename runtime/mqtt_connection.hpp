@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -15,20 +17,24 @@
 #include "actors/session_sink.hpp"
 #include "protocol/decoder.hpp"
 #include "runtime/edge_context.hpp"
+#include "runtime/tls_context.hpp"
+#include "runtime/tls_stream.hpp"
 
 namespace convoy::runtime {
 
-// One MQTT client over TCP. Decodes packets straight from the bytes it reads
-// and hands them to the client's session actor; writes what the session
-// sends with gather writes, one write in flight, coalescing everything queued
-// meanwhile. Holds no read buffer while idle: it waits for readability, reads
-// into a per-thread buffer and keeps only the bytes of an unfinished packet.
+// One MQTT client over TCP, or over TLS when made with a TLS context. Decodes packets straight from
+// the bytes it reads and hands them to the client's session actor; writes what the session sends
+// with gather writes, one write in flight, coalescing everything queued meanwhile. Holds no read
+// buffer while idle: it waits for readability, reads into a per-thread buffer and keeps only the
+// bytes of an unfinished packet.
 class mqtt_connection final : public session_sink,
                               public std::enable_shared_from_this<mqtt_connection> {
  public:
   using socket_type = boost::asio::ip::tcp::socket;
 
-  mqtt_connection(socket_type socket, edge_context& ctx);
+  // With a TLS context the connection starts with a TLS handshake, and
+  // every read and write goes through its TLS session.
+  mqtt_connection(socket_type socket, edge_context& ctx, ssl_context_ptr tls = nullptr);
   ~mqtt_connection() override;
 
   void start();
@@ -47,6 +53,11 @@ class mqtt_connection final : public session_sink,
   // a timer operation per keep-alive period on every idle connection.
   void check_silence(std::int64_t now_ms);
 
+  // After the client CAs or CRL changed: a TLS client whose certificate
+  // no longer verifies under `ctx` is disconnected (MQTT 5: Not
+  // authorized). Any thread.
+  void recheck_certificate(SSL_CTX* ctx);
+
   // session_sink, called from actor threads.
   write_result write(std::vector<outbound_frame> frames) override;
   void bind(caf::actor session, std::uint16_t keep_alive) override;
@@ -63,6 +74,15 @@ class mqtt_connection final : public session_sink,
   };
 
   void wait_readable();
+  void continue_handshake();
+  void on_handshake_failed();
+  // Reads what the socket (or the TLS session) has into buffer; 0 bytes
+  // with would_block means wait, other errors mean the client is gone.
+  std::size_t read_some(std::span<std::uint8_t> buffer, boost::system::error_code& ec);
+  void write_tls();
+  void on_written(boost::system::error_code ec, std::size_t n);
+  // Who a verified client certificate names, when there is one.
+  std::optional<std::string> certificate_identity_of_peer(std::string& why) const;
   void read_more_or_pause();
   template <class Packet>
   void to_session(Packet&& p) {
@@ -97,6 +117,8 @@ class mqtt_connection final : public session_sink,
   std::string peer() const;  // "address:port", for logs
 
   socket_type socket_;
+  std::unique_ptr<tls_stream> tls_;  // null on plain TCP; used under mutex_
+  bool tls_read_wants_write_ = false;
   int fd_ = -1;  // socket_'s descriptor, for sends from actor threads
   edge_context& ctx_;
   phase phase_ = phase::awaiting_connect;
@@ -129,7 +151,8 @@ class mqtt_connection final : public session_sink,
   struct write_batch {
     std::vector<outbound_frame> frames;
     std::vector<boost::asio::const_buffer> buffers;
-    std::vector<std::uint8_t> staging;  // small frames copied together
+    std::vector<std::uint8_t> staging;  // small frames copied together (TLS: all of them)
+    std::size_t tls_written = 0;        // of staging, taken by the TLS session
   };
   std::unique_ptr<write_batch> writing_;
 };

@@ -9,8 +9,15 @@ namespace convoy::runtime {
 
 namespace asio = boost::asio;
 
-mqtt_listener::mqtt_listener(asio::io_context& io, edge_context& ctx)
-    : io_(io), ctx_(ctx), acceptor_(io), retry_timer_(io), sweep_timer_(io) {}
+mqtt_listener::mqtt_listener(asio::io_context& io, edge_context& ctx, bool runs_sweep,
+                             const tls_context_source* tls)
+    : io_(io),
+      ctx_(ctx),
+      runs_sweep_(runs_sweep),
+      tls_(tls),
+      acceptor_(io),
+      retry_timer_(io),
+      sweep_timer_(io) {}
 
 void mqtt_listener::listen(const std::string& address, std::uint16_t port) {
   asio::ip::tcp::endpoint endpoint{asio::ip::make_address(address), port};
@@ -19,7 +26,7 @@ void mqtt_listener::listen(const std::string& address, std::uint16_t port) {
   acceptor_.bind(endpoint);
   acceptor_.listen(asio::socket_base::max_listen_connections);
   accept();
-  sweep();
+  if (runs_sweep_) sweep();
 }
 
 // A quarter second of resolution on timeouts measured in seconds.
@@ -96,7 +103,15 @@ void mqtt_listener::accept() {
         boost::system::error_code peer_ec;
         auto peer = socket.remote_endpoint(peer_ec);
         auto refusal = peer_ec ? mqtt::reason_code::success : admit(peer.address());
-        auto connection = std::make_shared<mqtt_connection>(std::move(socket), ctx_);
+        std::shared_ptr<mqtt_connection> connection;
+        try {
+          connection = std::make_shared<mqtt_connection>(std::move(socket), ctx_,
+                                                         tls_ ? tls_->current() : nullptr);
+        } catch (const std::bad_alloc&) {
+          metrics::add(counter::connections_refused);
+          spdlog::error("out of memory for a new connection");
+          return accept();
+        }
         // Refused at its CONNECT, whose version says how to tell the client.
         if (refusal != mqtt::reason_code::success) connection->refuse_at_connect(refusal);
         ctx_.add(connection);

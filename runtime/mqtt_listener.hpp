@@ -9,15 +9,18 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "runtime/edge_context.hpp"
+#include "runtime/tls_context.hpp"
 
 namespace convoy::runtime {
 
 // Accepts MQTT clients on one TCP endpoint; each gets an mqtt_connection on
-// one of the edge's I/O threads, in turn. It also runs the edge's silence
-// sweep (connect timeouts and keep alive).
+// one of the edge's I/O threads, in turn. With a TLS context source, the
+// connections speak TLS with its current context. One listener of an edge
+// also runs the edge's silence sweep (connect timeouts and keep alive).
 class mqtt_listener {
  public:
-  mqtt_listener(boost::asio::io_context& io, edge_context& ctx);
+  mqtt_listener(boost::asio::io_context& io, edge_context& ctx, bool runs_sweep = true,
+                const tls_context_source* tls = nullptr);
 
   // Binds and listens; throws boost::system::system_error naming the
   // endpoint if the address is unusable or the port taken.
@@ -34,6 +37,8 @@ class mqtt_listener {
 
   boost::asio::io_context& io_;
   edge_context& ctx_;
+  bool runs_sweep_;
+  const tls_context_source* tls_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer sweep_timer_;

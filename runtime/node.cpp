@@ -1,5 +1,6 @@
 #include "runtime/node.hpp"
 
+#include <csignal>
 #include <future>
 
 #include <spdlog/spdlog.h>
@@ -60,6 +61,9 @@ node::~node() {
 }
 
 void node::start() {
+  // OpenSSL writes to sockets with plain send(), without MSG_NOSIGNAL: a
+  // client that vanished mid-write would kill the node with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   auth_ = std::make_unique<authenticator>(cfg_.auth);
   edge_.auth = auth_.get();
   if (auth_->allows_anonymous())
@@ -103,6 +107,15 @@ void node::start() {
   edge_.auth_failure_delay_ms = cfg_.auth.failure_delay_ms;
   edge_.max_connections = cfg_.mqtt.max_connections;
   edge_.max_connect_rate_per_address = cfg_.mqtt.max_connect_rate_per_address;
+  edge_.certificate_identity_field = cfg_.tls.identity;
+  // Before anything listens: unusable TLS files stop the node at start.
+  if (cfg_.tls.enabled) {
+    try {
+      tls_ = std::make_unique<tls_context_source>(cfg_.tls);
+    } catch (const tls_error& e) {
+      throw std::runtime_error(std::string{"TLS: "} + e.what());
+    }
+  }
 
   auto io_threads = std::max<std::uint32_t>(cfg_.broker.io_threads, 1);
   for (std::uint32_t i = 0; i < io_threads; ++i) {
@@ -117,6 +130,7 @@ void node::start() {
     throw std::runtime_error("cannot listen for MQTT on " + cfg_.mqtt.bind + ":" +
                              std::to_string(cfg_.mqtt.port) + ": " + e.what());
   }
+  if (tls_) start_tls();
   // Set up before the I/O threads run: an io_context for one thread takes
   // operations only from that thread once it runs, and a signal from now
   // on is not lost.
@@ -124,12 +138,63 @@ void node::start() {
   signals_->async_wait([this](boost::system::error_code ec, int signo) {
     if (!ec) signalled_.set_value(signo);
   });
+  hangup_ = std::make_unique<boost::asio::signal_set>(io, SIGHUP);
+  await_sighup();
   for (auto& context : io_contexts_) {
     work_.push_back(boost::asio::make_work_guard(*context));
     io_threads_.emplace_back([c = context.get()] { c->run(); });
   }
   spdlog::info("node {} listening for MQTT on {}:{} ({} topic shards)", cfg_.node.name,
                cfg_.mqtt.bind, mqtt_port(), cfg_.broker.topic_shards);
+}
+
+void node::start_tls() {
+  auto& io = *io_contexts_.front();
+  tls_listener_ = std::make_unique<mqtt_listener>(io, edge_, false, tls_.get());
+  try {
+    tls_listener_->listen(cfg_.tls.bind, cfg_.tls.port);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot listen for MQTT over TLS on " + cfg_.tls.bind + ":" +
+                             std::to_string(cfg_.tls.port) + ": " + e.what());
+  }
+  spdlog::info("listening for MQTT over TLS on {}:{} (client certificates {}, TLS {}+)",
+               cfg_.tls.bind, tls_port(), cfg_.tls.client_certificates, cfg_.tls.min_version);
+  tls_reload_timer_ = std::make_unique<boost::asio::steady_timer>(io);
+  schedule_tls_reload();
+}
+
+void node::schedule_tls_reload() {
+  if (cfg_.tls.reload_interval_ms == 0) return;
+  tls_reload_timer_->expires_after(std::chrono::milliseconds(cfg_.tls.reload_interval_ms));
+  tls_reload_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    reload_tls(false);
+    schedule_tls_reload();
+  });
+}
+
+// SIGHUP reloads what can change without a restart: the TLS files.
+void node::await_sighup() {
+  hangup_->async_wait([this](boost::system::error_code ec, int) {
+    if (ec) return;
+    spdlog::info("SIGHUP received, reloading");
+    if (tls_) reload_tls(true);
+    await_sighup();
+  });
+}
+
+void node::reload_tls(bool force) {
+  auto result = tls_->reload(force);
+  if (!result.error.empty()) {
+    metrics::add(counter::tls_reload_failures);
+    spdlog::error("TLS files not reloaded, the previous ones stay in use: {}", result.error);
+    return;
+  }
+  if (!result.reloaded) return;
+  spdlog::info("TLS files reloaded; new connections use them");
+  if (!result.trust_changed || cfg_.tls.client_certificates == "none") return;
+  auto ctx = tls_->current();
+  edge_.for_each_connection([&](const auto& c) { c->recheck_certificate(ctx.get()); });
 }
 
 // Brings back the persistent sessions before the listener opens: each one's
@@ -158,7 +223,12 @@ void node::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (listener_) {
-    boost::asio::post(*io_contexts_.front(), [this] { listener_->stop(); });
+    boost::asio::post(*io_contexts_.front(), [this] {
+      listener_->stop();
+      if (tls_listener_) tls_listener_->stop();
+      if (tls_reload_timer_) tls_reload_timer_->cancel();
+      if (hangup_) hangup_->cancel();
+    });
     edge_.for_each_connection(
         [](const auto& c) { c->shut_down(mqtt::reason_code::server_shutting_down); });
     // Give goodbyes a moment to reach the wire.
@@ -186,6 +256,9 @@ void node::stop() {
     edge_.connections.clear();
   }
   listener_.reset();
+  tls_listener_.reset();
+  tls_reload_timer_.reset();
+  hangup_.reset();
   signals_.reset();
   edge_.registry = nullptr;
   edge_.broker = nullptr;

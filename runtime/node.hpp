@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
@@ -17,6 +18,7 @@
 #include "runtime/edge_context.hpp"
 #include "runtime/lmdb_store.hpp"
 #include "runtime/mqtt_listener.hpp"
+#include "runtime/tls_context.hpp"
 
 namespace convoy::runtime {
 
@@ -43,10 +45,20 @@ class node {
   void stop();
 
   std::uint16_t mqtt_port() const { return listener_->port(); }
+  // 0 without tls.enabled.
+  std::uint16_t tls_port() const { return tls_listener_ ? tls_listener_->port() : 0; }
+
+  // Reloads the TLS files when they changed (or always, when forced) and
+  // disconnects clients whose certificates a new CA or CRL file no longer
+  // accepts. Runs on the first I/O thread.
+  void reload_tls(bool force);
   caf::actor_system& system() { return *system_; }
 
  private:
   void restore_sessions();
+  void start_tls();
+  void schedule_tls_reload();
+  void await_sighup();
 
   config::node_config cfg_;
   caf::actor_system_config caf_cfg_;
@@ -61,6 +73,10 @@ class node {
   std::unique_ptr<authenticator> auth_;
   edge_context edge_;
   std::unique_ptr<mqtt_listener> listener_;
+  std::unique_ptr<tls_context_source> tls_;
+  std::unique_ptr<mqtt_listener> tls_listener_;
+  std::unique_ptr<boost::asio::steady_timer> tls_reload_timer_;
+  std::unique_ptr<boost::asio::signal_set> hangup_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::promise<int> signalled_;
   std::vector<caf::actor> shards_;

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -192,10 +193,13 @@ def split_packet(buffer):
 
 
 class RawClient:
-    """A TCP connection that speaks bytes, for malformed-input tests."""
+    """A TCP connection that speaks bytes, for malformed-input tests; with
+    an ssl.SSLContext, over TLS."""
 
-    def __init__(self, port, timeout=3.0):
+    def __init__(self, port, timeout=3.0, tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buffer = b""
 
     def send(self, data):
@@ -221,7 +225,7 @@ class RawClient:
             while True:
                 if not self.sock.recv(65536):
                     return True
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
             return True
         except socket.timeout:
             return False

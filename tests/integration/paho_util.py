@@ -117,7 +117,9 @@ class Client:
     expect() for the next delivered message."""
 
     def __init__(self, port, client_id, version, clean=True, keepalive=60, properties=None,
-                 will=None, receive_maximum=None):
+                 will=None, receive_maximum=None, tls=None):
+        """tls: paho tls_set() arguments (ca_certs, certfile, keyfile) for
+        MQTT over TLS."""
         self.port = port
         self.client_id = client_id
         self.version = version
@@ -145,6 +147,8 @@ class Client:
         self.paho.on_publish = self._on_publish
         if will is not None:
             self.paho.will_set(**will)
+        if tls is not None:
+            self.paho.tls_set(**tls)
 
     # ---- callbacks (paho's thread) ----
 

@@ -4,6 +4,7 @@ with waits bounded by WAIT. Shared by test_bad_input.py and
 test_protocol_rules.py."""
 
 import socket
+import ssl
 import time
 
 from broker import packet, read_varint, split_packet, utf8, varint
@@ -136,11 +137,14 @@ def parse_props(body, i=0):
 
 
 class Conn:
-    """A TCP connection to the node speaking raw bytes."""
+    """A TCP connection to the node speaking raw bytes; with an
+    ssl.SSLContext, over TLS (the handshake happens here)."""
 
-    def __init__(self, port, version=V5):
+    def __init__(self, port, version=V5, tls=None):
         self.version = version
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buffer = b""
         self.eof = False
 
@@ -154,7 +158,8 @@ class Conn:
         self.sock.settimeout(remaining)
         try:
             chunk = self.sock.recv(65536)
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            # TLS: the node's alert after it refused our certificate.
             chunk = b""
         if not chunk:
             self.eof = True

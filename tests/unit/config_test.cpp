@@ -164,7 +164,9 @@ TEST_CASE("config schema covers every field of node_config") {
   [[maybe_unused]] auto& [enabled, map_size_mb, sync, commit_window_us, max_batch_ops,
                           max_pending_ops] = c.storage;
   [[maybe_unused]] auto& [allow_anonymous, password_file, failure_delay_ms] = c.auth;
-  CHECK(keys == 2 + 1 + 21 + 4 + 6 + 3);
+  [[maybe_unused]] auto& [tls_enabled, tls_bind, tls_port, cert_file, key_file, ca_file, crl_file,
+                          client_certificates, min_version, identity, reload_interval_ms] = c.tls;
+  CHECK(keys == 2 + 1 + 21 + 4 + 6 + 3 + 11);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
@@ -510,6 +512,33 @@ TEST_CASE("config cross-key checks run after merging and blame the key that was 
   // Cross-key checks are skipped while single values are wrong.
   auto errors = expect_errors(load_set({"mqtt.max_outbound_bytes=1000", "mqtt.port=x"}));
   CHECK(errors.size() == 1);
+}
+
+TEST_CASE("config TLS needs its files, and a CA for client certificates") {
+  // Off, nothing is needed.
+  CHECK(expect_config(load_set({})).tls.enabled == false);
+
+  auto errors = expect_errors(load_set({"tls.enabled=true"}));
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].key == "tls.cert_file");
+  CHECK(errors[0].message == "'tls.cert_file' must be set when tls.enabled is true");
+  CHECK(errors[1].key == "tls.key_file");
+  CHECK(errors[2].key == "tls.ca_file");
+  CHECK(errors[2].message.find("when tls.client_certificates is 'required'") != std::string::npos);
+
+  // Server-only TLS needs no CA ...
+  node_config c = expect_config(load_set({"tls.enabled=true", "tls.cert_file=s.crt",
+                                          "tls.key_file=s.key", "tls.client_certificates=none"}));
+  CHECK(c.tls.client_certificates == "none");
+  // ... unless a CRL is given, which applies to client certificates.
+  config_error e =
+      single_error(load_set({"tls.enabled=true", "tls.cert_file=s.crt", "tls.key_file=s.key",
+                             "tls.client_certificates=none", "tls.crl_file=r.crl"}));
+  CHECK(e.key == "tls.ca_file");
+
+  e = single_error(load_set({"tls.identity=serial"}));
+  CHECK(e.key == "tls.identity");
+  CHECK(e.message == "'tls.identity' must be one of cn, san_dns, san_uri; got \"serial\"");
 }
 
 TEST_CASE("config to_toml round trips") {

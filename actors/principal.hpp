@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace convoy {
+
+// How a client proved who it is.
+enum class auth_method : std::uint8_t {
+  password = 1,     // username and password (or a username, when passwords are not checked)
+  certificate = 2,  // a verified TLS client certificate
+};
+
+// Who is behind a connection, once authenticated. Immutable and shared: a
+// session holds a pointer, not a copy, since every vehicle has one.
+struct client_principal {
+  // The certificate's identity (tls.identity) or the username.
+  std::string identity;
+  auth_method method = auth_method::password;
+};
+
+// Null for anonymous clients. Travels between actors by value.
+struct principal_ptr {
+  std::shared_ptr<const client_principal> ptr;
+
+  const client_principal* operator->() const { return ptr.get(); }
+  const client_principal& operator*() const { return *ptr; }
+  explicit operator bool() const { return static_cast<bool>(ptr); }
+};
+
+inline principal_ptr make_principal(std::string identity, auth_method method) {
+  return {std::make_shared<const client_principal>(client_principal{std::move(identity), method})};
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, principal_ptr& x) {
+  bool present = static_cast<bool>(x);
+  std::string identity = present ? x->identity : std::string{};
+  auto method = present ? x->method : auth_method::password;
+  if constexpr (Inspector::reads_state) {
+    return f(caf::meta::type_name("principal"), present, identity, method);
+  } else {
+    return f(caf::meta::type_name("principal"), present, identity, method,
+             caf::meta::load_callback([&]() -> caf::error {
+               x = present ? make_principal(std::move(identity), method) : principal_ptr{};
+               return caf::none;
+             }));
+  }
+}
+
+}  // namespace convoy
