@@ -6,6 +6,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/access_policy.hpp"
 #include "actors/durable_store.hpp"
 #include "cluster/placement.hpp"
 
@@ -34,13 +35,16 @@ struct broker_settings {
 };
 
 // What every session of a node shares: settings and where the topic shards
-// are. Immutable after start-up, so sessions read it without locks.
+// are. Immutable after start-up, so sessions read it without locks (the
+// access policy inside is swapped atomically).
 struct broker_context {
   broker_settings settings;
   cluster::topic_placement placement{1, 1};
   std::vector<caf::actor> shards;
   store_ptr store;          // null when the node keeps nothing on disk
   caf::actor storage_gate;  // see actors/storage_gate.hpp; null without store
+  // The authorization policy in force; replaced (inside) when it reloads.
+  access_ptr access = std::make_shared<access_control>();
 
   const caf::actor& shard_for_topic(std::string_view topic) const {
     return shards[placement.shard_for_topic(topic)];

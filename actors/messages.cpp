@@ -63,6 +63,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<connect_request>("convoy.connect_request");
   cfg.add_message_type<attach_connection>("convoy.attach_connection");
   cfg.add_message_type<discard_session>("convoy.discard_session");
+  cfg.add_message_type<access_changed>("convoy.access_changed");
   cfg.add_message_type<connection_closed>("convoy.connection_closed");
   cfg.add_message_type<will_timer>("convoy.will_timer");
   cfg.add_message_type<expiry_timer>("convoy.expiry_timer");

@@ -219,6 +219,9 @@ struct session_record {
   // Tells this session's stored queue entries from those an earlier session
   // of the same client id left behind (random, per session).
   std::uint32_t incarnation = 0;
+  // Loaded from a record that did not say who owns the session (written by
+  // an older version): the first client to resume it becomes its owner.
+  bool owner_unknown = false;
 };
 
 // Node -> registry -> new session at start-up: a session loaded from
@@ -253,6 +256,12 @@ struct session_stored {
 // Session registry -> session: a clean start for the same client id replaces
 // this session; end it now.
 struct discard_session {};
+
+// Node -> session registry -> every session: the access policy changed
+// (auth.acl_file reloaded). Sessions check their subscriptions again and
+// drop those no longer allowed; publishes are checked against the new rules
+// from now on.
+struct access_changed {};
 
 // Edge -> session: the connection is gone. `graceful` is true after a
 // DISCONNECT with reason 0x00, which deletes the will.
@@ -367,7 +376,7 @@ typename Inspector::result_type inspect(Inspector& f, subscription_record& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_record& x) {
   return f(caf::meta::type_name("session_record"), x.params, x.subscriptions, x.disconnected_at,
-           x.qos2_received, x.outgoing, x.incarnation);
+           x.qos2_received, x.outgoing, x.incarnation, x.owner_unknown);
 }
 
 template <class Inspector>
@@ -407,6 +416,11 @@ typename Inspector::result_type inspect(Inspector& f, attach_connection& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, discard_session&) {
   return f(caf::meta::type_name("discard_session"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, access_changed&) {
+  return f(caf::meta::type_name("access_changed"));
 }
 
 template <class Inspector>

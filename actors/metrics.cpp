@@ -68,10 +68,24 @@ std::string_view name_of(counter c) {
       return "refused_connection_limit";
     case counter::refused_connect_rate:
       return "refused_connect_rate";
+    case counter::refused_client_id_not_allowed:
+      return "refused_client_id_not_allowed";
+    case counter::refused_session_owner:
+      return "refused_session_owner";
+    case counter::refused_publish_not_authorized:
+      return "refused_publish_not_authorized";
+    case counter::refused_subscribe_not_authorized:
+      return "refused_subscribe_not_authorized";
+    case counter::removed_subscription_not_authorized:
+      return "removed_subscription_not_authorized";
+    case counter::dropped_will_not_authorized:
+      return "dropped_will_not_authorized";
     case counter::refused_tls_handshake:
       return "refused_tls_handshake";
     case counter::disconnected_certificate_revoked:
       return "disconnected_certificate_revoked";
+    case counter::acl_reload_failures:
+      return "acl_reload_failures";
     case counter::tls_reload_failures:
       return "tls_reload_failures";
     case counter::inbound_paused:

@@ -43,9 +43,16 @@ enum class counter : std::uint8_t {
   refused_bad_credentials,   // CONNECT with an unknown username or a wrong password
   refused_connection_limit,  // mqtt.max_connections reached (Server busy)
   refused_connect_rate,      // mqtt.max_connect_rate_per_address exceeded
-  refused_tls_handshake,     // no TLS, or a client certificate missing, expired, revoked, untrusted
+  refused_client_id_not_allowed,        // CONNECT with a client id the login's role does not allow
+  refused_session_owner,                // CONNECT for a session another identity owns
+  refused_publish_not_authorized,       // PUBLISH to a topic the client's role does not allow
+  refused_subscribe_not_authorized,     // SUBSCRIBE to a filter the client's role does not allow
+  removed_subscription_not_authorized,  // a subscription the rules no longer allow, removed
+  dropped_will_not_authorized,          // a will to a topic its client may not publish to
+  refused_tls_handshake,  // no TLS, or a client certificate missing, expired, revoked, untrusted
   disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
   tls_reload_failures,               // changed TLS files that could not be loaded
+  acl_reload_failures,               // a changed auth.acl_file that could not be loaded
   inbound_paused,
   keep_alive_timeouts,
   connect_timeouts,

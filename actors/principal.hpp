@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include <caf/error.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 
@@ -11,6 +12,7 @@ namespace convoy {
 
 // How a client proved who it is.
 enum class auth_method : std::uint8_t {
+  anonymous = 0,    // no login (anonymous clients allowed); with a policy, its anonymous role
   password = 1,     // username and password (or a username, when passwords are not checked)
   certificate = 2,  // a verified TLS client certificate
 };
@@ -21,6 +23,12 @@ struct client_principal {
   // The certificate's identity (tls.identity) or the username.
   std::string identity;
   auth_method method = auth_method::password;
+  // Its role in auth.acl_file, which says what it may do; empty without one.
+  std::string role;
+  // The identity was proven (a certificate, or a password checked against
+  // auth.password_file). Only proven identities own their sessions: an
+  // unchecked username is a claim anyone can make.
+  bool verified = false;
 };
 
 // Null for anonymous clients. Travels between actors by value.
@@ -32,8 +40,10 @@ struct principal_ptr {
   explicit operator bool() const { return static_cast<bool>(ptr); }
 };
 
-inline principal_ptr make_principal(std::string identity, auth_method method) {
-  return {std::make_shared<const client_principal>(client_principal{std::move(identity), method})};
+inline principal_ptr make_principal(std::string identity, auth_method method, std::string role = {},
+                                    bool verified = true) {
+  return {std::make_shared<const client_principal>(
+      client_principal{std::move(identity), method, std::move(role), verified})};
 }
 
 template <class Inspector>
@@ -41,12 +51,15 @@ typename Inspector::result_type inspect(Inspector& f, principal_ptr& x) {
   bool present = static_cast<bool>(x);
   std::string identity = present ? x->identity : std::string{};
   auto method = present ? x->method : auth_method::password;
+  std::string role = present ? x->role : std::string{};
+  bool verified = present && x->verified;
   if constexpr (Inspector::reads_state) {
-    return f(caf::meta::type_name("principal"), present, identity, method);
+    return f(caf::meta::type_name("principal"), present, identity, method, role, verified);
   } else {
-    return f(caf::meta::type_name("principal"), present, identity, method,
+    return f(caf::meta::type_name("principal"), present, identity, method, role, verified,
              caf::meta::load_callback([&]() -> caf::error {
-               x = present ? make_principal(std::move(identity), method) : principal_ptr{};
+               x = present ? make_principal(std::move(identity), method, std::move(role), verified)
+                           : principal_ptr{};
                return caf::none;
              }));
   }

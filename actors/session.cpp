@@ -175,6 +175,16 @@ void count_drop(session_state& st, counter reason) {
     case counter::dropped_expired:
       bit = 8;
       break;
+    case counter::refused_publish_not_authorized:
+      bit = 16;
+      break;
+    case counter::refused_subscribe_not_authorized:
+    case counter::removed_subscription_not_authorized:
+      bit = 32;
+      break;
+    case counter::dropped_will_not_authorized:
+      bit = 64;
+      break;
 
     default:
       break;
@@ -184,6 +194,40 @@ void count_drop(session_state& st, counter reason) {
   spdlog::warn("client '{}': message dropped, {} (logged once per session)", st.params.client_id,
                name_of(reason));
 }
+
+// ---- authorization ----
+
+// The rules of this client's role under the policy in force. The role is
+// looked up again each time, so a reloaded policy applies at once.
+struct access_view {
+  policy_ptr policy;          // null: no authorization, everything is allowed
+  const access_role* role{};  // null with a policy: the client may do nothing
+  access_template::subject who;
+};
+
+access_view access_of(const session_state& st) {
+  access_view v;
+  v.policy = st.ctx->access->current();
+  if (!v.policy) return v;
+  const client_principal* p = st.params.principal ? st.params.principal.ptr.get() : nullptr;
+  std::string role = v.policy->role_for(st.params.principal);
+  v.role = role.empty() ? nullptr : v.policy->find(role);
+  v.who = access_policy::subject_of(p, st.params.client_id);
+  return v;
+}
+
+bool may_publish(const session_state& st, std::string_view topic) {
+  auto v = access_of(st);
+  if (!v.policy) return true;
+  return v.role && access_policy::may_publish(*v.role, topic, v.who);
+}
+
+bool may_subscribe(const access_view& v, std::string_view filter) {
+  if (!v.policy) return true;
+  return v.role && access_policy::may_subscribe(*v.role, filter, v.who);
+}
+
+bool drop_unauthorized_subscriptions(session_actor* self, bool subscribed);
 
 // ---- writing to the client ----
 
@@ -549,6 +593,14 @@ void publish_will(session_actor* self) {
   auto& st = self->state;
   if (!st.params.has_will) return;
   const will_spec& w = st.params.will;
+  // Checked when the will fires, not when it was set: rules (or the
+  // client's standing) may have changed in between.
+  if (!may_publish(st, w.topic)) {
+    count_drop(st, counter::dropped_will_not_authorized);
+    st.params.has_will = false;
+    st.will_armed = false;
+    return;
+  }
   auto m = std::make_shared<app_message>();
   m->topic = w.topic;
   m->payload = std::make_shared<const std::string>(w.payload);
@@ -725,6 +777,9 @@ bool attach(session_actor* self, attach_connection& a) {
   st.acks.clear();
   st.inbound_aliases.reset();
   hold_inflight(st);
+  // A resumed session keeps only what its (current) rules allow; the record
+  // written below reflects it.
+  drop_unauthorized_subscriptions(self, true);
   // A CONNACK promises the client its session: it goes once the session's
   // record (or its deletion for a clean start) is durable, so that a crash
   // right after cannot take back what the client was told. It waits on the
@@ -865,6 +920,22 @@ void route_qos0(session_actor* self, const caf::actor& shard, route_request rout
             [self](caf::error&) { release_barrier(self); });
 }
 
+// A PUBLISH the client's role does not allow is dropped. MQTT 5 says so in
+// the PUBACK or PUBREC (Not authorized). MQTT 3.1.1 has no way to (spec
+// 3.3.5): the PUBLISH is acknowledged as usual, which keeps the client from
+// resending it forever, and the refusal is counted and logged.
+void refuse_publish(session_actor* self, const mqtt::publish_packet& p) {
+  auto& st = self->state;
+  count_drop(st, counter::refused_publish_not_authorized);
+  if (p.qos == mqtt::qos::at_most_once) return;
+  auto type = p.qos == mqtt::qos::at_least_once ? packet_type::puback : packet_type::pubrec;
+  if (p.qos == mqtt::qos::exactly_once && !is_v5(st))
+    st.qos2_incoming.push_back({p.packet_id, true});
+  st.acks.push_back(
+      {p.packet_id, type, true, is_v5(st) ? reason_code::not_authorized : reason_code::success});
+  flush_acks(self);
+}
+
 void on_publish(session_actor* self, mqtt::publish_packet& p) {
   auto& st = self->state;
   const auto& s = st.ctx->settings;
@@ -921,6 +992,7 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
     return close_for(self, reason_code::receive_maximum_exceeded,
                      "more QoS 1/2 PUBLISHes unacknowledged than Receive Maximum");
   }
+  if (!may_publish(st, p.topic)) return refuse_publish(self, p);
   metrics::add(received_counter(p.qos));
 
   auto m = std::make_shared<app_message>();
@@ -1165,6 +1237,7 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
   job->generation = st.connection_generation;
   job->reasons.resize(p.entries.size(), reason_code::unspecified_error);
   std::vector<std::pair<std::vector<caf::actor>, subscribe_request>> requests;
+  auto access = access_of(st);
   for (std::size_t i = 0; i < p.entries.size(); ++i) {
     auto& e = p.entries[i];
     if (mqtt::validate_topic_filter(e.filter) != reason_code::success) {
@@ -1183,6 +1256,11 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
     if (!s.wildcard_subscriptions && mqtt::has_wildcard(shared ? shared->filter : e.filter)) {
       metrics::add(counter::refused_subscription_invalid);
       job->reasons[i] = reason_code::wildcard_subscriptions_not_supported;
+      continue;
+    }
+    if (!may_subscribe(access, e.filter)) {
+      count_drop(st, counter::refused_subscribe_not_authorized);
+      job->reasons[i] = is_v5(st) ? reason_code::not_authorized : reason_code::unspecified_error;
       continue;
     }
     e.options.max_qos = std::min(e.options.max_qos, static_cast<mqtt::qos>(s.maximum_qos));
@@ -1287,6 +1365,46 @@ void on_disconnect(session_actor* self, const mqtt::disconnect_packet& d) {
 // with DUP (QoS 2: a PUBREL where the PUBREC had arrived); the rest is
 // queued in its order. Expired messages go. The queue takes what was stored even beyond
 // the current bounds: those messages were acknowledged to their publishers.
+// Removes the subscriptions the rules in force no longer allow, from the
+// session and (when `subscribed`) from the shards; true if any went. Run
+// when a persistent session comes back and when the policy changes, so
+// nobody keeps a subscription that would be refused today.
+bool drop_unauthorized_subscriptions(session_actor* self, bool subscribed) {
+  auto& st = self->state;
+  auto access = access_of(st);
+  if (!access.policy) return false;
+  std::vector<std::string> removed;
+  std::erase_if(st.subscriptions, [&](const subscription_record& sub) {
+    if (may_subscribe(access, sub.filter)) return false;
+    removed.push_back(sub.filter);
+    return true;
+  });
+  for (const auto& filter : removed) {
+    metrics::add(counter::removed_subscription_not_authorized);
+    spdlog::info("client '{}': subscription '{}' removed, its role no longer allows it",
+                 st.params.client_id, filter);
+    if (subscribed) unsubscribe_from_shards(self, filter);
+  }
+  return !removed.empty();
+}
+
+// The policy changed: what this client holds is checked again. A client
+// whose role is gone, or no longer allows its client id, is disconnected.
+void on_access_changed(session_actor* self) {
+  auto& st = self->state;
+  // An offline session's record keeps the removed filters until it is next
+  // written: restore and resume check them again anyway.
+  if (drop_unauthorized_subscriptions(self, true) && st.persisted && st.sink) persist(self);
+  if (!st.sink) return;
+  auto access = access_of(st);
+  if (!access.policy) return;
+  if (!access.role || !access_policy::may_use_client_id(*access.role, access.who)) {
+    metrics::add(counter::refused_client_id_not_allowed);
+    close_for(self, reason_code::not_authorized,
+              "the access rules no longer allow this login this client identifier");
+  }
+}
+
 void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoing, epoch_ms now) {
   auto& st = self->state;
   using stage = inflight_message::stage;
@@ -1340,6 +1458,7 @@ bool restore(session_actor* self, session_record& r) {
             [](const auto& a, const auto& b) { return a.filter < b.filter; });
   st.resumed_before = true;
   st.persisted = true;
+  bool trimmed = drop_unauthorized_subscriptions(self, false);
   if (r.incarnation != 0) st.incarnation = r.incarnation;
   // Received before the restart and already routed: a resend only gets its
   // PUBREC again.
@@ -1366,7 +1485,7 @@ bool restore(session_actor* self, session_record& r) {
   if (was_connected && st.params.has_will) {
     publish_or_arm_will(self, generation);
   }
-  if (was_connected) persist(self, now);
+  if (was_connected || trimmed) persist(self, was_connected ? now : r.disconnected_at);
   self->delayed_send(self, std::chrono::milliseconds(left), expiry_timer{generation});
   return true;
 }
@@ -1381,6 +1500,7 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
       [self](attach_connection& a) -> bool { return attach(self, a); },
       [self](restore_session& r) -> bool { return restore(self, r.record); },
       [self](const session_stored& s) { on_session_stored(self, s); },
+      [self](access_changed) { on_access_changed(self); },
       [self](discard_session) -> bool {
         // A clean start for this client id ends the session; a will of its
         // connection, or one waiting for its delay, fires now (spec 3.1.4).

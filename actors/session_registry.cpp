@@ -3,17 +3,21 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include "actors/metrics.hpp"
 #include "actors/session.hpp"
 
 namespace convoy {
 
 namespace {
 
-caf::actor spawn_session(session_registry_actor* self, const std::string& client_id) {
+caf::actor spawn_session(session_registry_actor* self, const std::string& client_id,
+                         principal_ptr owner, bool owner_unknown = false) {
   auto& st = self->state;
   auto s = self->spawn(session, st.ctx);
   self->monitor(s);
-  st.sessions[client_id] = s;
+  st.sessions[client_id] = session_entry{s, std::move(owner), owner_unknown};
   st.client_of[s.address()] = client_id;
   return s;
 }
@@ -22,8 +26,31 @@ void forget(session_registry_state& st, const caf::actor_addr& addr) {
   auto it = st.client_of.find(addr);
   if (it == st.client_of.end()) return;
   auto s = st.sessions.find(it->second);
-  if (s != st.sessions.end() && s->second.address() == addr) st.sessions.erase(s);
+  if (s != st.sessions.end() && s->second.session.address() == addr) st.sessions.erase(s);
   st.client_of.erase(it);
+}
+
+// Unproven identities (anonymous clients, unchecked usernames) are all the
+// same nobody: they own nothing the others could not take.
+bool same_identity(const principal_ptr& a, const principal_ptr& b) {
+  auto proven = [](const principal_ptr& p) { return p && p->verified; };
+  if (!proven(a) || !proven(b)) return proven(a) == proven(b);
+  return a->method == b->method && a->identity == b->identity;
+}
+
+std::string describe(const principal_ptr& p) {
+  if (!p || !p->verified) return "an anonymous client";
+  return "'" + p->identity + "'";
+}
+
+// Someone else's session: the connection is refused and the session, its
+// subscriptions and queue stay as they are for their owner.
+void refuse_foreign(connect_request& req, const principal_ptr& owner) {
+  metrics::add(counter::refused_session_owner);
+  spdlog::warn("refused {} for client id '{}': the session belongs to {}",
+               describe(req.params.principal), req.params.client_id, describe(owner));
+  req.sink->refuse(mqtt::reason_code::not_authorized,
+                   "the session of this client identifier belongs to another identity");
 }
 
 void hand_over(session_registry_actor* self, connect_request req);
@@ -32,6 +59,12 @@ void hand_over(session_registry_actor* self, connect_request req);
 // attach is on its way; then a fresh one takes the connection.
 void resume(session_registry_actor* self, caf::actor existing, connect_request req) {
   attach_connection attach{req.params, req.sink};
+  if (auto it = self->state.sessions.find(req.params.client_id); it != self->state.sessions.end()) {
+    // A session of unknown owner (from an older record) is adopted by the
+    // first client that resumes it.
+    it->second.owner = req.params.principal;
+    it->second.owner_unknown = false;
+  }
   self->request(existing, caf::infinite, std::move(attach))
       .then([](bool) {},
             [self, existing, req](caf::error&) mutable {
@@ -42,14 +75,14 @@ void resume(session_registry_actor* self, caf::actor existing, connect_request r
 }
 
 void start_fresh(session_registry_actor* self, connect_request req, bool replaced_stored) {
-  caf::actor fresh = spawn_session(self, req.params.client_id);
+  caf::actor fresh = spawn_session(self, req.params.client_id, req.params.principal);
   caf::anon_send(fresh,
                  attach_connection{std::move(req.params), std::move(req.sink), replaced_stored});
 }
 
 void finish_replacing(session_registry_actor* self, connect_request req, bool erasing) {
   auto& st = self->state;
-  auto waiting = std::move(st.replacing[req.params.client_id]);
+  auto waiting = std::move(st.replacing[req.params.client_id].waiting);
   st.replacing.erase(req.params.client_id);
   start_fresh(self, std::move(req), erasing);
   for (auto& next : waiting)
@@ -60,21 +93,25 @@ void hand_over(session_registry_actor* self, connect_request req) {
   auto& st = self->state;
   const std::string& client_id = req.params.client_id;
   if (auto pending = st.replacing.find(client_id); pending != st.replacing.end()) {
-    pending->second.push_back(std::move(req));
+    if (!same_identity(pending->second.owner, req.params.principal))
+      return refuse_foreign(req, pending->second.owner);
+    pending->second.waiting.push_back(std::move(req));
     return;
   }
   auto it = st.sessions.find(client_id);
-  if (it != st.sessions.end() && !req.params.clean_start) {
-    resume(self, it->second, std::move(req));
+  if (it == st.sessions.end()) return start_fresh(self, std::move(req), false);
+  if (!it->second.owner_unknown && !same_identity(it->second.owner, req.params.principal))
+    return refuse_foreign(req, it->second.owner);
+  if (!req.params.clean_start) {
+    resume(self, it->second.session, std::move(req));
     return;
   }
-  if (it == st.sessions.end()) return start_fresh(self, std::move(req), false);
   // Clean start: the old session ends (deleting its stored record) and a new
   // one begins once it has answered, so that the new session's writes come
   // after all of the old one's.
-  caf::actor old = it->second;
+  caf::actor old = it->second.session;
   forget(st, old.address());
-  st.replacing[client_id];
+  st.replacing[client_id].owner = req.params.principal;
   self->request(old, caf::infinite, discard_session{})
       .then([self, req](bool erasing) mutable { finish_replacing(self, std::move(req), erasing); },
             [self, req](caf::error&) mutable { finish_replacing(self, std::move(req), false); });
@@ -95,8 +132,13 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   return {
       [self](connect_request& req) { hand_over(self, std::move(req)); },
       [self](restore_session& r) {
-        caf::actor fresh = spawn_session(self, r.record.params.client_id);
+        caf::actor fresh = spawn_session(self, r.record.params.client_id, r.record.params.principal,
+                                         r.record.owner_unknown);
         return self->delegate(fresh, std::move(r));
+      },
+      [self](access_changed) {
+        for (const auto& [session, client_id] : self->state.client_of)
+          self->send(caf::actor_cast<caf::actor>(session), access_changed{});
       },
   };
 }

@@ -7,6 +7,7 @@
 
 #include <caf/actor.hpp>
 
+#include "protocol/reason_code.hpp"
 #include "protocol/types.hpp"
 
 namespace convoy {
@@ -56,6 +57,11 @@ class session_sink {
 
   // Writes what is queued, then closes the socket.
   virtual void close() = 0;
+
+  // The CONNECT is refused before any session took the connection: the
+  // client gets a CONNACK with `reason` (and MQTT 5 `why` as its reason
+  // string), then the connection closes.
+  virtual void refuse(mqtt::reason_code reason, std::string why) = 0;
 
   // Identifies the connection in messages from the edge, so a session can
   // tell its current connection from one it already replaced.

@@ -77,6 +77,8 @@ struct node_config {
     bool allow_anonymous = true;
     std::string password_file;  // mosquitto_passwd format; empty: usernames are not checked
     std::uint32_t failure_delay_ms = 1000;  // a refused login waits this long for its CONNACK
+    std::string acl_file;                   // roles and topic rules (TOML); empty: no authorization
+    std::uint32_t reload_interval_ms = 5000;  // acl_file change checks; 0 = only on SIGHUP
     bool operator==(const auth_section&) const = default;
   } auth;
 

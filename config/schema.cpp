@@ -246,6 +246,16 @@ constexpr auto keys = std::to_array<key_info>({
         "auth.failure_delay_ms",
         "Milliseconds a refused login waits for its CONNACK, which slows down password guessing.",
         0, 60'000),
+    optional_string_key<&nc::auth, &nc::auth_section::acl_file>(
+        "auth.acl_file",
+        "TOML file of roles (the client ids, publish topics and subscribe filters their members "
+        "may use, with {client_id}, {identity}, {vin} and {region} placeholders) and who has which "
+        "role. Empty: no authorization, every client may publish and subscribe anywhere."),
+    integer_key<&nc::auth, &nc::auth_section::reload_interval_ms>(
+        "auth.reload_interval_ms",
+        "How often auth.acl_file is checked for changes; a changed file applies to connected "
+        "clients at once. 0: only on SIGHUP. A file that fails to load keeps the previous rules.",
+        0, 3'600'000),
 
     // [tls]
     bool_key<&nc::tls, &nc::tls_section::enabled>(

@@ -34,6 +34,8 @@ class authenticator {
 
   bool allows_anonymous() const { return allow_anonymous_; }
   std::size_t users() const { return passwords_ ? passwords_->size() : 0; }
+  // Whether a username that got in has proven its password.
+  bool checks_passwords() const { return passwords_.has_value(); }
 
  private:
   bool allow_anonymous_;

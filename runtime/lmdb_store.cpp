@@ -63,6 +63,9 @@ storage::stored_session to_stored(const session_record& r) {
   s.session_expiry_interval = p.session_expiry;
   s.disconnected_at_ms = r.disconnected_at;
   s.incarnation = r.incarnation;
+  if (p.principal && p.principal->verified)
+    s.owner = storage::stored_session::owner_identity{
+        p.principal->identity, static_cast<std::uint8_t>(p.principal->method)};
   for (const auto& sub : r.subscriptions) {
     storage::stored_subscription out{sub.filter, sub.options, std::nullopt};
     if (sub.subscription_id != 0) out.subscription_id = sub.subscription_id;
@@ -87,6 +90,11 @@ std::optional<session_record> from_stored(storage::stored_session&& s) {
   p.clean_start = false;
   r.disconnected_at = s.disconnected_at_ms;
   r.incarnation = s.incarnation;
+  r.owner_unknown = !s.owner_known;
+  // The role is not stored: it is looked up in the policy in force.
+  if (s.owner)
+    p.principal =
+        make_principal(std::move(s.owner->identity), static_cast<auth_method>(s.owner->method));
   for (auto& sub : s.subscriptions)
     r.subscriptions.push_back(
         {std::move(sub.filter), sub.options, sub.subscription_id.value_or(0)});

@@ -339,7 +339,9 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
     spdlog::info("refused '{}' from {}: {}", params.client_id, peer(), why);
     return refuse_connect(version_, reason_code::not_authorized, why);
   }
-  if (c.username) params.principal = make_principal(*c.username, auth_method::password);
+  if (c.username)
+    params.principal = make_principal(*c.username, auth_method::password, {},
+                                      ctx_.auth && ctx_.auth->checks_passwords());
   if (!ctx_.auth) return hand_to_registry(std::move(params));
   ctx_.auth->check(std::move(c.username), std::move(c.password), socket_.get_executor(),
                    [self = shared_from_this(), params = std::move(params)](reason_code rc) mutable {
@@ -364,6 +366,31 @@ std::optional<std::string> mqtt_connection::certificate_identity_of_peer(std::st
 }
 
 void mqtt_connection::hand_to_registry(connection_params params) {
+  // With a policy, every client needs a role, and its role says which
+  // client ids it may use: nobody takes over a session by naming its id.
+  if (auto policy = ctx_.broker->access->current()) {
+    std::string role = policy->role_for(params.principal);
+    const access_role* rules = role.empty() ? nullptr : policy->find(role);
+    const client_principal* who = params.principal ? params.principal.ptr.get() : nullptr;
+    std::string name = who ? "'" + who->identity + "'" : "an anonymous client";
+    if (!rules) {
+      metrics::add(counter::refused_not_authorized);
+      spdlog::info("refused {} as '{}' from {}: no role in auth.acl_file", name, params.client_id,
+                   peer());
+      return refuse_connect(version_, reason_code::not_authorized, "no role for this login");
+    }
+    if (!access_policy::may_use_client_id(*rules,
+                                          access_policy::subject_of(who, params.client_id))) {
+      metrics::add(counter::refused_client_id_not_allowed);
+      spdlog::warn("refused {} (role {}) from {}: client id '{}' is not one it may use", name, role,
+                   peer(), params.client_id);
+      return refuse_connect(version_, reason_code::not_authorized,
+                            "this login may not use this client identifier");
+    }
+    params.principal =
+        who ? make_principal(who->identity, who->method, std::move(role), who->verified)
+            : make_principal({}, auth_method::anonymous, std::move(role), false);
+  }
   caf::anon_send(ctx_.registry, connect_request{std::move(params), shared_from_this()});
 }
 
@@ -710,6 +737,12 @@ void mqtt_connection::close() {
     if (self->phase_ == phase::bound || self->phase_ == phase::connecting)
       self->phase_ = phase::closing;
     self->begin_close();
+  });
+}
+
+void mqtt_connection::refuse(reason_code reason, std::string why) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), reason, why = std::move(why)] {
+    if (self->phase_ == phase::connecting) self->refuse_connect(self->version_, reason, why);
   });
 }
 

@@ -63,6 +63,7 @@ class mqtt_connection final : public session_sink,
   void bind(caf::actor session, std::uint16_t keep_alive) override;
   void consumed(std::uint32_t packets) override;
   void close() override;
+  void refuse(mqtt::reason_code reason, std::string why) override;
 
  private:
   enum class phase : std::uint8_t {

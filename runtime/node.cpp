@@ -14,6 +14,7 @@
 #include "actors/session_registry.hpp"
 #include "actors/storage_gate.hpp"
 #include "actors/topic_shard.hpp"
+#include "runtime/access_file.hpp"
 #include "runtime/mqtt_connection.hpp"
 
 namespace convoy::runtime {
@@ -75,6 +76,18 @@ void node::start() {
     spdlog::info("{} users from {}", auth_->users(), cfg_.auth.password_file);
   auto ctx = std::make_shared<broker_context>();
   ctx->settings = settings_from(cfg_);
+  if (!cfg_.auth.acl_file.empty()) {
+    access_file_stamp_ = file_stamp::of(cfg_.auth.acl_file);
+    try {
+      ctx->access->install(
+          std::make_shared<const access_policy>(load_access_file(cfg_.auth.acl_file)));
+    } catch (const access_file_error& e) {
+      throw std::runtime_error(std::string{"auth.acl_file: "} + e.what());
+    }
+    spdlog::info("access rules from {}", cfg_.auth.acl_file);
+  } else {
+    spdlog::warn("no auth.acl_file: every client may publish and subscribe to every topic");
+  }
   ctx->placement = cluster::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};
   if (cfg_.storage.enabled) {
     auto options = storage::storage_options_from(cfg_);
@@ -140,6 +153,10 @@ void node::start() {
   });
   hangup_ = std::make_unique<boost::asio::signal_set>(io, SIGHUP);
   await_sighup();
+  if (!cfg_.auth.acl_file.empty()) {
+    access_reload_timer_ = std::make_unique<boost::asio::steady_timer>(io);
+    schedule_access_reload();
+  }
   for (auto& context : io_contexts_) {
     work_.push_back(boost::asio::make_work_guard(*context));
     io_threads_.emplace_back([c = context.get()] { c->run(); });
@@ -179,8 +196,37 @@ void node::await_sighup() {
     if (ec) return;
     spdlog::info("SIGHUP received, reloading");
     if (tls_) reload_tls(true);
+    if (!cfg_.auth.acl_file.empty()) reload_access(true);
     await_sighup();
   });
+}
+
+void node::schedule_access_reload() {
+  if (cfg_.auth.reload_interval_ms == 0) return;
+  access_reload_timer_->expires_after(std::chrono::milliseconds(cfg_.auth.reload_interval_ms));
+  access_reload_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    reload_access(false);
+    schedule_access_reload();
+  });
+}
+
+void node::reload_access(bool force) {
+  file_stamp now = file_stamp::of(cfg_.auth.acl_file);
+  if (!force && (now == access_file_stamp_ || access_file_failed_ == now)) return;
+  try {
+    auto policy = std::make_shared<const access_policy>(load_access_file(cfg_.auth.acl_file));
+    edge_.broker->access->install(std::move(policy));
+  } catch (const access_file_error& e) {
+    access_file_failed_ = now;
+    metrics::add(counter::acl_reload_failures);
+    spdlog::error("auth.acl_file not reloaded, the previous rules stay in force: {}", e.what());
+    return;
+  }
+  access_file_stamp_ = now;
+  access_file_failed_.reset();
+  spdlog::info("access rules reloaded from {}; applying them to every session", cfg_.auth.acl_file);
+  caf::anon_send(edge_.registry, access_changed{});
 }
 
 void node::reload_tls(bool force) {
@@ -228,6 +274,7 @@ void node::stop() {
       if (tls_listener_) tls_listener_->stop();
       if (tls_reload_timer_) tls_reload_timer_->cancel();
       if (hangup_) hangup_->cancel();
+      if (access_reload_timer_) access_reload_timer_->cancel();
     });
     edge_.for_each_connection(
         [](const auto& c) { c->shut_down(mqtt::reason_code::server_shutting_down); });
@@ -259,6 +306,7 @@ void node::stop() {
   tls_listener_.reset();
   tls_reload_timer_.reset();
   hangup_.reset();
+  access_reload_timer_.reset();
   signals_.reset();
   edge_.registry = nullptr;
   edge_.broker = nullptr;

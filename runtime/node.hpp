@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "config/config.hpp"
 #include "runtime/authenticator.hpp"
 #include "runtime/edge_context.hpp"
+#include "runtime/file_stamp.hpp"
 #include "runtime/lmdb_store.hpp"
 #include "runtime/mqtt_listener.hpp"
 #include "runtime/tls_context.hpp"
@@ -52,6 +54,10 @@ class node {
   // disconnects clients whose certificates a new CA or CRL file no longer
   // accepts. Runs on the first I/O thread.
   void reload_tls(bool force);
+
+  // Reloads auth.acl_file when it changed (or always, when forced); every
+  // session applies the new rules at once. Runs on the first I/O thread.
+  void reload_access(bool force);
   caf::actor_system& system() { return *system_; }
 
  private:
@@ -59,6 +65,7 @@ class node {
   void start_tls();
   void schedule_tls_reload();
   void await_sighup();
+  void schedule_access_reload();
 
   config::node_config cfg_;
   caf::actor_system_config caf_cfg_;
@@ -77,6 +84,9 @@ class node {
   std::unique_ptr<mqtt_listener> tls_listener_;
   std::unique_ptr<boost::asio::steady_timer> tls_reload_timer_;
   std::unique_ptr<boost::asio::signal_set> hangup_;
+  std::unique_ptr<boost::asio::steady_timer> access_reload_timer_;
+  file_stamp access_file_stamp_;
+  std::optional<file_stamp> access_file_failed_;  // reported once per broken version
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::promise<int> signalled_;
   std::vector<caf::actor> shards_;

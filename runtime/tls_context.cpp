@@ -121,18 +121,8 @@ ssl_context_ptr tls_context_source::current() const {
 }
 
 tls_context_source::stamps tls_context_source::stat_files() const {
-  auto stamp = [](const std::string& path) {
-    file_stamp s;
-    if (path.empty()) return s;
-    std::error_code ec;
-    auto size = std::filesystem::file_size(path, ec);
-    if (ec) return s;
-    auto modified = std::filesystem::last_write_time(path, ec);
-    if (ec) return s;
-    return file_stamp{size, modified, true};
-  };
-  return {stamp(settings_.cert_file), stamp(settings_.key_file), stamp(settings_.ca_file),
-          stamp(settings_.crl_file)};
+  return {file_stamp::of(settings_.cert_file), file_stamp::of(settings_.key_file),
+          file_stamp::of(settings_.ca_file), file_stamp::of(settings_.crl_file)};
 }
 
 tls_context_source::reload_result tls_context_source::reload(bool force) {

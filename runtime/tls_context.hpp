@@ -1,6 +1,5 @@
 #pragma once
 
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -10,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "config/config.hpp"
+#include "runtime/file_stamp.hpp"
 
 namespace convoy::runtime {
 
@@ -53,12 +53,6 @@ class tls_context_source {
   const config::node_config::tls_section& settings() const { return settings_; }
 
  private:
-  struct file_stamp {
-    std::uintmax_t size = 0;
-    std::filesystem::file_time_type modified{};
-    bool exists = false;
-    bool operator==(const file_stamp&) const = default;
-  };
   struct stamps {
     file_stamp cert, key, ca, crl;
     bool operator==(const stamps&) const = default;

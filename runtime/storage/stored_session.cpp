@@ -8,9 +8,12 @@ namespace convoy::storage {
 
 namespace {
 
-// Field counts of format version 2 (version 1: one session field fewer).
-constexpr std::size_t session_fields = 7;
+// Field counts of format version 3 (version 2: one session field fewer,
+// version 1: two fewer).
+constexpr std::size_t session_fields = 8;
+constexpr std::size_t session_fields_v2 = 7;
 constexpr std::size_t session_fields_v1 = 6;
+constexpr std::size_t owner_fields = 2;
 constexpr std::size_t subscription_fields = 6;
 constexpr std::size_t will_fields = 6;
 
@@ -50,6 +53,13 @@ std::string encode_session(const stored_session& s) {
     w.nil();
   }
   w.unsigned_int(s.incarnation);
+  if (s.owner) {
+    w.array(owner_fields);
+    w.text(s.owner->identity);
+    w.unsigned_int(s.owner->method);
+  } else {
+    w.nil();
+  }
   return std::move(w).finish();
 }
 
@@ -59,7 +69,9 @@ storage_result<stored_session> decode_session(std::string_view record) {
   if (!parsed) return parsed.error();
   detail::decode_context context("session");
   bool v1 = parsed->version() == 1;
-  detail::field_reader r(context, parsed->root(), "", v1 ? session_fields_v1 : session_fields);
+  bool v2 = parsed->version() == 2;
+  detail::field_reader r(context, parsed->root(), "",
+                         v1 ? session_fields_v1 : (v2 ? session_fields_v2 : session_fields));
 
   stored_session s;
   s.client_id = r.text("client_id");
@@ -96,6 +108,15 @@ storage_result<stored_session> decode_session(std::string_view record) {
   if (!v1)
     s.incarnation = static_cast<std::uint32_t>(
         r.unsigned_int("incarnation", 0, std::numeric_limits<std::uint32_t>::max()));
+  if (v1 || v2) {
+    s.owner_known = false;
+  } else if (!r.skip_nil()) {
+    detail::field_reader f = r.nested("owner", owner_fields);
+    stored_session::owner_identity owner;
+    owner.identity = f.text("identity");
+    owner.method = static_cast<std::uint8_t>(f.unsigned_int("method", 0, 2));
+    s.owner = std::move(owner);
+  }
   if (context.failed()) return context.error();
   return s;
 }

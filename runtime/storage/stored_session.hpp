@@ -36,8 +36,9 @@ struct stored_will {
 // finds again. Its queue and incoming QoS 2 state are separate records, so
 // that acknowledging one message does not rewrite the whole session.
 struct stored_session {
-  // Version 2 added the incarnation; version 1 records are still read.
-  static constexpr std::uint8_t format_version = 2;
+  // Version 2 added the incarnation, version 3 the owner; versions 1 and 2
+  // are still read.
+  static constexpr std::uint8_t format_version = 3;
   static constexpr std::uint8_t oldest_format_version = 1;
 
   std::string client_id;
@@ -50,6 +51,17 @@ struct stored_session {
   // an earlier session with the same id are not this one's. 0: unknown (a
   // version 1 record), every entry is taken.
   std::uint32_t incarnation = 0;
+  // Who may resume the session: the identity that created it and how it
+  // logged in (auth_method). Nullopt: an anonymous client.
+  struct owner_identity {
+    std::string identity;
+    std::uint8_t method = 0;
+    friend bool operator==(const owner_identity&, const owner_identity&) = default;
+  };
+  std::optional<owner_identity> owner;
+  // False for records of versions 1 and 2, which did not say: the first
+  // client to resume the session becomes its owner.
+  bool owner_known = true;
   friend bool operator==(const stored_session&, const stored_session&) = default;
 };
 

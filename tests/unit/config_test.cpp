@@ -163,10 +163,11 @@ TEST_CASE("config schema covers every field of node_config") {
   [[maybe_unused]] auto& [topic_shards, shard_key_levels, io_threads, actor_threads] = c.broker;
   [[maybe_unused]] auto& [enabled, map_size_mb, sync, commit_window_us, max_batch_ops,
                           max_pending_ops] = c.storage;
-  [[maybe_unused]] auto& [allow_anonymous, password_file, failure_delay_ms] = c.auth;
+  [[maybe_unused]] auto& [allow_anonymous, password_file, failure_delay_ms, acl_file,
+                          acl_reload_interval_ms] = c.auth;
   [[maybe_unused]] auto& [tls_enabled, tls_bind, tls_port, cert_file, key_file, ca_file, crl_file,
                           client_certificates, min_version, identity, reload_interval_ms] = c.tls;
-  CHECK(keys == 2 + 1 + 21 + 4 + 6 + 3 + 11);
+  CHECK(keys == 2 + 1 + 21 + 4 + 6 + 5 + 11);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 

@@ -45,6 +45,13 @@ class recording_sink final : public session_sink {
   }
 
   void consumed(std::uint32_t) override {}
+  // Recorded as the CONNACK the connection would send.
+  void refuse(mqtt::reason_code reason, std::string) override {
+    std::lock_guard lock{mutex_};
+    packets_.push_back(mqtt::connack_packet{false, reason, {}});
+    closed_ = true;
+    cv_.notify_all();
+  }
 
   caf::actor session() {
     std::unique_lock lock{mutex_};

@@ -105,7 +105,7 @@ TEST_CASE("storage session record round trips") {
   CHECK_FALSE(decoded->will.has_value());
 }
 
-TEST_CASE("storage session record format versions 1 and 2 are stable") {
+TEST_CASE("storage session record format versions 1, 2 and 3 are stable") {
   // Records byte for byte, as data dirs in the field hold them. A new
   // encoding needs a new format_version, and older versions must still be
   // read: edit these bytes only together with a migration.
@@ -132,8 +132,9 @@ TEST_CASE("storage session record format versions 1 and 2 are stable") {
       "c3"
       "c2"
       "00"
-      "07"    // [["a/#", 1, true, false, 0, 7]]
-      "c0");  // no will
+      "07"                // [["a/#", 1, true, false, 0, 7]]
+      "c0");              // no will
+  s.owner_known = false;  // versions 1 and 2 did not record one
   storage_result<stored_session> decoded = decode_session(v1);
   REQUIRE(decoded.has_value());
   CHECK(*decoded == s);  // incarnation 0: unknown
@@ -155,10 +156,40 @@ TEST_CASE("storage session record format versions 1 and 2 are stable") {
       "07"
       "c0"
       "cec0ffee01");  // incarnation
-  CHECK(hex(encode_session(s)) == hex(v2));
   decoded = decode_session(v2);
   REQUIRE(decoded.has_value());
   CHECK(*decoded == s);
+
+  s.owner_known = true;
+  s.owner = stored_session::owner_identity{"VIN1", 2};
+  const std::string v3 = unhex(
+      "03"  // format version
+      "98"  // array of 8
+      "a26331"
+      "05"
+      "cd012c"
+      "00"
+      "91"
+      "96"
+      "a3612f23"
+      "01"
+      "c3"
+      "c2"
+      "00"
+      "07"
+      "c0"
+      "cec0ffee01"
+      "92a456494e3102");  // owner ["VIN1", 2 (certificate)]
+  CHECK(hex(encode_session(s)) == hex(v3));
+  decoded = decode_session(v3);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == s);
+  // An anonymous owner is nil.
+  s.owner.reset();
+  decoded = decode_session(encode_session(s));
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == s);
+  CHECK(decoded->owner_known);
 }
 
 TEST_CASE("storage message record round trips and is stable") {
@@ -217,9 +248,9 @@ TEST_CASE("storage records refuse other format versions and empty input") {
   std::string session = encode_session(full_session());
   CHECK(decode_session("").error().code() == storage_errc::bad_record);
   CHECK(std::string(decode_session("").error().what()) == "corrupt session record: empty");
-  session[0] = 3;
+  session[0] = 4;
   CHECK(std::string(decode_session(session).error().what()) ==
-        "session record has format version 3; this build reads versions 1 to 2");
+        "session record has format version 4; this build reads versions 1 to 3");
   std::string entry = encode_queue_entry({});
   entry[0] = 0;
   CHECK_FALSE(decode_queue_entry(entry).has_value());

@@ -1,0 +1,350 @@
+"""Authorization (auth.acl_file) over real TLS: vehicles log in with client
+certificates made by the openssl CLI, services with passwords, and every
+publish, subscribe, client id and will is checked against the role's topic
+templates. Sessions belong to the identity that made them. Rule changes
+reach connected clients at once. Each case runs in MQTT 3.1.1 and 5.0."""
+
+import os
+import shutil
+import tempfile
+import time
+import unittest
+
+from broker import Broker, free_port
+from paho_util import V5, V311, Client, MqttTimeout, props
+from paho.mqtt.packettypes import PacketTypes
+from test_auth import make_password_file
+from raw_mqtt import Conn, connect_bytes, publish_bytes
+from test_tls import Pki, client_context
+
+VIN1 = "WVWZZZ1JZXW000001"  # the CN of Pki.device
+VIN2 = "WVWZZZ1JZXW000002"  # the CN of Pki.second
+RELOAD_MS = 200
+
+ACL = """
+[assign]
+certificate = "vehicle"
+password = "service"
+
+[users]
+ops = "operator"
+
+[roles.vehicle]
+client_ids = ["{identity}", "{identity}-*"]
+publish = ["vehicles/{vin}/telemetry/#", "vehicles/{vin}/status", "vehicles/{vin}/commands/+/response"]
+subscribe = ["vehicles/{vin}/commands/#", "broadcast/#"]
+
+[roles.service]
+client_ids = ["svc-{username}-*"]
+publish = ["vehicles/+/commands/#", "broadcast/#"]
+subscribe = ["vehicles/+/telemetry/#", "vehicles/+/status", "vehicles/+/commands/+/response"]
+
+[roles.operator]
+publish = ["#"]
+subscribe = ["#"]
+"""
+
+NOT_AUTHORIZED = {V5: 0x87, V311: 5}  # CONNACK
+SUBACK_REFUSED = {V5: 0x87, V311: 0x80}
+
+
+class AuthorizationTests:
+    """Mixed into a test case that sets `version`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.pki = Pki(cls.tmp.name)
+        cls.passwords = os.path.join(cls.tmp.name, "passwords")
+        make_password_file(cls.passwords, {"dispatch": "s3cret", "ops": "0ps"})
+        cls.acl = os.path.join(cls.tmp.name, "acl.toml")
+        cls.write_acl(ACL)
+        cls.tls_port = free_port()
+        cls.broker = Broker({
+            "tls.enabled": True, "tls.port": cls.tls_port, "tls.client_certificates": "optional",
+            "tls.cert_file": cls.pki.server[0], "tls.key_file": cls.pki.server[1],
+            "tls.ca_file": cls.pki.ca.cert,
+            "auth.allow_anonymous": False, "auth.password_file": cls.passwords,
+            "auth.failure_delay_ms": 0, "auth.acl_file": cls.acl,
+            "auth.reload_interval_ms": RELOAD_MS,
+        }).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        cls.tmp.cleanup()
+
+    @classmethod
+    def write_acl(cls, text):
+        tmp = cls.acl + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, cls.acl)
+
+    def setUp(self):
+        self.assertTrue(self.broker.alive(), "the node died during an earlier test")
+
+    def restore_acl(self):
+        """Puts the original rules back and waits until the node has them."""
+        before = self.broker.log().count("access rules reloaded")
+        self.write_acl(ACL)
+        self.wait_reloads(before + 1)
+
+    def wait_reloads(self, count, timeout=5):
+        deadline = time.monotonic() + timeout
+        while self.broker.log().count("access rules reloaded") < count:
+            self.assertLess(time.monotonic(), deadline, "the rules were not reloaded")
+            time.sleep(0.02)
+
+    def vehicle(self, client_id=VIN1, pair=None, **kw):
+        c = Client(self.tls_port, client_id, self.version,
+                   tls=self.pki.paho_tls(pair or self.pki.device), **kw)
+        self.addCleanup(c.close)
+        return c
+
+    def service(self, user="dispatch", password="s3cret", client_id=None, **kw):
+        c = Client(self.tls_port, client_id or f"svc-{user}-{self.version}", self.version,
+                   tls=self.pki.paho_tls(), **kw)
+        c.paho.username_pw_set(user, password)
+        self.addCleanup(c.close)
+        return c
+
+    def operator(self, client_id=None):
+        return self.service("ops", "0ps", client_id or f"ops-console-{self.version}")
+
+    # ---- topics ----
+
+    def test_a_vehicle_publishes_only_its_own_telemetry(self):
+        ops = self.operator()
+        ops.connect()
+        ops.subscribe("vehicles/#", qos=1)
+        car = self.vehicle()
+        car.connect()
+        car.publish(f"vehicles/{VIN1}/telemetry/speed", b"88", qos=1)
+        self.assertEqual(ops.expect().payload, b"88")
+        for topic in (f"vehicles/{VIN2}/telemetry/speed", f"vehicles/{VIN1}/commands/lock",
+                      "broadcast/eu/weather"):
+            with self.subTest(topic=topic):
+                # MQTT 5 says Not authorized in the PUBACK; 3.1.1 acknowledges
+                # as usual (it has no way to refuse) and drops the message.
+                car.publish(topic, b"spoofed", qos=1)
+                ops.expect_none()
+        car.publish(f"vehicles/{VIN1}/status", b"online", qos=0)
+        self.assertEqual(ops.expect().payload, b"online")
+
+    def test_a_refused_publish_is_answered_in_its_acknowledgement(self):
+        ctx = client_context(self.pki.ca.cert, *self.pki.device)
+        c = Conn(self.tls_port, self.version, tls=ctx)
+        self.addCleanup(c.close)
+        c.send(connect_bytes(f"{VIN1}-raw-{self.version}", version=self.version))
+        self.assertEqual(c.read()[0], 0x20)
+        c.send(publish_bytes(f"vehicles/{VIN2}/status", b"x", qos=1, pid=7, version=self.version))
+        c.send(publish_bytes(f"vehicles/{VIN2}/status", b"x", qos=2, pid=8, version=self.version))
+        puback, pubrec = c.read(), c.read()
+        if self.version == V5:
+            self.assertEqual(puback, (0x40, b"\x00\x07\x87"))
+            self.assertEqual(pubrec, (0x50, b"\x00\x08\x87"))
+        else:
+            # 3.1.1: acknowledged as usual, and the QoS 2 exchange completes.
+            self.assertEqual(puback, (0x40, b"\x00\x07"))
+            self.assertEqual(pubrec, (0x50, b"\x00\x08"))
+            c.send(bytes([0x62, 2, 0, 8]))  # PUBREL
+            self.assertEqual(c.read(), (0x70, b"\x00\x08"))
+        # Still connected, and allowed topics still work.
+        c.send(publish_bytes(f"vehicles/{VIN1}/status", b"x", qos=1, pid=9, version=self.version))
+        self.assertEqual(c.read()[0], 0x40)
+
+    def test_subscriptions_outside_the_role_are_refused(self):
+        car = self.vehicle()
+        car.connect()
+        granted = car.subscribe([(f"vehicles/{VIN1}/commands/#", 1), (f"vehicles/{VIN2}/commands/#", 1),
+                                 ("vehicles/#", 1), ("broadcast/#", 0), ("#", 0)])
+        refused = SUBACK_REFUSED[self.version]
+        self.assertEqual(granted, [1, refused, refused, 0, refused])
+        svc = self.service()
+        svc.connect()
+        svc.publish(f"vehicles/{VIN1}/commands/lock", b"lock", qos=1)
+        self.assertEqual(car.expect().payload, b"lock")
+        svc.publish(f"vehicles/{VIN2}/commands/lock", b"not for you", qos=1)
+        car.expect_none()
+        # A service may not listen to commands meant for vehicles.
+        self.assertEqual(svc.subscribe(f"vehicles/{VIN1}/commands/#"), [refused])
+        self.assertEqual(svc.subscribe("$share/workers/vehicles/+/telemetry/#"), [0])
+
+    # ---- client ids and sessions ----
+
+    def test_client_ids_are_bound_to_identities(self):
+        for client_id, ok in ((VIN1, True), (f"{VIN1}-infotainment", True), (VIN2, False),
+                              ("anything", False), ("", False)):
+            with self.subTest(client_id=client_id):
+                c = self.vehicle(client_id=client_id)
+                connack = c.connect(expect_success=False)
+                self.assertEqual(connack.reason, 0 if ok else NOT_AUTHORIZED[self.version])
+                c.close()
+        svc = self.service(client_id=f"svc-ops-{self.version}")  # dispatch posing as ops
+        self.assertEqual(svc.connect(expect_success=False).reason, NOT_AUTHORIZED[self.version])
+
+    def test_a_hijack_is_refused_and_the_victim_keeps_its_queue(self):
+        session = {"clean": False}
+        if self.version == V5:
+            session["properties"] = props(PacketTypes.CONNECT, SessionExpiryInterval=300)
+        victim_id = f"{VIN1}-hijack-{self.version}"
+        victim = self.vehicle(client_id=victim_id, **session)
+        victim.connect()
+        victim.subscribe(f"vehicles/{VIN1}/commands/#", qos=1)
+        victim.disconnect()
+        svc = self.service()
+        svc.connect()
+        for i in range(3):
+            svc.publish(f"vehicles/{VIN1}/commands/unlock", b"cmd%d" % i, qos=1)
+        # Another vehicle's certificate may not use the id at all; an
+        # operator may use any id, but not a session another identity owns.
+        thief = self.vehicle(client_id=victim_id, pair=self.pki.second, **session)
+        self.assertEqual(thief.connect(expect_success=False).reason, NOT_AUTHORIZED[self.version])
+        ops = Client(self.tls_port, victim_id, self.version, tls=self.pki.paho_tls(), **session)
+        ops.paho.username_pw_set("ops", "0ps")
+        self.addCleanup(ops.close)
+        self.assertEqual(ops.connect(expect_success=False).reason, NOT_AUTHORIZED[self.version])
+        self.assertIn("the session belongs to", self.broker.log())
+        # Clean start is no way in either: it would discard the victim's session.
+        ops2 = Client(self.tls_port, victim_id, self.version, tls=self.pki.paho_tls(), clean=True)
+        ops2.paho.username_pw_set("ops", "0ps")
+        self.addCleanup(ops2.close)
+        self.assertEqual(ops2.connect(expect_success=False).reason, NOT_AUTHORIZED[self.version])
+        back = self.vehicle(client_id=victim_id, **session)
+        connack = back.connect()
+        self.assertTrue(connack.session_present)
+        self.assertEqual([m.payload for m in back.expect_n(3)], [b"cmd0", b"cmd1", b"cmd2"])
+
+    # ---- wills ----
+
+    def test_wills_are_published_only_where_their_client_may_publish(self):
+        ops = self.operator()
+        ops.connect()
+        ops.subscribe("vehicles/#", qos=1)
+        for topic, published in ((f"vehicles/{VIN1}/status", True),
+                                 (f"vehicles/{VIN2}/status", False)):
+            with self.subTest(topic=topic):
+                car = self.vehicle(client_id=f"{VIN1}-will-{self.version}",
+                                   will={"topic": topic, "payload": b"offline", "qos": 1})
+                car.connect()
+                car.drop()
+                if published:
+                    m = ops.expect()
+                    self.assertEqual((m.topic, m.payload), (topic, b"offline"))
+                else:
+                    ops.expect_none(quiet=1.0)
+
+    # ---- changing rules ----
+
+    def test_a_rule_change_applies_to_connected_clients_within_a_second(self):
+        self.addCleanup(self.restore_acl)
+        car = self.vehicle()
+        car.connect()
+        car.subscribe("broadcast/#", qos=1)
+        car.subscribe(f"vehicles/{VIN1}/commands/#", qos=1)
+        svc = self.service()
+        svc.connect()
+        ops = self.operator()
+        ops.connect()
+        ops.subscribe(f"vehicles/{VIN1}/telemetry/#", qos=1)
+        svc.publish("broadcast/eu/weather", b"sun", qos=1)
+        self.assertEqual(car.expect().payload, b"sun")
+        before = self.broker.log().count("access rules reloaded")
+        self.write_acl(ACL.replace('subscribe = ["vehicles/{vin}/commands/#", "broadcast/#"]',
+                                   'subscribe = ["vehicles/{vin}/commands/#"]')
+                          .replace('publish = ["vehicles/{vin}/telemetry/#", ',
+                                   'publish = ['))
+        changed = time.monotonic()
+        self.wait_reloads(before + 1)
+        self.assertLess(time.monotonic() - changed, 1.0)
+        time.sleep(0.1)  # the sessions handle the change
+        svc.publish("broadcast/eu/weather", b"rain", qos=1)
+        car.expect_none()
+        car.publish(f"vehicles/{VIN1}/telemetry/speed", b"10", qos=1)
+        ops.expect_none()
+        # What is still allowed keeps working, on the same connection.
+        svc.publish(f"vehicles/{VIN1}/commands/lock", b"lock", qos=1)
+        self.assertEqual(car.expect().payload, b"lock")
+        self.assertFalse(car.disconnected.is_set())
+        self.assertIn(f"subscription 'broadcast/#' removed", self.broker.log())
+
+    def test_a_broken_rule_file_keeps_the_rules_in_force(self):
+        self.addCleanup(self.restore_acl)
+        self.write_acl(ACL + '\n[roles.bad]\npublish = ["{nope}"]\n')
+        deadline = time.monotonic() + 5
+        while "auth.acl_file not reloaded" not in self.broker.log():
+            self.assertLess(time.monotonic(), deadline, "the broken file was not reported")
+            time.sleep(0.05)
+        self.assertIn("unknown placeholder {nope}", self.broker.log())
+        car = self.vehicle()
+        car.connect()
+        self.assertEqual(car.subscribe(f"vehicles/{VIN1}/commands/#", qos=1), [1])
+
+
+class AuthorizationV311(AuthorizationTests, unittest.TestCase):
+    version = V311
+
+
+class AuthorizationV5(AuthorizationTests, unittest.TestCase):
+    version = V5
+
+
+class ResumeUnderNewRulesTest(unittest.TestCase):
+    """A persistent session stored under old rules loses, when it comes back
+    after a restart, the subscriptions the new rules no longer allow."""
+
+    def test_restored_subscriptions_are_checked_again(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        pki = Pki(tmp.name)
+        acl = os.path.join(tmp.name, "acl.toml")
+        with open(acl, "w") as f:
+            f.write(ACL)
+        passwords = os.path.join(tmp.name, "passwords")
+        make_password_file(passwords, {"dispatch": "s3cret"})
+        tls_port = free_port()
+        settings = {
+            "tls.enabled": True, "tls.port": tls_port, "tls.client_certificates": "optional",
+            "tls.cert_file": pki.server[0], "tls.key_file": pki.server[1], "tls.ca_file": pki.ca.cert,
+            "auth.allow_anonymous": False, "auth.password_file": passwords, "auth.acl_file": acl,
+        }
+        broker = Broker(settings).start()
+        self.addCleanup(broker.stop)
+        for version in (V5, V311):
+            session = {"clean": False}
+            if version == V5:
+                session["properties"] = props(PacketTypes.CONNECT, SessionExpiryInterval=300)
+            car = Client(tls_port, f"{VIN1}-{version}", version, tls=pki.paho_tls(pki.device), **session)
+            car.connect()
+            car.subscribe("broadcast/#", qos=1)
+            car.subscribe(f"vehicles/{VIN1}/commands/#", qos=1)
+            car.disconnect()
+        broker.stop(keep_data=True)
+        with open(acl, "w") as f:
+            f.write(ACL.replace('"vehicles/{vin}/commands/#", "broadcast/#"', '"vehicles/{vin}/commands/#"'))
+        broker.start()
+        svc = Client(tls_port, "svc-dispatch-1", V5, tls=pki.paho_tls())
+        svc.paho.username_pw_set("dispatch", "s3cret")
+        self.addCleanup(svc.close)
+        svc.connect()
+        # Both sessions are offline: the command is queued for each, the
+        # broadcast for neither.
+        svc.publish("broadcast/eu/weather", b"storm", qos=1)
+        svc.publish(f"vehicles/{VIN1}/commands/lock", b"lock", qos=1)
+        for version in (V5, V311):
+            with self.subTest(version=version):
+                car = Client(tls_port, f"{VIN1}-{version}", version, tls=pki.paho_tls(pki.device),
+                             **({"clean": False} if version == V311 else
+                                {"clean": False, "properties": props(PacketTypes.CONNECT,
+                                                                     SessionExpiryInterval=300)}))
+                self.addCleanup(car.close)
+                self.assertTrue(car.connect().session_present)
+                self.assertEqual(car.expect().payload, b"lock")
+                car.expect_none()
+                car.close()
+        self.assertIn("subscription 'broadcast/#' removed", broker.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
