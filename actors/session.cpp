@@ -1520,24 +1520,35 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
         end_session(self);
         return erasing;
       },
-      [self](mqtt::publish_packet& p) {
+      // Packets from the edge name their connection; those of a connection
+      // already replaced (still in the mailbox at a takeover) are dropped, as
+      // the client of that connection is gone.
+      [self](std::uint64_t from, mqtt::publish_packet& p) {
+        if (from != self->state.connection()) return;
         on_publish(self, p);
         credit_connection(self);
       },
-      [self](const mqtt::pub_ack_packet& a) {
+      [self](std::uint64_t from, const mqtt::pub_ack_packet& a) {
+        if (from != self->state.connection()) return;
         on_pub_ack(self, a);
         credit_connection(self);
       },
-      [self](mqtt::subscribe_packet& p) {
+      [self](std::uint64_t from, mqtt::subscribe_packet& p) {
+        if (from != self->state.connection()) return;
         on_subscribe(self, p);
         credit_connection(self);
       },
-      [self](const mqtt::unsubscribe_packet& p) {
+      [self](std::uint64_t from, const mqtt::unsubscribe_packet& p) {
+        if (from != self->state.connection()) return;
         on_unsubscribe(self, p);
         credit_connection(self);
       },
-      [self](const mqtt::disconnect_packet& d) { on_disconnect(self, d); },
-      [self](const mqtt::auth_packet&) {
+      [self](std::uint64_t from, const mqtt::disconnect_packet& d) {
+        if (from != self->state.connection()) return;
+        on_disconnect(self, d);
+      },
+      [self](std::uint64_t from, const mqtt::auth_packet&) {
+        if (from != self->state.connection()) return;
         // No authentication method was agreed at CONNECT, so AUTH is a
         // protocol error (spec 4.12).
         close_for(self, reason_code::protocol_error, "AUTH without an authentication method");

@@ -291,12 +291,14 @@ void mqtt_connection::dispatch(mqtt::packet&& p) {
     void operator()(mqtt::pub_ack_packet& x) { self->to_session(std::move(x)); }
     void operator()(mqtt::subscribe_packet& x) { self->to_session(std::move(x)); }
     void operator()(mqtt::unsubscribe_packet& x) { self->to_session(std::move(x)); }
-    void operator()(mqtt::auth_packet& x) { caf::anon_send(self->session_, std::move(x)); }
+    void operator()(mqtt::auth_packet& x) {
+      caf::anon_send(self->session_, self->id(), std::move(x));
+    }
     void operator()(mqtt::pingreq_packet&) { self->write_now(mqtt::pingresp_packet{}); }
     void operator()(mqtt::disconnect_packet& x) {
       // The session closes the connection once it has read the DISCONNECT.
       self->phase_ = phase::closing;
-      caf::anon_send(self->session_, std::move(x));
+      caf::anon_send(self->session_, self->id(), std::move(x));
     }
     void operator()(mqtt::connect_packet&) {
       self->violate(reason_code::protocol_error, "second CONNECT on a connection");

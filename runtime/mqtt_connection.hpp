@@ -85,10 +85,12 @@ class mqtt_connection final : public session_sink,
   // Who a verified client certificate names, when there is one.
   std::optional<std::string> certificate_identity_of_peer(std::string& why) const;
   void read_more_or_pause();
+  // Packets carry the connection's id: after a takeover, packets of the old
+  // connection still in the session's mailbox are told from the new one's.
   template <class Packet>
   void to_session(Packet&& p) {
     unprocessed_.fetch_add(1);
-    caf::anon_send(session_, std::forward<Packet>(p));
+    caf::anon_send(session_, id(), std::forward<Packet>(p));
   }
   void on_readable();
   // Decodes whole packets from input; returns bytes consumed.

@@ -64,7 +64,7 @@ TEST_CASE("a topic shard in another actor system serves subscribe, publish and d
   REQUIRE(sub_sink->next<mqtt::connack_packet>());
   mqtt::subscribe_packet subscribe{7, {{"vehicles/+/telemetry", {mqtt::qos::at_least_once}}}, {}};
   subscribe.props.add(mqtt::property_id::subscription_identifier, 42u);
-  caf::anon_send(sub_sink->session(), subscribe);
+  caf::anon_send(sub_sink->session(), sub_sink->id(), subscribe);
   auto suback = sub_sink->next<mqtt::suback_packet>();
   REQUIRE(suback);
   CHECK(suback->packet_id == 7);
@@ -79,7 +79,7 @@ TEST_CASE("a topic shard in another actor system serves subscribe, publish and d
   publish.qos = mqtt::qos::at_least_once;
   publish.packet_id = 3;
   publish.props.add_user_property("priority", "high");
-  caf::anon_send(pub_sink->session(), publish);
+  caf::anon_send(pub_sink->session(), pub_sink->id(), publish);
 
   auto puback = pub_sink->next<mqtt::pub_ack_packet>();
   REQUIRE(puback);
@@ -100,7 +100,7 @@ TEST_CASE("a topic shard in another actor system serves subscribe, publish and d
   retained.topic = "vehicles/VIN0002/telemetry";
   retained.payload = "last";
   retained.retain = true;
-  caf::anon_send(pub_sink->session(), retained);
+  caf::anon_send(pub_sink->session(), pub_sink->id(), retained);
   auto late_sink = std::make_shared<test::recording_sink>();
   caf::anon_send(registry, connect_request{params_for("late"), late_sink});
   REQUIRE(late_sink->next<mqtt::connack_packet>());
@@ -108,7 +108,7 @@ TEST_CASE("a topic shard in another actor system serves subscribe, publish and d
   // processes messages in order, so a subscribe sent after it sees it.
   REQUIRE(sub_sink->next<mqtt::publish_packet>());
   caf::anon_send(
-      late_sink->session(),
+      late_sink->session(), late_sink->id(),
       mqtt::subscribe_packet{1, {{"vehicles/VIN0002/#", {mqtt::qos::at_most_once}}}, {}});
   REQUIRE(late_sink->next<mqtt::suback_packet>());
   auto replay = late_sink->next<mqtt::publish_packet>();
