@@ -192,9 +192,10 @@ access_template::subject access_policy::subject_of(const client_principal* who,
   s.client_id = client_id;
   if (who) {
     s.identity = who->identity;
-    // A vehicle's certificate names it by its VIN; the registry will
-    // supply VIN and region for other logins.
+    // A vehicle's certificate names it by its VIN; its region comes from
+    // the device registry.
     if (who->method == auth_method::certificate) s.vin = who->identity;
+    s.region = who->region;
   }
   return s;
 }

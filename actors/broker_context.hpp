@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -43,6 +45,15 @@ struct broker_context {
   std::vector<caf::actor> shards;
   store_ptr store;          // null when the node keeps nothing on disk
   caf::actor storage_gate;  // see actors/storage_gate.hpp; null without store
+  // The device registry, sharded by VIN; with registry_required, vehicles
+  // that log in by certificate must be registered, active and connect from
+  // an active device.
+  std::vector<caf::actor> registry_shards;
+  bool registry_required = false;
+  caf::actor registry_control;  // takes PUBLISHes to registry_control_topic
+  const caf::actor& registry_shard_for(std::string_view vin) const {
+    return registry_shards[std::hash<std::string_view>{}(vin) % registry_shards.size()];
+  }
   // The authorization policy in force; replaced (inside) when it reloads.
   access_ptr access = std::make_shared<access_control>();
 

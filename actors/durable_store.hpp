@@ -65,6 +65,13 @@ class durable_store {
   virtual bool erase_qos2_received(const std::string& client_id, std::uint16_t packet_id,
                                    completion done) = 0;
 
+  // The device registry: one record per vehicle with its devices. Reads go
+  // straight to the storage (a memory-mapped lookup); nullopt when the VIN
+  // is not registered or its record is unreadable (logged).
+  virtual std::optional<vehicle_record> load_vehicle(const std::string& vin) = 0;
+  virtual bool save_vehicle(const vehicle_record& v, completion done) = 0;
+  virtual bool erase_vehicle(const std::string& vin, completion done) = 0;
+
   // Calls `done` once everything submitted before is durable.
   virtual bool sync(completion done) = 0;
   // Every stored session with its queued and in-flight messages, for

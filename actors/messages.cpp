@@ -2,9 +2,34 @@
 
 #include <variant>
 
+#include "actors/registry_control.hpp"
 #include "protocol/encoder.hpp"
 
 namespace convoy {
+
+std::string_view to_string(vehicle_status s) {
+  switch (s) {
+    case vehicle_status::active:
+      return "active";
+    case vehicle_status::suspended:
+      return "suspended";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(device_status s) {
+  switch (s) {
+    case device_status::active:
+      return "active";
+    case device_status::replaced:
+      return "replaced";
+    case device_status::suspended:
+      return "suspended";
+    case device_status::revoked:
+      return "revoked";
+  }
+  return "unknown";
+}
 
 epoch_ms now_ms() {
   using namespace std::chrono;
@@ -64,6 +89,16 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<attach_connection>("convoy.attach_connection");
   cfg.add_message_type<discard_session>("convoy.discard_session");
   cfg.add_message_type<access_changed>("convoy.access_changed");
+  cfg.add_message_type<device_record>("convoy.device_record");
+  cfg.add_message_type<std::vector<device_record>>("convoy.device_records");
+  cfg.add_message_type<vehicle_record>("convoy.vehicle_record");
+  cfg.add_message_type<registry_command>("convoy.registry_command");
+  cfg.add_message_type<registry_result>("convoy.registry_result");
+  cfg.add_message_type<registry_check>("convoy.registry_check");
+  cfg.add_message_type<registry_verdict>("convoy.registry_verdict");
+  cfg.add_message_type<vehicle_changed>("convoy.vehicle_changed");
+  cfg.add_message_type<registry_listener>("convoy.registry_listener");
+  cfg.add_message_type<control_request>("convoy.control_request");
   cfg.add_message_type<connection_closed>("convoy.connection_closed");
   cfg.add_message_type<will_timer>("convoy.will_timer");
   cfg.add_message_type<expiry_timer>("convoy.expiry_timer");

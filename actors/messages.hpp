@@ -257,6 +257,87 @@ struct session_stored {
 // this session; end it now.
 struct discard_session {};
 
+// ---- device registry ----
+
+enum class vehicle_status : std::uint8_t { active = 0, suspended = 1 };
+enum class device_status : std::uint8_t { active = 0, replaced = 1, suspended = 2, revoked = 3 };
+
+std::string_view to_string(vehicle_status s);
+std::string_view to_string(device_status s);
+
+// A device of a vehicle, known by its certificate's SHA-256 fingerprint.
+struct device_record {
+  std::string device_id;
+  std::string fingerprint;  // lower-case hex, no colons
+  device_status status = device_status::active;
+  epoch_ms added_at = 0;
+};
+
+struct vehicle_record {
+  std::string vin;
+  std::string model;
+  std::string region;
+  vehicle_status status = vehicle_status::active;
+  epoch_ms created_at = 0;
+  epoch_ms updated_at = 0;
+  std::vector<device_record> devices;
+};
+
+// Control -> registry shard: one change to (or read of) one vehicle.
+struct registry_command {
+  enum class op : std::uint8_t {
+    create_vehicle,   // vin, model, region
+    update_vehicle,   // vin, model and region (empty: unchanged)
+    suspend_vehicle,  // vin: its devices are disconnected and refused
+    activate_vehicle,
+    delete_vehicle,
+    add_device,      // vin, device_id, fingerprint
+    replace_device,  // vin, old_device_id -> device_id, fingerprint (part replacement)
+    suspend_device,  // vin, device_id
+    activate_device,
+    revoke_device,  // vin, device_id: for good
+    get_vehicle,
+  };
+  op what = op::get_vehicle;
+  std::string vin;
+  std::string model;
+  std::string region;
+  std::string device_id;
+  std::string fingerprint;
+  std::string old_device_id;
+};
+
+// Registry shard -> control: done (with the vehicle as it is now), or why not.
+struct registry_result {
+  bool ok = false;
+  std::string error;  // "vehicle not found", "vehicle exists", ...
+  vehicle_record vehicle;
+};
+
+// Session registry or session -> registry shard: may the device with this
+// certificate fingerprint connect as vehicle `vin`?
+struct registry_check {
+  std::string vin;
+  std::string fingerprint;
+};
+
+struct registry_verdict {
+  bool allowed = false;
+  std::string reason;  // why not: "vehicle not registered", "vehicle suspended", ...
+  std::string region;  // the vehicle's, for {region} in access rules
+};
+
+// Registry shard -> session registry -> the sessions of that vehicle: its
+// record changed; connected devices check again whether they may stay.
+struct vehicle_changed {
+  std::string vin;
+};
+
+// Node -> registry shard: where vehicle_changed goes.
+struct registry_listener {
+  caf::actor session_registry;
+};
+
 // Node -> session registry -> every session: the access policy changed
 // (auth.acl_file reloaded). Sessions check their subscriptions again and
 // drop those no longer allowed; publishes are checked against the new rules
@@ -416,6 +497,48 @@ typename Inspector::result_type inspect(Inspector& f, attach_connection& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, discard_session&) {
   return f(caf::meta::type_name("discard_session"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, device_record& x) {
+  return f(caf::meta::type_name("device_record"), x.device_id, x.fingerprint, x.status, x.added_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vehicle_record& x) {
+  return f(caf::meta::type_name("vehicle_record"), x.vin, x.model, x.region, x.status, x.created_at,
+           x.updated_at, x.devices);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_command& x) {
+  return f(caf::meta::type_name("registry_command"), x.what, x.vin, x.model, x.region, x.device_id,
+           x.fingerprint, x.old_device_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_result& x) {
+  return f(caf::meta::type_name("registry_result"), x.ok, x.error, x.vehicle);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_check& x) {
+  return f(caf::meta::type_name("registry_check"), x.vin, x.fingerprint);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_verdict& x) {
+  return f(caf::meta::type_name("registry_verdict"), x.allowed, x.reason, x.region);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vehicle_changed& x) {
+  return f(caf::meta::type_name("vehicle_changed"), x.vin);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_listener& x) {
+  return f(caf::meta::type_name("registry_listener"), x.session_registry);
 }
 
 template <class Inspector>

@@ -70,6 +70,10 @@ std::string_view name_of(counter c) {
       return "refused_connect_rate";
     case counter::refused_client_id_not_allowed:
       return "refused_client_id_not_allowed";
+    case counter::refused_not_registered:
+      return "refused_not_registered";
+    case counter::disconnected_by_registry:
+      return "disconnected_by_registry";
     case counter::refused_session_owner:
       return "refused_session_owner";
     case counter::refused_publish_not_authorized:

@@ -43,8 +43,11 @@ enum class counter : std::uint8_t {
   refused_bad_credentials,   // CONNECT with an unknown username or a wrong password
   refused_connection_limit,  // mqtt.max_connections reached (Server busy)
   refused_connect_rate,      // mqtt.max_connect_rate_per_address exceeded
-  refused_client_id_not_allowed,        // CONNECT with a client id the login's role does not allow
-  refused_session_owner,                // CONNECT for a session another identity owns
+  refused_client_id_not_allowed,  // CONNECT with a client id the login's role does not allow
+  refused_session_owner,
+  refused_not_registered,    // a vehicle or device the registry does not let in
+  disconnected_by_registry,  // a connected device suspended, replaced or revoked                //
+                             // CONNECT for a session another identity owns
   refused_publish_not_authorized,       // PUBLISH to a topic the client's role does not allow
   refused_subscribe_not_authorized,     // SUBSCRIBE to a filter the client's role does not allow
   removed_subscription_not_authorized,  // a subscription the rules no longer allow, removed

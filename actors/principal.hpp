@@ -29,6 +29,10 @@ struct client_principal {
   // auth.password_file). Only proven identities own their sessions: an
   // unchecked username is a claim anyone can make.
   bool verified = false;
+  // Certificate logins: the certificate's SHA-256 fingerprint, which the
+  // device registry knows devices by, and the vehicle's region from there.
+  std::string fingerprint;
+  std::string region;
 };
 
 // Null for anonymous clients. Travels between actors by value.
@@ -40,10 +44,18 @@ struct principal_ptr {
   explicit operator bool() const { return static_cast<bool>(ptr); }
 };
 
+inline principal_ptr make_principal(client_principal p) {
+  return {std::make_shared<const client_principal>(std::move(p))};
+}
+
 inline principal_ptr make_principal(std::string identity, auth_method method, std::string role = {},
                                     bool verified = true) {
-  return {std::make_shared<const client_principal>(
-      client_principal{std::move(identity), method, std::move(role), verified})};
+  client_principal p;
+  p.identity = std::move(identity);
+  p.method = method;
+  p.role = std::move(role);
+  p.verified = verified;
+  return make_principal(std::move(p));
 }
 
 template <class Inspector>
@@ -53,12 +65,17 @@ typename Inspector::result_type inspect(Inspector& f, principal_ptr& x) {
   auto method = present ? x->method : auth_method::password;
   std::string role = present ? x->role : std::string{};
   bool verified = present && x->verified;
+  std::string fingerprint = present ? x->fingerprint : std::string{};
+  std::string region = present ? x->region : std::string{};
   if constexpr (Inspector::reads_state) {
-    return f(caf::meta::type_name("principal"), present, identity, method, role, verified);
+    return f(caf::meta::type_name("principal"), present, identity, method, role, verified,
+             fingerprint, region);
   } else {
     return f(caf::meta::type_name("principal"), present, identity, method, role, verified,
-             caf::meta::load_callback([&]() -> caf::error {
-               x = present ? make_principal(std::move(identity), method, std::move(role), verified)
+             fingerprint, region, caf::meta::load_callback([&]() -> caf::error {
+               x = present ? make_principal(client_principal{
+                                 std::move(identity), method, std::move(role), verified,
+                                 std::move(fingerprint), std::move(region)})
                            : principal_ptr{};
                return caf::none;
              }));

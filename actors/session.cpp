@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "actors/metrics.hpp"
+#include "actors/registry_control.hpp"
 #include "actors/storage_gate.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/topic.hpp"
@@ -936,6 +937,24 @@ void refuse_publish(session_actor* self, const mqtt::publish_packet& p) {
   flush_acks(self);
 }
 
+// A command for the device registry: handed to the control actor, which
+// answers on the response topic. The PUBLISH is acknowledged once handed
+// over; the answer says whether the commands succeeded.
+void to_control(session_actor* self, mqtt::publish_packet& p) {
+  auto& st = self->state;
+  control_request r;
+  r.payload = std::move(p.payload);
+  if (const auto* topic = p.props.string(property_id::response_topic)) r.response_topic = *topic;
+  if (const auto* data = p.props.string(property_id::correlation_data)) r.correlation_data = *data;
+  r.client_id = st.params.client_id;
+  caf::anon_send(st.ctx->registry_control, std::move(r));
+  if (p.qos == mqtt::qos::at_most_once) return;
+  auto type = p.qos == mqtt::qos::at_least_once ? packet_type::puback : packet_type::pubrec;
+  if (p.qos == mqtt::qos::exactly_once) st.qos2_incoming.push_back({p.packet_id, true});
+  st.acks.push_back({p.packet_id, type, true, reason_code::success});
+  flush_acks(self);
+}
+
 void on_publish(session_actor* self, mqtt::publish_packet& p) {
   auto& st = self->state;
   const auto& s = st.ctx->settings;
@@ -994,6 +1013,7 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   }
   if (!may_publish(st, p.topic)) return refuse_publish(self, p);
   metrics::add(received_counter(p.qos));
+  if (p.topic == registry_control_topic && st.ctx->registry_control) return to_control(self, p);
 
   auto m = std::make_shared<app_message>();
   m->topic = std::move(p.topic);
@@ -1405,6 +1425,35 @@ void on_access_changed(session_actor* self) {
   }
 }
 
+// The registry record of this session's vehicle changed: the connected
+// device asks whether it may stay (a replaced, suspended or revoked device
+// goes at once, with Administrative action), and takes a new region.
+void on_vehicle_changed(session_actor* self, const vehicle_changed& changed) {
+  auto& st = self->state;
+  if (!st.sink || !st.params.principal) return;
+  const auto& who = *st.params.principal;
+  registry_check check{changed.vin, who.fingerprint};
+  auto generation = st.connection_generation;
+  self->request(st.ctx->registry_shard_for(changed.vin), caf::infinite, std::move(check))
+      .then(
+          [self, generation](registry_verdict& verdict) {
+            auto& st = self->state;
+            if (generation != st.connection_generation || !st.sink) return;
+            if (!verdict.allowed) {
+              metrics::add(counter::disconnected_by_registry);
+              spdlog::info("client '{}' disconnected: {}", st.params.client_id, verdict.reason);
+              return close_for(self, reason_code::administrative_action, verdict.reason.c_str());
+            }
+            if (verdict.region != st.params.principal->region) {
+              client_principal moved = *st.params.principal;
+              moved.region = std::move(verdict.region);
+              st.params.principal = make_principal(std::move(moved));
+              on_access_changed(self);  // {region} rules now mean another region
+            }
+          },
+          [](caf::error&) {});
+}
+
 void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoing, epoch_ms now) {
   auto& st = self->state;
   using stage = inflight_message::stage;
@@ -1501,6 +1550,7 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
       [self](restore_session& r) -> bool { return restore(self, r.record); },
       [self](const session_stored& s) { on_session_stored(self, s); },
       [self](access_changed) { on_access_changed(self); },
+      [self](const vehicle_changed& changed) { on_vehicle_changed(self, changed); },
       [self](discard_session) -> bool {
         // A clean start for this client id ends the session; a will of its
         // connection, or one waiting for its delay, fires now (spec 3.1.4).

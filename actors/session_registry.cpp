@@ -117,6 +117,37 @@ void hand_over(session_registry_actor* self, connect_request req) {
             [self, req](caf::error&) mutable { finish_replacing(self, std::move(req), false); });
 }
 
+// A vehicle logging in by certificate must be registered and active, and
+// connect from an active device (when the registry is required); its
+// region comes with the verdict, for {region} in access rules.
+void admit(session_registry_actor* self, connect_request req) {
+  const auto& ctx = *self->state.ctx;
+  const principal_ptr& who = req.params.principal;
+  if (!ctx.registry_required || !who || who->method != auth_method::certificate)
+    return hand_over(self, std::move(req));
+  registry_check check{who->identity, who->fingerprint};
+  self->request(ctx.registry_shard_for(who->identity), caf::infinite, std::move(check))
+      .then(
+          [self, req](registry_verdict& verdict) mutable {
+            if (!verdict.allowed) {
+              metrics::add(counter::refused_not_registered);
+              spdlog::info("refused '{}' (client id '{}'): {}", req.params.principal->identity,
+                           req.params.client_id, verdict.reason);
+              req.sink->refuse(mqtt::reason_code::not_authorized, verdict.reason);
+              return;
+            }
+            client_principal with_region = *req.params.principal;
+            with_region.region = std::move(verdict.region);
+            req.params.principal = make_principal(std::move(with_region));
+            hand_over(self, std::move(req));
+          },
+          [req](caf::error& e) mutable {
+            spdlog::error("device registry did not answer for '{}': {}",
+                          req.params.principal->identity, to_string(e));
+            req.sink->refuse(mqtt::reason_code::server_unavailable, "device registry unavailable");
+          });
+}
+
 }  // namespace
 
 caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
@@ -130,7 +161,14 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
     self->quit(msg.reason);
   });
   return {
-      [self](connect_request& req) { hand_over(self, std::move(req)); },
+      [self](connect_request& req) { admit(self, std::move(req)); },
+      [self](const vehicle_changed& changed) {
+        // Only the vehicle's own sessions (those its certificate made) care.
+        for (const auto& [client_id, entry] : self->state.sessions)
+          if (entry.owner && entry.owner->method == auth_method::certificate &&
+              entry.owner->identity == changed.vin)
+            self->send(entry.session, changed);
+      },
       [self](restore_session& r) {
         caf::actor fresh = spawn_session(self, r.record.params.client_id, r.record.params.principal,
                                          r.record.owner_unknown);

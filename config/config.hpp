@@ -97,6 +97,14 @@ struct node_config {
     bool operator==(const tls_section&) const = default;
   } tls;
 
+  struct registry_section {
+    // Vehicles logging in by certificate must be registered and active, and
+    // connect from an active device of theirs.
+    bool required = false;
+    std::uint32_t shards = 4;  // registry shard actors (by hash of VIN)
+    bool operator==(const registry_section&) const = default;
+  } registry;
+
   bool operator==(const node_config&) const = default;
 };
 

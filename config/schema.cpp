@@ -296,10 +296,20 @@ constexpr auto keys = std::to_array<key_info>({
         "How often the certificate, key, CA and CRL files are checked for changes and reloaded "
         "without a restart; 0: only on SIGHUP. A file that fails to load keeps the previous one.",
         0, 3'600'000),
+
+    // [registry]
+    bool_key<&nc::registry, &nc::registry_section::required>(
+        "registry.required",
+        "Whether vehicles that log in with a client certificate must be in the device registry: "
+        "the VIN (their identity) registered and active, the certificate that of an active device "
+        "of it. Others get Not authorized (0x87, 3.1.1: 5); a device suspended, replaced or "
+        "revoked while connected is disconnected (Administrative action, 0x98)."),
+    integer_key<&nc::registry, &nc::registry_section::shards>(
+        "registry.shards", "Registry shard actors; vehicles are spread over them by VIN.", 1, 1024),
 });
 
-constexpr std::array<std::string_view, 7> sections = {"node",    "log",  "mqtt", "broker",
-                                                      "storage", "auth", "tls"};
+constexpr std::array<std::string_view, 8> sections = {"node",    "log",  "mqtt", "broker",
+                                                      "storage", "auth", "tls",  "registry"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -342,6 +352,9 @@ std::string_view section_description(std::string_view section) {
   if (section == "mqtt") return "The MQTT listener and the limits it announces to clients.";
   if (section == "broker") return "Topic shards and threads.";
   if (section == "auth") return "Who may connect: usernames and passwords, anonymous clients.";
+  if (section == "registry") {
+    return "The device registry: vehicles, their devices and certificates, their status.";
+  }
   if (section == "tls") {
     return "MQTT over TLS, with client certificates (mutual TLS) for vehicles.";
   }

@@ -12,6 +12,7 @@
 #include "runtime/storage/record_keys.hpp"
 #include "runtime/storage/stored_message.hpp"
 #include "runtime/storage/stored_session.hpp"
+#include "runtime/storage/stored_vehicle.hpp"
 
 namespace convoy::runtime {
 
@@ -264,6 +265,58 @@ std::vector<message_ref> lmdb_store::load_retained() {
       spdlog::warn("storage: expired retained messages left for the next start");
   }
   return out;
+}
+
+std::optional<vehicle_record> lmdb_store::load_vehicle(const std::string& vin) {
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: reading vehicle '{}': {}", vin, txn.error().what());
+    return std::nullopt;
+  }
+  auto value = txn->get(storage::database::vehicles, storage::name_key(vin));
+  if (!value) {
+    spdlog::error("storage: reading vehicle '{}': {}", vin, value.error().what());
+    return std::nullopt;
+  }
+  if (!*value) return std::nullopt;
+  auto stored = storage::decode_vehicle(**value);
+  if (!stored) {
+    spdlog::error("storage: the record of vehicle '{}' is damaged: {}", vin, stored.error().what());
+    return std::nullopt;
+  }
+  vehicle_record v;
+  v.vin = std::move(stored->vin);
+  v.model = std::move(stored->model);
+  v.region = std::move(stored->region);
+  v.status = static_cast<vehicle_status>(stored->status);
+  v.created_at = stored->created_at_ms;
+  v.updated_at = stored->updated_at_ms;
+  for (auto& d : stored->devices)
+    v.devices.push_back({std::move(d.device_id), std::move(d.fingerprint),
+                         static_cast<device_status>(d.status), d.added_at_ms});
+  return v;
+}
+
+bool lmdb_store::save_vehicle(const vehicle_record& v, completion done) {
+  storage::stored_vehicle s;
+  s.vin = v.vin;
+  s.model = v.model;
+  s.region = v.region;
+  s.status = static_cast<std::uint8_t>(v.status);
+  s.created_at_ms = v.created_at;
+  s.updated_at_ms = v.updated_at;
+  for (const auto& d : v.devices)
+    s.devices.push_back(
+        {d.device_id, d.fingerprint, static_cast<std::uint8_t>(d.status), d.added_at});
+  storage::write_batch batch{report(std::move(done), "storing vehicle '" + v.vin + "'")};
+  batch.put(storage::database::vehicles, storage::name_key(v.vin), storage::encode_vehicle(s));
+  return writer_.submit(std::move(batch));
+}
+
+bool lmdb_store::erase_vehicle(const std::string& vin, completion done) {
+  storage::write_batch batch{report(std::move(done), "deleting vehicle '" + vin + "'")};
+  batch.erase(storage::database::vehicles, storage::name_key(vin));
+  return writer_.submit(std::move(batch));
 }
 
 bool lmdb_store::save_session(const session_record& s, completion done) {

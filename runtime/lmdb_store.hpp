@@ -38,6 +38,9 @@ class lmdb_store final : public durable_store {
                           completion done) override;
   bool erase_qos2_received(const std::string& client_id, std::uint16_t packet_id,
                            completion done) override;
+  std::optional<vehicle_record> load_vehicle(const std::string& vin) override;
+  bool save_vehicle(const vehicle_record& v, completion done) override;
+  bool erase_vehicle(const std::string& vin, completion done) override;
   bool sync(completion done) override;
   std::vector<session_record> load_sessions() override;
 

@@ -333,7 +333,12 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
   // the username, and username and password in the CONNECT are not used.
   std::string why;
   if (auto identity = certificate_identity_of_peer(why)) {
-    params.principal = make_principal(std::move(*identity), auth_method::certificate);
+    client_principal who;
+    who.identity = std::move(*identity);
+    who.method = auth_method::certificate;
+    who.verified = true;
+    who.fingerprint = peer_fingerprint();
+    params.principal = make_principal(std::move(who));
     return hand_to_registry(std::move(params));
   }
   if (!why.empty()) {
@@ -367,6 +372,11 @@ std::optional<std::string> mqtt_connection::certificate_identity_of_peer(std::st
   return identity;
 }
 
+std::string mqtt_connection::peer_fingerprint() const {
+  std::lock_guard lock{mutex_};
+  return read_certificate_identity(tls_->peer_certificate()).fingerprint_sha256;
+}
+
 void mqtt_connection::hand_to_registry(connection_params params) {
   // With a policy, every client needs a role, and its role says which
   // client ids it may use: nobody takes over a session by naming its id.
@@ -389,9 +399,14 @@ void mqtt_connection::hand_to_registry(connection_params params) {
       return refuse_connect(version_, reason_code::not_authorized,
                             "this login may not use this client identifier");
     }
-    params.principal =
-        who ? make_principal(who->identity, who->method, std::move(role), who->verified)
-            : make_principal({}, auth_method::anonymous, std::move(role), false);
+    client_principal with_role;
+    if (who) {
+      with_role = *who;
+    } else {
+      with_role.method = auth_method::anonymous;
+    }
+    with_role.role = std::move(role);
+    params.principal = make_principal(std::move(with_role));
   }
   caf::anon_send(ctx_.registry, connect_request{std::move(params), shared_from_this()});
 }

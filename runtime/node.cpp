@@ -11,6 +11,8 @@
 
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/registry_control.hpp"
+#include "actors/registry_shard.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/storage_gate.hpp"
 #include "actors/topic_shard.hpp"
@@ -101,6 +103,10 @@ void node::start() {
   ctx->shards = shards_;
   ctx->store = store_;
   if (store_) ctx->storage_gate = system_->spawn(storage_gate, store_ptr{store_});
+  for (std::uint32_t i = 0; i < cfg_.registry.shards; ++i)
+    ctx->registry_shards.push_back(
+        system_->spawn(registry_shard, store_ptr{store_}, ctx->storage_gate));
+  ctx->registry_required = cfg_.registry.required;
   if (store_) {
     // Queued in the shards' mailboxes before the listener opens, so ahead
     // of any subscription.
@@ -112,8 +118,12 @@ void node::start() {
     if (!retained.empty()) spdlog::info("restored {} retained messages", retained.size());
   }
   context_ptr shared_ctx = ctx;
+  // Its context is the one it is part of: set before any session runs.
+  ctx->registry_control = system_->spawn(registry_control, shared_ctx);
   edge_.broker = shared_ctx;
   edge_.registry = system_->spawn(session_registry, shared_ctx);
+  for (const auto& shard : ctx->registry_shards)
+    caf::anon_send(shard, registry_listener{edge_.registry});
   if (store_) restore_sessions();
   edge_.connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
   edge_.max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
@@ -290,6 +300,11 @@ void node::stop() {
   if (edge_.registry) caf::anon_send_exit(edge_.registry, caf::exit_reason::user_shutdown);
   for (auto& shard : shards_)
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+  if (edge_.broker) {
+    for (const auto& shard : edge_.broker->registry_shards)
+      caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(edge_.broker->registry_control, caf::exit_reason::user_shutdown);
+  }
   if (edge_.broker && edge_.broker->storage_gate)
     caf::anon_send_exit(edge_.broker->storage_gate, caf::exit_reason::user_shutdown);
   work_.clear();

@@ -17,13 +17,14 @@ enum class database : std::uint8_t {
   queues,       // client id + sequence -> queue_entry
   inflight_in,  // client id + packet id -> inflight_in_entry (incoming QoS 2)
   retained,     // topic -> stored_message
+  vehicles,     // VIN -> stored_vehicle (schema version 2)
 };
 
-inline constexpr std::size_t database_count = 6;
+inline constexpr std::size_t database_count = 7;
 
 inline constexpr std::array<database, database_count> all_databases = {
-    database::meta,   database::sessions,    database::messages,
-    database::queues, database::inflight_in, database::retained,
+    database::meta,        database::sessions, database::messages, database::queues,
+    database::inflight_in, database::retained, database::vehicles,
 };
 
 // The LMDB name of the database, which is also how errors refer to it.
@@ -41,6 +42,8 @@ constexpr std::string_view name_of(database db) {
       return "inflight_in";
     case database::retained:
       return "retained";
+    case database::vehicles:
+      return "vehicles";
   }
   return "unknown";
 }

@@ -181,12 +181,14 @@ void storage_env::open_databases() {
       throw storage_error(storage_errc::unsupported_schema,
                           file + " holds unknown storage schema version 0");
     }
-    // Version 1 is the only one so far; upgrades from older versions will
-    // run here, inside this transaction.
+    // Upgrades run here, inside this transaction: version 1 lacks the
+    // 'vehicles' database, which is created empty.
     for (database db : all_databases) {
       if (db == database::meta) continue;
       MDB_dbi& dbi = dbis_[static_cast<std::size_t>(db)];
-      int orc = mdb_dbi_open(txn.get(), std::string(name_of(db)).c_str(), 0, &dbi);
+      const bool added_since = db == database::vehicles && version < 2;
+      int orc = mdb_dbi_open(txn.get(), std::string(name_of(db)).c_str(),
+                             added_since ? MDB_CREATE : 0, &dbi);
       if (orc == MDB_NOTFOUND || orc == MDB_INCOMPATIBLE) {
         throw storage_error(storage_errc::corrupt,
                             file + " lacks the '" + std::string(name_of(db)) +
@@ -194,6 +196,13 @@ void storage_env::open_databases() {
       }
       if (orc != 0) {
         throw lmdb_error(orc, "opening database '" + std::string(name_of(db)) + "' in " + file);
+      }
+    }
+    if (version < current_schema_version) {
+      const std::string upgraded = encode_schema_version(current_schema_version);
+      MDB_val upgraded_value = to_mdb_val(upgraded);
+      if (int pr = mdb_put(txn.get(), meta, &key, &upgraded_value, 0); pr != 0) {
+        throw lmdb_error(pr, "writing the schema version to " + file);
       }
     }
   }

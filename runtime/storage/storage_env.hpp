@@ -48,7 +48,8 @@ class storage_env {
   // The schema this build writes and reads. A schema change that old code
   // cannot read bumps it, and opening then refuses newer environments
   // instead of misreading them.
-  static constexpr std::uint32_t current_schema_version = 1;
+  // Version 2 added the 'vehicles' database (the device registry).
+  static constexpr std::uint32_t current_schema_version = 2;
   // Key of the schema version in the meta database; the value is a
   // big-endian uint32.
   static constexpr std::string_view schema_version_key = "schema_version";

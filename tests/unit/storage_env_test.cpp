@@ -25,6 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string schema_v1("\x00\x00\x00\x01", 4);
+const std::string schema_current("\x00\x00\x00\x02", 4);
 
 // Writes `value` as the schema version of the environment in dir, with
 // LMDB directly: storage_env would refuse to open it after the first change.
@@ -61,7 +62,7 @@ TEST_CASE("storage opens a fresh dir, creating it and writing the schema version
   CHECK(fs::is_directory(dir));
   CHECK(fs::exists(dir / "data.mdb"));
   CHECK(fs::exists(dir / "convoy.lock"));
-  CHECK(read_value(env, database::meta, storage_env::schema_version_key) == schema_v1);
+  CHECK(read_value(env, database::meta, storage_env::schema_version_key) == schema_current);
   CHECK(env.max_key_size() >= 511);
   for (database db : all_databases) {
     CAPTURE(name_of(db));
@@ -86,8 +87,49 @@ TEST_CASE("storage reopen keeps the data, in both durability modes") {
     storage_env env(tmp.path(), {.map_size_mb = 16, .durability = mode});
     CHECK(read_value(env, database::sessions, "vehicle-1") == "session bytes");
     CHECK(read_value(env, database::retained, "vehicles/1/state") == "retained bytes");
-    CHECK(read_value(env, database::meta, storage_env::schema_version_key) == schema_v1);
+    CHECK(read_value(env, database::meta, storage_env::schema_version_key) == schema_current);
   }
+}
+
+TEST_CASE("storage upgrades schema version 1 (no vehicles database), keeping the data") {
+  temp_dir tmp;
+  // A version 1 environment as its build wrote it: six databases.
+  {
+    MDB_env* env = nullptr;
+    REQUIRE(mdb_env_create(&env) == 0);
+    REQUIRE(mdb_env_set_maxdbs(env, database_count) == 0);
+    REQUIRE(mdb_env_open(env, tmp.path().c_str(), 0, 0600) == 0);
+    MDB_txn* txn = nullptr;
+    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    for (const char* name : {"meta", "sessions", "messages", "queues", "inflight_in", "retained"}) {
+      MDB_dbi dbi = 0;
+      REQUIRE(mdb_dbi_open(txn, name, MDB_CREATE, &dbi) == 0);
+      std::string_view key = std::string_view{name} == "meta" ? storage_env::schema_version_key
+                                                              : std::string_view{"k"};
+      std::string value = std::string_view{name} == "meta" ? schema_v1 : std::string{name};
+      MDB_val k{key.size(), const_cast<char*>(key.data())};
+      MDB_val v{value.size(), value.data()};
+      REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+    }
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+  }
+  {
+    storage_env env(tmp.path(), {});
+    CHECK(read_value(env, database::meta, storage_env::schema_version_key) == schema_current);
+    CHECK(read_value(env, database::sessions, "k") == "sessions");
+    CHECK(read_value(env, database::retained, "k") == "retained");
+    storage_result<read_txn> txn = read_txn::begin(env);
+    REQUIRE(txn.has_value());
+    std::size_t vehicles = 0;
+    CHECK(txn->for_each(database::vehicles, {},
+                        [&](std::string_view, std::string_view) { ++vehicles; })
+              .has_value());
+    CHECK(vehicles == 0);
+  }
+  // And it opens again as version 2.
+  storage_env again(tmp.path(), {});
+  CHECK(read_value(again, database::sessions, "k") == "sessions");
 }
 
 TEST_CASE("storage refuses a second open of the same dir in the same process") {
@@ -104,7 +146,7 @@ TEST_CASE("storage releases the dir lock when closed") {
   temp_dir tmp;
   { storage_env first(tmp.path(), {}); }
   storage_env second(tmp.path(), {});
-  CHECK(read_value(second, database::meta, storage_env::schema_version_key) == schema_v1);
+  CHECK(read_value(second, database::meta, storage_env::schema_version_key) == schema_current);
 }
 
 // Runs only when the cross-process test below starts this binary again for
@@ -176,12 +218,12 @@ TEST_CASE("storage refuses a newer or unknown schema version") {
   temp_dir tmp;
   const std::string file = (tmp.path() / "data.mdb").string();
   { storage_env fresh(tmp.path(), {}); }
-  set_schema_version(tmp.path(), std::string("\x00\x00\x00\x02", 4));
+  set_schema_version(tmp.path(), std::string("\x00\x00\x00\x03", 4));
   storage_error newer = open_error(tmp.path());
   CHECK(newer.code() == storage_errc::unsupported_schema);
   CHECK(std::string(newer.what()) ==
         file +
-            " holds storage schema version 2, newer than version 1 that this build of Convoy "
+            " holds storage schema version 3, newer than version 2 that this build of Convoy "
             "reads; run a newer Convoy or point node.data_dir at another directory");
 
   set_schema_version(tmp.path(), std::string(4, '\0'));

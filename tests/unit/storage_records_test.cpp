@@ -9,6 +9,7 @@
 #include "runtime/storage/record_keys.hpp"
 #include "runtime/storage/stored_message.hpp"
 #include "runtime/storage/stored_session.hpp"
+#include "runtime/storage/stored_vehicle.hpp"
 
 using namespace convoy::storage;
 namespace mqtt = convoy::mqtt;
@@ -368,4 +369,41 @@ TEST_CASE("storage keys of long names fit LMDB and stay unique") {
   CHECK(*inflight_in_packet_id_of(inflight_in_key(longest, 7)) == 7);
   CHECK(queue_key(longest, 1).starts_with(queue_prefix(longest)));
   CHECK_FALSE(queue_key(longest + "w", 1).starts_with(queue_prefix(longest)));
+}
+
+TEST_CASE("storage vehicle record round trips, is stable and refuses damage") {
+  stored_vehicle v;
+  v.vin = "V1";
+  v.model = "ID.4";
+  v.region = "eu";
+  v.status = 1;
+  v.created_at_ms = 5;
+  v.updated_at_ms = 6;
+  v.devices.push_back({"tcu", std::string(64, 'a'), 1, 7});
+  auto decoded = decode_vehicle(encode_vehicle(v));
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == v);
+
+  stored_vehicle empty;
+  empty.vin = "V2";
+  const std::string v1 = unhex(
+      "01"      // format version
+      "97"      // array of 7
+      "a25632"  // vin "V2"
+      "a0"      // model ""
+      "a0"      // region ""
+      "00"      // status active
+      "00"      // created at 0
+      "00"      // updated at 0
+      "90");    // no devices
+  CHECK(hex(encode_vehicle(empty)) == hex(v1));
+  decoded = decode_vehicle(v1);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == empty);
+
+  check_damage_is_detected(encode_vehicle(v), [](std::string_view r) { return decode_vehicle(r); });
+  // Status values the registry does not define.
+  std::string bad = encode_vehicle(empty);
+  bad[bad.size() - 4] = 0x05;
+  CHECK_FALSE(decode_vehicle(bad).has_value());
 }

@@ -1,0 +1,162 @@
+#include "actors/registry_control.hpp"
+
+#include <memory>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "actors/messages.hpp"
+
+namespace convoy {
+
+namespace {
+
+using json = nlohmann::json;
+using op = registry_command::op;
+
+struct command_name {
+  std::string_view name;
+  op what;
+};
+
+constexpr command_name commands[] = {
+    {"createVehicle", op::create_vehicle},   {"updateVehicle", op::update_vehicle},
+    {"suspendVehicle", op::suspend_vehicle}, {"activateVehicle", op::activate_vehicle},
+    {"deleteVehicle", op::delete_vehicle},   {"getVehicle", op::get_vehicle},
+    {"addDevice", op::add_device},           {"replaceDevice", op::replace_device},
+    {"suspendDevice", op::suspend_device},   {"activateDevice", op::activate_device},
+    {"revokeDevice", op::revoke_device},
+};
+
+json to_json(const vehicle_record& v) {
+  json devices = json::array();
+  for (const auto& d : v.devices)
+    devices.push_back({{"deviceId", d.device_id},
+                       {"fingerprint", d.fingerprint},
+                       {"status", to_string(d.status)},
+                       {"addedAt", d.added_at}});
+  return {{"vin", v.vin},
+          {"model", v.model},
+          {"region", v.region},
+          {"status", to_string(v.status)},
+          {"createdAt", v.created_at},
+          {"updatedAt", v.updated_at},
+          {"devices", std::move(devices)}};
+}
+
+// The command, or the reason it is not one.
+std::variant<registry_command, std::string> parse_command(const json& j) {
+  if (!j.is_object()) return std::string{"a command must be a JSON object"};
+  auto name = j.find("command");
+  if (name == j.end() || !name->is_string()) return std::string{"missing \"command\""};
+  registry_command cmd;
+  bool known = false;
+  for (const auto& c : commands) {
+    if (c.name == name->get<std::string>()) {
+      cmd.what = c.what;
+      known = true;
+    }
+  }
+  if (!known) return "unknown command \"" + name->get<std::string>() + "\"";
+  auto text = [&](const char* key, std::string& out) -> std::string {
+    auto it = j.find(key);
+    if (it == j.end()) return {};
+    if (!it->is_string()) return std::string{"\""} + key + "\" must be a string";
+    out = it->get<std::string>();
+    return {};
+  };
+  for (auto [key, field] : {std::pair{"vin", &cmd.vin},
+                            {"model", &cmd.model},
+                            {"region", &cmd.region},
+                            {"deviceId", &cmd.device_id},
+                            {"fingerprint", &cmd.fingerprint},
+                            {"oldDeviceId", &cmd.old_device_id}}) {
+    if (auto why = text(key, *field); !why.empty()) return why;
+  }
+  if (cmd.vin.empty()) return std::string{"missing \"vin\""};
+  return cmd;
+}
+
+struct job {
+  control_request request;
+  std::vector<json> commands;
+  json responses = json::array();
+  std::size_t next = 0;
+};
+
+void publish_answer(caf::event_based_actor* self, const context_ptr& ctx, job& j, json body) {
+  (void)self;
+  auto m = std::make_shared<app_message>();
+  m->topic = j.request.response_topic.empty() ? std::string{registry_control_topic} + "/response"
+                                              : j.request.response_topic;
+  m->payload = std::make_shared<const std::string>(body.dump());
+  m->qos = mqtt::qos::at_least_once;
+  m->props.add(mqtt::property_id::payload_format_indicator, 1);
+  m->props.add(mqtt::property_id::content_type, std::string{"application/json"});
+  if (!j.request.correlation_data.empty())
+    m->props.add(mqtt::property_id::correlation_data, j.request.correlation_data);
+  m->publisher = "$convoy";
+  // The shard first: m is moved into the message below.
+  const caf::actor& shard = ctx->shard_for_topic(m->topic);
+  caf::anon_send(shard, route_request{message_ref{std::move(m)}});
+}
+
+void run_next(caf::event_based_actor* self, const context_ptr& ctx, std::shared_ptr<job> j) {
+  if (j->next == j->commands.size())
+    return publish_answer(self, ctx, *j, json{{"responses", std::move(j->responses)}});
+  const json& raw = j->commands[j->next++];
+  std::string name = raw.is_object() && raw.contains("command") && raw["command"].is_string()
+                         ? raw["command"].get<std::string>()
+                         : std::string{};
+  auto parsed = parse_command(raw);
+  if (auto* why = std::get_if<std::string>(&parsed)) {
+    j->responses.push_back({{"command", name}, {"ok", false}, {"error", *why}});
+    return run_next(self, ctx, std::move(j));
+  }
+  auto cmd = std::get<registry_command>(std::move(parsed));
+  spdlog::info("registry: {} {} by '{}'", name, cmd.vin, j->request.client_id);
+  const caf::actor& shard = ctx->registry_shard_for(cmd.vin);
+  self->request(shard, caf::infinite, std::move(cmd))
+      .then(
+          [self, ctx, j, name](registry_result& r) {
+            json answer{{"command", name}, {"ok", r.ok}};
+            if (r.ok)
+              answer["vehicle"] = to_json(r.vehicle);
+            else
+              answer["error"] = r.error;
+            j->responses.push_back(std::move(answer));
+            run_next(self, ctx, j);
+          },
+          [self, ctx, j, name](caf::error& e) {
+            j->responses.push_back(
+                {{"command", name}, {"ok", false}, {"error", "registry: " + to_string(e)}});
+            run_next(self, ctx, j);
+          });
+}
+
+}  // namespace
+
+caf::behavior registry_control(caf::event_based_actor* self, context_ptr ctx) {
+  return {
+      [self, ctx](control_request& r) {
+        auto j = std::make_shared<job>();
+        j->request = std::move(r);
+        json body = json::parse(j->request.payload, nullptr, false);
+        if (body.is_discarded() || !body.is_object() || !body.contains("commands") ||
+            !body["commands"].is_array()) {
+          return publish_answer(self, ctx, *j,
+                                json{{"error", "expected a JSON object {\"commands\": [...]}"}});
+        }
+        constexpr std::size_t max_commands = 1000;
+        if (body["commands"].size() > max_commands)
+          return publish_answer(self, ctx, *j,
+                                json{{"error", "at most 1000 commands per request"}});
+        for (auto& c : body["commands"])
+          j->commands.push_back(std::move(c));
+        run_next(self, ctx, std::move(j));
+      },
+  };
+}
+
+}  // namespace convoy

@@ -1,0 +1,264 @@
+"""The device registry over real TLS (registry.required): vehicles must be
+registered and active, and connect from an active device, known by its
+certificate's fingerprint. Operators manage it through the MQTT control topic
+$CONTROL/convoy/registry/v1; provisioning, part replacement and suspension
+take effect on live connections. Each case runs in MQTT 3.1.1 and 5.0."""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+from broker import Broker, free_port
+from paho_util import V5, V311, Client, props
+from paho.mqtt.packettypes import PacketTypes
+from test_auth import make_password_file
+from test_tls import Pki
+
+CONTROL = "$CONTROL/convoy/registry/v1"
+NOT_AUTHORIZED = {V5: 0x87, V311: 5}
+
+ACL = """
+[assign]
+certificate = "vehicle"
+password = "operator"
+
+[roles.vehicle]
+client_ids = ["{identity}", "{identity}-*"]
+publish = ["vehicles/{vin}/#"]
+subscribe = ["vehicles/{vin}/commands/#", "broadcast/{region}/#"]
+
+[roles.operator]
+publish = ["#", "$CONTROL/convoy/registry/v1"]
+subscribe = ["#", "$CONTROL/convoy/registry/v1/#", "ops/#"]
+"""
+
+
+def fingerprint(cert):
+    out = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
+                         check=True, capture_output=True, text=True).stdout
+    return out.strip().split("=", 1)[1]  # "AB:CD:..." as operators copy it
+
+
+class RegistryTests:
+    """Mixed into a test case that sets `version`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.pki = Pki(cls.tmp.name)
+        passwords = os.path.join(cls.tmp.name, "passwords")
+        make_password_file(passwords, {"ops": "0ps"})
+        acl = os.path.join(cls.tmp.name, "acl.toml")
+        with open(acl, "w") as f:
+            f.write(ACL)
+        cls.tls_port = free_port()
+        cls.broker = Broker({
+            "tls.enabled": True, "tls.port": cls.tls_port, "tls.client_certificates": "optional",
+            "tls.cert_file": cls.pki.server[0], "tls.key_file": cls.pki.server[1],
+            "tls.ca_file": cls.pki.ca.cert,
+            "auth.allow_anonymous": False, "auth.password_file": passwords,
+            "auth.failure_delay_ms": 0, "auth.acl_file": acl, "registry.required": True,
+        }).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.assertTrue(self.broker.alive(), "the node died during an earlier test")
+        self.ops = Client(self.tls_port, f"ops-{uuid.uuid4().hex[:8]}", V5, tls=self.pki.paho_tls())
+        self.ops.paho.username_pw_set("ops", "0ps")
+        self.addCleanup(self.ops.close)
+        self.ops.connect()
+        self.reply_topic = f"ops/replies/{uuid.uuid4().hex[:8]}"
+        self.ops.subscribe(self.reply_topic, qos=1)
+
+    def control(self, *commands, raw=None):
+        """Sends commands to the control topic and returns the parsed answer."""
+        body = raw if raw is not None else json.dumps({"commands": list(commands)})
+        correlation = uuid.uuid4().bytes
+        self.ops.publish(CONTROL, body, qos=1,
+                         properties=props(PacketTypes.PUBLISH, ResponseTopic=self.reply_topic,
+                                          CorrelationData=correlation))
+        m = self.ops.expect(timeout=5)
+        self.assertEqual(m.properties.get("CorrelationData"), correlation)
+        return json.loads(m.payload)
+
+
+    def car(self, vin, pair, client_id=None):
+        c = Client(self.tls_port, client_id or f"{vin}-{self.version}-{uuid.uuid4().hex[:4]}",
+                   self.version, tls=self.pki.paho_tls(pair))
+        self.addCleanup(c.close)
+        return c
+
+    def register(self, vin, pair, device_id="tcu-1", region="eu-west"):
+        self.control({"command": "deleteVehicle", "vin": vin})  # a clean slate
+        answer = self.control(
+            {"command": "createVehicle", "vin": vin, "model": "ID.4", "region": region},
+            {"command": "addDevice", "vin": vin, "deviceId": device_id,
+             "fingerprint": fingerprint(pair[0])})
+        self.assertTrue(all(r["ok"] for r in answer["responses"]), answer)
+        return answer["responses"][-1]["vehicle"]
+
+    def test_only_registered_vehicles_get_in(self):
+        vin = "WVWZZZ1JZXW000001"
+        self.control({"command": "deleteVehicle", "vin": vin})
+        c = self.car(vin, self.pki.device)
+        self.assertEqual(c.connect(expect_success=False).reason, NOT_AUTHORIZED[self.version])
+        self.assertIn(f"vehicle {vin} is not registered", self.broker.log())
+        vehicle = self.register(vin, self.pki.device)
+        self.assertEqual(vehicle["status"], "active")
+        self.assertEqual(vehicle["devices"][0]["deviceId"], "tcu-1")
+        self.assertEqual(len(vehicle["devices"][0]["fingerprint"]), 64)
+        c = self.car(vin, self.pki.device)
+        self.assertEqual(c.connect().reason, 0)
+        # Another certificate of the same VIN, valid at the CA, is not a
+        # registered device of it.
+        other = self.pki.ca.issue(f"unregistered-{self.version}", cn=vin)
+        c2 = self.car(vin, other)
+        self.assertEqual(c2.connect(expect_success=False).reason, NOT_AUTHORIZED[self.version])
+
+    def test_part_replacement_takes_effect_on_the_live_connection(self):
+        vin = "WVWZZZ1JZXW000001"
+        self.register(vin, self.pki.device)
+        old = self.car(vin, self.pki.device)
+        old.connect()
+        new_part = self.pki.ca.issue(f"tcu-2-{self.version}", cn=vin)
+        started = time.monotonic()
+        answer = self.control({"command": "replaceDevice", "vin": vin, "oldDeviceId": "tcu-1",
+                               "deviceId": "tcu-2", "fingerprint": fingerprint(new_part[0])})
+        self.assertTrue(answer["responses"][0]["ok"], answer)
+        statuses = {d["deviceId"]: d["status"] for d in answer["responses"][0]["vehicle"]["devices"]}
+        self.assertEqual(statuses, {"tcu-1": "replaced", "tcu-2": "active"})
+        self.assertTrue(old.wait_disconnected(timeout=2))
+        self.assertLess(old.disconnected_at - started, 1.0)
+        if self.version == V5:
+            self.assertEqual(old.server_disconnect_reason, 0x98)
+        again = self.car(vin, self.pki.device)
+        self.assertEqual(again.connect(expect_success=False).reason, NOT_AUTHORIZED[self.version])
+        fresh = self.car(vin, new_part)
+        self.assertEqual(fresh.connect().reason, 0)
+
+    def test_suspension_disconnects_and_activation_lets_back_in(self):
+        vin = "WVWZZZ1JZXW000002"
+        self.register(vin, self.pki.second)
+        car = self.car(vin, self.pki.second)
+        car.connect()
+        started = time.monotonic()
+        answer = self.control({"command": "suspendVehicle", "vin": vin})
+        self.assertEqual(answer["responses"][0]["vehicle"]["status"], "suspended")
+        self.assertTrue(car.wait_disconnected(timeout=2))
+        self.assertLess(car.disconnected_at - started, 1.0)
+        if self.version == V5:
+            self.assertEqual(car.server_disconnect_reason, 0x98)
+        back = self.car(vin, self.pki.second)
+        self.assertEqual(back.connect(expect_success=False).reason, NOT_AUTHORIZED[self.version])
+        self.assertIn(f"vehicle {vin} is suspended", self.broker.log())
+        self.control({"command": "activateVehicle", "vin": vin})
+        back = self.car(vin, self.pki.second)
+        self.assertEqual(back.connect().reason, 0)
+
+    def test_the_region_in_access_rules_comes_from_the_registry(self):
+        vin = "WVWZZZ1JZXW000002"
+        self.register(vin, self.pki.second, region="eu-west")
+        car = self.car(vin, self.pki.second)
+        car.connect()
+        refused = 0x87 if self.version == V5 else 0x80
+        self.assertEqual(car.subscribe([("broadcast/eu-west/#", 1), ("broadcast/us-east/#", 1)]),
+                         [1, refused])
+        self.ops.publish("broadcast/eu-west/weather", b"rain", qos=1)
+        self.assertEqual(car.expect().payload, b"rain")
+        # The vehicle moves region: its old region's subscription goes.
+        self.control({"command": "updateVehicle", "vin": vin, "region": "us-east"})
+        deadline = time.monotonic() + 2
+        while "subscription 'broadcast/eu-west/#' removed" not in self.broker.log():
+            self.assertLess(time.monotonic(), deadline, "the old region's subscription stayed")
+            time.sleep(0.02)
+        self.ops.publish("broadcast/eu-west/weather", b"snow", qos=1)
+        car.expect_none()
+        self.assertEqual(car.subscribe("broadcast/us-east/#", qos=1), [1])
+
+    def test_bad_commands_get_clear_errors(self):
+        self.assertIn("expected a JSON object", self.control(raw="{not json")["error"])
+        self.assertIn("expected a JSON object", self.control(raw='{"commands": 7}')["error"])
+        vin = "WVWZZZ1JZXW000009"
+        self.control({"command": "deleteVehicle", "vin": vin})
+        answer = self.control(
+            {"command": "launchRocket", "vin": vin},
+            {"command": "createVehicle"},
+            {"command": "createVehicle", "vin": "bad/vin+"},
+            {"command": "createVehicle", "vin": vin, "model": 7},
+            {"command": "createVehicle", "vin": vin},
+            {"command": "createVehicle", "vin": vin},
+            {"command": "addDevice", "vin": vin, "deviceId": "tcu", "fingerprint": "abc"},
+            {"command": "suspendDevice", "vin": vin, "deviceId": "nope"},
+            {"command": "getVehicle", "vin": "WVWZZZ1JZXW000404"},
+            "not an object")
+        errors = [r.get("error", "ok") for r in answer["responses"]]
+        self.assertEqual(errors, [
+            'unknown command "launchRocket"', 'missing "vin"', "invalid VIN 'bad/vin+'",
+            '"model" must be a string', "ok", f"vehicle {vin} exists",
+            "fingerprint must be a SHA-256 fingerprint (64 hex digits)",
+            f"device nope of {vin} not found", "vehicle WVWZZZ1JZXW000404 not found",
+            "a command must be a JSON object"])
+        self.assertTrue(self.broker.alive())
+
+    def test_vehicles_may_not_use_the_control_topic(self):
+        vin = "WVWZZZ1JZXW000001"
+        self.register(vin, self.pki.device)
+        car = self.car(vin, self.pki.device)
+        car.connect()
+        car.publish(CONTROL, json.dumps({"commands": [{"command": "deleteVehicle", "vin": vin}]}),
+                    qos=1)
+        self.ops.expect_none()
+        answer = self.control({"command": "getVehicle", "vin": vin})
+        self.assertTrue(answer["responses"][0]["ok"])
+
+
+class RegistryV311(RegistryTests, unittest.TestCase):
+    version = V311
+
+
+class RegistryV5(RegistryTests, unittest.TestCase):
+    version = V5
+
+
+class RegistryDurabilityTest(unittest.TestCase):
+    """Registrations are on disk before they are answered and survive SIGKILL."""
+
+    def test_registry_survives_a_kill(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        pki = Pki(tmp.name)
+        tls_port = free_port()
+        broker = Broker({
+            "tls.enabled": True, "tls.port": tls_port, "tls.client_certificates": "optional",
+            "tls.cert_file": pki.server[0], "tls.key_file": pki.server[1], "tls.ca_file": pki.ca.cert,
+            "registry.required": True,
+        }).start()
+        self.addCleanup(broker.stop)
+        ops = Client(broker.port, "ops", V311)
+        ops.connect()
+        ops.subscribe(CONTROL + "/response", qos=1)
+        vin = "WVWZZZ1JZXW000001"
+        ops.publish(CONTROL, json.dumps({"commands": [
+            {"command": "createVehicle", "vin": vin, "region": "eu"},
+            {"command": "addDevice", "vin": vin, "deviceId": "tcu", "fingerprint": fingerprint(pki.device[0])},
+        ]}), qos=1)
+        answer = json.loads(ops.expect().payload)
+        self.assertTrue(all(r["ok"] for r in answer["responses"]), answer)
+        ops.close()
+        broker.kill()
+        broker.start()
+        car = Client(tls_port, vin, V5, tls=pki.paho_tls(pki.device))
+        self.addCleanup(car.close)
+        self.assertEqual(car.connect().reason, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
