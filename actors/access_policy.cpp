@@ -178,7 +178,14 @@ bool access_template::matches_client_id(std::string_view client_id, const subjec
 std::string access_policy::role_for(const principal_ptr& who) const {
   if (!who || who->method == auth_method::anonymous) return anonymous_role;
   if (auto it = user_roles.find(who->identity); it != user_roles.end()) return it->second;
-  return who->method == auth_method::certificate ? certificate_role : password_role;
+  switch (who->method) {
+    case auth_method::certificate:
+      return certificate_role;
+    case auth_method::jwt:
+      return jwt_role;
+    default:
+      return password_role;
+  }
 }
 
 const access_role* access_policy::find(std::string_view role) const {

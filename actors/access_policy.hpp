@@ -78,6 +78,7 @@ class access_policy {
   std::unordered_map<std::string, std::string> user_roles;  // identity -> role
   std::string certificate_role;  // role of clients logged in by certificate
   std::string password_role;     // role of clients logged in by password
+  std::string jwt_role;          // role of clients logged in by JSON Web Token
   std::string anonymous_role;    // role of clients without a login; empty: none
 
   // The role of a client logging in, or empty when it has none.

@@ -34,6 +34,7 @@ struct broker_settings {
   bool shared_subscriptions = true;
   bool subscription_identifiers = true;
   std::uint8_t maximum_qos = 2;
+  bool jwt_authentication = false;  // MQTT 5 Authentication Method JWT accepted
 };
 
 // What every session of a node shares: settings and where the topic shards

@@ -32,8 +32,13 @@ std::variant<connection_params, reason_code> accept_connect(const mqtt::connect_
     p.assigned_client_id = true;
   }
 
-  if (v5 && c.props.contains(property_id::authentication_method))
-    return reason_code::bad_authentication_method;
+  // The one enhanced authentication method: a JSON Web Token as
+  // Authentication Data, renewed by AUTH before it expires.
+  if (const auto* method = v5 ? c.props.string(property_id::authentication_method) : nullptr) {
+    if (*method != jwt_authentication_method || !settings.jwt_authentication)
+      return reason_code::bad_authentication_method;
+    p.enhanced_auth = true;
+  }
 
   if (v5) {
     std::uint32_t requested = c.props.number(property_id::session_expiry_interval).value_or(0);

@@ -17,6 +17,9 @@ std::variant<connection_params, mqtt::reason_code> accept_connect(const mqtt::co
                                                                   const broker_settings& settings,
                                                                   const std::string& assigned_id);
 
+// The MQTT 5 Authentication Method of token logins.
+inline constexpr std::string_view jwt_authentication_method = "JWT";
+
 // A fresh client identifier for a client that sent none: "convoy-" and 24 hex digits.
 std::string make_assigned_client_id();
 

@@ -99,6 +99,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<vehicle_changed>("convoy.vehicle_changed");
   cfg.add_message_type<registry_listener>("convoy.registry_listener");
   cfg.add_message_type<control_request>("convoy.control_request");
+  cfg.add_message_type<reauthentication>("convoy.reauthentication");
+  cfg.add_message_type<token_expiry>("convoy.token_expiry");
   cfg.add_message_type<connection_closed>("convoy.connection_closed");
   cfg.add_message_type<will_timer>("convoy.will_timer");
   cfg.add_message_type<expiry_timer>("convoy.expiry_timer");

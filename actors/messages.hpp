@@ -190,6 +190,7 @@ struct connection_params {
   bool session_expiry_lowered = false;
   bool request_problem_information = true;
   bool has_will = false;
+  bool enhanced_auth = false;  // MQTT 5 Authentication Method JWT: AUTH may renew the token
 };
 
 // Where an outgoing QoS 1/2 message stands with its client, as stored.
@@ -338,6 +339,21 @@ struct registry_listener {
   caf::actor session_registry;
 };
 
+// Edge -> session: the outcome of an AUTH re-authentication (MQTT 5,
+// Authentication Method JWT) on connection `connection`: the principal the
+// fresh token proves, or why it proves nothing.
+struct reauthentication {
+  std::uint64_t connection = 0;
+  bool ok = false;
+  principal_ptr principal;
+  std::string why;
+};
+
+// Session -> itself: the token of the connection of `generation` expires now.
+struct token_expiry {
+  std::uint32_t generation = 0;
+};
+
 // Node -> session registry -> every session: the access policy changed
 // (auth.acl_file reloaded). Sessions check their subscriptions again and
 // drop those no longer allowed; publishes are checked against the new rules
@@ -446,7 +462,7 @@ typename Inspector::result_type inspect(Inspector& f, connection_params& x) {
            x.clean_start, x.keep_alive, x.keep_alive_lowered, x.session_expiry,
            x.session_expiry_lowered, x.client_receive_maximum, x.client_maximum_packet_size,
            x.client_topic_alias_maximum, x.request_problem_information, x.has_will, x.will,
-           x.principal);
+           x.principal, x.enhanced_auth);
 }
 
 template <class Inspector>
@@ -539,6 +555,16 @@ typename Inspector::result_type inspect(Inspector& f, vehicle_changed& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_listener& x) {
   return f(caf::meta::type_name("registry_listener"), x.session_registry);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reauthentication& x) {
+  return f(caf::meta::type_name("reauthentication"), x.connection, x.ok, x.principal, x.why);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_expiry& x) {
+  return f(caf::meta::type_name("token_expiry"), x.generation);
 }
 
 template <class Inspector>

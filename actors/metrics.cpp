@@ -72,6 +72,8 @@ std::string_view name_of(counter c) {
       return "refused_client_id_not_allowed";
     case counter::refused_not_registered:
       return "refused_not_registered";
+    case counter::disconnected_token_expired:
+      return "disconnected_token_expired";
     case counter::disconnected_by_registry:
       return "disconnected_by_registry";
     case counter::refused_session_owner:

@@ -47,7 +47,8 @@ enum class counter : std::uint8_t {
   refused_session_owner,
   refused_not_registered,    // a vehicle or device the registry does not let in
   disconnected_by_registry,  // a connected device suspended, replaced or revoked                //
-                             // CONNECT for a session another identity owns
+  disconnected_token_expired,           // a JWT login whose token expired while connected
+                                        // CONNECT for a session another identity owns
   refused_publish_not_authorized,       // PUBLISH to a topic the client's role does not allow
   refused_subscribe_not_authorized,     // SUBSCRIBE to a filter the client's role does not allow
   removed_subscription_not_authorized,  // a subscription the rules no longer allow, removed

@@ -15,6 +15,7 @@ enum class auth_method : std::uint8_t {
   anonymous = 0,    // no login (anonymous clients allowed); with a policy, its anonymous role
   password = 1,     // username and password (or a username, when passwords are not checked)
   certificate = 2,  // a verified TLS client certificate
+  jwt = 3,          // a JSON Web Token of a cloud service
 };
 
 // Who is behind a connection, once authenticated. Immutable and shared: a
@@ -33,6 +34,9 @@ struct client_principal {
   // device registry knows devices by, and the vehicle's region from there.
   std::string fingerprint;
   std::string region;
+  // JWT logins: when the token expires (Unix seconds, with the leeway);
+  // the connection closes then unless AUTH brought a fresh token.
+  std::int64_t expires_at = 0;
 };
 
 // Null for anonymous clients. Travels between actors by value.
@@ -67,15 +71,16 @@ typename Inspector::result_type inspect(Inspector& f, principal_ptr& x) {
   bool verified = present && x->verified;
   std::string fingerprint = present ? x->fingerprint : std::string{};
   std::string region = present ? x->region : std::string{};
+  std::int64_t expires_at = present ? x->expires_at : 0;
   if constexpr (Inspector::reads_state) {
     return f(caf::meta::type_name("principal"), present, identity, method, role, verified,
-             fingerprint, region);
+             fingerprint, region, expires_at);
   } else {
     return f(caf::meta::type_name("principal"), present, identity, method, role, verified,
-             fingerprint, region, caf::meta::load_callback([&]() -> caf::error {
+             fingerprint, region, expires_at, caf::meta::load_callback([&]() -> caf::error {
                x = present ? make_principal(client_principal{
                                  std::move(identity), method, std::move(role), verified,
-                                 std::move(fingerprint), std::move(region)})
+                                 std::move(fingerprint), std::move(region), expires_at})
                            : principal_ptr{};
                return caf::none;
              }));

@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/connect_policy.hpp"
 #include "actors/metrics.hpp"
 #include "actors/registry_control.hpp"
 #include "actors/storage_gate.hpp"
@@ -229,6 +230,7 @@ bool may_subscribe(const access_view& v, std::string_view filter) {
 }
 
 bool drop_unauthorized_subscriptions(session_actor* self, bool subscribed);
+void arm_token_expiry(session_actor* self);
 
 // ---- writing to the client ----
 
@@ -736,6 +738,9 @@ mqtt::connack_packet make_connack(const session_state& st, bool session_present)
   if (!s.subscription_identifiers) props.add(property_id::subscription_identifier_available, 0u);
   if (!s.shared_subscriptions) props.add(property_id::shared_subscription_available, 0u);
   if (st.params.keep_alive_lowered) props.add(property_id::server_keep_alive, st.params.keep_alive);
+  // Enhanced authentication names its method in the CONNACK (3.2.2.3.17).
+  if (st.params.enhanced_auth)
+    props.add(property_id::authentication_method, std::string{jwt_authentication_method});
   return c;
 }
 
@@ -781,6 +786,7 @@ bool attach(session_actor* self, attach_connection& a) {
   // A resumed session keeps only what its (current) rules allow; the record
   // written below reflects it.
   drop_unauthorized_subscriptions(self, true);
+  arm_token_expiry(self);
   // A CONNACK promises the client its session: it goes once the session's
   // record (or its deletion for a clean start) is durable, so that a crash
   // right after cannot take back what the client was told. It waits on the
@@ -1454,6 +1460,50 @@ void on_vehicle_changed(session_actor* self, const vehicle_changed& changed) {
           [](caf::error&) {});
 }
 
+// A token login lasts as long as its token: the connection closes when it
+// expires, unless AUTH brought a fresh one first (which arms a new check).
+void arm_token_expiry(session_actor* self) {
+  auto& st = self->state;
+  if (!st.params.principal || st.params.principal->method != auth_method::jwt) return;
+  std::int64_t left_ms = st.params.principal->expires_at * 1000 - now_ms();
+  self->delayed_send(self, std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)),
+                     token_expiry{st.connection_generation});
+}
+
+void on_token_expiry(session_actor* self, const token_expiry& t) {
+  auto& st = self->state;
+  if (t.generation != st.connection_generation || !st.sink || !st.params.principal) return;
+  // A renewed token moved the end; a check armed for the old one is stale.
+  if (st.params.principal->expires_at * 1000 > now_ms()) return;
+  metrics::add(counter::disconnected_token_expired);
+  spdlog::info("client '{}' disconnected: its token expired", st.params.client_id);
+  close_for(self, reason_code::not_authorized, "token expired");
+}
+
+void on_reauthentication(session_actor* self, reauthentication& r) {
+  auto& st = self->state;
+  if (r.connection != st.connection()) return;
+  if (!st.params.enhanced_auth)
+    return close_for(self, reason_code::protocol_error,
+                     "AUTH without an authentication method agreed at CONNECT");
+  if (!r.ok) {
+    metrics::add(counter::refused_not_authorized);
+    return close_for(self, reason_code::not_authorized, r.why.c_str());
+  }
+  if (!st.params.principal || r.principal->identity != st.params.principal->identity) {
+    metrics::add(counter::refused_not_authorized);
+    return close_for(self, reason_code::not_authorized,
+                     "re-authentication must prove the same identity");
+  }
+  client_principal renewed = *st.params.principal;
+  renewed.expires_at = r.principal->expires_at;
+  st.params.principal = make_principal(std::move(renewed));
+  mqtt::auth_packet ok{reason_code::success, {}};
+  ok.props.add(property_id::authentication_method, std::string{jwt_authentication_method});
+  send_packet(self, ok);
+  arm_token_expiry(self);
+}
+
 void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoing, epoch_ms now) {
   auto& st = self->state;
   using stage = inflight_message::stage;
@@ -1551,6 +1601,8 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
       [self](const session_stored& s) { on_session_stored(self, s); },
       [self](access_changed) { on_access_changed(self); },
       [self](const vehicle_changed& changed) { on_vehicle_changed(self, changed); },
+      [self](reauthentication& r) { on_reauthentication(self, r); },
+      [self](const token_expiry& t) { on_token_expiry(self, t); },
       [self](discard_session) -> bool {
         // A clean start for this client id ends the session; a will of its
         // connection, or one waiting for its delay, fires now (spec 3.1.4).

@@ -97,6 +97,17 @@ struct node_config {
     bool operator==(const tls_section&) const = default;
   } tls;
 
+  struct jwt_section {
+    bool enabled = false;
+    std::string hs256_secret_file;  // HS256: the shared secret (at least 32 bytes)
+    std::string public_key_file;    // RS256 or ES256: the issuer's public key (PEM)
+    std::string issuer;             // iss must equal it; empty: not checked
+    std::string audience;           // aud must hold it; empty: not checked
+    std::string identity_claim = "sub";
+    std::uint32_t leeway_s = 30;  // clock skew allowed for exp and nbf
+    bool operator==(const jwt_section&) const = default;
+  } jwt;
+
   struct registry_section {
     // Vehicles logging in by certificate must be registered and active, and
     // connect from an active device of theirs.

@@ -370,6 +370,9 @@ struct loader {
     at_most("mqtt.max_packet_size", "mqtt.max_outbound_bytes",
             "one packet of the largest size must fit into a connection's write backlog");
     check_tls();
+    if (config.jwt.enabled && config.jwt.hs256_secret_file.empty() &&
+        config.jwt.public_key_file.empty())
+      need("jwt.public_key_file", "when jwt.enabled is true (or jwt.hs256_secret_file)");
   }
 
   // A key that must be set because another one is.

@@ -297,6 +297,28 @@ constexpr auto keys = std::to_array<key_info>({
         "without a restart; 0: only on SIGHUP. A file that fails to load keeps the previous one.",
         0, 3'600'000),
 
+    // [jwt]
+    bool_key<&nc::jwt, &nc::jwt_section::enabled>(
+        "jwt.enabled",
+        "Whether cloud services may log in with a JSON Web Token: as the CONNECT password, or in "
+        "MQTT 5 as Authentication Data with Authentication Method JWT (then AUTH re-authenticates "
+        "with a fresh token). A connection is closed when its token expires."),
+    optional_string_key<&nc::jwt, &nc::jwt_section::hs256_secret_file>(
+        "jwt.hs256_secret_file",
+        "File holding the HS256 shared secret (at least 32 bytes). HS256 tokens are accepted "
+        "only with it."),
+    optional_string_key<&nc::jwt, &nc::jwt_section::public_key_file>(
+        "jwt.public_key_file",
+        "PEM public key of the token issuer: RSA for RS256 or P-256 for ES256 tokens."),
+    optional_string_key<&nc::jwt, &nc::jwt_section::issuer>(
+        "jwt.issuer", "Required iss claim; empty: not checked."),
+    optional_string_key<&nc::jwt, &nc::jwt_section::audience>(
+        "jwt.audience", "Required aud claim (or one of them); empty: not checked."),
+    string_key<&nc::jwt, &nc::jwt_section::identity_claim>(
+        "jwt.identity_claim", "Claim that names the service: its identity and username."),
+    integer_key<&nc::jwt, &nc::jwt_section::leeway_s>(
+        "jwt.leeway_s", "Seconds of clock skew allowed when checking exp and nbf.", 0, 3600),
+
     // [registry]
     bool_key<&nc::registry, &nc::registry_section::required>(
         "registry.required",
@@ -308,8 +330,8 @@ constexpr auto keys = std::to_array<key_info>({
         "registry.shards", "Registry shard actors; vehicles are spread over them by VIN.", 1, 1024),
 });
 
-constexpr std::array<std::string_view, 8> sections = {"node",    "log",  "mqtt", "broker",
-                                                      "storage", "auth", "tls",  "registry"};
+constexpr std::array<std::string_view, 9> sections = {"node", "log", "mqtt", "broker",  "storage",
+                                                      "auth", "tls", "jwt",  "registry"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -352,6 +374,7 @@ std::string_view section_description(std::string_view section) {
   if (section == "mqtt") return "The MQTT listener and the limits it announces to clients.";
   if (section == "broker") return "Topic shards and threads.";
   if (section == "auth") return "Who may connect: usernames and passwords, anonymous clients.";
+  if (section == "jwt") return "Logins of cloud services with JSON Web Tokens.";
   if (section == "registry") {
     return "The device registry: vehicles, their devices and certificates, their status.";
   }

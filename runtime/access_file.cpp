@@ -97,9 +97,10 @@ access_policy parse_access_file(std::string_view text, const std::string& name) 
   if (const toml::node* assign_node = root.get("assign")) {
     const toml::table* assign = assign_node->as_table();
     if (!assign) fail(name, assign_node, "'assign' must be a table");
-    only_keys(name, *assign, "assign.", {"certificate", "password", "anonymous"});
+    only_keys(name, *assign, "assign.", {"certificate", "password", "jwt", "anonymous"});
     if (const auto* n = assign->get("certificate"))
       p.certificate_role = role_name(name, root, *n, "assign.certificate");
+    if (const auto* n = assign->get("jwt")) p.jwt_role = role_name(name, root, *n, "assign.jwt");
     if (const auto* n = assign->get("password"))
       p.password_role = role_name(name, root, *n, "assign.password");
     if (const auto* n = assign->get("anonymous"))

@@ -19,6 +19,7 @@ class access_file_error : public std::runtime_error {
 //   [assign]                  # role by how a client logged in
 //   certificate = "vehicle"
 //   password = "service"
+//   jwt = "service"           # JSON Web Token logins
 //   anonymous = "guest"       # optional; without it anonymous clients may do nothing
 //
 //   [users]                   # role by identity, before [assign]

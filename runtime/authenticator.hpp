@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -9,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "protocol/reason_code.hpp"
+#include "runtime/jwt_verifier.hpp"
 #include "runtime/password_file.hpp"
 
 namespace convoy::runtime {
@@ -20,17 +23,34 @@ class authenticator {
  public:
   // Loads the password file; throws password_file_error naming the file and
   // line when it cannot.
-  explicit authenticator(const config::node_config::auth_section& settings);
+  // Loads the password file and JWT keys; throws password_file_error or
+  // jwt_config_error naming the file.
+  authenticator(const config::node_config::auth_section& settings,
+                const config::node_config::jwt_section& jwt);
   ~authenticator();
   authenticator(const authenticator&) = delete;
   authenticator& operator=(const authenticator&) = delete;
 
-  using verdict = std::function<void(mqtt::reason_code)>;
+  // What a login proved: success with the identity of a token (empty for
+  // password and anonymous logins), or the refusal with why.
+  struct outcome {
+    mqtt::reason_code rc = mqtt::reason_code::success;
+    std::string token_identity;         // JWT logins: the identity claim
+    std::int64_t token_expires_at = 0;  // JWT logins: exp plus the leeway, Unix seconds
+    std::string why;
+  };
+  using verdict = std::function<void(outcome)>;
 
   // Calls done on `reply_on` with success, not_authorized (no username and
-  // anonymous clients are not allowed) or bad_user_name_or_password.
+  // anonymous clients are not allowed) or bad_user_name_or_password. A
+  // password that looks like a JWT, or `token` (MQTT 5 Authentication Data
+  // of method JWT), is checked as a token when [jwt] is enabled.
   void check(std::optional<std::string> username, std::optional<std::string> password,
-             const boost::asio::any_io_executor& reply_on, verdict done);
+             std::optional<std::string> token, const boost::asio::any_io_executor& reply_on,
+             verdict done);
+  // A fresh token of an AUTH re-authentication.
+  void check_token(std::string token, const boost::asio::any_io_executor& reply_on, verdict done);
+  bool accepts_tokens() const { return jwt_ != nullptr; }
 
   bool allows_anonymous() const { return allow_anonymous_; }
   std::size_t users() const { return passwords_ ? passwords_->size() : 0; }
@@ -40,6 +60,8 @@ class authenticator {
  private:
   bool allow_anonymous_;
   std::optional<password_file> passwords_;
+  std::unique_ptr<jwt_verifier> jwt_;
+  std::uint32_t jwt_leeway_s_ = 0;
   boost::asio::thread_pool checks_{1};
 };
 

@@ -291,9 +291,7 @@ void mqtt_connection::dispatch(mqtt::packet&& p) {
     void operator()(mqtt::pub_ack_packet& x) { self->to_session(std::move(x)); }
     void operator()(mqtt::subscribe_packet& x) { self->to_session(std::move(x)); }
     void operator()(mqtt::unsubscribe_packet& x) { self->to_session(std::move(x)); }
-    void operator()(mqtt::auth_packet& x) {
-      caf::anon_send(self->session_, self->id(), std::move(x));
-    }
+    void operator()(mqtt::auth_packet& x) { self->on_auth(std::move(x)); }
     void operator()(mqtt::pingreq_packet&) { self->write_now(mqtt::pingresp_packet{}); }
     void operator()(mqtt::disconnect_packet& x) {
       // The session closes the connection once it has read the DISCONNECT.
@@ -350,10 +348,16 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
     params.principal = make_principal(*c.username, auth_method::password, {},
                                       ctx_.auth && ctx_.auth->checks_passwords());
   if (!ctx_.auth) return hand_to_registry(std::move(params));
-  ctx_.auth->check(std::move(c.username), std::move(c.password), socket_.get_executor(),
-                   [self = shared_from_this(), params = std::move(params)](reason_code rc) mutable {
-                     self->on_authenticated(rc, std::move(params));
-                   });
+  std::optional<std::string> token;
+  if (params.enhanced_auth) {
+    const auto* data = c.props.string(mqtt::property_id::authentication_data);
+    token = data ? *data : std::string{};
+  }
+  ctx_.auth->check(
+      std::move(c.username), std::move(c.password), std::move(token), socket_.get_executor(),
+      [self = shared_from_this(), params = std::move(params)](authenticator::outcome o) mutable {
+        self->on_authenticated(std::move(o), std::move(params));
+      });
 }
 
 std::optional<std::string> mqtt_connection::certificate_identity_of_peer(std::string& why) const {
@@ -375,6 +379,37 @@ std::optional<std::string> mqtt_connection::certificate_identity_of_peer(std::st
 std::string mqtt_connection::peer_fingerprint() const {
   std::lock_guard lock{mutex_};
   return read_certificate_identity(tls_->peer_certificate()).fingerprint_sha256;
+}
+
+// AUTH with Re-authenticate and a fresh token: checked here, where the keys
+// are; the session decides what the outcome means for the connection.
+void mqtt_connection::on_auth(mqtt::auth_packet&& a) {
+  const auto* method = a.props.string(mqtt::property_id::authentication_method);
+  if (!ctx_.auth || !ctx_.auth->accepts_tokens() || a.reason != reason_code::re_authenticate ||
+      !method || *method != jwt_authentication_method) {
+    // Not a re-authentication we do: the session answers with the right
+    // protocol error.
+    caf::anon_send(session_, id(), std::move(a));
+    return;
+  }
+  const auto* data = a.props.string(mqtt::property_id::authentication_data);
+  ctx_.auth->check_token(data ? *data : std::string{}, socket_.get_executor(),
+                         [self = shared_from_this()](authenticator::outcome o) {
+                           if (self->phase_ != phase::bound) return;
+                           reauthentication r;
+                           r.connection = self->id();
+                           r.ok = o.rc == reason_code::success;
+                           r.why = std::move(o.why);
+                           if (r.ok) {
+                             client_principal who;
+                             who.identity = std::move(o.token_identity);
+                             who.method = auth_method::jwt;
+                             who.verified = true;
+                             who.expires_at = o.token_expires_at;
+                             r.principal = make_principal(std::move(who));
+                           }
+                           caf::anon_send(self->session_, std::move(r));
+                         });
 }
 
 void mqtt_connection::hand_to_registry(connection_params params) {
@@ -413,20 +448,36 @@ void mqtt_connection::hand_to_registry(connection_params params) {
 
 // The authenticator's verdict, on this connection's I/O thread. A refusal
 // waits auth.failure_delay_ms, which slows down anyone guessing passwords.
-void mqtt_connection::on_authenticated(reason_code rc, connection_params params) {
+void mqtt_connection::on_authenticated(authenticator::outcome o, connection_params params) {
   if (phase_ != phase::connecting) return;  // closed meanwhile
-  if (rc == reason_code::success) return hand_to_registry(std::move(params));
+  reason_code rc = o.rc;
+  if (rc == reason_code::success) {
+    if (!o.token_identity.empty()) {
+      // A token names its service by its identity claim; the username of
+      // the CONNECT, if any, is not used.
+      client_principal who;
+      who.identity = std::move(o.token_identity);
+      who.method = auth_method::jwt;
+      who.verified = true;
+      who.expires_at = o.token_expires_at;
+      params.principal = make_principal(std::move(who));
+    }
+    return hand_to_registry(std::move(params));
+  }
   metrics::add(rc == reason_code::not_authorized ? counter::refused_not_authorized
                                                  : counter::refused_bad_credentials);
-  spdlog::info("refused login of '{}' from {}: {}", params.client_id, peer(), mqtt::to_string(rc));
-  const char* why =
-      rc == reason_code::not_authorized ? "a username is required" : "bad username or password";
+  spdlog::info("refused login of '{}' from {}: {}", params.client_id, peer(),
+               o.why.empty() ? std::string{mqtt::to_string(rc)} : o.why);
+  std::string why = !o.why.empty()                      ? o.why
+                    : rc == reason_code::not_authorized ? "a username is required"
+                                                        : "bad username or password";
   if (ctx_.auth_failure_delay_ms == 0) return refuse_connect(version_, rc, why);
   auto timer = std::make_shared<boost::asio::steady_timer>(
       socket_.get_executor(), std::chrono::milliseconds(ctx_.auth_failure_delay_ms));
-  timer->async_wait([self = shared_from_this(), timer, rc, why](boost::system::error_code) {
-    if (self->phase_ == phase::connecting) self->refuse_connect(self->version_, rc, why);
-  });
+  timer->async_wait(
+      [self = shared_from_this(), timer, rc, why = std::move(why)](boost::system::error_code) {
+        if (self->phase_ == phase::connecting) self->refuse_connect(self->version_, rc, why);
+      });
 }
 
 void mqtt_connection::refuse_connect(mqtt::protocol_version version, reason_code reason,

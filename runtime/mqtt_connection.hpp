@@ -16,6 +16,7 @@
 
 #include "actors/session_sink.hpp"
 #include "protocol/decoder.hpp"
+#include "runtime/authenticator.hpp"
 #include "runtime/edge_context.hpp"
 #include "runtime/tls_context.hpp"
 #include "runtime/tls_stream.hpp"
@@ -99,7 +100,8 @@ class mqtt_connection final : public session_sink,
   void keep_unconsumed(mqtt::byte_view input, std::size_t consumed);
   void dispatch(mqtt::packet&& p);
   void on_connect(mqtt::connect_packet&& c);
-  void on_authenticated(mqtt::reason_code rc, connection_params params);
+  void on_authenticated(authenticator::outcome o, connection_params params);
+  void on_auth(mqtt::auth_packet&& a);
   void hand_to_registry(connection_params params);
   void refuse_connect(mqtt::protocol_version version, mqtt::reason_code reason,
                       const std::string& why);

@@ -40,6 +40,7 @@ broker_settings settings_from(const config::node_config& cfg) {
   s.shared_subscriptions = m.shared_subscriptions;
   s.subscription_identifiers = m.subscription_identifiers;
   s.maximum_qos = m.maximum_qos;
+  s.jwt_authentication = cfg.jwt.enabled;
   return s;
 }
 
@@ -67,7 +68,11 @@ void node::start() {
   // OpenSSL writes to sockets with plain send(), without MSG_NOSIGNAL: a
   // client that vanished mid-write would kill the node with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  auth_ = std::make_unique<authenticator>(cfg_.auth);
+  try {
+    auth_ = std::make_unique<authenticator>(cfg_.auth, cfg_.jwt);
+  } catch (const jwt_config_error& e) {
+    throw std::runtime_error(e.what());
+  }
   edge_.auth = auth_.get();
   if (auth_->allows_anonymous())
     spdlog::warn(

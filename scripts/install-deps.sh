@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config
   libcaf-dev libboost-dev libboost-system-dev libssl-dev liblmdb-dev libmsgpack-cxx-dev
   libjemalloc-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev doctest-dev
-  mosquitto mosquitto-clients python3 python3-paho-mqtt openssl
+  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-jwt python3-cryptography openssl
 )
 if [[ "${1:-}" == "--with-fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)

@@ -114,7 +114,7 @@ storage_result<stored_session> decode_session(std::string_view record) {
     detail::field_reader f = r.nested("owner", owner_fields);
     stored_session::owner_identity owner;
     owner.identity = f.text("identity");
-    owner.method = static_cast<std::uint8_t>(f.unsigned_int("method", 0, 2));
+    owner.method = static_cast<std::uint8_t>(f.unsigned_int("method", 0, 3));
     s.owner = std::move(owner);
   }
   if (context.failed()) return context.error();
