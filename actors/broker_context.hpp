@@ -34,7 +34,9 @@ struct broker_settings {
   bool shared_subscriptions = true;
   bool subscription_identifiers = true;
   std::uint8_t maximum_qos = 2;
-  bool jwt_authentication = false;  // MQTT 5 Authentication Method JWT accepted
+  bool jwt_authentication = false;                 // MQTT 5 Authentication Method JWT accepted
+  std::uint32_t max_topic_levels = 0;              // 0: no limit
+  std::uint32_t max_subscriptions_per_client = 0;  // 0: no limit
 };
 
 // What every session of a node shares: settings and where the topic shards
@@ -51,7 +53,8 @@ struct broker_context {
   // an active device.
   std::vector<caf::actor> registry_shards;
   bool registry_required = false;
-  caf::actor registry_control;  // takes PUBLISHes to registry_control_topic
+  caf::actor registry_control;  // takes PUBLISHes to the $CONTROL topics
+  caf::actor refusal_log;       // recent refusals per client (actors/refusal_log.hpp)
   const caf::actor& registry_shard_for(std::string_view vin) const {
     return registry_shards[std::hash<std::string_view>{}(vin) % registry_shards.size()];
   }

@@ -2,6 +2,7 @@
 
 #include <variant>
 
+#include "actors/refusal_log.hpp"
 #include "actors/registry_control.hpp"
 #include "protocol/encoder.hpp"
 
@@ -99,6 +100,12 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<vehicle_changed>("convoy.vehicle_changed");
   cfg.add_message_type<registry_listener>("convoy.registry_listener");
   cfg.add_message_type<control_request>("convoy.control_request");
+  cfg.add_message_type<refusal_record>("convoy.refusal_record");
+  cfg.add_message_type<std::vector<refusal_record>>("convoy.refusal_records");
+  cfg.add_message_type<refusal_event>("convoy.refusal_event");
+  cfg.add_message_type<refusals_query>("convoy.refusals_query");
+  cfg.add_message_type<refusals_answer>("convoy.refusals_answer");
+  cfg.add_message_type<delivery_refused>("convoy.delivery_refused");
   cfg.add_message_type<reauthentication>("convoy.reauthentication");
   cfg.add_message_type<token_expiry>("convoy.token_expiry");
   cfg.add_message_type<connection_closed>("convoy.connection_closed");

@@ -354,6 +354,12 @@ struct token_expiry {
   std::uint32_t generation = 0;
 };
 
+// Topic shard -> session: a QoS 1/2 message for this session was refused
+// because its queue is full (counted by the shard), for its refusal log.
+struct delivery_refused {
+  std::string topic;
+};
+
 // Node -> session registry -> every session: the access policy changed
 // (auth.acl_file reloaded). Sessions check their subscriptions again and
 // drop those no longer allowed; publishes are checked against the new rules
@@ -565,6 +571,11 @@ typename Inspector::result_type inspect(Inspector& f, reauthentication& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_expiry& x) {
   return f(caf::meta::type_name("token_expiry"), x.generation);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_refused& x) {
+  return f(caf::meta::type_name("delivery_refused"), x.topic);
 }
 
 template <class Inspector>

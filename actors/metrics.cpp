@@ -68,6 +68,12 @@ std::string_view name_of(counter c) {
       return "refused_connection_limit";
     case counter::refused_connect_rate:
       return "refused_connect_rate";
+    case counter::refused_topic_levels:
+      return "refused_topic_levels";
+    case counter::refused_subscription_quota:
+      return "refused_subscription_quota";
+    case counter::refused_publish_rate:
+      return "refused_publish_rate";
     case counter::refused_client_id_not_allowed:
       return "refused_client_id_not_allowed";
     case counter::refused_not_registered:

@@ -37,12 +37,15 @@ enum class counter : std::uint8_t {
   refused_qos_not_supported,
   refused_retain_not_supported,
   refused_subscription_invalid,
-  refused_storage_busy,      // the storage's bound of pending writes was reached
-  refused_queue_full,        // QoS 1/2 message for a session whose queue is full (Quota exceeded)
-  refused_not_authorized,    // CONNECT without a username while anonymous clients are not allowed
-  refused_bad_credentials,   // CONNECT with an unknown username or a wrong password
-  refused_connection_limit,  // mqtt.max_connections reached (Server busy)
-  refused_connect_rate,      // mqtt.max_connect_rate_per_address exceeded
+  refused_storage_busy,        // the storage's bound of pending writes was reached
+  refused_queue_full,          // QoS 1/2 message for a session whose queue is full (Quota exceeded)
+  refused_not_authorized,      // CONNECT without a username while anonymous clients are not allowed
+  refused_bad_credentials,     // CONNECT with an unknown username or a wrong password
+  refused_connection_limit,    // mqtt.max_connections reached (Server busy)
+  refused_connect_rate,        // mqtt.max_connect_rate_per_address exceeded
+  refused_topic_levels,        // a topic or filter with more than mqtt.max_topic_levels levels
+  refused_subscription_quota,  // a SUBSCRIBE beyond mqtt.max_subscriptions_per_client
+  refused_publish_rate,        // a client above mqtt.max_publish_rate or max_publish_bytes_rate
   refused_client_id_not_allowed,  // CONNECT with a client id the login's role does not allow
   refused_session_owner,
   refused_not_registered,    // a vehicle or device the registry does not let in

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "actors/refusal_log.hpp"
 
 namespace convoy {
 
@@ -88,8 +90,8 @@ struct job {
 void publish_answer(caf::event_based_actor* self, const context_ptr& ctx, job& j, json body) {
   (void)self;
   auto m = std::make_shared<app_message>();
-  m->topic = j.request.response_topic.empty() ? std::string{registry_control_topic} + "/response"
-                                              : j.request.response_topic;
+  m->topic =
+      j.request.response_topic.empty() ? j.request.topic + "/response" : j.request.response_topic;
   m->payload = std::make_shared<const std::string>(body.dump());
   m->qos = mqtt::qos::at_least_once;
   m->props.add(mqtt::property_id::payload_format_indicator, 1);
@@ -102,6 +104,45 @@ void publish_answer(caf::event_based_actor* self, const context_ptr& ctx, job& j
   caf::anon_send(shard, route_request{message_ref{std::move(m)}});
 }
 
+json to_json(const refusal_record& r) {
+  return {{"at", r.at},
+          {"topic", r.topic},
+          {"reason", r.reason},
+          {"reasonCode", r.reason_code},
+          {"direction", r.inbound ? "from client" : "to client"}};
+}
+
+void run_next(caf::event_based_actor* self, const context_ptr& ctx, std::shared_ptr<job> j);
+
+// $CONTROL/convoy/clients/v1: getRefusals.
+void run_client_command(caf::event_based_actor* self, const context_ptr& ctx,
+                        std::shared_ptr<job> j, const json& raw, const std::string& name) {
+  auto fail = [&](std::string why) {
+    j->responses.push_back({{"command", name}, {"ok", false}, {"error", std::move(why)}});
+    run_next(self, ctx, std::move(j));
+  };
+  if (!raw.is_object()) return fail("a command must be a JSON object");
+  if (name != "getRefusals") return fail("unknown command \"" + name + "\"");
+  auto id = raw.find("clientId");
+  if (id == raw.end() || !id->is_string()) return fail("missing \"clientId\"");
+  std::string client_id = id->get<std::string>();
+  self->request(ctx->refusal_log, caf::infinite, refusals_query{client_id})
+      .then(
+          [self, ctx, j, name, client_id](refusals_answer& a) {
+            json list = json::array();
+            for (const auto& r : a.refusals)
+              list.push_back(to_json(r));
+            j->responses.push_back(
+                {{"command", name}, {"ok", true}, {"clientId", client_id}, {"refusals", list}});
+            run_next(self, ctx, j);
+          },
+          [self, ctx, j, name](caf::error& e) {
+            j->responses.push_back(
+                {{"command", name}, {"ok", false}, {"error", "refusal log: " + to_string(e)}});
+            run_next(self, ctx, j);
+          });
+}
+
 void run_next(caf::event_based_actor* self, const context_ptr& ctx, std::shared_ptr<job> j) {
   if (j->next == j->commands.size())
     return publish_answer(self, ctx, *j, json{{"responses", std::move(j->responses)}});
@@ -109,6 +150,27 @@ void run_next(caf::event_based_actor* self, const context_ptr& ctx, std::shared_
   std::string name = raw.is_object() && raw.contains("command") && raw["command"].is_string()
                          ? raw["command"].get<std::string>()
                          : std::string{};
+  if (j->request.topic == clients_control_topic)
+    return run_client_command(self, ctx, std::move(j), raw, name);
+  if (j->request.topic == node_control_topic) {
+    if (name != "getMetrics") {
+      j->responses.push_back(
+          {{"command", name}, {"ok", false}, {"error", "unknown command \"" + name + "\""}});
+    } else {
+      json counters = json::object();
+      for (std::size_t i = 0; i < static_cast<std::size_t>(counter::count_); ++i) {
+        auto c = static_cast<counter>(i);
+        counters[std::string{name_of(c)}] = metrics::get(c);
+      }
+      j->responses.push_back(
+          {{"command", name},
+           {"ok", true},
+           {"counters", std::move(counters)},
+           {"gauges",
+            {{"connections", metrics::connections()}, {"sessions", metrics::sessions()}}}});
+    }
+    return run_next(self, ctx, std::move(j));
+  }
   auto parsed = parse_command(raw);
   if (auto* why = std::get_if<std::string>(&parsed)) {
     j->responses.push_back({{"command", name}, {"ok", false}, {"error", *why}});

@@ -23,9 +23,16 @@ namespace convoy {
 //   {"responses": [{"command": "createVehicle", "ok": true, "vehicle": {...}},
 //                  {"command": "addDevice", "ok": false, "error": "..."}]}
 inline constexpr std::string_view registry_control_topic = "$CONTROL/convoy/registry/v1";
+// The same for clients: {"commands": [{"command": "getRefusals", "clientId": "..."}]}
+// answers with the client's recent refusals (actors/refusal_log.hpp).
+inline constexpr std::string_view clients_control_topic = "$CONTROL/convoy/clients/v1";
+// And for the node: {"commands": [{"command": "getMetrics"}]} answers with
+// every counter (refusals and drops by reason among them) and gauge.
+inline constexpr std::string_view node_control_topic = "$CONTROL/convoy/node/v1";
 
 // Session -> control actor: a PUBLISH to the control topic.
 struct control_request {
+  std::string topic;  // which control topic
   std::string payload;
   std::string response_topic;  // empty: the default one
   std::string correlation_data;
@@ -34,8 +41,8 @@ struct control_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, control_request& x) {
-  return f(caf::meta::type_name("control_request"), x.payload, x.response_topic, x.correlation_data,
-           x.client_id);
+  return f(caf::meta::type_name("control_request"), x.topic, x.payload, x.response_topic,
+           x.correlation_data, x.client_id);
 }
 
 caf::behavior registry_control(caf::event_based_actor* self, context_ptr ctx);

@@ -10,6 +10,7 @@
 
 #include "actors/connect_policy.hpp"
 #include "actors/metrics.hpp"
+#include "actors/refusal_log.hpp"
 #include "actors/registry_control.hpp"
 #include "actors/storage_gate.hpp"
 #include "protocol/encoder.hpp"
@@ -159,10 +160,21 @@ void announce(session_actor* self) {
     caf::anon_send(shard, subscriber_state{self, persistent, refusing, st.incarnation});
 }
 
+// Remembers the refusal in the node's refusal log, where operators look up
+// why a client did not get (or could not send) a message.
+void record_refusal(const session_state& st, counter reason, std::string_view topic, bool inbound) {
+  if (!st.ctx->refusal_log) return;
+  refusal_record r{now_ms(), std::string{topic}, std::string{name_of(reason)},
+                   reason_code_for(reason), inbound};
+  caf::anon_send(st.ctx->refusal_log, refusal_event{st.params.client_id, std::move(r)});
+}
+
 // Counts a message dropped for this client and says so in the log the
 // first time each reason hits this session, so a flood of drops is one line.
-void count_drop(session_state& st, counter reason) {
+void count_drop(session_state& st, counter reason, std::string_view topic = {},
+                bool inbound = false) {
   metrics::add(reason);
+  record_refusal(st, reason, topic, inbound);
   std::uint8_t bit = 0;
   switch (reason) {
     case counter::dropped_too_large_for_client:
@@ -187,6 +199,10 @@ void count_drop(session_state& st, counter reason) {
     case counter::dropped_will_not_authorized:
       bit = 64;
       break;
+    case counter::refused_topic_levels:
+    case counter::refused_subscription_quota:
+      bit = 128;
+      break;
 
     default:
       break;
@@ -195,6 +211,11 @@ void count_drop(session_state& st, counter reason) {
   st.logged_drops |= bit;
   spdlog::warn("client '{}': message dropped, {} (logged once per session)", st.params.client_id,
                name_of(reason));
+}
+
+// Levels of a topic or filter; "$share/group/" counts as part of it.
+std::uint32_t topic_levels(std::string_view topic) {
+  return static_cast<std::uint32_t>(std::count(topic.begin(), topic.end(), '/')) + 1;
 }
 
 // ---- authorization ----
@@ -445,7 +466,7 @@ void drain_queue(session_actor* self) {
     st.queued_bytes -= message_bytes(d);
     if (d.qos == mqtt::qos::at_most_once) --st.queued_qos0;
     if (expired(*d.msg, now)) {
-      count_drop(st, counter::dropped_expired);
+      count_drop(st, counter::dropped_expired, d.msg->topic);
       forget_delivery(st, d);
       continue;
     }
@@ -484,7 +505,7 @@ void sweep_queue(session_actor* self) {
     }
     st.queued_bytes -= message_bytes(d);
     if (d.qos == mqtt::qos::at_most_once) --st.queued_qos0;
-    count_drop(st, counter::dropped_expired);
+    count_drop(st, counter::dropped_expired, d.msg->topic);
     forget_delivery(st, d);
     return true;
   });
@@ -513,7 +534,7 @@ void enqueue(session_actor* self, delivery d) {
     count_drop(st, counter::dropped_queue_full);
   }
   if (full()) {
-    count_drop(st, counter::dropped_queue_full);
+    count_drop(st, counter::dropped_queue_full, d.msg->topic);
     forget_delivery(st, d);
     announce(self);
     return;
@@ -534,7 +555,7 @@ void deliver(session_actor* self, delivery d) {
     d.stored_id = 0;
   }
   if (expired(*d.msg, now_ms())) {
-    count_drop(st, counter::dropped_expired);
+    count_drop(st, counter::dropped_expired, d.msg->topic);
     forget_delivery(st, d);
     return;
   }
@@ -599,7 +620,7 @@ void publish_will(session_actor* self) {
   // Checked when the will fires, not when it was set: rules (or the
   // client's standing) may have changed in between.
   if (!may_publish(st, w.topic)) {
-    count_drop(st, counter::dropped_will_not_authorized);
+    count_drop(st, counter::dropped_will_not_authorized, w.topic, true);
     st.params.has_will = false;
     st.will_armed = false;
     return;
@@ -931,15 +952,16 @@ void route_qos0(session_actor* self, const caf::actor& shard, route_request rout
 // the PUBACK or PUBREC (Not authorized). MQTT 3.1.1 has no way to (spec
 // 3.3.5): the PUBLISH is acknowledged as usual, which keeps the client from
 // resending it forever, and the refusal is counted and logged.
-void refuse_publish(session_actor* self, const mqtt::publish_packet& p) {
+void refuse_publish(session_actor* self, const mqtt::publish_packet& p,
+                    counter why = counter::refused_publish_not_authorized,
+                    reason_code rc = reason_code::not_authorized) {
   auto& st = self->state;
-  count_drop(st, counter::refused_publish_not_authorized);
+  count_drop(st, why, p.topic, true);
   if (p.qos == mqtt::qos::at_most_once) return;
   auto type = p.qos == mqtt::qos::at_least_once ? packet_type::puback : packet_type::pubrec;
   if (p.qos == mqtt::qos::exactly_once && !is_v5(st))
     st.qos2_incoming.push_back({p.packet_id, true});
-  st.acks.push_back(
-      {p.packet_id, type, true, is_v5(st) ? reason_code::not_authorized : reason_code::success});
+  st.acks.push_back({p.packet_id, type, true, is_v5(st) ? rc : reason_code::success});
   flush_acks(self);
 }
 
@@ -949,6 +971,7 @@ void refuse_publish(session_actor* self, const mqtt::publish_packet& p) {
 void to_control(session_actor* self, mqtt::publish_packet& p) {
   auto& st = self->state;
   control_request r;
+  r.topic = p.topic;
   r.payload = std::move(p.payload);
   if (const auto* topic = p.props.string(property_id::response_topic)) r.response_topic = *topic;
   if (const auto* data = p.props.string(property_id::correlation_data)) r.correlation_data = *data;
@@ -1017,9 +1040,14 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
     return close_for(self, reason_code::receive_maximum_exceeded,
                      "more QoS 1/2 PUBLISHes unacknowledged than Receive Maximum");
   }
+  if (s.max_topic_levels > 0 && topic_levels(p.topic) > s.max_topic_levels)
+    return refuse_publish(self, p, counter::refused_topic_levels, reason_code::topic_name_invalid);
   if (!may_publish(st, p.topic)) return refuse_publish(self, p);
   metrics::add(received_counter(p.qos));
-  if (p.topic == registry_control_topic && st.ctx->registry_control) return to_control(self, p);
+  if ((p.topic == registry_control_topic || p.topic == clients_control_topic ||
+       p.topic == node_control_topic) &&
+      st.ctx->registry_control)
+    return to_control(self, p);
 
   auto m = std::make_shared<app_message>();
   m->topic = std::move(p.topic);
@@ -1284,8 +1312,14 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
       job->reasons[i] = reason_code::wildcard_subscriptions_not_supported;
       continue;
     }
+    if (s.max_topic_levels > 0 && topic_levels(e.filter) > s.max_topic_levels) {
+      count_drop(st, counter::refused_topic_levels, e.filter, true);
+      job->reasons[i] =
+          is_v5(st) ? reason_code::topic_filter_invalid : reason_code::unspecified_error;
+      continue;
+    }
     if (!may_subscribe(access, e.filter)) {
-      count_drop(st, counter::refused_subscribe_not_authorized);
+      count_drop(st, counter::refused_subscribe_not_authorized, e.filter, true);
       job->reasons[i] = is_v5(st) ? reason_code::not_authorized : reason_code::unspecified_error;
       continue;
     }
@@ -1293,6 +1327,12 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
     job->reasons[i] = static_cast<reason_code>(e.options.max_qos);
     auto slot = find_subscription(st, e.filter);
     bool existed = slot != st.subscriptions.end() && slot->filter == e.filter;
+    if (!existed && s.max_subscriptions_per_client > 0 &&
+        st.subscriptions.size() >= s.max_subscriptions_per_client) {
+      count_drop(st, counter::refused_subscription_quota, e.filter, true);
+      job->reasons[i] = is_v5(st) ? reason_code::quota_exceeded : reason_code::unspecified_error;
+      continue;
+    }
     if (existed)
       *slot = subscription_record{e.filter, e.options, subscription_id};
     else
@@ -1407,6 +1447,7 @@ bool drop_unauthorized_subscriptions(session_actor* self, bool subscribed) {
   });
   for (const auto& filter : removed) {
     metrics::add(counter::removed_subscription_not_authorized);
+    record_refusal(st, counter::removed_subscription_not_authorized, filter, true);
     spdlog::info("client '{}': subscription '{}' removed, its role no longer allows it",
                  st.params.client_id, filter);
     if (subscribed) unsubscribe_from_shards(self, filter);
@@ -1511,7 +1552,7 @@ void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoin
   for (auto& o : outgoing) {
     delivery& d = o.d;
     if (expired(*d.msg, now)) {
-      count_drop(st, counter::dropped_expired);
+      count_drop(st, counter::dropped_expired, d.msg->topic);
       forget_delivery(st, d);
       continue;
     }
@@ -1600,6 +1641,10 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
       [self](restore_session& r) -> bool { return restore(self, r.record); },
       [self](const session_stored& s) { on_session_stored(self, s); },
       [self](access_changed) { on_access_changed(self); },
+      [self](const delivery_refused& r) {
+        // Counted by the shard; remembered here, under this client.
+        record_refusal(self->state, counter::refused_queue_full, r.topic, false);
+      },
       [self](const vehicle_changed& changed) { on_vehicle_changed(self, changed); },
       [self](reauthentication& r) { on_reauthentication(self, r); },
       [self](const token_expiry& t) { on_token_expiry(self, t); },

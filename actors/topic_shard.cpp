@@ -147,6 +147,7 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
         if (f != st.flags.end() && f->second.refusing) {
           ++outcome.refused;
           metrics::add(counter::refused_queue_full);
+          caf::anon_send(p.session, delivery_refused{m.topic});
           continue;
         }
         if (f != st.flags.end() && f->second.persistent && st.store)

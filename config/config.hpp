@@ -37,10 +37,14 @@ struct node_config {
     std::uint16_t topic_alias_maximum = 16;     // aliases a client may define
     std::uint16_t max_keep_alive = 3600;        // seconds; larger client values are lowered
     std::uint16_t default_keep_alive = 0;  // server keep alive when the client asks 0; 0 = none
-    std::uint32_t max_session_expiry = 86'400 * 7;     // seconds; larger client values are lowered
-    std::uint32_t connect_timeout_ms = 10'000;         // time from accept to CONNECT
-    std::uint32_t max_connections = 0;                 // on this node; 0 = no limit
-    std::uint32_t max_connect_rate_per_address = 0;    // per second; 0 = no limit
+    std::uint32_t max_session_expiry = 86'400 * 7;   // seconds; larger client values are lowered
+    std::uint32_t connect_timeout_ms = 10'000;       // time from accept to CONNECT
+    std::uint32_t max_connections = 0;               // on this node; 0 = no limit
+    std::uint32_t max_connect_rate_per_address = 0;  // per second; 0 = no limit
+    std::uint32_t max_publish_rate = 0;        // PUBLISHes per second per client; 0 = no limit
+    std::uint32_t max_publish_bytes_rate = 0;  // PUBLISH bytes per second per client; 0 = none
+    std::uint32_t max_topic_levels = 0;        // levels of a topic or filter; 0 = no limit
+    std::uint32_t max_subscriptions_per_client = 0;    // 0 = no limit
     std::uint32_t max_queued_messages = 1000;          // per session, while offline or window full
     std::uint32_t max_queued_bytes = 16 * 1'048'576;   // per session
     bool queue_qos0_messages = false;                  // offline persistent sessions queue QoS 0
@@ -76,8 +80,9 @@ struct node_config {
     // it says so loudly at start.
     bool allow_anonymous = true;
     std::string password_file;  // mosquitto_passwd format; empty: usernames are not checked
-    std::uint32_t failure_delay_ms = 1000;  // a refused login waits this long for its CONNACK
-    std::string acl_file;                   // roles and topic rules (TOML); empty: no authorization
+    std::uint32_t failure_delay_ms = 1000;        // a refused login waits this long for its CONNACK
+    std::uint32_t max_failure_delay_ms = 30'000;  // the delay doubles per failure of an address
+    std::string acl_file;  // roles and topic rules (TOML); empty: no authorization
     std::uint32_t reload_interval_ms = 5000;  // acl_file change checks; 0 = only on SIGHUP
     bool operator==(const auth_section&) const = default;
   } auth;

@@ -156,6 +156,23 @@ constexpr auto keys = std::to_array<key_info>({
         "mqtt.max_connect_rate_per_address",
         "New connections per second from one source address (with a burst of as many); beyond "
         "it the CONNECT gets Connection rate exceeded (0x9F, 3.1.1: 3). 0: no limit."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_publish_rate>(
+        "mqtt.max_publish_rate",
+        "PUBLISH packets a client may send per second (bursts up to one second's worth); a client "
+        "above it is disconnected with Message rate too high (0x96). 0: no limit."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_publish_bytes_rate>(
+        "mqtt.max_publish_bytes_rate",
+        "PUBLISH bytes a client may send per second (bursts up to one second's worth, and at "
+        "least one packet of mqtt.max_packet_size); above it, Message rate too high (0x96). 0: no "
+        "limit."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_topic_levels>(
+        "mqtt.max_topic_levels",
+        "Most levels a topic or topic filter may have; longer ones are refused (PUBLISH: "
+        "PUBACK/PUBREC 0x90, SUBSCRIBE: SUBACK 0x8F). 0: no limit."),
+    integer_key<&nc::mqtt, &nc::mqtt_section::max_subscriptions_per_client>(
+        "mqtt.max_subscriptions_per_client",
+        "Subscriptions one session may hold; more are refused with Quota exceeded (0x97, 3.1.1: "
+        "0x80). 0: no limit."),
     integer_key<&nc::mqtt, &nc::mqtt_section::max_queued_messages>(
         "mqtt.max_queued_messages",
         "Messages queued per session while its client is offline or its in-flight window is "
@@ -246,6 +263,11 @@ constexpr auto keys = std::to_array<key_info>({
         "auth.failure_delay_ms",
         "Milliseconds a refused login waits for its CONNACK, which slows down password guessing.",
         0, 60'000),
+    integer_key<&nc::auth, &nc::auth_section::max_failure_delay_ms>(
+        "auth.max_failure_delay_ms",
+        "Each further refused login from the same address within ten minutes waits twice as "
+        "long, up to this many milliseconds.",
+        0, 600'000),
     optional_string_key<&nc::auth, &nc::auth_section::acl_file>(
         "auth.acl_file",
         "TOML file of roles (the client ids, publish topics and subscribe filters their members "

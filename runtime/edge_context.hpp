@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -30,6 +31,16 @@ struct edge_context {
   std::uint32_t max_connect_rate_per_address = 0;  // per second; 0: no limit
   std::uint32_t auth_failure_delay_ms = 1000;
   std::string certificate_identity_field = "cn";  // tls.identity
+  std::uint32_t max_publish_rate = 0;             // PUBLISHes per second per client; 0: none
+  std::uint32_t max_publish_bytes_rate = 0;       // bytes per second per client; 0: none
+  std::uint32_t max_auth_failure_delay_ms = 30'000;
+
+  // Refused logins per source address: each further failure within ten
+  // minutes doubles the delay before its CONNACK. Returns the delay for a
+  // failure now, in milliseconds.
+  std::uint32_t auth_failure_delay(const std::string& address, std::uint32_t base_ms,
+                                   std::int64_t now_ms);
+  void auth_succeeded(const std::string& address);
 
   // One io_context per I/O thread; a connection lives on one of them for
   // its whole life, so its handlers never run concurrently and need no strand.
@@ -41,6 +52,13 @@ struct edge_context {
 
   // Live connections, so that shutdown can say goodbye to each and the
   // silence sweep can check each.
+  std::mutex failures_mutex;
+  struct failure_record {
+    std::uint32_t count = 0;
+    std::int64_t last_ms = 0;
+  };
+  std::unordered_map<std::string, failure_record> failures;
+
   std::mutex connections_mutex;
   std::unordered_set<std::shared_ptr<mqtt_connection>> connections;
 

@@ -47,6 +47,29 @@ counter counter_for(reason_code rc) {
 
 }  // namespace
 
+std::uint32_t edge_context::auth_failure_delay(const std::string& address, std::uint32_t base_ms,
+                                               std::int64_t now_ms) {
+  constexpr std::int64_t forget_after_ms = 10 * 60'000;
+  std::lock_guard lock{failures_mutex};
+  // Bounded by the addresses of the last ten minutes.
+  if (failures.size() > 100'000)
+    std::erase_if(failures,
+                  [&](const auto& f) { return now_ms - f.second.last_ms > forget_after_ms; });
+  auto& f = failures[address];
+  if (now_ms - f.last_ms > forget_after_ms) f.count = 0;
+  f.last_ms = now_ms;
+  ++f.count;
+  std::uint64_t delay = base_ms;
+  for (std::uint32_t i = 1; i < f.count && delay < max_auth_failure_delay_ms; ++i)
+    delay *= 2;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(delay, max_auth_failure_delay_ms));
+}
+
+void edge_context::auth_succeeded(const std::string& address) {
+  std::lock_guard lock{failures_mutex};
+  failures.erase(address);
+}
+
 void edge_context::check_silence(std::int64_t now_ms) {
   std::lock_guard lock{connections_mutex};
   for (const auto& c : connections)
@@ -287,7 +310,14 @@ void mqtt_connection::dispatch(mqtt::packet&& p) {
   }
   struct visitor {
     mqtt_connection* self;
-    void operator()(mqtt::publish_packet& x) { self->to_session(std::move(x)); }
+    void operator()(mqtt::publish_packet& x) {
+      if (!self->within_publish_rate(x)) {
+        metrics::add(counter::refused_publish_rate);
+        return self->violate(reason_code::message_rate_too_high,
+                             "above mqtt.max_publish_rate or mqtt.max_publish_bytes_rate");
+      }
+      self->to_session(std::move(x));
+    }
     void operator()(mqtt::pub_ack_packet& x) { self->to_session(std::move(x)); }
     void operator()(mqtt::subscribe_packet& x) { self->to_session(std::move(x)); }
     void operator()(mqtt::unsubscribe_packet& x) { self->to_session(std::move(x)); }
@@ -452,6 +482,7 @@ void mqtt_connection::on_authenticated(authenticator::outcome o, connection_para
   if (phase_ != phase::connecting) return;  // closed meanwhile
   reason_code rc = o.rc;
   if (rc == reason_code::success) {
+    if (params.principal) ctx_.auth_succeeded(peer_address());
     if (!o.token_identity.empty()) {
       // A token names its service by its identity claim; the username of
       // the CONNECT, if any, is not used.
@@ -471,9 +502,13 @@ void mqtt_connection::on_authenticated(authenticator::outcome o, connection_para
   std::string why = !o.why.empty()                      ? o.why
                     : rc == reason_code::not_authorized ? "a username is required"
                                                         : "bad username or password";
-  if (ctx_.auth_failure_delay_ms == 0) return refuse_connect(version_, rc, why);
-  auto timer = std::make_shared<boost::asio::steady_timer>(
-      socket_.get_executor(), std::chrono::milliseconds(ctx_.auth_failure_delay_ms));
+  std::uint32_t delay_ms =
+      rc == reason_code::bad_user_name_or_password
+          ? ctx_.auth_failure_delay(peer_address(), ctx_.auth_failure_delay_ms, steady_now_ms())
+          : ctx_.auth_failure_delay_ms;
+  if (delay_ms == 0) return refuse_connect(version_, rc, why);
+  auto timer = std::make_shared<boost::asio::steady_timer>(socket_.get_executor(),
+                                                           std::chrono::milliseconds(delay_ms));
   timer->async_wait(
       [self = shared_from_this(), timer, rc, why = std::move(why)](boost::system::error_code) {
         if (self->phase_ == phase::connecting) self->refuse_connect(self->version_, rc, why);
@@ -854,6 +889,37 @@ void mqtt_connection::close_socket() {
   socket_.close(ec);
   metrics::add(counter::connections_closed);
   ctx_.remove(shared_from_this());
+}
+
+// Token buckets per client, refilled continuously, holding one second's
+// worth (and at least one packet of the largest size, for the bytes).
+bool mqtt_connection::within_publish_rate(const mqtt::publish_packet& p) {
+  if (ctx_.max_publish_rate == 0 && ctx_.max_publish_bytes_rate == 0) return true;
+  std::int64_t now = steady_now_ms();
+  double bytes = static_cast<double>(p.topic.size() + p.payload.size());
+  double messages_cap = ctx_.max_publish_rate;
+  double bytes_cap = std::max<double>(ctx_.max_publish_bytes_rate,
+                                      static_cast<double>(ctx_.broker->settings.max_packet_size));
+  if (!rate_) rate_ = std::make_unique<publish_rate>(publish_rate{messages_cap, bytes_cap, now});
+  double elapsed = static_cast<double>(now - rate_->last_ms) / 1000.0;
+  rate_->last_ms = now;
+  rate_->messages = std::min(messages_cap, rate_->messages + elapsed * ctx_.max_publish_rate);
+  rate_->bytes = std::min(bytes_cap, rate_->bytes + elapsed * ctx_.max_publish_bytes_rate);
+  if (ctx_.max_publish_rate > 0) {
+    if (rate_->messages < 1) return false;
+    rate_->messages -= 1;
+  }
+  if (ctx_.max_publish_bytes_rate > 0) {
+    if (rate_->bytes < bytes) return false;
+    rate_->bytes -= bytes;
+  }
+  return true;
+}
+
+std::string mqtt_connection::peer_address() const {
+  boost::system::error_code ec;
+  auto endpoint = socket_.remote_endpoint(ec);
+  return ec ? std::string{} : endpoint.address().to_string();
 }
 
 std::string mqtt_connection::peer() const {

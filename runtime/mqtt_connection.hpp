@@ -121,6 +121,8 @@ class mqtt_connection final : public session_sink,
   void close_socket();
   void write_now(const mqtt::packet& p);
   std::string peer() const;  // "address:port", for logs
+  std::string peer_address() const;
+  bool within_publish_rate(const mqtt::publish_packet& p);
 
   socket_type socket_;
   std::unique_ptr<tls_stream> tls_;  // null on plain TCP; used under mutex_
@@ -161,6 +163,15 @@ class mqtt_connection final : public session_sink,
     std::size_t tls_written = 0;        // of staging, taken by the TLS session
   };
   std::unique_ptr<write_batch> writing_;
+
+  // Publish rate buckets, allocated at the first PUBLISH when a rate limit
+  // is configured.
+  struct publish_rate {
+    double messages = 0;
+    double bytes = 0;
+    std::int64_t last_ms = 0;
+  };
+  std::unique_ptr<publish_rate> rate_;
 };
 
 // Milliseconds on the steady clock, the time base of silence checks.

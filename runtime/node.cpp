@@ -11,6 +11,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/refusal_log.hpp"
 #include "actors/registry_control.hpp"
 #include "actors/registry_shard.hpp"
 #include "actors/session_registry.hpp"
@@ -41,6 +42,8 @@ broker_settings settings_from(const config::node_config& cfg) {
   s.subscription_identifiers = m.subscription_identifiers;
   s.maximum_qos = m.maximum_qos;
   s.jwt_authentication = cfg.jwt.enabled;
+  s.max_topic_levels = m.max_topic_levels;
+  s.max_subscriptions_per_client = m.max_subscriptions_per_client;
   return s;
 }
 
@@ -124,6 +127,7 @@ void node::start() {
   }
   context_ptr shared_ctx = ctx;
   // Its context is the one it is part of: set before any session runs.
+  ctx->refusal_log = system_->spawn(refusal_log, std::size_t{32}, std::size_t{20'000});
   ctx->registry_control = system_->spawn(registry_control, shared_ctx);
   edge_.broker = shared_ctx;
   edge_.registry = system_->spawn(session_registry, shared_ctx);
@@ -135,6 +139,9 @@ void node::start() {
   edge_.auth_failure_delay_ms = cfg_.auth.failure_delay_ms;
   edge_.max_connections = cfg_.mqtt.max_connections;
   edge_.max_connect_rate_per_address = cfg_.mqtt.max_connect_rate_per_address;
+  edge_.max_publish_rate = cfg_.mqtt.max_publish_rate;
+  edge_.max_publish_bytes_rate = cfg_.mqtt.max_publish_bytes_rate;
+  edge_.max_auth_failure_delay_ms = cfg_.auth.max_failure_delay_ms;
   edge_.certificate_identity_field = cfg_.tls.identity;
   // Before anything listens: unusable TLS files stop the node at start.
   if (cfg_.tls.enabled) {
@@ -309,6 +316,7 @@ void node::stop() {
     for (const auto& shard : edge_.broker->registry_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->registry_control, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(edge_.broker->refusal_log, caf::exit_reason::user_shutdown);
   }
   if (edge_.broker && edge_.broker->storage_gate)
     caf::anon_send_exit(edge_.broker->storage_gate, caf::exit_reason::user_shutdown);

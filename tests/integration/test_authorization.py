@@ -4,6 +4,7 @@ publish, subscribe, client id and will is checked against the role's topic
 templates. Sessions belong to the identity that made them. Rule changes
 reach connected clients at once. Each case runs in MQTT 3.1.1 and 5.0."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -348,3 +349,103 @@ class ResumeUnderNewRulesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RefusalRingTest(unittest.TestCase):
+    """Every refusal is counted and recorded in the client's refusal ring,
+    which operators read on $CONTROL/convoy/clients/v1: the why behind a
+    message that did not arrive."""
+
+    def test_each_reason_lands_in_the_ring(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        pki = Pki(tmp.name)
+        acl = os.path.join(tmp.name, "acl.toml")
+        with open(acl, "w") as f:
+            f.write(ACL.replace('publish = ["#"]', 'publish = ["#", "$CONTROL/convoy/+/v1"]')
+                       .replace('subscribe = ["#"]', 'subscribe = ["#", "$CONTROL/convoy/+/v1/#"]'))
+        passwords = os.path.join(tmp.name, "passwords")
+        make_password_file(passwords, {"ops": "0ps", "dispatch": "s3cret"})
+        tls_port = free_port()
+        broker = Broker({
+            "tls.enabled": True, "tls.port": tls_port, "tls.client_certificates": "optional",
+            "tls.cert_file": pki.server[0], "tls.key_file": pki.server[1], "tls.ca_file": pki.ca.cert,
+            "auth.allow_anonymous": False, "auth.password_file": passwords, "auth.acl_file": acl,
+            "auth.failure_delay_ms": 0, "mqtt.max_queued_messages": 3, "mqtt.max_topic_levels": 6,
+        }).start()
+        self.addCleanup(broker.stop)
+        for version in (V5, V311):
+            with self.subTest(version=version):
+                car_id = f"{VIN1}-ring-{version}"
+                persistent = {"clean": False}
+                if version == V5:
+                    persistent["properties"] = props(PacketTypes.CONNECT, SessionExpiryInterval=300)
+                car = Client(tls_port, car_id, version, tls=pki.paho_tls(pki.device), **persistent)
+                self.addCleanup(car.close)
+                car.connect()
+                car.subscribe(f"vehicles/{VIN1}/commands/#", qos=1)
+                car.subscribe(f"vehicles/{VIN2}/commands/#", qos=1)  # not authorized
+                car.subscribe(f"vehicles/{VIN1}/commands/a/b/c/d/e")  # too many levels
+                car.publish(f"vehicles/{VIN2}/telemetry/speed", b"1", qos=1)  # not authorized
+                car.disconnect()
+                svc = Client(tls_port, f"svc-dispatch-ring-{version}", V5, tls=pki.paho_tls())
+                svc.paho.username_pw_set("dispatch", "s3cret")
+                self.addCleanup(svc.close)
+                svc.connect()
+                svc.publish(f"vehicles/{VIN1}/commands/x", b"short-lived", qos=1,
+                            properties=props(PacketTypes.PUBLISH, MessageExpiryInterval=1))
+                for i in range(4):  # the queue holds 3: two are refused
+                    svc.publish(f"vehicles/{VIN1}/commands/lock", b"%d" % i, qos=1)
+                time.sleep(1.2)
+                ops = Client(tls_port, f"ops-ring-{version}", V5, tls=pki.paho_tls())
+                ops.paho.username_pw_set("ops", "0ps")
+                self.addCleanup(ops.close)
+                ops.connect()
+                ops.subscribe("ops/ring", qos=1)
+                ops.publish("$CONTROL/convoy/clients/v1",
+                            json.dumps({"commands": [{"command": "getRefusals", "clientId": car_id}]}),
+                            qos=1, properties=props(PacketTypes.PUBLISH, ResponseTopic="ops/ring"))
+                answer = json.loads(ops.expect().payload)["responses"][0]
+                self.assertTrue(answer["ok"], answer)
+                seen = {(r["reason"], r["topic"], r["direction"], r["reasonCode"])
+                        for r in answer["refusals"]}
+                self.assertIn(("refused_subscribe_not_authorized", f"vehicles/{VIN2}/commands/#",
+                               "from client", 0x87), seen)
+                self.assertIn(("refused_topic_levels", f"vehicles/{VIN1}/commands/a/b/c/d/e",
+                               "from client", 0x90), seen)
+                self.assertIn(("refused_publish_not_authorized", f"vehicles/{VIN2}/telemetry/speed",
+                               "from client", 0x87), seen)
+                self.assertIn(("refused_queue_full", f"vehicles/{VIN1}/commands/lock",
+                               "to client", 0x97), seen)
+                # The expired message is dropped when the vehicle comes back.
+                if version == V5:
+                    # This time the vehicle takes packets of at most 200 bytes.
+                    persistent["properties"] = props(PacketTypes.CONNECT, SessionExpiryInterval=300,
+                                                     MaximumPacketSize=200)
+                back = Client(tls_port, car_id, version, tls=pki.paho_tls(pki.device), **persistent)
+                self.addCleanup(back.close)
+                back.connect()
+                self.assertEqual([m.payload for m in back.expect_n(2)], [b"0", b"1"])
+                if version == V5:
+                    svc.publish(f"vehicles/{VIN1}/commands/update", b"x" * 500, qos=1)
+                back.expect_none()
+                ops.publish("$CONTROL/convoy/clients/v1",
+                            json.dumps({"commands": [{"command": "getRefusals", "clientId": car_id},
+                                                     {"command": "nope"}]}),
+                            qos=1, properties=props(PacketTypes.PUBLISH, ResponseTopic="ops/ring"))
+                responses = json.loads(ops.expect().payload)["responses"]
+                reasons = {r["reason"] for r in responses[0]["refusals"]}
+                self.assertIn("dropped_expired", reasons)
+                if version == V5:
+                    self.assertIn("dropped_too_large_for_client", reasons)
+                self.assertEqual(responses[1]["error"], 'unknown command "nope"')
+                # Each reason is counted in the node's metrics too.
+                ops.publish("$CONTROL/convoy/node/v1",
+                            json.dumps({"commands": [{"command": "getMetrics"}]}), qos=1,
+                            properties=props(PacketTypes.PUBLISH, ResponseTopic="ops/ring"))
+                counters = json.loads(ops.expect().payload)["responses"][0]["counters"]
+                for reason in ("refused_subscribe_not_authorized", "refused_topic_levels",
+                               "refused_publish_not_authorized", "refused_queue_full",
+                               "dropped_expired") + (("dropped_too_large_for_client",)
+                                                     if version == V5 else ()):
+                    self.assertGreater(counters[reason], 0, reason)

@@ -277,7 +277,10 @@ class OptionalClientCertificatesTest(unittest.TestCase):
 
     def connack(self, pair, version, **connect):
         ctx = client_context(self.pki.ca.cert, *(pair or ()))
-        answer = tls_connack(self.tls_port, ctx, "c", version, **connect)
+        # A client id per login: a session belongs to the identity that made
+        # it, and the previous connection's may still be ending.
+        client_id = f"c-{os.path.basename(pair[0]) if pair else connect.get('username')}-{version}"
+        answer = tls_connack(self.tls_port, ctx, client_id, version, **connect)
         self.assertIsNotNone(answer, "handshake refused")
         return answer[1][1]
 

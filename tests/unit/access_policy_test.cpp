@@ -130,8 +130,9 @@ subscribe = ["#"]
 
   const access_role* v = p.find("vehicle");
   REQUIRE(v);
-  auto who =
-      access_policy::subject_of(make_principal("WVW1", auth_method::certificate).ptr.get(), "WVW1");
+  // The subject points into the principal, which must outlive it.
+  auto car = make_principal("WVW1", auth_method::certificate);
+  auto who = access_policy::subject_of(car.ptr.get(), "WVW1");
   CHECK(access_policy::may_use_client_id(*v, who));
   CHECK(access_policy::may_publish(*v, "vehicles/WVW1/telemetry/speed", who));
   CHECK_FALSE(access_policy::may_publish(*v, "vehicles/WVW2/telemetry/speed", who));
@@ -142,8 +143,8 @@ subscribe = ["#"]
 
   const access_role* s = p.find("service");
   REQUIRE(s);
-  auto svc = access_policy::subject_of(make_principal("dispatch", auth_method::password).ptr.get(),
-                                       "anything");
+  auto dispatch = make_principal("dispatch", auth_method::password);
+  auto svc = access_policy::subject_of(dispatch.ptr.get(), "anything");
   CHECK(access_policy::may_use_client_id(*s, svc));  // no client_ids: any
   CHECK(access_policy::may_subscribe(*s, "$share/workers/vehicles/+/telemetry/#", svc));
   CHECK_FALSE(access_policy::may_subscribe(*s, "$share/workers/#", svc));

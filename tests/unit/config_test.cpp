@@ -156,21 +156,22 @@ TEST_CASE("config schema covers every field of node_config") {
   [[maybe_unused]] auto& [bind, port, max_packet_size, receive_maximum, max_inflight_messages,
                           topic_alias_maximum, max_keep_alive, default_keep_alive,
                           max_session_expiry, connect_timeout_ms, max_connections,
-                          max_connect_rate_per_address, max_queued_messages, max_queued_bytes,
-                          queue_qos0_messages, max_outbound_bytes, retain_available,
-                          wildcard_subscriptions, shared_subscriptions, subscription_identifiers,
-                          maximum_qos] = c.mqtt;
+                          max_connect_rate_per_address, max_publish_rate, max_publish_bytes_rate,
+                          max_topic_levels, max_subscriptions_per_client, max_queued_messages,
+                          max_queued_bytes, queue_qos0_messages, max_outbound_bytes,
+                          retain_available, wildcard_subscriptions, shared_subscriptions,
+                          subscription_identifiers, maximum_qos] = c.mqtt;
   [[maybe_unused]] auto& [topic_shards, shard_key_levels, io_threads, actor_threads] = c.broker;
   [[maybe_unused]] auto& [enabled, map_size_mb, sync, commit_window_us, max_batch_ops,
                           max_pending_ops] = c.storage;
-  [[maybe_unused]] auto& [allow_anonymous, password_file, failure_delay_ms, acl_file,
-                          acl_reload_interval_ms] = c.auth;
+  [[maybe_unused]] auto& [allow_anonymous, password_file, failure_delay_ms, max_failure_delay_ms,
+                          acl_file, acl_reload_interval_ms] = c.auth;
   [[maybe_unused]] auto& [tls_enabled, tls_bind, tls_port, cert_file, key_file, ca_file, crl_file,
                           client_certificates, min_version, identity, reload_interval_ms] = c.tls;
   [[maybe_unused]] auto& [jwt_enabled, hs256_secret_file, public_key_file, issuer, audience,
                           identity_claim, leeway_s] = c.jwt;
   [[maybe_unused]] auto& [registry_required, registry_shards] = c.registry;
-  CHECK(keys == 2 + 1 + 21 + 4 + 6 + 5 + 11 + 7 + 2);
+  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 2);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 

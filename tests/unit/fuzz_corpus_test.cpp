@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/fuzz/decoder_check.hpp"
+#include "tests/fuzz/session_check.hpp"
 
 #ifndef CONVOY_SOURCE_DIR
 #error "CONVOY_SOURCE_DIR must name the source tree (see tests/CMakeLists.txt)"
@@ -56,5 +57,24 @@ TEST_CASE("decoder fuzz corpus passes the fuzz target's checks") {
       REQUIRE_MESSAGE(r.complete(), std::string{to_string(r.error)} << ": " << r.detail);
       rest = rest.subspan(r.consumed);
     }
+  }
+}
+
+TEST_CASE("session fuzz corpus passes the fuzz target's checks") {
+  const std::filesystem::path dir =
+      std::filesystem::path(CONVOY_SOURCE_DIR) / "tests" / "fuzz" / "corpus" / "session";
+  REQUIRE(std::filesystem::is_directory(dir));
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  CHECK(files.size() >= 10);
+  convoy::fuzz::session_harness harness;
+  for (const auto& path : files) {
+    CAPTURE(path.filename().string());
+    byte_buffer input = read_file(path);
+    CHECK(harness.run(input) == "");
+    // Every seed gets at least its CONNACK and one more answer.
+    CHECK(harness.last_frames() >= 2);
   }
 }
