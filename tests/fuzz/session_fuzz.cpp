@@ -10,9 +10,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // One actor system for the whole run: sessions of earlier inputs stay
-  // around, as they would on a node.
-  static convoy::fuzz::session_harness harness;
-  std::string failure = harness.run({data, size});
+  // around, as they would on a node. Never destroyed: at exit CAF's own
+  // globals may already be gone.
+  static auto* harness = new convoy::fuzz::session_harness;
+  std::string failure = harness->run({data, size});
   if (!failure.empty()) {
     std::fprintf(stderr, "session invariant broken: %s\n", failure.c_str());
     std::abort();
