@@ -90,6 +90,9 @@ ssl_context_ptr make_server_tls_context(const config::node_config::tls_section& 
   // outage skips the full handshake.
   static const unsigned char context_id[] = "convoy-mqtt";
   SSL_CTX_set_session_id_context(c, context_id, sizeof context_id - 1);
+  // Tickets are stateless; a server-side session cache would keep every
+  // connection's session (several KiB each) for its lifetime and more.
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
   ERR_clear_error();
   return ctx;
 }
