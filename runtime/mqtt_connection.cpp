@@ -360,13 +360,8 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
   // A verified client certificate is the client's login: its identity is
   // the username, and username and password in the CONNECT are not used.
   std::string why;
-  if (auto identity = certificate_identity_of_peer(why)) {
-    client_principal who;
-    who.identity = std::move(*identity);
-    who.method = auth_method::certificate;
-    who.verified = true;
-    who.fingerprint = peer_fingerprint();
-    params.principal = make_principal(std::move(who));
+  if (auto who = certificate_principal_of_peer(why)) {
+    params.principal = make_principal(std::move(*who));
     return hand_to_registry(std::move(params));
   }
   if (!why.empty()) {
@@ -390,7 +385,8 @@ void mqtt_connection::on_connect(mqtt::connect_packet&& c) {
       });
 }
 
-std::optional<std::string> mqtt_connection::certificate_identity_of_peer(std::string& why) const {
+std::optional<client_principal> mqtt_connection::certificate_principal_of_peer(
+    std::string& why) const {
   if (!tls_) return std::nullopt;
   X509* cert;
   {
@@ -398,18 +394,36 @@ std::optional<std::string> mqtt_connection::certificate_identity_of_peer(std::st
     if (!tls_->peer_verified()) return std::nullopt;
     cert = tls_->peer_certificate();
   }
-  // The certificate stays with the TLS session, which outlives this call.
-  auto identity = pick_identity(read_certificate_identity(cert), ctx_.certificate_identity_field);
-  if (!identity)
+  // The certificate stays with the TLS session, which outlives this call;
+  // it is read once for both the identity and the fingerprint.
+  auto read = read_certificate_identity(cert);
+  auto identity = pick_identity(read, ctx_.certificate_identity_field);
+  if (!identity) {
     why = "the client certificate has no " + ctx_.certificate_identity_field +
           " to name the device by (tls.identity)";
-  return identity;
+    return std::nullopt;
+  }
+  client_principal who;
+  who.identity = std::move(*identity);
+  who.method = auth_method::certificate;
+  who.verified = true;
+  who.fingerprint = std::move(read.fingerprint_sha256);
+  return who;
 }
 
-std::string mqtt_connection::peer_fingerprint() const {
-  std::lock_guard lock{mutex_};
-  return read_certificate_identity(tls_->peer_certificate()).fingerprint_sha256;
+namespace {
+
+// The principal a verified token proves.
+principal_ptr token_principal(authenticator::outcome& o) {
+  client_principal who;
+  who.identity = std::move(o.token_identity);
+  who.method = auth_method::jwt;
+  who.verified = true;
+  who.expires_at = o.token_expires_at;
+  return make_principal(std::move(who));
 }
+
+}  // namespace
 
 // AUTH with Re-authenticate and a fresh token: checked here, where the keys
 // are; the session decides what the outcome means for the connection.
@@ -430,14 +444,7 @@ void mqtt_connection::on_auth(mqtt::auth_packet&& a) {
                            r.connection = self->id();
                            r.ok = o.rc == reason_code::success;
                            r.why = std::move(o.why);
-                           if (r.ok) {
-                             client_principal who;
-                             who.identity = std::move(o.token_identity);
-                             who.method = auth_method::jwt;
-                             who.verified = true;
-                             who.expires_at = o.token_expires_at;
-                             r.principal = make_principal(std::move(who));
-                           }
+                           if (r.ok) r.principal = token_principal(o);
                            caf::anon_send(self->session_, std::move(r));
                          });
 }
@@ -486,12 +493,7 @@ void mqtt_connection::on_authenticated(authenticator::outcome o, connection_para
     if (!o.token_identity.empty()) {
       // A token names its service by its identity claim; the username of
       // the CONNECT, if any, is not used.
-      client_principal who;
-      who.identity = std::move(o.token_identity);
-      who.method = auth_method::jwt;
-      who.verified = true;
-      who.expires_at = o.token_expires_at;
-      params.principal = make_principal(std::move(who));
+      params.principal = token_principal(o);
     }
     return hand_to_registry(std::move(params));
   }

@@ -84,8 +84,7 @@ class mqtt_connection final : public session_sink,
   void write_tls();
   void on_written(boost::system::error_code ec, std::size_t n);
   // Who a verified client certificate names, when there is one.
-  std::optional<std::string> certificate_identity_of_peer(std::string& why) const;
-  std::string peer_fingerprint() const;
+  std::optional<client_principal> certificate_principal_of_peer(std::string& why) const;
   void read_more_or_pause();
   // Packets carry the connection's id: after a takeover, packets of the old
   // connection still in the session's mailbox are told from the new one's.
