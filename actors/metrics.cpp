@@ -92,6 +92,12 @@ std::string_view name_of(counter c) {
       return "removed_subscription_not_authorized";
     case counter::dropped_will_not_authorized:
       return "dropped_will_not_authorized";
+    case counter::refused_websocket_upgrade:
+      return "refused_websocket_upgrade";
+    case counter::refused_websocket_frame:
+      return "refused_websocket_frame";
+    case counter::websocket_upgrades:
+      return "websocket_upgrades";
     case counter::refused_tls_handshake:
       return "refused_tls_handshake";
     case counter::disconnected_certificate_revoked:

@@ -56,6 +56,10 @@ enum class counter : std::uint8_t {
   refused_subscribe_not_authorized,     // SUBSCRIBE to a filter the client's role does not allow
   removed_subscription_not_authorized,  // a subscription the rules no longer allow, removed
   dropped_will_not_authorized,          // a will to a topic its client may not publish to
+  refused_websocket_upgrade,            // a WebSocket opening handshake that was not for MQTT at
+                                        // websocket.path
+  refused_websocket_frame,  // a WebSocket frame breaking RFC 6455 or MQTT's use of it (text)
+  websocket_upgrades,
   refused_tls_handshake,  // no TLS, or a client certificate missing, expired, revoked, untrusted
   disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
   tls_reload_failures,               // changed TLS files that could not be loaded

@@ -102,6 +102,17 @@ struct node_config {
     bool operator==(const tls_section&) const = default;
   } tls;
 
+  struct websocket_section {
+    bool enabled = true;
+    std::string bind = "0.0.0.0";
+    std::uint16_t port = 8083;
+    std::string path = "/mqtt";
+    bool tls_enabled = false;  // wss, with the certificates of [tls]
+    std::uint16_t tls_port = 8084;
+    std::string allowed_origins;  // comma-separated; empty: any origin
+    bool operator==(const websocket_section&) const = default;
+  } websocket;
+
   struct jwt_section {
     bool enabled = false;
     std::string hs256_secret_file;  // HS256: the shared secret (at least 32 bytes)

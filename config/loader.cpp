@@ -370,6 +370,7 @@ struct loader {
     at_most("mqtt.max_packet_size", "mqtt.max_outbound_bytes",
             "one packet of the largest size must fit into a connection's write backlog");
     check_tls();
+    check_websocket();
     if (config.jwt.enabled && config.jwt.hs256_secret_file.empty() &&
         config.jwt.public_key_file.empty())
       need("jwt.public_key_file", "when jwt.enabled is true (or jwt.hs256_secret_file)");
@@ -381,6 +382,21 @@ struct loader {
     if (!std::get<std::string>(k->get(config)).empty()) return;
     fail(std::string(key), origin_of(k),
          "'" + std::string(key) + "' must be set " + std::string(because));
+  }
+
+  void check_websocket() {
+    const auto& w = config.websocket;
+    const key_info* path = find_key("websocket.path");
+    if (w.path.front() != '/' || w.path.find_first_of(" ?#") != std::string::npos)
+      fail("websocket.path", origin_of(path),
+           "'websocket.path' must start with '/' and hold no spaces, '?' or '#'; got '" + w.path +
+               "'");
+    if (!w.tls_enabled) return;
+    need("tls.cert_file", "when websocket.tls_enabled is true: wss uses the [tls] certificate");
+    need("tls.key_file", "when websocket.tls_enabled is true: wss uses the [tls] certificate");
+    if (config.tls.client_certificates != "none")
+      need("tls.ca_file", "when tls.client_certificates is '" + config.tls.client_certificates +
+                              "' (it applies to wss too)");
   }
 
   void check_tls() {

@@ -319,6 +319,30 @@ constexpr auto keys = std::to_array<key_info>({
         "without a restart; 0: only on SIGHUP. A file that fails to load keeps the previous one.",
         0, 3'600'000),
 
+    // [websocket]
+    bool_key<&nc::websocket, &nc::websocket_section::enabled>(
+        "websocket.enabled",
+        "Whether the MQTT over WebSocket listener runs, for browsers and companion apps."),
+    string_key<&nc::websocket, &nc::websocket_section::bind>(
+        "websocket.bind", "Address the WebSocket listeners bind to."),
+    integer_key<&nc::websocket, &nc::websocket_section::port>(
+        "websocket.port",
+        "TCP port of MQTT over WebSocket (ws); 0 lets the operating system pick."),
+    string_key<&nc::websocket, &nc::websocket_section::path>(
+        "websocket.path", "Request path of the WebSocket endpoint; other paths are answered 404."),
+    bool_key<&nc::websocket, &nc::websocket_section::tls_enabled>(
+        "websocket.tls_enabled",
+        "Whether MQTT over secure WebSocket (wss) runs, with the certificate, client "
+        "certificate and version settings of [tls]."),
+    integer_key<&nc::websocket, &nc::websocket_section::tls_port>(
+        "websocket.tls_port",
+        "TCP port of MQTT over secure WebSocket (wss); 0 lets the operating system pick."),
+    optional_string_key<&nc::websocket, &nc::websocket_section::allowed_origins>(
+        "websocket.allowed_origins",
+        "Comma-separated origins browsers may connect from (e.g. "
+        "\"https://fleet.example.com\"); others are answered 403. Empty: any origin. Clients "
+        "that send no Origin header are not browsers and are not affected."),
+
     // [jwt]
     bool_key<&nc::jwt, &nc::jwt_section::enabled>(
         "jwt.enabled",
@@ -352,8 +376,8 @@ constexpr auto keys = std::to_array<key_info>({
         "registry.shards", "Registry shard actors; vehicles are spread over them by VIN.", 1, 1024),
 });
 
-constexpr std::array<std::string_view, 9> sections = {"node", "log", "mqtt", "broker",  "storage",
-                                                      "auth", "tls", "jwt",  "registry"};
+constexpr std::array<std::string_view, 10> sections = {
+    "node", "log", "mqtt", "broker", "storage", "auth", "tls", "websocket", "jwt", "registry"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -402,6 +426,9 @@ std::string_view section_description(std::string_view section) {
   }
   if (section == "tls") {
     return "MQTT over TLS, with client certificates (mutual TLS) for vehicles.";
+  }
+  if (section == "websocket") {
+    return "MQTT over WebSocket (ws and wss) for browsers, dashboards and companion apps.";
   }
   if (section == "storage") {
     return "Durable storage of sessions, their queues and retained messages (LMDB in "

@@ -82,8 +82,10 @@ std::int64_t steady_now_ms() {
       .count();
 }
 
-mqtt_connection::mqtt_connection(socket_type socket, edge_context& ctx, ssl_context_ptr tls)
+mqtt_connection::mqtt_connection(socket_type socket, edge_context& ctx, ssl_context_ptr tls,
+                                 const websocket::upgrade_rules* websocket)
     : socket_(std::move(socket)), ctx_(ctx) {
+  if (websocket) ws_ = std::make_unique<websocket_state>(*websocket);
   if (tls) tls_ = std::make_unique<tls_stream>(tls.get(), socket_.native_handle());
   metrics::connections_delta(1);
 }
@@ -242,8 +244,16 @@ void mqtt_connection::on_readable() {
   if (ec == asio::error::would_block) return wait_readable();
   if (ec || n == 0) return lost();
   metrics::add(counter::bytes_received, n);
-  mqtt::byte_view fresh{buffer.data(), n};
-  if (unfinished_.empty()) {
+  std::span<std::uint8_t> fresh{buffer.data(), n};
+  websocket::frame_reader::result frames;
+  if (ws_) {
+    if (!ws_->upgraded && !upgrade_websocket(fresh)) return;
+    frames = ws_->reader.feed(fresh);
+    fresh = fresh.first(frames.data);
+  }
+  if (fresh.empty()) {
+    // Only frame headers or control frames.
+  } else if (unfinished_.empty()) {
     keep_unconsumed(fresh, consume(fresh));
   } else {
     unfinished_.insert(unfinished_.end(), fresh.begin(), fresh.end());
@@ -251,8 +261,78 @@ void mqtt_connection::on_readable() {
     unfinished_.clear();
     keep_unconsumed(input, consume(input));
   }
+  if (ws_ && (!frames.controls.empty() || frames.error))
+    on_websocket_events(frames.controls, frames.error);
   if (phase_ == phase::awaiting_connect) wait_readable();
   if (phase_ == phase::bound) read_more_or_pause();
+}
+
+bool mqtt_connection::upgrade_websocket(std::span<std::uint8_t>& fresh) {
+  // The request is kept until whole; read_upgrade bounds it.
+  unfinished_.insert(unfinished_.end(), fresh.begin(), fresh.end());
+  auto outcome = websocket::read_upgrade(unfinished_, ws_->rules);
+  using verdict = websocket::upgrade_outcome::verdict;
+  if (outcome.result == verdict::incomplete) {
+    wait_readable();
+    return false;
+  }
+  if (outcome.result == verdict::refused) {
+    metrics::add(counter::refused_websocket_upgrade);
+    spdlog::info("refused WebSocket upgrade from {}: {} {}", peer(), outcome.status,
+                 outcome.reason);
+    unfinished_ = {};
+    write_raw({outcome.response.begin(), outcome.response.end()});
+    begin_close();
+    return false;
+  }
+  write_raw({outcome.response.begin(), outcome.response.end()});
+  ws_->upgraded = true;
+  metrics::add(counter::websocket_upgrades);
+  // Frames the client sent right behind its request.
+  auto& buffer = thread_read_buffer();
+  std::size_t rest = unfinished_.size() - outcome.consumed;
+  std::copy(unfinished_.begin() + static_cast<std::ptrdiff_t>(outcome.consumed), unfinished_.end(),
+            buffer.begin());
+  unfinished_ = {};
+  fresh = std::span<std::uint8_t>{buffer.data(), rest};
+  return true;
+}
+
+void mqtt_connection::on_websocket_events(std::vector<websocket::control_frame>& controls,
+                                          const std::optional<websocket::frame_error>& error) {
+  for (auto& frame : controls) {
+    if (phase_ == phase::closed) return;
+    if (frame.op == websocket::opcode::ping) {
+      write_raw(websocket::encode_frame(websocket::opcode::pong, frame.payload));
+    } else if (frame.op == websocket::opcode::close) {
+      // Echo the client's status (RFC 6455 5.5.1); the connection ends
+      // without an MQTT DISCONNECT unless one came before, so a will is due.
+      if (!ws_->close_sent) {
+        ws_->close_sent = true;
+        std::vector<std::uint8_t> payload(
+            frame.payload.begin(),
+            frame.payload.begin() + std::min<std::ptrdiff_t>(2, std::ssize(frame.payload)));
+        write_raw(websocket::encode_frame(websocket::opcode::close, payload));
+      }
+      spdlog::debug("WebSocket close from {}", peer());
+      return lost();
+    }
+  }
+  if (error) {
+    metrics::add(counter::refused_websocket_frame);
+    spdlog::info("closing WebSocket connection from {}: {}", peer(), error->detail);
+    if (!ws_->close_sent) {
+      ws_->close_sent = true;
+      write_raw(websocket::encode_close(error->code, error->detail));
+    }
+    lost();
+  }
+}
+
+void mqtt_connection::write_raw(std::vector<std::uint8_t> bytes) {
+  std::vector<outbound_frame> frames(1);
+  frames.front().head = std::move(bytes);
+  write_frames(std::move(frames), false);
 }
 
 // Credit-based flow control towards the session: at most inbound_window
@@ -602,6 +682,11 @@ void mqtt_connection::bind(caf::actor session, std::uint16_t keep_alive) {
 }
 
 session_sink::write_result mqtt_connection::write(std::vector<outbound_frame> frames) {
+  return write_frames(std::move(frames), ws_ != nullptr);
+}
+
+session_sink::write_result mqtt_connection::write_frames(std::vector<outbound_frame> frames,
+                                                         bool as_websocket_data) {
   write_result result;
   std::lock_guard lock{mutex_};
   if (gone_) return {0, true};
@@ -621,6 +706,16 @@ session_sink::write_result mqtt_connection::write(std::vector<outbound_frame> fr
   }
   frames.resize(kept);
   if (frames.empty()) return result;
+  if (as_websocket_data) {
+    // One binary frame around all of them: MQTT over WebSocket may put
+    // several packets into one frame (MQTT 5.0 6.0).
+    std::array<std::uint8_t, 10> header;
+    std::size_t size = websocket::encode_header(websocket::opcode::binary, accepted_bytes, header);
+    outbound_frame framing;
+    framing.head.assign(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(size));
+    accepted_bytes += size;
+    frames.insert(frames.begin(), std::move(framing));
+  }
   if (write_scheduled_ || close_requested_) {
     backlog_bytes_ += accepted_bytes;
     for (auto& f : frames)
@@ -733,7 +828,7 @@ void mqtt_connection::do_write() {
       batch->frames.swap(queued_);
     }
   }
-  if (!batch || batch->frames.empty()) return close_socket();
+  if (!batch || batch->frames.empty()) return finish_close();
   gather(*batch);
   writing_ = std::move(batch);
   if (tls_) {
@@ -856,6 +951,7 @@ void mqtt_connection::shut_down(reason_code reason) {
     if (self->phase_ == phase::closed) return;
     if (self->phase_ == phase::bound && self->version_ == mqtt::protocol_version::v5)
       self->write_now(mqtt::disconnect_packet{reason, {}});
+    if (self->ws_) self->ws_->close_code = websocket::close_code::going_away;
     self->lost();
   });
 }
@@ -865,6 +961,10 @@ void mqtt_connection::begin_close() {
   if (phase_ == phase::closed) return;
   if (phase_ != phase::closing) phase_ = phase::closing;
   unfinished_ = {};
+  if (ws_ && ws_->upgraded && !ws_->close_sent) {
+    ws_->close_sent = true;
+    write_raw(websocket::encode_close(ws_->close_code, {}));
+  }
   silence_limit_ms_.store(0);
   std::lock_guard lock{mutex_};
   close_requested_ = true;
@@ -874,9 +974,46 @@ void mqtt_connection::begin_close() {
   }
 }
 
+void mqtt_connection::finish_close() {
+  if (phase_ != phase::closed && ws_ && ws_->close_sent && !ws_->reader.closed())
+    return linger_for_close();
+  close_socket();
+}
+
+// RFC 6455 7.1.1: the server closes TCP once the client has answered its
+// close frame. Closing at once makes that answer meet a reset, which
+// browsers and MQTT.js report as an error (EPIPE) after a clean DISCONNECT.
+// What the client sends meanwhile is read and dropped; a second at most.
+void mqtt_connection::linger_for_close() {
+  if (!linger_timer_) {
+    linger_timer_ =
+        std::make_unique<asio::steady_timer>(socket_.get_executor(), std::chrono::seconds(1));
+    linger_timer_->async_wait(
+        [self = shared_from_this()](boost::system::error_code) { self->close_socket(); });
+  }
+  socket_.async_wait(tls_read_wants_write_ ? socket_type::wait_write : socket_type::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       if (ec) return self->close_socket();
+                       self->on_linger_readable();
+                     });
+}
+
+void mqtt_connection::on_linger_readable() {
+  if (phase_ == phase::closed) return;
+  auto& buffer = thread_read_buffer();
+  boost::system::error_code ec;
+  std::size_t n = read_some(buffer, ec);
+  if (ec == asio::error::would_block) return linger_for_close();
+  if (ec || n == 0) return close_socket();
+  auto r = ws_->reader.feed({buffer.data(), n});
+  if (ws_->reader.closed() || r.error) return close_socket();
+  linger_for_close();
+}
+
 void mqtt_connection::close_socket() {
   if (phase_ == phase::closed) return;
   phase_ = phase::closed;
+  if (linger_timer_) linger_timer_->cancel();
   {
     std::lock_guard lock{mutex_};
     gone_ = true;

@@ -10,12 +10,15 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <caf/send.hpp>
 #include "actors/messages.hpp"
 
 #include "actors/session_sink.hpp"
 #include "protocol/decoder.hpp"
+#include "protocol/websocket_frame.hpp"
+#include "protocol/websocket_handshake.hpp"
 #include "runtime/authenticator.hpp"
 #include "runtime/edge_context.hpp"
 #include "runtime/tls_context.hpp"
@@ -23,7 +26,8 @@
 
 namespace convoy::runtime {
 
-// One MQTT client over TCP, or over TLS when made with a TLS context. Decodes packets straight from
+// One MQTT client over TCP, or over TLS when made with a TLS context, and
+// over WebSocket (ws, or wss with TLS) when made with upgrade rules. Decodes packets straight from
 // the bytes it reads and hands them to the client's session actor; writes what the session sends
 // with gather writes, one write in flight, coalescing everything queued meanwhile. Holds no read
 // buffer while idle: it waits for readability, reads into a per-thread buffer and keeps only the
@@ -34,8 +38,11 @@ class mqtt_connection final : public session_sink,
   using socket_type = boost::asio::ip::tcp::socket;
 
   // With a TLS context the connection starts with a TLS handshake, and
-  // every read and write goes through its TLS session.
-  mqtt_connection(socket_type socket, edge_context& ctx, ssl_context_ptr tls = nullptr);
+  // every read and write goes through its TLS session. With upgrade rules
+  // it then expects a WebSocket opening handshake, and MQTT travels in the
+  // payloads of WebSocket binary frames.
+  mqtt_connection(socket_type socket, edge_context& ctx, ssl_context_ptr tls = nullptr,
+                  const websocket::upgrade_rules* websocket = nullptr);
   ~mqtt_connection() override;
 
   void start();
@@ -94,6 +101,15 @@ class mqtt_connection final : public session_sink,
     caf::anon_send(session_, id(), std::forward<Packet>(p));
   }
   void on_readable();
+  // The WebSocket opening handshake from the bytes read so far; true once
+  // accepted, with the bytes after it (frames) at the front of the read buffer.
+  bool upgrade_websocket(std::span<std::uint8_t>& fresh);
+  // Ping, pong and close frames and frame errors, after the data before them.
+  void on_websocket_events(std::vector<websocket::control_frame>& controls,
+                           const std::optional<websocket::frame_error>& error);
+  // Bytes that go out as they are: HTTP responses and WebSocket control frames.
+  void write_raw(std::vector<std::uint8_t> bytes);
+  write_result write_frames(std::vector<outbound_frame> frames, bool as_websocket_data);
   // Decodes whole packets from input; returns bytes consumed.
   std::size_t consume(mqtt::byte_view input);
   void keep_unconsumed(mqtt::byte_view input, std::size_t consumed);
@@ -118,13 +134,31 @@ class mqtt_connection final : public session_sink,
   struct write_batch;
   void gather(write_batch& batch);
   void close_socket();
+  // After the write backlog of a closing connection is out: a WebSocket
+  // client that has not sent its close frame yet gets a moment to (see
+  // linger_for_close), anything else is closed at once.
+  void finish_close();
+  void linger_for_close();
+  void on_linger_readable();
   void write_now(const mqtt::packet& p);
   std::string peer() const;  // "address:port", for logs
   std::string peer_address() const;
   bool within_publish_rate(const mqtt::publish_packet& p);
 
   socket_type socket_;
-  std::unique_ptr<tls_stream> tls_;  // null on plain TCP; used under mutex_
+  // MQTT over WebSocket: the opening handshake, then frames around the MQTT
+  // bytes. Only WebSocket connections have one.
+  struct websocket_state {
+    explicit websocket_state(const websocket::upgrade_rules& r) : rules(r) {}
+    const websocket::upgrade_rules& rules;
+    bool upgraded = false;
+    bool close_sent = false;
+    websocket::close_code close_code = websocket::close_code::normal;
+    websocket::frame_reader reader;
+  };
+  std::unique_ptr<websocket_state> ws_;
+  std::unique_ptr<boost::asio::steady_timer> linger_timer_;  // only while lingering
+  std::unique_ptr<tls_stream> tls_;                          // null on plain TCP; used under mutex_
   bool tls_read_wants_write_ = false;
   int fd_ = -1;  // socket_'s descriptor, for sends from actor threads
   edge_context& ctx_;

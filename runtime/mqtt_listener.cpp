@@ -10,11 +10,13 @@ namespace convoy::runtime {
 namespace asio = boost::asio;
 
 mqtt_listener::mqtt_listener(asio::io_context& io, edge_context& ctx, bool runs_sweep,
-                             const tls_context_source* tls)
+                             const tls_context_source* tls,
+                             const websocket::upgrade_rules* websocket)
     : io_(io),
       ctx_(ctx),
       runs_sweep_(runs_sweep),
       tls_(tls),
+      websocket_(websocket),
       acceptor_(io),
       retry_timer_(io),
       sweep_timer_(io) {}
@@ -105,8 +107,8 @@ void mqtt_listener::accept() {
         auto refusal = peer_ec ? mqtt::reason_code::success : admit(peer.address());
         std::shared_ptr<mqtt_connection> connection;
         try {
-          connection = std::make_shared<mqtt_connection>(std::move(socket), ctx_,
-                                                         tls_ ? tls_->current() : nullptr);
+          connection = std::make_shared<mqtt_connection>(
+              std::move(socket), ctx_, tls_ ? tls_->current() : nullptr, websocket_);
         } catch (const std::bad_alloc&) {
           metrics::add(counter::connections_refused);
           spdlog::error("out of memory for a new connection");

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "protocol/websocket_handshake.hpp"
 #include "runtime/edge_context.hpp"
 #include "runtime/tls_context.hpp"
 
@@ -19,8 +20,11 @@ namespace convoy::runtime {
 // also runs the edge's silence sweep (connect timeouts and keep alive).
 class mqtt_listener {
  public:
+  // With upgrade rules, clients speak MQTT over WebSocket (over TLS too
+  // when there is a TLS source: wss).
   mqtt_listener(boost::asio::io_context& io, edge_context& ctx, bool runs_sweep = true,
-                const tls_context_source* tls = nullptr);
+                const tls_context_source* tls = nullptr,
+                const websocket::upgrade_rules* websocket = nullptr);
 
   // Binds and listens; throws boost::system::system_error naming the
   // endpoint if the address is unusable or the port taken.
@@ -39,6 +43,7 @@ class mqtt_listener {
   edge_context& ctx_;
   bool runs_sweep_;
   const tls_context_source* tls_;
+  const websocket::upgrade_rules* websocket_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer sweep_timer_;

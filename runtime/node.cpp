@@ -144,7 +144,7 @@ void node::start() {
   edge_.max_auth_failure_delay_ms = cfg_.auth.max_failure_delay_ms;
   edge_.certificate_identity_field = cfg_.tls.identity;
   // Before anything listens: unusable TLS files stop the node at start.
-  if (cfg_.tls.enabled) {
+  if (cfg_.tls.enabled || (cfg_.websocket.enabled && cfg_.websocket.tls_enabled)) {
     try {
       tls_ = std::make_unique<tls_context_source>(cfg_.tls);
     } catch (const tls_error& e) {
@@ -158,14 +158,9 @@ void node::start() {
     edge_.io_contexts.push_back(io_contexts_.back().get());
   }
   auto& io = *io_contexts_.front();
-  listener_ = std::make_unique<mqtt_listener>(io, edge_);
-  try {
-    listener_->listen(cfg_.mqtt.bind, cfg_.mqtt.port);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("cannot listen for MQTT on " + cfg_.mqtt.bind + ":" +
-                             std::to_string(cfg_.mqtt.port) + ": " + e.what());
-  }
+  listener_ = open_listener("MQTT", cfg_.mqtt.bind, cfg_.mqtt.port, true, nullptr, nullptr);
   if (tls_) start_tls();
+  if (cfg_.websocket.enabled) start_websocket();
   // Set up before the I/O threads run: an io_context for one thread takes
   // operations only from that thread once it runs, and a signal from now
   // on is not lost.
@@ -187,17 +182,55 @@ void node::start() {
                cfg_.mqtt.bind, mqtt_port(), cfg_.broker.topic_shards);
 }
 
-void node::start_tls() {
-  auto& io = *io_contexts_.front();
-  tls_listener_ = std::make_unique<mqtt_listener>(io, edge_, false, tls_.get());
+std::unique_ptr<mqtt_listener> node::open_listener(const char* what, const std::string& bind,
+                                                   std::uint16_t port, bool runs_sweep,
+                                                   const tls_context_source* tls,
+                                                   const websocket::upgrade_rules* websocket) {
+  auto listener =
+      std::make_unique<mqtt_listener>(*io_contexts_.front(), edge_, runs_sweep, tls, websocket);
   try {
-    tls_listener_->listen(cfg_.tls.bind, cfg_.tls.port);
+    listener->listen(bind, port);
   } catch (const std::exception& e) {
-    throw std::runtime_error("cannot listen for MQTT over TLS on " + cfg_.tls.bind + ":" +
-                             std::to_string(cfg_.tls.port) + ": " + e.what());
+    throw std::runtime_error(std::string{"cannot listen for "} + what + " on " + bind + ":" +
+                             std::to_string(port) + ": " + e.what());
   }
-  spdlog::info("listening for MQTT over TLS on {}:{} (client certificates {}, TLS {}+)",
-               cfg_.tls.bind, tls_port(), cfg_.tls.client_certificates, cfg_.tls.min_version);
+  return listener;
+}
+
+void node::start_websocket() {
+  const auto& w = cfg_.websocket;
+  websocket_rules_.path = w.path;
+  websocket_rules_.allowed_origins.clear();
+  std::string_view origins = w.allowed_origins;
+  while (!origins.empty()) {
+    auto comma = origins.find(',');
+    auto origin = origins.substr(0, comma);
+    while (!origin.empty() && origin.front() == ' ')
+      origin.remove_prefix(1);
+    while (!origin.empty() && origin.back() == ' ')
+      origin.remove_suffix(1);
+    if (!origin.empty()) websocket_rules_.allowed_origins.emplace_back(origin);
+    origins = comma == std::string_view::npos ? std::string_view{} : origins.substr(comma + 1);
+  }
+  ws_listener_ =
+      open_listener("MQTT over WebSocket", w.bind, w.port, false, nullptr, &websocket_rules_);
+  spdlog::info("listening for MQTT over WebSocket on ws://{}:{}{}", w.bind, websocket_port(),
+               w.path);
+  if (!w.tls_enabled) return;
+  wss_listener_ = open_listener("MQTT over secure WebSocket", w.bind, w.tls_port, false, tls_.get(),
+                                &websocket_rules_);
+  spdlog::info("listening for MQTT over secure WebSocket on wss://{}:{}{}", w.bind,
+               websocket_tls_port(), w.path);
+}
+
+void node::start_tls() {
+  if (cfg_.tls.enabled) {
+    tls_listener_ =
+        open_listener("MQTT over TLS", cfg_.tls.bind, cfg_.tls.port, false, tls_.get(), nullptr);
+    spdlog::info("listening for MQTT over TLS on {}:{} (client certificates {}, TLS {}+)",
+                 cfg_.tls.bind, tls_port(), cfg_.tls.client_certificates, cfg_.tls.min_version);
+  }
+  auto& io = *io_contexts_.front();
   tls_reload_timer_ = std::make_unique<boost::asio::steady_timer>(io);
   schedule_tls_reload();
 }
@@ -294,6 +327,8 @@ void node::stop() {
     boost::asio::post(*io_contexts_.front(), [this] {
       listener_->stop();
       if (tls_listener_) tls_listener_->stop();
+      if (ws_listener_) ws_listener_->stop();
+      if (wss_listener_) wss_listener_->stop();
       if (tls_reload_timer_) tls_reload_timer_->cancel();
       if (hangup_) hangup_->cancel();
       if (access_reload_timer_) access_reload_timer_->cancel();
@@ -332,6 +367,8 @@ void node::stop() {
   }
   listener_.reset();
   tls_listener_.reset();
+  ws_listener_.reset();
+  wss_listener_.reset();
   tls_reload_timer_.reset();
   hangup_.reset();
   access_reload_timer_.reset();

@@ -49,6 +49,9 @@ class node {
   std::uint16_t mqtt_port() const { return listener_->port(); }
   // 0 without tls.enabled.
   std::uint16_t tls_port() const { return tls_listener_ ? tls_listener_->port() : 0; }
+  // 0 without websocket.enabled, or websocket.tls_enabled.
+  std::uint16_t websocket_port() const { return ws_listener_ ? ws_listener_->port() : 0; }
+  std::uint16_t websocket_tls_port() const { return wss_listener_ ? wss_listener_->port() : 0; }
 
   // Reloads the TLS files when they changed (or always, when forced) and
   // disconnects clients whose certificates a new CA or CRL file no longer
@@ -63,6 +66,12 @@ class node {
  private:
   void restore_sessions();
   void start_tls();
+  void start_websocket();
+  // Opens a listener, or throws naming what it is for and where.
+  std::unique_ptr<mqtt_listener> open_listener(const char* what, const std::string& bind,
+                                               std::uint16_t port, bool runs_sweep,
+                                               const tls_context_source* tls,
+                                               const websocket::upgrade_rules* websocket);
   void schedule_tls_reload();
   void await_sighup();
   void schedule_access_reload();
@@ -82,6 +91,9 @@ class node {
   std::unique_ptr<mqtt_listener> listener_;
   std::unique_ptr<tls_context_source> tls_;
   std::unique_ptr<mqtt_listener> tls_listener_;
+  websocket::upgrade_rules websocket_rules_;
+  std::unique_ptr<mqtt_listener> ws_listener_;
+  std::unique_ptr<mqtt_listener> wss_listener_;
   std::unique_ptr<boost::asio::steady_timer> tls_reload_timer_;
   std::unique_ptr<boost::asio::signal_set> hangup_;
   std::unique_ptr<boost::asio::steady_timer> access_reload_timer_;

@@ -3,7 +3,7 @@
 # CONVOY_SANITIZE=ON runs it under ASan+UBSan in build-asan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 if [[ "${CONVOY_SANITIZE:-OFF}" == "ON" ]]; then
   export BUILD_DIR="${BUILD_DIR:-build-asan}"
   # A small quarantine: the default 256 MB of freed memory held back would

@@ -44,8 +44,13 @@ class Broker:
         """Starts the node; a restarted node keeps its port and data dir."""
         if self.port is None:
             self.port = free_port()
+        # The WebSocket listener is on by default: on a port of its own
+        # too, so that nodes of tests running side by side do not collide.
+        if "websocket.port" not in self.settings:
+            self.settings["websocket.port"] = free_port()
+        self.ws_port = self.settings["websocket.port"]
         args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}",
-                "--set", f"node.data_dir={self.data_dir}"]
+                "--set", "websocket.bind=127.0.0.1", "--set", f"node.data_dir={self.data_dir}"]
         for key, value in self.settings.items():
             if isinstance(value, bool):
                 value = "true" if value else "false"

@@ -117,9 +117,10 @@ class Client:
     expect() for the next delivered message."""
 
     def __init__(self, port, client_id, version, clean=True, keepalive=60, properties=None,
-                 will=None, receive_maximum=None, tls=None):
+                 will=None, receive_maximum=None, tls=None, websocket_path=None):
         """tls: paho tls_set() arguments (ca_certs, certfile, keyfile) for
-        MQTT over TLS."""
+        MQTT over TLS. websocket_path: MQTT over WebSocket at that path
+        (port is then the WebSocket port)."""
         self.port = port
         self.client_id = client_id
         self.version = version
@@ -137,7 +138,10 @@ class Client:
         self._acks = {}  # mid -> result, for SUBACK/UNSUBACK/publish completion
         self._started = False
         self.paho = _Paho(client_id=client_id, clean_session=clean if version == V311 else None,
-                          protocol=version, reconnect_on_failure=False)
+                          protocol=version, reconnect_on_failure=False,
+                          transport="websockets" if websocket_path else "tcp")
+        if websocket_path:
+            self.paho.ws_set_options(path=websocket_path)
         self.paho.convoy_owner = self
         self.paho.on_connect = self._on_connect
         self.paho.on_disconnect = self._on_disconnect

@@ -168,10 +168,12 @@ TEST_CASE("config schema covers every field of node_config") {
                           acl_file, acl_reload_interval_ms] = c.auth;
   [[maybe_unused]] auto& [tls_enabled, tls_bind, tls_port, cert_file, key_file, ca_file, crl_file,
                           client_certificates, min_version, identity, reload_interval_ms] = c.tls;
+  [[maybe_unused]] auto& [ws_enabled, ws_bind, ws_port, ws_path, ws_tls_enabled, ws_tls_port,
+                          allowed_origins] = c.websocket;
   [[maybe_unused]] auto& [jwt_enabled, hs256_secret_file, public_key_file, issuer, audience,
                           identity_claim, leeway_s] = c.jwt;
   [[maybe_unused]] auto& [registry_required, registry_shards] = c.registry;
-  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 2);
+  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
