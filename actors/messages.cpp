@@ -1,5 +1,7 @@
 #include "actors/messages.hpp"
 
+#include "actors/inspection.hpp"
+
 #include <variant>
 
 #include "actors/refusal_log.hpp"
@@ -35,6 +37,11 @@ std::string_view to_string(device_status s) {
 epoch_ms now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 std::shared_ptr<const mqtt::byte_buffer> app_message::shared_header(mqtt::protocol_version version,
@@ -73,6 +80,15 @@ mqtt::properties forwarded_properties(const mqtt::properties& props) {
 }
 
 void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<mailbox_probe>("convoy.mailbox_probe");
+  cfg.add_message_type<session_page_request>("convoy.session_page_request");
+  cfg.add_message_type<session_page>("convoy.session_page");
+  cfg.add_message_type<session_lookup>("convoy.session_lookup");
+  cfg.add_message_type<session_summary_request>("convoy.session_summary_request");
+  cfg.add_message_type<session_summary>("convoy.session_summary");
+  cfg.add_message_type<kick_request>("convoy.kick_request");
+  cfg.add_message_type<retained_page_request>("convoy.retained_page_request");
+  cfg.add_message_type<retained_page>("convoy.retained_page");
   cfg.add_message_type<delivery>("convoy.delivery");
   cfg.add_message_type<route_request>("convoy.route_request");
   cfg.add_message_type<route_outcome>("convoy.route_outcome");

@@ -28,6 +28,7 @@ namespace convoy {
 // Milliseconds since the Unix epoch: a time every node reads the same way.
 using epoch_ms = std::int64_t;
 epoch_ms now_ms();
+std::int64_t now_us();  // microseconds since the Unix epoch
 
 // An application message as published, immutable once routed. Every delivery
 // of it holds the same instance.
@@ -41,6 +42,9 @@ struct app_message {
   // content type, response topic, correlation data, user properties.
   mqtt::properties props;
   std::string publisher;  // client id, for No Local
+  // When its publisher's session received it (microseconds since the Unix
+  // epoch, comparable across nodes); 0 for messages restored from storage.
+  std::int64_t published_us = 0;
 
   // Encoded PUBLISH headers for deliveries that look the same to every
   // subscriber (QoS 0, no subscription identifier, no expiry), one per
@@ -606,7 +610,9 @@ typename Inspector::result_type inspect(Inspector& f, message_ref& x) {
   bool retain = false;
   epoch_ms expires_at = 0;
   mqtt::properties props;
+  std::int64_t published_us = 0;
   if (x.ptr) {
+    published_us = x->published_us;
     topic = x->topic;
     payload = x->payload ? *x->payload : std::string{};
     qos = x->qos;
@@ -617,10 +623,10 @@ typename Inspector::result_type inspect(Inspector& f, message_ref& x) {
   }
   if constexpr (Inspector::reads_state) {
     return f(caf::meta::type_name("app_message"), topic, payload, qos, retain, expires_at, props,
-             publisher);
+             publisher, published_us);
   } else {
     return f(caf::meta::type_name("app_message"), topic, payload, qos, retain, expires_at, props,
-             publisher, caf::meta::load_callback([&]() -> caf::error {
+             publisher, published_us, caf::meta::load_callback([&]() -> caf::error {
                auto m = std::make_shared<app_message>();
                m->topic = std::move(topic);
                m->payload = std::make_shared<const std::string>(std::move(payload));
@@ -629,6 +635,7 @@ typename Inspector::result_type inspect(Inspector& f, message_ref& x) {
                m->expires_at = expires_at;
                m->props = std::move(props);
                m->publisher = std::move(publisher);
+               m->published_us = published_us;
                x.ptr = std::move(m);
                return caf::none;
              }));

@@ -78,6 +78,8 @@ std::string_view name_of(counter c) {
       return "refused_client_id_not_allowed";
     case counter::refused_not_registered:
       return "refused_not_registered";
+    case counter::disconnected_by_operator:
+      return "disconnected_by_operator";
     case counter::disconnected_token_expired:
       return "disconnected_token_expired";
     case counter::disconnected_by_registry:
@@ -98,6 +100,12 @@ std::string_view name_of(counter c) {
       return "refused_websocket_frame";
     case counter::websocket_upgrades:
       return "websocket_upgrades";
+    case counter::refused_http_request:
+      return "refused_http_request";
+    case counter::refused_http_busy:
+      return "refused_http_busy";
+    case counter::refused_api_unauthorized:
+      return "refused_api_unauthorized";
     case counter::refused_tls_handshake:
       return "refused_tls_handshake";
     case counter::disconnected_certificate_revoked:

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "actors/latency_histogram.hpp"
+
 namespace convoy {
 
 // Node-wide counters. Relaxed atomics: a counter is read for reporting, never
@@ -50,8 +52,10 @@ enum class counter : std::uint8_t {
   refused_session_owner,
   refused_not_registered,    // a vehicle or device the registry does not let in
   disconnected_by_registry,  // a connected device suspended, replaced or revoked                //
-  disconnected_token_expired,           // a JWT login whose token expired while connected
-                                        // CONNECT for a session another identity owns
+  disconnected_token_expired,
+  disconnected_by_operator,  // kicked through the management API           // a JWT login whose
+                             // token expired while connected CONNECT for a session another identity
+                             // owns
   refused_publish_not_authorized,       // PUBLISH to a topic the client's role does not allow
   refused_subscribe_not_authorized,     // SUBSCRIBE to a filter the client's role does not allow
   removed_subscription_not_authorized,  // a subscription the rules no longer allow, removed
@@ -60,7 +64,10 @@ enum class counter : std::uint8_t {
                                         // websocket.path
   refused_websocket_frame,  // a WebSocket frame breaking RFC 6455 or MQTT's use of it (text)
   websocket_upgrades,
-  refused_tls_handshake,  // no TLS, or a client certificate missing, expired, revoked, untrusted
+  refused_http_request,      // an HTTP request that could not be read (400, 413, 431)
+  refused_http_busy,         // an HTTP connection beyond http.max_connections (503)
+  refused_api_unauthorized,  // an API request without valid credentials (401, 403)
+  refused_tls_handshake,     // no TLS, or a client certificate missing, expired, revoked, untrusted
   disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
   tls_reload_failures,               // changed TLS files that could not be loaded
   acl_reload_failures,               // a changed auth.acl_file that could not be loaded
@@ -90,12 +97,37 @@ class metrics {
   static void sessions_delta(std::int64_t d) { sessions_.fetch_add(d, std::memory_order_relaxed); }
   static std::int64_t connections() { return connections_.load(std::memory_order_relaxed); }
   static std::int64_t sessions() { return sessions_.load(std::memory_order_relaxed); }
+  // Messages waiting in the queues of sessions (offline, or window full).
+  static void queued_delta(std::int64_t d) { queued_.fetch_add(d, std::memory_order_relaxed); }
+  static std::int64_t queued() { return queued_.load(std::memory_order_relaxed); }
+  // Payload bytes of messages received from and delivered to clients, by QoS.
+  static void message_bytes_received(std::uint8_t qos, std::uint64_t n) {
+    bytes_in_[qos % 3].fetch_add(n, std::memory_order_relaxed);
+  }
+  static void message_bytes_delivered(std::uint8_t qos, std::uint64_t n) {
+    bytes_out_[qos % 3].fetch_add(n, std::memory_order_relaxed);
+  }
+  static std::uint64_t message_bytes_received(std::uint8_t qos) {
+    return bytes_in_[qos % 3].load(std::memory_order_relaxed);
+  }
+  static std::uint64_t message_bytes_delivered(std::uint8_t qos) {
+    return bytes_out_[qos % 3].load(std::memory_order_relaxed);
+  }
+
+  // From a PUBLISH arriving at its publisher's session to its delivery
+  // being handed to a subscriber's connection.
+  static inline latency_histogram publish_to_deliver;
+  // Of the storage's group commits, the fsync included.
+  static inline latency_histogram storage_commit;
 
  private:
   static inline std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(counter::count_)>
       values_{};
   static inline std::atomic<std::int64_t> connections_{0};
   static inline std::atomic<std::int64_t> sessions_{0};
+  static inline std::atomic<std::int64_t> queued_{0};
+  static inline std::array<std::atomic<std::uint64_t>, 3> bytes_in_{};
+  static inline std::array<std::atomic<std::uint64_t>, 3> bytes_out_{};
 };
 
 }  // namespace convoy

@@ -18,6 +18,20 @@ enum class auth_method : std::uint8_t {
   jwt = 3,          // a JSON Web Token of a cloud service
 };
 
+inline const char* to_string(auth_method m) {
+  switch (m) {
+    case auth_method::anonymous:
+      return "anonymous";
+    case auth_method::password:
+      return "password";
+    case auth_method::certificate:
+      return "certificate";
+    case auth_method::jwt:
+      return "jwt";
+  }
+  return "unknown";
+}
+
 // Who is behind a connection, once authenticated. Immutable and shared: a
 // session holds a pointer, not a copy, since every vehicle has one.
 struct client_principal {

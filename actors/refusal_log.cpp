@@ -1,5 +1,7 @@
 #include "actors/refusal_log.hpp"
 
+#include "actors/inspection.hpp"
+
 #include <algorithm>
 
 namespace convoy {
@@ -30,6 +32,7 @@ caf::behavior refusal_log(caf::stateful_actor<refusal_log_state>* self,
   self->state.refusals_per_client = std::max<std::size_t>(refusals_per_client, 1);
   self->state.max_clients = std::max<std::size_t>(max_clients, 1);
   return {
+      [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self](refusal_event& e) {
         auto& st = self->state;
         auto it = st.clients.find(e.client_id);

@@ -1,5 +1,7 @@
 #include "actors/registry_control.hpp"
 
+#include "actors/inspection.hpp"
+
 #include <memory>
 #include <vector>
 
@@ -201,6 +203,7 @@ void run_next(caf::event_based_actor* self, const context_ptr& ctx, std::shared_
 
 caf::behavior registry_control(caf::event_based_actor* self, context_ptr ctx) {
   return {
+      [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self, ctx](control_request& r) {
         auto j = std::make_shared<job>();
         j->request = std::move(r);

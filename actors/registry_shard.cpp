@@ -1,5 +1,7 @@
 #include "actors/registry_shard.hpp"
 
+#include "actors/inspection.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -166,6 +168,7 @@ caf::behavior registry_shard(registry_shard_actor* self, store_ptr store, caf::a
   self->state.gate = std::move(gate);
   return {
       [self](registry_listener& l) { self->state.listener = std::move(l.session_registry); },
+      [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self](const registry_check& c) { return check(self->state, c); },
       [self](const registry_command& cmd) -> caf::result<registry_result> {
         auto& st = self->state;

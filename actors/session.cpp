@@ -1,5 +1,7 @@
 #include "actors/session.hpp"
 
+#include "actors/inspection.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -338,9 +340,21 @@ bool write_publish(session_actor* self, outbound_frame frame, mqtt::qos q) {
 // Encodes one delivery as a PUBLISH sharing the message's payload bytes.
 // False if the client's Maximum Packet Size forbids it or the connection
 // refused a droppable (QoS 0) frame.
+// A first delivery of a live message (not a retained one replayed on
+// subscribe, nor a resend) feeds the latency histogram.
+void observe_delivery(const delivery& d, bool dup) {
+  const app_message& m = *d.msg;
+  metrics::message_bytes_delivered(static_cast<std::uint8_t>(d.qos),
+                                   m.payload ? m.payload->size() : 0);
+  if (dup || m.published_us == 0 || (d.retain && m.retain)) return;
+  std::int64_t waited = now_us() - m.published_us;
+  metrics::publish_to_deliver.observe(waited > 0 ? static_cast<std::uint64_t>(waited) : 0);
+}
+
 bool send_publish(session_actor* self, const delivery& d, std::uint16_t packet_id, bool dup) {
   auto& st = self->state;
   const app_message& m = *d.msg;
+  observe_delivery(d, dup);
   outbound_frame frame;
   frame.body = m.payload;
   bool same_for_everyone =
@@ -462,6 +476,7 @@ void drain_queue(session_actor* self) {
   while (st.sink && st.held_count == 0 && !st.queue.empty() &&
          window_has_room(st, message_bytes(st.queue.front()))) {
     delivery d = st.queue.pop_front();
+    metrics::queued_delta(-1);
     moved = true;
     st.queued_bytes -= message_bytes(d);
     if (d.qos == mqtt::qos::at_most_once) --st.queued_qos0;
@@ -507,6 +522,7 @@ void sweep_queue(session_actor* self) {
     if (d.qos == mqtt::qos::at_most_once) --st.queued_qos0;
     count_drop(st, counter::dropped_expired, d.msg->topic);
     forget_delivery(st, d);
+    metrics::queued_delta(-1);
     return true;
   });
   if (next != 0) arm_sweep(self, next);
@@ -528,6 +544,7 @@ void enqueue(session_actor* self, delivery d) {
     st.queue.erase_first_if([&](const delivery& old) {
       if (old.qos != mqtt::qos::at_most_once) return false;
       st.queued_bytes -= message_bytes(old);
+      metrics::queued_delta(-1);
       return true;
     });
     --st.queued_qos0;
@@ -543,6 +560,7 @@ void enqueue(session_actor* self, delivery d) {
   if (d.qos == mqtt::qos::at_most_once) ++st.queued_qos0;
   if (d.msg->expires_at != 0) arm_sweep(self, d.msg->expires_at);
   st.queue.push_back(std::move(d));
+  metrics::queued_delta(1);
   announce(self);
 }
 
@@ -677,6 +695,32 @@ void persist_then(session_actor* self, Then then) {
   store_then(
       self, [self](durable_store::completion done) { return persist(self, 0, std::move(done)); },
       std::move(then));
+}
+
+session_summary summary_of(const session_state& st, const session_summary_request& r) {
+  session_summary s;
+  s.client_id = st.params.client_id;
+  if (const auto& who = st.params.principal) {
+    s.identity = who->identity;
+    s.auth_method = to_string(who->method);
+    s.role = who->role;
+  } else {
+    s.auth_method = "anonymous";
+  }
+  s.connected = st.sink != nullptr;
+  if (st.sink) {
+    s.peer = st.sink->peer();
+    s.transport = st.sink->transport();
+  }
+  s.protocol_version = static_cast<std::uint8_t>(st.params.version);
+  s.keep_alive = st.params.keep_alive;
+  s.session_expiry = st.params.session_expiry;
+  s.subscription_count = static_cast<std::uint32_t>(st.subscriptions.size());
+  s.inflight = static_cast<std::uint32_t>(st.inflight.size());
+  s.queued = static_cast<std::uint32_t>(st.queue.size());
+  s.queued_bytes = st.queued_bytes;
+  if (r.with_subscriptions) s.subscriptions = st.subscriptions;
+  return s;
 }
 
 void end_session(session_actor* self) {
@@ -1060,6 +1104,8 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
     m->expires_at = now_ms() + std::int64_t{*expiry} * 1000;
   m->props = forwarded_properties(p.props);
   m->publisher = st.params.client_id;
+  m->published_us = now_us();
+  metrics::message_bytes_received(static_cast<std::uint8_t>(m->qos), m->payload->size());
   const caf::actor& shard = st.ctx->shard_for_topic(m->topic);
   route_request route{message_ref{std::move(m)}};
 
@@ -1574,6 +1620,7 @@ void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoin
       next_expiry = next_expiry == 0 ? d.msg->expires_at : std::min(next_expiry, d.msg->expires_at);
     st.queued_bytes += static_cast<std::uint32_t>(message_bytes(d));
     st.queue.push_back(std::move(d));
+    metrics::queued_delta(1);
   }
   if (next_expiry != 0) arm_sweep(self, next_expiry);
 }
@@ -1632,6 +1679,10 @@ bool restore(session_actor* self, session_record& r) {
 
 }  // namespace
 
+session_state::~session_state() {
+  metrics::queued_delta(-static_cast<std::int64_t>(queue.size()));
+}
+
 caf::behavior session(session_actor* self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->state.incarnation = new_incarnation();
@@ -1648,6 +1699,15 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
       [self](const vehicle_changed& changed) { on_vehicle_changed(self, changed); },
       [self](reauthentication& r) { on_reauthentication(self, r); },
       [self](const token_expiry& t) { on_token_expiry(self, t); },
+      [self](const session_summary_request& r) { return summary_of(self->state, r); },
+      [self](const kick_request& r) -> bool {
+        auto& st = self->state;
+        if (!st.sink) return false;
+        metrics::add(counter::disconnected_by_operator);
+        spdlog::info("client '{}' disconnected by an operator: {}", st.params.client_id, r.why);
+        close_for(self, reason_code::administrative_action, r.why.c_str());
+        return true;
+      },
       [self](discard_session) -> bool {
         // A clean start for this client id ends the session; a will of its
         // connection, or one waiting for its delay, fires now (spec 3.1.4).

@@ -97,6 +97,9 @@ struct session_state {
   // The sink id of the current connection, 0 while offline.
   std::uint64_t connection() const { return sink ? sink->id() : 0; }
 
+  // Takes what is still queued off the node's queue gauge.
+  ~session_state();
+
   static inline const char* name = "session";
 };
 

@@ -1,5 +1,9 @@
 #include "actors/session_registry.hpp"
 
+#include <algorithm>
+
+#include "actors/inspection.hpp"
+
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -150,6 +154,35 @@ void admit(session_registry_actor* self, connect_request req) {
 
 }  // namespace
 
+// One page of client ids in byte order, found in one pass over the map: a
+// page costs O(sessions), which an operator's listing can afford, and keeps
+// the map unordered for the lookups every CONNECT makes.
+session_page page_of(const session_registry_state& st, const session_page_request& r) {
+  session_page page;
+  page.total = st.sessions.size();
+  std::size_t limit = std::clamp<std::size_t>(r.limit, 1, 1000);
+  std::vector<const std::pair<const std::string, session_entry>*> matches;
+  for (const auto& entry : st.sessions) {
+    const std::string& id = entry.first;
+    if (!r.after.empty() && id <= r.after) continue;
+    if (!id.starts_with(r.prefix)) continue;
+    matches.push_back(&entry);
+  }
+  auto by_id = [](const auto* a, const auto* b) { return a->first < b->first; };
+  if (matches.size() > limit) {
+    std::nth_element(matches.begin(), matches.begin() + static_cast<std::ptrdiff_t>(limit),
+                     matches.end(), by_id);
+    matches.resize(limit);
+    page.more = true;
+  }
+  std::sort(matches.begin(), matches.end(), by_id);
+  for (const auto* m : matches) {
+    page.client_ids.push_back(m->first);
+    page.sessions.push_back(m->second.session);
+  }
+  return page;
+}
+
 caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->set_down_handler([self](const caf::down_msg& down) { forget(self->state, down.source); });
@@ -162,6 +195,17 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   });
   return {
       [self](connect_request& req) { admit(self, std::move(req)); },
+      [self](const session_page_request& r) { return page_of(self->state, r); },
+      [self](const session_lookup& r) {
+        session_page page;
+        page.total = self->state.sessions.size();
+        if (auto it = self->state.sessions.find(r.client_id); it != self->state.sessions.end()) {
+          page.client_ids.push_back(it->first);
+          page.sessions.push_back(it->second.session);
+        }
+        return page;
+      },
+      [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self](const vehicle_changed& changed) {
         // Only the vehicle's own sessions (those its certificate made) care.
         for (const auto& [client_id, entry] : self->state.sessions)

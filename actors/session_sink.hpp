@@ -63,6 +63,11 @@ class session_sink {
   // string), then the connection closes.
   virtual void refuse(mqtt::reason_code reason, std::string why) = 0;
 
+  // Where the client is, for operators: "address:port", and how it is
+  // connected: tcp, tls, ws or wss.
+  virtual std::string peer() const { return {}; }
+  virtual const char* transport() const { return "tcp"; }
+
   // Identifies the connection in messages from the edge, so a session can
   // tell its current connection from one it already replaced.
   std::uint64_t id() const { return reinterpret_cast<std::uintptr_t>(this); }

@@ -1,5 +1,7 @@
 #include "actors/storage_gate.hpp"
 
+#include "actors/inspection.hpp"
+
 #include <atomic>
 
 #include <caf/send.hpp>
@@ -17,6 +19,7 @@ durable_store::completion gate_completion(const caf::actor& gate, std::uint64_t 
 
 caf::behavior storage_gate(caf::stateful_actor<storage_gate_state>* self, store_ptr) {
   return {
+      [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self](await_atom, std::uint64_t ticket) -> caf::result<bool> {
         auto& st = self->state;
         if (auto it = st.arrived.find(ticket); it != st.arrived.end()) {

@@ -1,5 +1,7 @@
 #include "actors/topic_shard.hpp"
 
+#include "actors/inspection.hpp"
+
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
@@ -200,6 +202,23 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
   });
   return {
       [self](const route_request& r) -> caf::result<route_outcome> { return route(self, r.msg); },
+      [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
+      [self](const retained_page_request& r) {
+        auto& st = self->state;
+        retained_page page;
+        epoch_ms now = now_ms();
+        std::size_t limit = std::clamp<std::size_t>(r.limit, 1, 1000);
+        auto it = r.after.empty() ? st.retained.begin() : st.retained.upper_bound(r.after);
+        for (; it != st.retained.end(); ++it) {
+          if (expired(*it->second, now) || !mqtt::topic_matches(r.filter, it->first)) continue;
+          if (page.messages.size() == limit) {
+            page.more = true;
+            break;
+          }
+          page.messages.push_back(it->second);
+        }
+        return page;
+      },
       [self](const route_stored& s) {
         auto& st = self->state;
         auto it = st.awaiting_store.find(s.token);

@@ -132,6 +132,19 @@ struct node_config {
     bool operator==(const registry_section&) const = default;
   } registry;
 
+  struct http_section {
+    bool enabled = true;
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::string api_keys_file;               // "name sha256-hex" lines; empty: no API keys
+    std::string operator_role = "operator";  // JWT role that may use the API
+    bool metrics_require_auth = false;       // /metrics, /healthz, /readyz need credentials
+    std::uint32_t max_body_bytes = 1'048'576;
+    std::uint32_t max_connections = 256;
+    std::uint32_t request_timeout_ms = 5000;  // longest an API request waits for actors
+    bool operator==(const http_section&) const = default;
+  } http;
+
   bool operator==(const node_config&) const = default;
 };
 

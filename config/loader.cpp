@@ -371,6 +371,7 @@ struct loader {
             "one packet of the largest size must fit into a connection's write backlog");
     check_tls();
     check_websocket();
+    check_http();
     if (config.jwt.enabled && config.jwt.hs256_secret_file.empty() &&
         config.jwt.public_key_file.empty())
       need("jwt.public_key_file", "when jwt.enabled is true (or jwt.hs256_secret_file)");
@@ -382,6 +383,21 @@ struct loader {
     if (!std::get<std::string>(k->get(config)).empty()) return;
     fail(std::string(key), origin_of(k),
          "'" + std::string(key) + "' must be set " + std::string(because));
+  }
+
+  // An API anyone who reaches the port may use is for a developer's
+  // machine only.
+  void check_http() {
+    const auto& h = config.http;
+    if (!h.enabled || !h.api_keys_file.empty() || config.jwt.enabled) return;
+    const std::string& b = h.bind;
+    bool loopback = b == "localhost" || b == "::1" || b.starts_with("127.");
+    if (loopback) return;
+    const key_info* bind = find_key("http.bind");
+    fail("http.bind", origin_of(bind),
+         "'http.bind' is " + b +
+             ", not a loopback address, but the API has no credentials to check: set "
+             "'http.api_keys_file' or enable [jwt]");
   }
 
   void check_websocket() {

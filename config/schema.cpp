@@ -374,10 +374,43 @@ constexpr auto keys = std::to_array<key_info>({
         "revoked while connected is disconnected (Administrative action, 0x98)."),
     integer_key<&nc::registry, &nc::registry_section::shards>(
         "registry.shards", "Registry shard actors; vehicles are spread over them by VIN.", 1, 1024),
+
+    // [http]
+    bool_key<&nc::http, &nc::http_section::enabled>(
+        "http.enabled",
+        "Whether the HTTP listener runs: the management API under /api/v1, Prometheus metrics at "
+        "/metrics, and /healthz and /readyz."),
+    string_key<&nc::http, &nc::http_section::bind>(
+        "http.bind",
+        "Address the HTTP listener binds to. Without http.api_keys_file or [jwt] the API takes "
+        "requests without credentials, which only a loopback address allows."),
+    integer_key<&nc::http, &nc::http_section::port>(
+        "http.port", "TCP port of the HTTP listener; 0 lets the operating system pick."),
+    optional_string_key<&nc::http, &nc::http_section::api_keys_file>(
+        "http.api_keys_file",
+        "File of API keys, one \"name sha256-hex\" line each (`convoy api-key NAME` makes "
+        "one); clients send the key as X-API-Key or Authorization: Bearer. Reread on change."),
+    string_key<&nc::http, &nc::http_section::operator_role>(
+        "http.operator_role",
+        "Role a bearer JWT (checked with the [jwt] keys) must carry in its \"role\" claim or "
+        "\"roles\" array to use the API."),
+    bool_key<&nc::http, &nc::http_section::metrics_require_auth>(
+        "http.metrics_require_auth",
+        "Whether /metrics, /healthz and /readyz need the API's credentials too."),
+    integer_key<&nc::http, &nc::http_section::max_body_bytes>(
+        "http.max_body_bytes", "Largest request body; larger ones are answered 413.", 1024,
+        64 * 1'048'576),
+    integer_key<&nc::http, &nc::http_section::max_connections>(
+        "http.max_connections", "Open HTTP connections at most; more are answered 503.", 1,
+        100'000),
+    integer_key<&nc::http, &nc::http_section::request_timeout_ms>(
+        "http.request_timeout_ms", "Longest an API request waits for the actors it asks; then 504.",
+        100, 600'000),
 });
 
-constexpr std::array<std::string_view, 10> sections = {
-    "node", "log", "mqtt", "broker", "storage", "auth", "tls", "websocket", "jwt", "registry"};
+constexpr std::array<std::string_view, 11> sections = {"node",    "log",      "mqtt", "broker",
+                                                       "storage", "auth",     "tls",  "websocket",
+                                                       "jwt",     "registry", "http"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -426,6 +459,9 @@ std::string_view section_description(std::string_view section) {
   }
   if (section == "tls") {
     return "MQTT over TLS, with client certificates (mutual TLS) for vehicles.";
+  }
+  if (section == "http") {
+    return "The management API, Prometheus metrics and health checks over HTTP.";
   }
   if (section == "websocket") {
     return "MQTT over WebSocket (ws and wss) for browsers, dashboards and companion apps.";

@@ -201,7 +201,14 @@ jwt_verifier::result jwt_verifier::verify(std::string_view token, std::int64_t n
   auto id = payload.find(settings_.identity_claim);
   if (id == payload.end() || !id->is_string() || id->get<std::string>().empty())
     return fail("no " + settings_.identity_claim + " claim");
-  return {claims{id->get<std::string>(), expires_at}, {}};
+  claims c{id->get<std::string>(), expires_at, {}};
+  // Roles, for the management API: "role": "operator" or "roles": [...].
+  if (auto role = payload.find("role"); role != payload.end() && role->is_string())
+    c.roles.push_back(role->get<std::string>());
+  if (auto roles = payload.find("roles"); roles != payload.end() && roles->is_array())
+    for (const auto& r : *roles)
+      if (r.is_string()) c.roles.push_back(r.get<std::string>());
+  return {std::move(c), {}};
 }
 
 }  // namespace convoy::runtime

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -31,8 +32,9 @@ class jwt_verifier {
   jwt_verifier& operator=(const jwt_verifier&) = delete;
 
   struct claims {
-    std::string identity;         // the identity claim (jwt.identity_claim, "sub")
-    std::int64_t expires_at = 0;  // exp, Unix seconds
+    std::string identity;            // the identity claim (jwt.identity_claim, "sub")
+    std::int64_t expires_at = 0;     // exp, Unix seconds
+    std::vector<std::string> roles;  // the "role" claim and the "roles" array
   };
   struct result {
     std::optional<claims> ok;

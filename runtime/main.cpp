@@ -9,6 +9,7 @@
 #include "config/loader.hpp"
 #include "examples/sim/options.hpp"
 #include "examples/sim/sim.hpp"
+#include "runtime/api_keys.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/node.hpp"
 
@@ -79,7 +80,26 @@ int main(int argc, char** argv) {
   convoy::sim::options sim_options;
   convoy::sim::add_options(*sim_cmd, sim_options);
 
+  auto* key_cmd = app.add_subcommand(
+      "api-key", "Make a management API key: prints the key, and the line for http.api_keys_file");
+  std::string key_name;
+  key_cmd->add_option("name", key_name, "Who the key is for (letters, digits, - _ .)")->required();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (key_cmd->parsed()) {
+    if (key_name.empty() ||
+        key_name.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+            std::string::npos) {
+      std::cerr << "convoy: api-key: the name may hold letters, digits, '-', '_' and '.' only\n";
+      return 2;
+    }
+    auto made = convoy::runtime::api_keys::generate(key_name);
+    std::cout << "key:  " << made.key << "\nline: " << made.line
+              << "\nAdd the line to http.api_keys_file; the key is shown only now.\n";
+    return 0;
+  }
 
   if (node_cmd->parsed()) {
     if (help_config) {

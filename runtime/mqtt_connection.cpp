@@ -1055,6 +1055,11 @@ bool mqtt_connection::within_publish_rate(const mqtt::publish_packet& p) {
   return true;
 }
 
+const char* mqtt_connection::transport() const {
+  if (tls_) return ws_ ? "wss" : "tls";
+  return ws_ ? "ws" : "tcp";
+}
+
 std::string mqtt_connection::peer_address() const {
   boost::system::error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);

@@ -72,6 +72,8 @@ class mqtt_connection final : public session_sink,
   void consumed(std::uint32_t packets) override;
   void close() override;
   void refuse(mqtt::reason_code reason, std::string why) override;
+  std::string peer() const override;  // "address:port", for logs
+  const char* transport() const override;
 
  private:
   enum class phase : std::uint8_t {
@@ -141,7 +143,6 @@ class mqtt_connection final : public session_sink,
   void linger_for_close();
   void on_linger_readable();
   void write_now(const mqtt::packet& p);
-  std::string peer() const;  // "address:port", for logs
   std::string peer_address() const;
   bool within_publish_rate(const mqtt::publish_packet& p);
 

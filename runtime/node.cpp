@@ -101,6 +101,7 @@ void node::start() {
   ctx->placement = cluster::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};
   if (cfg_.storage.enabled) {
     auto options = storage::storage_options_from(cfg_);
+    options.commit.on_commit = [](std::uint64_t us) { metrics::storage_commit.observe(us); };
     store_ = std::make_shared<lmdb_store>(options);
     spdlog::info("storage in {} (storage.sync = {})", options.data_dir.string(), cfg_.storage.sync);
   } else {
@@ -161,6 +162,7 @@ void node::start() {
   listener_ = open_listener("MQTT", cfg_.mqtt.bind, cfg_.mqtt.port, true, nullptr, nullptr);
   if (tls_) start_tls();
   if (cfg_.websocket.enabled) start_websocket();
+  if (cfg_.http.enabled) start_http();
   // Set up before the I/O threads run: an io_context for one thread takes
   // operations only from that thread once it runs, and a signal from now
   // on is not lost.
@@ -178,6 +180,11 @@ void node::start() {
     work_.push_back(boost::asio::make_work_guard(*context));
     io_threads_.emplace_back([c = context.get()] { c->run(); });
   }
+  if (http_) {
+    http_work_.emplace(boost::asio::make_work_guard(*http_io_));
+    http_thread_ = std::thread([io = http_io_.get()] { io->run(); });
+  }
+  accepting_ = true;
   spdlog::info("node {} listening for MQTT on {}:{} ({} topic shards)", cfg_.node.name,
                cfg_.mqtt.bind, mqtt_port(), cfg_.broker.topic_shards);
 }
@@ -195,6 +202,53 @@ std::unique_ptr<mqtt_listener> node::open_listener(const char* what, const std::
                              std::to_string(port) + ": " + e.what());
   }
   return listener;
+}
+
+void node::start_http() {
+  const auto& h = cfg_.http;
+  node_facts facts;
+  facts.name = cfg_.node.name;
+  facts.version = CONVOY_VERSION;
+  facts.started = std::chrono::steady_clock::now();
+  facts.started_at_ms = now_ms();
+  facts.listeners = [this] {
+    std::vector<std::pair<std::string, std::uint16_t>> out{{"mqtt", mqtt_port()}};
+    if (tls_port()) out.emplace_back("mqtt+tls", tls_port());
+    if (websocket_port()) out.emplace_back("ws", websocket_port());
+    if (websocket_tls_port()) out.emplace_back("wss", websocket_tls_port());
+    out.emplace_back("http", http_port());
+    return out;
+  };
+  facts.accepting = [this] { return accepting_.load(); };
+  try {
+    api_ = std::make_unique<management_api>(*system_, edge_.broker, edge_.registry, cfg_,
+                                            std::move(facts));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string{"HTTP API: "} + e.what());
+  }
+  http_io_ = std::make_unique<boost::asio::io_context>(1);
+  http_limits limits;
+  limits.max_body_bytes = h.max_body_bytes;
+  limits.max_connections = h.max_connections;
+  auto* api = api_.get();
+  http_ = std::make_unique<http_server>(
+      *http_io_,
+      [api](http_request&& r, const http_peer& p, http_responder respond) {
+        api->handle(std::move(r), p, std::move(respond));
+      },
+      limits);
+  try {
+    http_->listen(h.bind, h.port);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot listen for HTTP on " + h.bind + ":" + std::to_string(h.port) +
+                             ": " + e.what());
+  }
+  spdlog::info("management API, /metrics and health checks on http://{}:{}/", h.bind, http_port());
+  if (h.api_keys_file.empty() && !cfg_.jwt.enabled)
+    spdlog::warn(
+        "the management API on {}:{} takes requests without credentials (no http.api_keys_file, "
+        "no [jwt]); fine on a developer's machine, never in production",
+        h.bind, http_port());
 }
 
 void node::start_websocket() {
@@ -323,6 +377,7 @@ void node::run_until_signal() {
 void node::stop() {
   if (stopped_) return;
   stopped_ = true;
+  accepting_ = false;
   if (listener_) {
     boost::asio::post(*io_contexts_.front(), [this] {
       listener_->stop();
@@ -355,6 +410,12 @@ void node::stop() {
   }
   if (edge_.broker && edge_.broker->storage_gate)
     caf::anon_send_exit(edge_.broker->storage_gate, caf::exit_reason::user_shutdown);
+  if (http_io_) {
+    boost::asio::post(*http_io_, [this] { http_->stop(); });
+    http_work_.reset();
+    http_io_->stop();
+    if (http_thread_.joinable()) http_thread_.join();
+  }
   work_.clear();
   for (auto& context : io_contexts_)
     context->stop();
@@ -366,6 +427,9 @@ void node::stop() {
     edge_.connections.clear();
   }
   listener_.reset();
+  http_.reset();
+  http_io_.reset();
+  api_.reset();
   tls_listener_.reset();
   ws_listener_.reset();
   wss_listener_.reset();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,7 +19,9 @@
 #include "runtime/authenticator.hpp"
 #include "runtime/edge_context.hpp"
 #include "runtime/file_stamp.hpp"
+#include "runtime/http_server.hpp"
 #include "runtime/lmdb_store.hpp"
+#include "runtime/management_api.hpp"
 #include "runtime/mqtt_listener.hpp"
 #include "runtime/tls_context.hpp"
 
@@ -52,6 +55,8 @@ class node {
   // 0 without websocket.enabled, or websocket.tls_enabled.
   std::uint16_t websocket_port() const { return ws_listener_ ? ws_listener_->port() : 0; }
   std::uint16_t websocket_tls_port() const { return wss_listener_ ? wss_listener_->port() : 0; }
+  // 0 without http.enabled.
+  std::uint16_t http_port() const { return http_ ? http_->port() : 0; }
 
   // Reloads the TLS files when they changed (or always, when forced) and
   // disconnects clients whose certificates a new CA or CRL file no longer
@@ -67,6 +72,7 @@ class node {
   void restore_sessions();
   void start_tls();
   void start_websocket();
+  void start_http();
   // Opens a listener, or throws naming what it is for and where.
   std::unique_ptr<mqtt_listener> open_listener(const char* what, const std::string& bind,
                                                std::uint16_t port, bool runs_sweep,
@@ -99,6 +105,15 @@ class node {
   std::unique_ptr<boost::asio::steady_timer> access_reload_timer_;
   file_stamp access_file_stamp_;
   std::optional<file_stamp> access_file_failed_;  // reported once per broken version
+  // The HTTP edge has an I/O thread of its own: an operator's slow request
+  // never delays an MQTT client.
+  std::unique_ptr<boost::asio::io_context> http_io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      http_work_;
+  std::thread http_thread_;
+  std::unique_ptr<management_api> api_;
+  std::unique_ptr<http_server> http_;
+  std::atomic<bool> accepting_{false};
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::promise<int> signalled_;
   std::vector<caf::actor> shards_;

@@ -215,6 +215,7 @@ void group_commit::commit_group(std::vector<pending_batch>& group) {
     counters_.bytes.fetch_add(bytes, std::memory_order_relaxed);
     counters_.last_commit_us.store(us, std::memory_order_relaxed);
     counters_.total_commit_us.fetch_add(us, std::memory_order_relaxed);
+    if (options_.on_commit) options_.on_commit(us);
   } else if (writable > 0) {
     counters_.failed_commits.fetch_add(1, std::memory_order_relaxed);
   }

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -23,6 +24,9 @@ struct group_commit_options {
   std::size_t max_batch_ops = 4096;
   // Operations waiting for the writer at most; submit() refuses beyond.
   std::size_t max_pending_ops = 65536;
+  // Told how long each successful commit took, on the writer thread (for
+  // the node's latency histogram); may be empty.
+  std::function<void(std::uint64_t microseconds)> on_commit;
 };
 
 // The single writer of a storage_env. Many actors submit write_batches; one

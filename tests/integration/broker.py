@@ -44,11 +44,15 @@ class Broker:
         """Starts the node; a restarted node keeps its port and data dir."""
         if self.port is None:
             self.port = free_port()
-        # The WebSocket listener is on by default: on a port of its own
-        # too, so that nodes of tests running side by side do not collide.
+        # The WebSocket and HTTP listeners are on by default: on ports of
+        # their own too, so that nodes of tests running side by side do not
+        # collide.
         if "websocket.port" not in self.settings:
             self.settings["websocket.port"] = free_port()
         self.ws_port = self.settings["websocket.port"]
+        if "http.port" not in self.settings:
+            self.settings["http.port"] = free_port()
+        self.http_port = self.settings["http.port"]
         args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}",
                 "--set", "websocket.bind=127.0.0.1", "--set", f"node.data_dir={self.data_dir}"]
         for key, value in self.settings.items():

@@ -19,6 +19,12 @@ using convoy::storage::test::write_and_wait;
 
 namespace {
 
+group_commit_options window_of(std::chrono::microseconds window) {
+  group_commit_options o;
+  o.commit_window = window;
+  return o;
+}
+
 using namespace std::chrono_literals;
 
 // Outcomes of many batches: each completion records that it ran, how often
@@ -55,7 +61,10 @@ write_batch one_put(database db, std::string key, std::string value) {
 // Options under which nothing commits by itself for a long time: the window
 // is far longer than any test, and only stop() or a full group commits.
 group_commit_options held_back(std::size_t max_batch_ops, std::size_t max_pending_ops) {
-  return {.commit_window = 60s, .max_batch_ops = max_batch_ops, .max_pending_ops = max_pending_ops};
+  group_commit_options o = window_of(60s);
+  o.max_batch_ops = max_batch_ops;
+  o.max_pending_ops = max_pending_ops;
+  return o;
 }
 
 }  // namespace
@@ -116,7 +125,7 @@ TEST_CASE("storage group commit completes a lone write once its window has passe
   temp_dir tmp;
   storage_env env(tmp.path(), {});
   constexpr auto window = 50ms;
-  group_commit writer(env, {.commit_window = window});
+  group_commit writer(env, window_of(window));
   const auto start = std::chrono::steady_clock::now();
   CHECK_FALSE(write_and_wait(writer, one_put(database::sessions, "c1", "s")).has_value());
   const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -209,7 +218,7 @@ TEST_CASE("storage group commit drains pending writes on shutdown") {
 TEST_CASE("storage map full fails the batch clearly and later writes still work") {
   temp_dir tmp;
   storage_env env(tmp.path(), {.map_size_mb = 1});
-  group_commit writer(env, {.commit_window = 0us});
+  group_commit writer(env, window_of(0us));
   const std::string too_big(2 * 1024 * 1024, 'x');
 
   std::optional<storage_error> e =
@@ -276,7 +285,7 @@ TEST_CASE("storage group commit rejects an unwritable key without failing its ne
   CHECK_FALSE(outcomes[2].has_value());
 
   // An empty key is refused the same way.
-  group_commit second(env, {.commit_window = 0us});
+  group_commit second(env, window_of(0us));
   std::optional<storage_error> empty = write_and_wait(second, one_put(database::sessions, "", "s"));
   REQUIRE(empty.has_value());
   CHECK(empty->code() == storage_errc::invalid_write);
@@ -285,7 +294,7 @@ TEST_CASE("storage group commit rejects an unwritable key without failing its ne
 TEST_CASE("storage erase and erase_prefix remove exactly their keys") {
   temp_dir tmp;
   storage_env env(tmp.path(), {});
-  group_commit writer(env, {.commit_window = 0us});
+  group_commit writer(env, window_of(0us));
   write_batch fill;
   for (std::uint64_t seq : {1, 2, 3})
     fill.put(database::queues, queue_key("a", seq), "a" + std::to_string(seq));
@@ -313,7 +322,7 @@ TEST_CASE("storage erase and erase_prefix remove exactly their keys") {
 TEST_CASE("storage read_txn scans a client's queue in sequence order") {
   temp_dir tmp;
   storage_env env(tmp.path(), {});
-  group_commit writer(env, {.commit_window = 0us});
+  group_commit writer(env, window_of(0us));
   const std::uint64_t sequences[] = {1ULL << 40, 256, 1, 255, 65536, 2};
   write_batch b;
   for (std::uint64_t seq : sequences)
@@ -340,7 +349,7 @@ TEST_CASE("storage read_txn scans a client's queue in sequence order") {
 TEST_CASE("storage read_txn may be used on another thread than the one that began it") {
   temp_dir tmp;
   storage_env env(tmp.path(), {});
-  group_commit writer(env, {.commit_window = 0us});
+  group_commit writer(env, window_of(0us));
   REQUIRE_FALSE(write_and_wait(writer, one_put(database::sessions, "c", "before")).has_value());
 
   storage_result<read_txn> txn = read_txn::begin(env);
@@ -360,7 +369,7 @@ TEST_CASE("storage read_txn may be used on another thread than the one that bega
 TEST_CASE("storage an empty batch completes after the writes submitted before it") {
   temp_dir tmp;
   storage_env env(tmp.path(), {});
-  group_commit writer(env, {.commit_window = 1000us});
+  group_commit writer(env, window_of(1000us));
   std::atomic<bool> first_done{false};
   write_batch first = one_put(database::sessions, "c", "s");
   first.on_complete([&](std::optional<storage_error>) { first_done = true; });

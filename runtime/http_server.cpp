@@ -1,0 +1,189 @@
+#include "runtime/http_server.hpp"
+
+#include <optional>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/metrics.hpp"
+
+namespace convoy::runtime {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+struct http_responder::state {
+  std::function<void(http_response)> deliver;
+  std::atomic<bool> answered{false};
+  ~state() {
+    if (!answered.exchange(true) && deliver)
+      deliver(http_server::json_error(500, "the request was not answered"));
+  }
+};
+
+void http_responder::operator()(http_response response) const {
+  if (state_->answered.exchange(true)) return;
+  state_->deliver(std::move(response));
+}
+
+http_response http_server::json_error(unsigned status, std::string_view message, unsigned version,
+                                      bool keep_alive) {
+  http_response r{static_cast<http::status>(status), version};
+  r.set(http::field::content_type, "application/json");
+  auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  r.body() = nlohmann::json{
+      {"status", status},
+      {"error", std::string{reason.data(), reason.size()}},
+      {"message",
+       message}}.dump();
+  r.keep_alive(keep_alive);
+  r.prepare_payload();
+  return r;
+}
+
+class http_server::connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(asio::ip::tcp::socket socket, std::shared_ptr<http_handler> handler,
+             const http_limits& limits, std::shared_ptr<std::atomic<std::uint32_t>> live)
+      : stream_(std::move(socket)), handler_(std::move(handler)), limits_(limits), live_(live) {
+    boost::system::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_.address = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  }
+  ~connection() { live_->fetch_sub(1); }
+
+  void start() { read_request(); }
+
+  void refuse_busy() {
+    metrics::add(counter::refused_http_busy);
+    write(json_error(503, "too many HTTP connections (http.max_connections)"), false, 11);
+  }
+
+ private:
+  void read_request() {
+    parser_.emplace();
+    parser_->body_limit(limits_.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+    stream_.expires_after(std::chrono::milliseconds(limits_.idle_timeout_ms));
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::eof)
+      return close();
+    if (ec == http::error::body_limit) {
+      metrics::add(counter::refused_http_request);
+      return write(json_error(413, "the request body is larger than http.max_body_bytes"), false,
+                   11);
+    }
+    if (ec == http::error::header_limit) {
+      metrics::add(counter::refused_http_request);
+      return write(json_error(431, "the request header is too large"), false, 11);
+    }
+    if (ec) {
+      // Not a parse error (the peer went away, say): nobody to answer.
+      if (ec.category() != beast::error_code{http::error::bad_method}.category()) return close();
+      metrics::add(counter::refused_http_request);
+      return write(json_error(400, "not a valid HTTP request: " + ec.message()), false, 11);
+    }
+    http_request request = parser_->release();
+    bool keep_alive = request.keep_alive();
+    unsigned version = request.version();
+    // The handler answers when it can; it bounds its own waits.
+    stream_.expires_never();
+    auto st = std::make_shared<http_responder::state>();
+    st->deliver = [self = shared_from_this(), keep_alive, version](http_response r) {
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r), keep_alive, version]() mutable {
+                   self->write(std::move(r), keep_alive, version);
+                 });
+    };
+    (*handler_)(std::move(request), peer_, http_responder{std::move(st)});
+  }
+
+  void write(http_response response, bool keep_alive, unsigned version) {
+    response.version(version);
+    response.keep_alive(keep_alive && response.keep_alive());
+    response.set(http::field::server, "convoy");
+    response.prepare_payload();
+    out_ = std::make_shared<http_response>(std::move(response));
+    stream_.expires_after(std::chrono::milliseconds(limits_.idle_timeout_ms));
+    http::async_write(stream_, *out_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        bool again = !ec && self->out_->keep_alive();
+                        self->out_.reset();
+                        if (!again) return self->close();
+                        self->read_request();
+                      });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http_handler> handler_;
+  const http_limits limits_;
+  std::shared_ptr<std::atomic<std::uint32_t>> live_;
+  http_peer peer_;
+  std::shared_ptr<http_response> out_;
+};
+
+http_server::http_server(asio::io_context& io, http_handler handler, http_limits limits)
+    : io_(io),
+      handler_(std::make_shared<http_handler>(std::move(handler))),
+      limits_(limits),
+      acceptor_(io),
+      live_(std::make_shared<std::atomic<std::uint32_t>>(0)) {}
+
+http_server::~http_server() = default;
+
+void http_server::listen(const std::string& address, std::uint16_t port) {
+  asio::ip::tcp::endpoint endpoint{asio::ip::make_address(address), port};
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  accept();
+}
+
+std::uint16_t http_server::port() const {
+  return acceptor_.local_endpoint().port();
+}
+
+void http_server::stop() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+void http_server::accept() {
+  acceptor_.async_accept(io_, [this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      bool busy = live_->fetch_add(1) >= limits_.max_connections;
+      auto c = std::make_shared<connection>(std::move(socket), handler_, limits_, live_);
+      if (busy)
+        c->refuse_busy();
+      else
+        c->start();
+    }
+    accept();
+  });
+}
+
+}  // namespace convoy::runtime

@@ -1,0 +1,107 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/broker_context.hpp"
+#include "config/config.hpp"
+#include "runtime/api_keys.hpp"
+#include "runtime/http_server.hpp"
+#include "runtime/jwt_verifier.hpp"
+
+namespace convoy::runtime {
+
+// What the API tells of the node that only the node knows.
+struct node_facts {
+  std::string name;
+  std::string version;
+  std::chrono::steady_clock::time_point started;
+  std::int64_t started_at_ms = 0;  // Unix epoch
+  std::function<std::vector<std::pair<std::string, std::uint16_t>>()> listeners;
+  std::function<bool()> accepting;  // listeners open, not shutting down
+};
+
+// The HTTP management API under /api/v1, /metrics, /healthz and /readyz.
+// Every route is a translation: it checks the request, asks the actors that
+// own the answer (session registry, sessions, topic and registry shards)
+// and turns their replies into JSON; nothing here holds broker state.
+class management_api {
+ public:
+  management_api(caf::actor_system& system, context_ptr broker, caf::actor session_registry,
+                 const config::node_config& cfg, node_facts facts);
+  ~management_api();
+
+  void handle(http_request&& request, const http_peer& peer, http_responder respond);
+
+  // The routes, "GET /api/v1/clients/{clientId}", for the OpenAPI check.
+  static std::vector<std::string> route_names();
+  // The OpenAPI 3 document served at /api/v1/openapi.json (docs/openapi.json).
+  static std::string_view openapi_document();
+
+  struct call;  // one request in flight
+
+ private:
+  struct route;
+  static const std::vector<route>& routes();
+  // Empty when the request may go on; else the status (401, 403) and why.
+  std::pair<unsigned, std::string> authorize(const http_request& request);
+
+  // Handlers, one per route.
+  void healthz(std::shared_ptr<call> c);
+  void readyz(std::shared_ptr<call> c);
+  void prometheus(std::shared_ptr<call> c);
+  void openapi(std::shared_ptr<call> c);
+  void node_status(std::shared_ptr<call> c);
+  void stats(std::shared_ptr<call> c);
+  void list_clients(std::shared_ptr<call> c);
+  void list_sessions(std::shared_ptr<call> c);
+  void get_client(std::shared_ptr<call> c);
+  void get_session(std::shared_ptr<call> c);
+  void kick_client(std::shared_ptr<call> c);
+  void discard_session(std::shared_ptr<call> c);
+  void get_subscriptions(std::shared_ptr<call> c);
+  void publish(std::shared_ptr<call> c);
+  void list_retained(std::shared_ptr<call> c);
+  void get_retained(std::shared_ptr<call> c);
+  void delete_retained(std::shared_ptr<call> c);
+  void create_vehicle(std::shared_ptr<call> c);
+  void get_vehicle(std::shared_ptr<call> c);
+  void update_vehicle(std::shared_ptr<call> c);
+  void delete_vehicle(std::shared_ptr<call> c);
+  void suspend_vehicle(std::shared_ptr<call> c);
+  void activate_vehicle(std::shared_ptr<call> c);
+  void add_device(std::shared_ptr<call> c);
+  void replace_device(std::shared_ptr<call> c);
+  void suspend_device(std::shared_ptr<call> c);
+  void activate_device(std::shared_ptr<call> c);
+  void revoke_device(std::shared_ptr<call> c);
+
+  // Sessions of one page, summarized; connected_only filters (and pages on
+  // until the page is full or the sessions end).
+  void page_sessions(std::shared_ptr<call> c, bool connected_only);
+  // The session of the path's clientId, then f(session) (404 without one).
+  template <class F>
+  void with_session(std::shared_ptr<call> c, F f);
+  void registry_call(std::shared_ptr<call> c, int op, unsigned success_status);
+  void route_message(std::shared_ptr<call> c, std::shared_ptr<const struct app_message> m,
+                     bool answer_receivers);
+
+  caf::actor_system& system_;
+  context_ptr broker_;
+  caf::actor session_registry_;
+  config::node_config::http_section settings_;
+  node_facts facts_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<api_keys> keys_;
+  std::unique_ptr<jwt_verifier> jwt_;
+};
+
+}  // namespace convoy::runtime
