@@ -306,14 +306,11 @@ management_api::~management_api() = default;
 
 std::pair<unsigned, std::string> management_api::authorize(const http_request& request) {
   if (!keys_ && !jwt_) return {};  // loopback only (config check)
-  auto header = [&](http::field f) {
-    auto v = request[f];
-    return std::string_view{v.data(), v.size()};
-  };
-  std::string_view key = header(http::field{});
+  std::string_view key;
   if (auto it = request.find("X-API-Key"); it != request.end())
     key = std::string_view{it->value().data(), it->value().size()};
-  std::string_view authorization = header(http::field::authorization);
+  auto auth = request[http::field::authorization];
+  std::string_view authorization{auth.data(), auth.size()};
   std::string_view bearer;
   if (authorization.substr(0, 7) == "Bearer ") bearer = authorization.substr(7);
   if (key.empty() && bearer.empty())

@@ -44,15 +44,14 @@ class Broker:
         """Starts the node; a restarted node keeps its port and data dir."""
         if self.port is None:
             self.port = free_port()
-        # The WebSocket and HTTP listeners are on by default: on ports of
-        # their own too, so that nodes of tests running side by side do not
-        # collide.
-        if "websocket.port" not in self.settings:
-            self.settings["websocket.port"] = free_port()
-        self.ws_port = self.settings["websocket.port"]
-        if "http.port" not in self.settings:
-            self.settings["http.port"] = free_port()
-        self.http_port = self.settings["http.port"]
+        # The WebSocket and HTTP listeners are on by default: on ports the
+        # system picks (read from the log below), so that nodes of tests
+        # running side by side never collide. A restart keeps the ports.
+        for key, attr in (("websocket.port", "ws_port"), ("http.port", "http_port")):
+            if getattr(self, attr, None):
+                self.settings[key] = getattr(self, attr)
+            self.settings.setdefault(key, 0)
+            setattr(self, attr, self.settings[key] or None)
         args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}",
                 "--set", "websocket.bind=127.0.0.1", "--set", f"node.data_dir={self.data_dir}"]
         for key, value in self.settings.items():
@@ -68,10 +67,28 @@ class Broker:
                 raise RuntimeError(f"convoy exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            if self._read_ports():
+                return self
+            time.sleep(0.05)
         raise RuntimeError("convoy did not start listening:\n" + self.log())
+
+    def _read_ports(self):
+        """Whether the ports the node picked are known (from its log)."""
+        text = self.log()
+        wanted = {"ws_port": (r"ws://[^:]+:(\d+)/", "websocket.enabled"),
+                  "http_port": (r"on http://[^:]+:(\d+)/", "http.enabled")}
+        for attr, (pattern, enabled) in wanted.items():
+            if getattr(self, attr) or str(self.settings.get(enabled, True)).lower() == "false":
+                continue
+            m = re.search(pattern, text)
+            if not m:
+                return False
+            setattr(self, attr, int(m.group(1)))
+        return True
 
     def log(self):
         with open(self.log_path, errors="replace") as f:
