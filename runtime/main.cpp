@@ -1,4 +1,5 @@
-// The convoy executable: `convoy node` runs a node; `ctl` and `sim` follow.
+// The convoy executable: `convoy node` runs a node, `convoy ctl` operates
+// one, `convoy sim` drives a simulated fleet, `convoy api-key` makes a key.
 
 #include <cstdlib>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "examples/sim/options.hpp"
 #include "examples/sim/sim.hpp"
 #include "runtime/api_keys.hpp"
+#include "runtime/ctl/ctl.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/node.hpp"
 
@@ -80,6 +82,10 @@ int main(int argc, char** argv) {
   convoy::sim::options sim_options;
   convoy::sim::add_options(*sim_cmd, sim_options);
 
+  auto* ctl_cmd = app.add_subcommand("ctl", "Operate a node through its management API");
+  convoy::ctl::options ctl_options;
+  auto run_ctl = convoy::ctl::add_commands(*ctl_cmd, ctl_options);
+
   auto* key_cmd = app.add_subcommand(
       "api-key", "Make a management API key: prints the key, and the line for http.api_keys_file");
   std::string key_name;
@@ -109,5 +115,6 @@ int main(int argc, char** argv) {
     return run_node(config_file, overrides, print_config);
   }
   if (sim_cmd->parsed()) return convoy::sim::run(sim_options);
+  if (ctl_cmd->parsed()) return run_ctl();
   return 0;
 }

@@ -1,0 +1,465 @@
+#include "runtime/ctl/ctl.hpp"
+
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "runtime/ctl/api_client.hpp"
+#include "runtime/ctl/table.hpp"
+
+namespace convoy::ctl {
+
+namespace {
+
+using json = nlohmann::json;
+
+// The node said no: its status and message are the user's answer.
+struct refused {
+  unsigned status;
+  std::string message;
+};
+
+std::string encode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string text(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>().empty() ? "-" : v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  return v.dump();
+}
+
+class session {
+ public:
+  explicit session(const options& o)
+      : opts_(o),
+        client_(o.url,
+                o.api_key.empty() && std::getenv("CONVOY_API_KEY") ? std::getenv("CONVOY_API_KEY")
+                                                                   : o.api_key,
+                o.token.empty() && std::getenv("CONVOY_API_TOKEN") ? std::getenv("CONVOY_API_TOKEN")
+                                                                   : o.token,
+                std::chrono::milliseconds(static_cast<long>(o.timeout_s * 1000))) {}
+
+  // The JSON answer of a 2xx (null for 204); throws refused otherwise.
+  json call(const std::string& method, const std::string& target, const json& body = nullptr) {
+    auto r = client_.call(method, target, body.is_null() ? std::string{} : body.dump());
+    json answer = r.body.empty() ? json(nullptr) : json::parse(r.body, nullptr, false);
+    if (r.status >= 200 && r.status < 300) return answer;
+    std::string message = answer.is_object() && answer.contains("message")
+                              ? answer["message"].get<std::string>()
+                              : r.body;
+    throw refused{r.status, message};
+  }
+
+  // Every page of a listing when `all`, else the first.
+  json list(const std::string& path, std::vector<std::pair<std::string, std::string>> query,
+            bool all) {
+    json data = json::array();
+    std::string after;
+    for (;;) {
+      std::string target = path;
+      char sep = '?';
+      for (const auto& [k, v] : query) {
+        if (v.empty()) continue;
+        target += sep + k + "=" + encode(v);
+        sep = '&';
+      }
+      if (!after.empty()) target += sep + std::string{"after="} + encode(after);
+      json page = call("GET", target);
+      for (auto& item : page["data"])
+        data.push_back(std::move(item));
+      if (!all || page["next"].is_null()) return data;
+      after = page["next"].get<std::string>();
+    }
+  }
+
+  bool json_output() const { return opts_.json; }
+
+ private:
+  const options& opts_;
+  api_client client_;
+};
+
+// Times the API gives in Unix milliseconds, as UTC.
+std::string timestamp(const json& v) {
+  if (!v.is_number_integer()) return text(v);
+  std::time_t seconds = static_cast<std::time_t>(v.get<std::int64_t>() / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S UTC", &utc);
+  return out;
+}
+
+std::string cell(const json& object, const std::string& key) {
+  if (!object.contains(key)) return "-";
+  if (key.size() > 2 && key.ends_with("At")) return timestamp(object[key]);
+  return text(object[key]);
+}
+
+void print_fields(const json& object,
+                  const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::size_t width = 0;
+  for (const auto& [label, key] : fields)
+    if (object.contains(key)) width = std::max(width, label.size());
+  for (const auto& [label, key] : fields) {
+    if (!object.contains(key)) continue;
+    std::cout << label << ":" << std::string(width - label.size() + 1, ' ') << cell(object, key)
+              << "\n";
+  }
+}
+
+void print_rows(const json& data, const std::vector<std::pair<std::string, std::string>> columns) {
+  std::vector<std::string> header;
+  for (const auto& c : columns)
+    header.push_back(c.first);
+  table t(header);
+  for (const auto& item : data) {
+    std::vector<std::string> row;
+    for (const auto& c : columns)
+      row.push_back(cell(item, c.second));
+    t.add(std::move(row));
+  }
+  t.print(std::cout);
+}
+
+const std::vector<std::pair<std::string, std::string>> session_columns = {
+    {"CLIENT ID", "clientId"},     {"CONNECTED", "connected"}, {"IDENTITY", "identity"},
+    {"TRANSPORT", "transport"},    {"PEER", "peer"},           {"MQTT", "protocolVersion"},
+    {"SUBS", "subscriptionCount"}, {"QUEUED", "queued"},       {"INFLIGHT", "inflight"}};
+
+const std::vector<std::pair<std::string, std::string>> session_fields = {
+    {"client id", "clientId"},
+    {"connected", "connected"},
+    {"identity", "identity"},
+    {"login", "authMethod"},
+    {"role", "role"},
+    {"transport", "transport"},
+    {"peer", "peer"},
+    {"MQTT", "protocolVersion"},
+    {"keep alive", "keepAlive"},
+    {"session expiry", "sessionExpiryInterval"},
+    {"queued", "queued"},
+    {"queued bytes", "queuedBytes"},
+    {"in flight", "inflight"},
+    {"subscriptions", "subscriptionCount"}};
+
+void print_vehicle(const json& v) {
+  print_fields(v, {{"vin", "vin"},
+                   {"model", "model"},
+                   {"region", "region"},
+                   {"status", "status"},
+                   {"created", "createdAt"},
+                   {"updated", "updatedAt"}});
+  if (!v.contains("devices") || v["devices"].empty()) return;
+  std::cout << "\n";
+  print_rows(v["devices"],
+             {{"DEVICE", "deviceId"}, {"STATUS", "status"}, {"FINGERPRINT", "fingerprint"}});
+}
+
+void print_session(const json& s) {
+  print_fields(s, session_fields);
+  if (s.contains("subscriptions") && !s["subscriptions"].empty()) {
+    std::cout << "\n";
+    print_rows(s["subscriptions"], {{"FILTER", "filter"}, {"QOS", "qos"}, {"NO LOCAL", "noLocal"}});
+  }
+}
+
+}  // namespace
+
+std::function<int()> add_commands(CLI::App& ctl, options& opts) {
+  ctl.add_option("--url", opts.url, "The node's HTTP address")
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  ctl.add_option("--api-key", opts.api_key, "API key (or $CONVOY_API_KEY)");
+  ctl.add_option("--token", opts.token, "Bearer JWT with the operator role (or $CONVOY_API_TOKEN)");
+  ctl.add_flag("--json", opts.json, "Print the API's JSON instead of tables");
+  ctl.add_option("--timeout", opts.timeout_s, "Seconds to wait for the node")
+      ->capture_default_str();
+  ctl.require_subcommand(1);
+
+  struct command {
+    CLI::App* app;
+    std::function<void(session&)> run;
+  };
+  auto commands = std::make_shared<std::vector<command>>();
+  auto add = [&](CLI::App* app, std::function<void(session&)> run) {
+    commands->push_back({app, std::move(run)});
+  };
+  // Shown as JSON or through `show`.
+  auto output = [](session& s, const json& j, const std::function<void(const json&)>& show) {
+    if (s.json_output())
+      std::cout << j.dump(2) << "\n";
+    else
+      show(j);
+  };
+
+  add(ctl.add_subcommand("node", "Node status"), [output](session& s) {
+    output(s, s.call("GET", "/api/v1/node"), [](const json& n) {
+      print_fields(n, {{"name", "name"},
+                       {"version", "version"},
+                       {"uptime (s)", "uptimeSeconds"},
+                       {"connections", "connections"},
+                       {"sessions", "sessions"},
+                       {"topic shards", "topicShards"},
+                       {"storage", "storage"},
+                       {"memory (bytes)", "residentMemoryBytes"}});
+      std::cout << "\n";
+      print_rows(n["listeners"], {{"LISTENER", "protocol"}, {"PORT", "port"}});
+    });
+  });
+
+  auto* stats = ctl.add_subcommand("stats", "Counters and gauges");
+  auto nonzero = std::make_shared<bool>(false);
+  stats->add_flag("--nonzero", *nonzero, "Only counters that are not 0");
+  add(stats, [output, nonzero](session& s) {
+    output(s, s.call("GET", "/api/v1/stats"), [nonzero](const json& st) {
+      table t({"NAME", "VALUE"});
+      for (const auto& [k, v] : st["gauges"].items())
+        t.add({k, text(v)});
+      for (const auto& [k, v] : st["counters"].items())
+        if (!*nonzero || v.get<std::uint64_t>() != 0) t.add({k, text(v)});
+      t.print(std::cout);
+    });
+  });
+
+  struct listing {
+    std::string prefix, identity;
+    std::uint32_t limit = 100;
+    bool all = false;
+  };
+  auto clients_opts = std::make_shared<listing>();
+  auto* clients = ctl.add_subcommand("clients", "Connected clients");
+  auto* sessions = ctl.add_subcommand("sessions", "Sessions, connected or not");
+  for (auto* app : {clients, sessions}) {
+    app->add_option("--prefix", clients_opts->prefix, "Only client ids starting with this");
+    app->add_option("--identity", clients_opts->identity, "Only this login identity");
+    app->add_option("--limit", clients_opts->limit, "Per page (1-1000)")->capture_default_str();
+    app->add_flag("--all", clients_opts->all, "Every page");
+  }
+  for (auto [app, path] : {std::pair{clients, "/api/v1/clients"}, {sessions, "/api/v1/sessions"}}) {
+    add(app, [output, clients_opts, path = std::string{path}](session& s) {
+      json data = s.list(path,
+                         {{"prefix", clients_opts->prefix},
+                          {"identity", clients_opts->identity},
+                          {"limit", std::to_string(clients_opts->limit)}},
+                         clients_opts->all);
+      output(s, data, [](const json& d) { print_rows(d, session_columns); });
+    });
+  }
+
+  auto id = std::make_shared<std::string>();
+  auto* client = ctl.add_subcommand("client", "One connected client with its subscriptions");
+  client->add_option("client_id", *id, "Client id")->required();
+  add(client, [output, id](session& s) {
+    output(s, s.call("GET", "/api/v1/clients/" + encode(*id)), print_session);
+  });
+  auto* one_session = ctl.add_subcommand("session", "One session with its subscriptions");
+  one_session->add_option("client_id", *id, "Client id")->required();
+  add(one_session, [output, id](session& s) {
+    output(s, s.call("GET", "/api/v1/sessions/" + encode(*id)), print_session);
+  });
+  auto* kick = ctl.add_subcommand("kick", "Disconnect a client (its session stays)");
+  kick->add_option("client_id", *id, "Client id")->required();
+  add(kick, [id](session& s) {
+    s.call("DELETE", "/api/v1/clients/" + encode(*id));
+    std::cout << "disconnected " << *id << "\n";
+  });
+  auto* discard = ctl.add_subcommand("discard", "Discard a session: subscriptions, queue, state");
+  discard->add_option("client_id", *id, "Client id")->required();
+  add(discard, [id](session& s) {
+    s.call("DELETE", "/api/v1/sessions/" + encode(*id));
+    std::cout << "discarded the session of " << *id << "\n";
+  });
+
+  struct publishing {
+    std::string topic, payload, content_type;
+    int qos = 0;
+    bool retain = false, base64 = false;
+  };
+  auto pub = std::make_shared<publishing>();
+  auto* publish = ctl.add_subcommand("publish", "Publish a message as the broker");
+  publish->add_option("topic", pub->topic, "Topic")->required();
+  publish->add_option("payload", pub->payload, "Payload (text, or base64 with --base64)");
+  publish->add_option("-q,--qos", pub->qos, "QoS")->check(CLI::Range(0, 2));
+  publish->add_flag("-r,--retain", pub->retain, "Retain it");
+  publish->add_flag("--base64", pub->base64, "The payload is base64");
+  publish->add_option("--content-type", pub->content_type, "MQTT 5 content type");
+  add(publish, [output, pub](session& s) {
+    json body{{"topic", pub->topic},
+              {"payload", pub->payload},
+              {"qos", pub->qos},
+              {"retain", pub->retain},
+              {"payloadEncoding", pub->base64 ? "base64" : "utf8"}};
+    if (!pub->content_type.empty()) body["contentType"] = pub->content_type;
+    output(s, s.call("POST", "/api/v1/publish", body), [](const json& r) {
+      std::cout << "delivered to " << r["receivers"] << " sessions";
+      if (r["refused"].get<int>() > 0)
+        std::cout << ", refused by " << r["refused"] << " (queue full)";
+      std::cout << "\n";
+    });
+  });
+
+  auto* retained = ctl.add_subcommand("retained", "Retained messages: list, get, delete");
+  retained->require_subcommand(1);
+  auto ret = std::make_shared<listing>();
+  auto filter = std::make_shared<std::string>("#");
+  auto* ret_list = retained->add_subcommand("list", "Retained messages matching a filter");
+  ret_list->add_option("filter", *filter, "Topic filter")->capture_default_str();
+  ret_list->add_option("--limit", ret->limit, "Per page (1-1000)")->capture_default_str();
+  ret_list->add_flag("--all", ret->all, "Every page");
+  add(ret_list, [output, ret, filter](session& s) {
+    json data = s.list("/api/v1/retained",
+                       {{"filter", *filter}, {"limit", std::to_string(ret->limit)}}, ret->all);
+    output(s, data, [](const json& d) {
+      print_rows(d, {{"TOPIC", "topic"}, {"QOS", "qos"}, {"PAYLOAD", "payload"}});
+    });
+  });
+  auto topic = std::make_shared<std::string>();
+  auto* ret_get = retained->add_subcommand("get", "The retained message of a topic");
+  ret_get->add_option("topic", *topic, "Topic")->required();
+  add(ret_get, [output, topic](session& s) {
+    output(s, s.call("GET", "/api/v1/retained/" + encode(*topic)), [](const json& m) {
+      print_fields(m, {{"topic", "topic"},
+                       {"qos", "qos"},
+                       {"encoding", "payloadEncoding"},
+                       {"content type", "contentType"},
+                       {"payload", "payload"}});
+    });
+  });
+  auto* ret_delete = retained->add_subcommand("delete", "Clear the retained message of a topic");
+  ret_delete->add_option("topic", *topic, "Topic")->required();
+  add(ret_delete, [topic](session& s) {
+    s.call("DELETE", "/api/v1/retained/" + encode(*topic));
+    std::cout << "cleared the retained message of " << *topic << "\n";
+  });
+
+  auto* vehicles = ctl.add_subcommand("vehicles", "The device registry: vehicles");
+  vehicles->require_subcommand(1);
+  struct vehicle_args {
+    std::string vin, model, region, device, new_device, fingerprint;
+  };
+  auto v = std::make_shared<vehicle_args>();
+  auto* v_create = vehicles->add_subcommand("create", "Register a vehicle");
+  v_create->add_option("vin", v->vin, "VIN")->required();
+  v_create->add_option("--model", v->model, "Model");
+  v_create->add_option("--region", v->region, "Region (feeds {region} in access rules)");
+  add(v_create, [output, v](session& s) {
+    json body{{"vin", v->vin}};
+    if (!v->model.empty()) body["model"] = v->model;
+    if (!v->region.empty()) body["region"] = v->region;
+    output(s, s.call("POST", "/api/v1/vehicles", body), print_vehicle);
+  });
+  auto* v_update = vehicles->add_subcommand("update", "Change a vehicle's model or region");
+  v_update->add_option("vin", v->vin, "VIN")->required();
+  v_update->add_option("--model", v->model, "Model");
+  v_update->add_option("--region", v->region, "Region");
+  add(v_update, [output, v](session& s) {
+    json body = json::object();
+    if (!v->model.empty()) body["model"] = v->model;
+    if (!v->region.empty()) body["region"] = v->region;
+    output(s, s.call("PATCH", "/api/v1/vehicles/" + encode(v->vin), body), print_vehicle);
+  });
+  for (auto [name, help, method, suffix] :
+       {std::tuple{"get", "A vehicle and its devices", "GET", ""},
+        {"suspend", "Suspend a vehicle (its devices are disconnected)", "POST", "/suspend"},
+        {"activate", "Activate a suspended vehicle", "POST", "/activate"},
+        {"delete", "Delete a vehicle", "DELETE", ""}}) {
+    auto* app = vehicles->add_subcommand(name, help);
+    app->add_option("vin", v->vin, "VIN")->required();
+    add(app, [output, v, method = std::string{method}, suffix = std::string{suffix}](session& s) {
+      json answer = s.call(method, "/api/v1/vehicles/" + encode(v->vin) + suffix,
+                           method == "POST" ? json::object() : json(nullptr));
+      if (answer.is_null()) {
+        std::cout << "deleted " << v->vin << "\n";
+        return;
+      }
+      output(s, answer, print_vehicle);
+    });
+  }
+
+  auto* devices = ctl.add_subcommand("devices", "The device registry: a vehicle's devices");
+  devices->require_subcommand(1);
+  auto* d_add = devices->add_subcommand("add", "Add a device with its certificate fingerprint");
+  d_add->add_option("vin", v->vin, "VIN")->required();
+  d_add->add_option("device_id", v->device, "Device id")->required();
+  d_add->add_option("fingerprint", v->fingerprint, "SHA-256 of its certificate")->required();
+  add(d_add, [output, v](session& s) {
+    output(s,
+           s.call("POST", "/api/v1/vehicles/" + encode(v->vin) + "/devices",
+                  {{"deviceId", v->device}, {"fingerprint", v->fingerprint}}),
+           print_vehicle);
+  });
+  auto* d_replace = devices->add_subcommand("replace", "Replace a device (part replacement)");
+  d_replace->add_option("vin", v->vin, "VIN")->required();
+  d_replace->add_option("old_device_id", v->device, "The device replaced")->required();
+  d_replace->add_option("new_device_id", v->new_device, "The new device")->required();
+  d_replace->add_option("fingerprint", v->fingerprint, "SHA-256 of its certificate")->required();
+  add(d_replace, [output, v](session& s) {
+    output(
+        s,
+        s.call("POST",
+               "/api/v1/vehicles/" + encode(v->vin) + "/devices/" + encode(v->device) + "/replace",
+               {{"deviceId", v->new_device}, {"fingerprint", v->fingerprint}}),
+        print_vehicle);
+  });
+  for (auto [name, help] : {std::pair{"suspend", "Suspend a device (it is disconnected)"},
+                            {"activate", "Activate a suspended device"},
+                            {"revoke", "Revoke a device for good"}}) {
+    auto* app = devices->add_subcommand(name, help);
+    app->add_option("vin", v->vin, "VIN")->required();
+    app->add_option("device_id", v->device, "Device id")->required();
+    add(app, [output, v, name = std::string{name}](session& s) {
+      output(s,
+             s.call("POST",
+                    "/api/v1/vehicles/" + encode(v->vin) + "/devices/" + encode(v->device) + "/" +
+                        name,
+                    json::object()),
+             print_vehicle);
+    });
+  }
+
+  return [commands, &opts]() -> int {
+    for (const auto& c : *commands) {
+      if (!c.app->parsed()) continue;
+      try {
+        session s(opts);
+        c.run(s);
+        return 0;
+      } catch (const refused& r) {
+        std::cerr << "convoy ctl: " << r.status << ": " << r.message << "\n";
+        return 1;
+      } catch (const connection_error& e) {
+        std::cerr << "convoy ctl: " << e.what() << "\n";
+        return 2;
+      } catch (const std::invalid_argument& e) {
+        std::cerr << "convoy ctl: " << e.what() << "\n";
+        return 2;
+      } catch (const json::exception& e) {
+        std::cerr << "convoy ctl: the node's answer is not the JSON expected: " << e.what() << "\n";
+        return 2;
+      }
+    }
+    return 2;
+  };
+}
+
+}  // namespace convoy::ctl

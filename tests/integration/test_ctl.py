@@ -1,0 +1,128 @@
+"""`convoy ctl` against a live node: every command in table and --json
+form, credentials from flags and the environment, and its exit codes when
+the node refuses (1) or cannot be reached (2)."""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+
+from broker import BINARY, Broker, free_port
+from paho_util import V5, V311, Client
+from test_http_api import make_key
+
+VIN = "WVWZZZ1JZXW000555"
+FP1 = ":".join(["a1"] * 32)
+FP2 = ":".join(["b2"] * 32)
+
+
+class CtlTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.key, keys_file = make_key(cls.tmp.name)
+        cls.broker = Broker({"http.api_keys_file": keys_file}).start()
+        cls.url = f"http://127.0.0.1:{cls.broker.http_port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        cls.tmp.cleanup()
+
+    def ctl(self, *args, key=True, expect=0, env=None):
+        argv = [BINARY, "ctl", "--url", self.url]
+        if key:
+            argv += ["--api-key", self.key]
+        p = subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30,
+                           env={**os.environ, **(env or {})})
+        self.assertEqual(p.returncode, expect, f"{args}: {p.stdout} {p.stderr}")
+        return p.stdout if expect == 0 else p.stderr
+
+    def rows(self, out):
+        """A table as dicts, keyed by its header."""
+        lines = [l for l in out.splitlines() if l.strip()]
+        header = re.split(r"\s{2,}", lines[0].strip())
+        return [dict(zip(header, re.split(r"\s{2,}", l.strip()))) for l in lines[1:]]
+
+    def test_node_and_stats(self):
+        out = self.ctl("node")
+        self.assertIn("name:", out)
+        self.assertRegex(out, rf"mqtt\s+{self.broker.port}")
+        self.assertEqual(json.loads(self.ctl("--json", "node"))["name"], "convoy-1")
+        stats = self.ctl("stats")
+        self.assertRegex(stats, r"connections_accepted\s+\d+")
+        self.assertIn("connections_accepted", json.loads(self.ctl("--json", "stats"))["counters"])
+
+    def test_clients_sessions_kick_and_discard(self):
+        a = Client(self.broker.port, "ctl-a", V5)
+        a.connect()
+        a.subscribe("ctl/sessions/#", qos=1)
+        b = Client(self.broker.port, "ctl-b", V311, clean=False)
+        b.connect()
+        b.close()
+        rows = self.rows(self.ctl("clients", "--prefix", "ctl-"))
+        self.assertEqual([(r["CLIENT ID"], r["CONNECTED"]) for r in rows], [("ctl-a", "yes")])
+        listed = json.loads(self.ctl("--json", "sessions", "--prefix", "ctl-", "--limit", "1", "--all"))
+        self.assertEqual([s["clientId"] for s in listed], ["ctl-a", "ctl-b"])
+        out = self.ctl("client", "ctl-a")
+        self.assertRegex(out, r"transport:\s+tcp")
+        self.assertRegex(out, r"ctl/sessions/#\s+1")
+        self.assertIn("connected:      no", self.ctl("session", "ctl-b"))
+        self.assertIn("disconnected ctl-a", self.ctl("kick", "ctl-a"))
+        a.wait_disconnected()
+        self.assertEqual(a.server_disconnect_reason, 0x98)
+        self.assertIn("404", self.ctl("kick", "ctl-a", expect=1))
+        self.assertIn("discarded", self.ctl("discard", "ctl-b"))
+        a.close()
+
+    def test_publish_and_retained(self):
+        sub = Client(self.broker.port, "ctl-sub", V5)
+        sub.connect()
+        sub.subscribe("ctl/pub/#", qos=1)
+        self.assertIn("delivered to 1 sessions", self.ctl("publish", "ctl/pub/x", "hello", "-q", "1", "--retain"))
+        m = sub.expect()
+        self.assertEqual((m.topic, m.payload, m.qos), ("ctl/pub/x", b"hello", 1))
+        rows = self.rows(self.ctl("retained", "list", "ctl/pub/#"))
+        self.assertEqual([(r["TOPIC"], r["PAYLOAD"]) for r in rows], [("ctl/pub/x", "hello")])
+        self.assertRegex(self.ctl("retained", "get", "ctl/pub/x"), r"payload:\s+hello")
+        self.assertIn("cleared", self.ctl("retained", "delete", "ctl/pub/x"))
+        self.assertIn("404", self.ctl("retained", "get", "ctl/pub/x", expect=1))
+        self.assertIn("400", self.ctl("publish", "bad/+", "x", expect=1))
+        sub.close()
+
+    def test_vehicles_and_devices(self):
+        out = self.ctl("vehicles", "create", VIN, "--model", "ID.4", "--region", "eu-west")
+        self.assertRegex(out, r"status:\s+active")
+        self.assertRegex(out, r"created:\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+        self.assertIn("409", self.ctl("vehicles", "create", VIN, expect=1))
+        self.assertRegex(self.ctl("vehicles", "update", VIN, "--region", "eu-north"), r"region:\s+eu-north")
+        out = self.ctl("devices", "add", VIN, "tcu-1", FP1)
+        self.assertRegex(out, r"tcu-1\s+active")
+        self.assertRegex(self.ctl("devices", "suspend", VIN, "tcu-1"), r"tcu-1\s+suspended")
+        self.assertRegex(self.ctl("devices", "activate", VIN, "tcu-1"), r"tcu-1\s+active")
+        self.assertRegex(self.ctl("devices", "replace", VIN, "tcu-1", "tcu-2", FP2), r"tcu-2\s+active")
+        self.assertRegex(self.ctl("devices", "revoke", VIN, "tcu-2"), r"tcu-2\s+revoked")
+        self.assertRegex(self.ctl("vehicles", "suspend", VIN), r"status:\s+suspended")
+        self.assertRegex(self.ctl("vehicles", "activate", VIN), r"status:\s+active")
+        got = json.loads(self.ctl("--json", "vehicles", "get", VIN))
+        self.assertEqual((got["vin"], got["region"]), (VIN, "eu-north"))
+        self.assertIn("deleted", self.ctl("vehicles", "delete", VIN))
+        self.assertIn("404", self.ctl("vehicles", "get", VIN, expect=1))
+
+    def test_credentials_and_exit_codes(self):
+        self.assertIn("401", self.ctl("node", key=False, expect=1))
+        self.assertIn("name:", self.ctl("node", key=False, env={"CONVOY_API_KEY": self.key}))
+        self.assertIn("401", self.ctl("--api-key", "wrong", "node", key=False, expect=1))
+        p = subprocess.run([BINARY, "ctl", "--url", f"http://127.0.0.1:{free_port()}", "node"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot connect", p.stderr)
+        p = subprocess.run([BINARY, "ctl", "--url", "https://x:1", "node"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("plain HTTP", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
