@@ -71,6 +71,11 @@ class durable_store {
   virtual std::optional<vehicle_record> load_vehicle(const std::string& vin) = 0;
   virtual bool save_vehicle(const vehicle_record& v, completion done) = 0;
   virtual bool erase_vehicle(const std::string& vin, completion done) = 0;
+  // Vehicles in VIN order after `after` that `wanted` accepts, at most
+  // `limit`; `more` tells whether further ones were seen.
+  virtual std::vector<vehicle_record> list_vehicles(
+      const std::string& after, std::size_t limit,
+      const std::function<bool(const vehicle_record&)>& wanted, bool& more) = 0;
 
   // Calls `done` once everything submitted before is durable.
   virtual bool sync(completion done) = 0;

@@ -84,6 +84,34 @@ struct retained_page {
   bool more = false;
 };
 
+// -> registry shard `shard_index` of `shard_count`: the vehicles it owns in
+// VIN order after `after`, with the status and region asked for (empty:
+// any), at most `limit`. Answered with vehicle_page.
+struct vehicle_page_request {
+  std::string after;
+  std::uint32_t limit = 100;
+  std::uint32_t shard_index = 0;
+  std::uint32_t shard_count = 1;
+  std::string status;
+  std::string region;
+};
+
+struct vehicle_page {
+  std::vector<vehicle_record> vehicles;
+  bool more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vehicle_page_request& x) {
+  return f(caf::meta::type_name("vehicle_page_request"), x.after, x.limit, x.shard_index,
+           x.shard_count, x.status, x.region);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vehicle_page& x) {
+  return f(caf::meta::type_name("vehicle_page"), x.vehicles, x.more);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, retained_page_request& x) {
   return f(caf::meta::type_name("retained_page_request"), x.filter, x.after, x.limit);

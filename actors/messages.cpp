@@ -89,6 +89,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<kick_request>("convoy.kick_request");
   cfg.add_message_type<retained_page_request>("convoy.retained_page_request");
   cfg.add_message_type<retained_page>("convoy.retained_page");
+  cfg.add_message_type<vehicle_page_request>("convoy.vehicle_page_request");
+  cfg.add_message_type<vehicle_page>("convoy.vehicle_page");
   cfg.add_message_type<delivery>("convoy.delivery");
   cfg.add_message_type<route_request>("convoy.route_request");
   cfg.add_message_type<route_outcome>("convoy.route_outcome");

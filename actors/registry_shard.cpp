@@ -2,6 +2,8 @@
 
 #include "actors/inspection.hpp"
 
+#include <map>
+
 #include <algorithm>
 #include <cctype>
 
@@ -163,6 +165,44 @@ bool valid_vin(std::string_view vin) {
   });
 }
 
+// A page of this shard's vehicles: from storage, with what the cache holds
+// newer (writes still on their way to disk) laid over it; without storage
+// the cache is the registry.
+vehicle_page page_of(registry_shard_state& st, const vehicle_page_request& r) {
+  std::size_t limit = std::clamp<std::size_t>(r.limit, 1, 1000);
+  auto owned = [&](std::string_view vin) {
+    return std::hash<std::string_view>{}(vin) % std::max<std::uint32_t>(r.shard_count, 1) ==
+           r.shard_index;
+  };
+  auto wanted = [&](const vehicle_record& v) {
+    return owned(v.vin) && (r.status.empty() || to_string(v.status) == r.status) &&
+           (r.region.empty() || v.region == r.region);
+  };
+  std::map<std::string, vehicle_record> found;
+  vehicle_page page;
+  if (st.store) {
+    bool more = false;
+    for (auto& v : st.store->list_vehicles(r.after, limit, wanted, more))
+      found.emplace(v.vin, std::move(v));
+    page.more = more;
+  }
+  for (const auto& [vin, v] : st.vehicles) {
+    if (vin <= r.after && !r.after.empty()) continue;
+    if (wanted(v))
+      found.insert_or_assign(vin, v);
+    else
+      found.erase(vin);
+  }
+  for (auto& [vin, v] : found) {
+    if (page.vehicles.size() == limit) {
+      page.more = true;
+      break;
+    }
+    page.vehicles.push_back(std::move(v));
+  }
+  return page;
+}
+
 caf::behavior registry_shard(registry_shard_actor* self, store_ptr store, caf::actor gate) {
   self->state.store = std::move(store);
   self->state.gate = std::move(gate);
@@ -170,6 +210,7 @@ caf::behavior registry_shard(registry_shard_actor* self, store_ptr store, caf::a
       [self](registry_listener& l) { self->state.listener = std::move(l.session_registry); },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self](const registry_check& c) { return check(self->state, c); },
+      [self](const vehicle_page_request& r) { return page_of(self->state, r); },
       [self](const registry_command& cmd) -> caf::result<registry_result> {
         auto& st = self->state;
         bool affects = false;

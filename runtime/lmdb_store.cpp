@@ -267,19 +267,10 @@ std::vector<message_ref> lmdb_store::load_retained() {
   return out;
 }
 
-std::optional<vehicle_record> lmdb_store::load_vehicle(const std::string& vin) {
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: reading vehicle '{}': {}", vin, txn.error().what());
-    return std::nullopt;
-  }
-  auto value = txn->get(storage::database::vehicles, storage::name_key(vin));
-  if (!value) {
-    spdlog::error("storage: reading vehicle '{}': {}", vin, value.error().what());
-    return std::nullopt;
-  }
-  if (!*value) return std::nullopt;
-  auto stored = storage::decode_vehicle(**value);
+namespace {
+
+std::optional<vehicle_record> vehicle_from(std::string_view value, std::string_view vin) {
+  auto stored = storage::decode_vehicle(value);
   if (!stored) {
     spdlog::error("storage: the record of vehicle '{}' is damaged: {}", vin, stored.error().what());
     return std::nullopt;
@@ -295,6 +286,50 @@ std::optional<vehicle_record> lmdb_store::load_vehicle(const std::string& vin) {
     v.devices.push_back({std::move(d.device_id), std::move(d.fingerprint),
                          static_cast<device_status>(d.status), d.added_at_ms});
   return v;
+}
+
+}  // namespace
+
+std::optional<vehicle_record> lmdb_store::load_vehicle(const std::string& vin) {
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: reading vehicle '{}': {}", vin, txn.error().what());
+    return std::nullopt;
+  }
+  auto value = txn->get(storage::database::vehicles, storage::name_key(vin));
+  if (!value) {
+    spdlog::error("storage: reading vehicle '{}': {}", vin, value.error().what());
+    return std::nullopt;
+  }
+  if (!*value) return std::nullopt;
+  return vehicle_from(**value, vin);
+}
+
+// VINs are at most 64 bytes, so their keys are the VINs themselves and the
+// scan runs in VIN order.
+std::vector<vehicle_record> lmdb_store::list_vehicles(
+    const std::string& after, std::size_t limit,
+    const std::function<bool(const vehicle_record&)>& wanted, bool& more) {
+  std::vector<vehicle_record> out;
+  more = false;
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: listing vehicles: {}", txn.error().what());
+    return out;
+  }
+  auto scanned = txn->for_each_after(storage::database::vehicles, storage::name_key(after),
+                                     [&](std::string_view key, std::string_view value) {
+                                       auto v = vehicle_from(value, key);
+                                       if (!v || !wanted(*v)) return true;
+                                       if (out.size() == limit) {
+                                         more = true;
+                                         return false;
+                                       }
+                                       out.push_back(std::move(*v));
+                                       return true;
+                                     });
+  if (!scanned) spdlog::error("storage: listing vehicles: {}", scanned.error().what());
+  return out;
 }
 
 bool lmdb_store::save_vehicle(const vehicle_record& v, completion done) {

@@ -41,6 +41,9 @@ class lmdb_store final : public durable_store {
   std::optional<vehicle_record> load_vehicle(const std::string& vin) override;
   bool save_vehicle(const vehicle_record& v, completion done) override;
   bool erase_vehicle(const std::string& vin, completion done) override;
+  std::vector<vehicle_record> list_vehicles(
+      const std::string& after, std::size_t limit,
+      const std::function<bool(const vehicle_record&)>& wanted, bool& more) override;
   bool sync(completion done) override;
   std::vector<session_record> load_sessions() override;
 

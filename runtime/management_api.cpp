@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <optional>
 
 #include <openssl/evp.h>
@@ -259,6 +260,7 @@ const std::vector<management_api::route>& management_api::routes() {
       {v::get, "/api/v1/retained", &management_api::list_retained, a::operator_only},
       {v::get, "/api/v1/retained/{topic}", &management_api::get_retained, a::operator_only},
       {v::delete_, "/api/v1/retained/{topic}", &management_api::delete_retained, a::operator_only},
+      {v::get, "/api/v1/vehicles", &management_api::list_vehicles, a::operator_only},
       {v::post, "/api/v1/vehicles", &management_api::create_vehicle, a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}", &management_api::get_vehicle, a::operator_only},
       {v::patch, "/api/v1/vehicles/{vin}", &management_api::update_vehicle, a::operator_only},
@@ -867,6 +869,66 @@ void management_api::registry_call(std::shared_ptr<call> c, int op, unsigned suc
                          if (success_status == 204) return c->no_content();
                          c->reply(success_status, to_json(r->vehicle));
                        });
+}
+
+void management_api::list_vehicles(std::shared_ptr<call> c) {
+  auto limit = c->limit();
+  if (!limit) return;
+  std::string status = c->query_value("status");
+  if (!status.empty() && status != "active" && status != "suspended")
+    return c->fail(400, "status must be active or suspended");
+  // Each shard is asked for the page of its own vehicles; merged in VIN
+  // order, the first `limit` are the page.
+  const auto& shards = broker_->registry_shards;
+  auto count = static_cast<std::uint32_t>(shards.size());
+  std::vector<caf::actor> targets;
+  for (std::uint32_t i = 0; i < count; ++i)
+    targets.push_back(shards[i]);
+  // One request per shard, each with its own index: ask them one by one,
+  // collecting into a shared result.
+  struct merge {
+    std::vector<vehicle_record> all;
+    bool more = false;
+    bool failed = false;
+    std::uint32_t left;
+    std::mutex mutex;  // answers arrive on several CAF threads at once
+  };
+  auto m = std::make_shared<merge>();
+  m->left = count;
+  auto finish = [c, m, limit = *limit] {
+    if (m->failed) return c->fail(504, "a registry shard did not answer in time");
+    std::sort(m->all.begin(), m->all.end(),
+              [](const auto& a, const auto& b) { return a.vin < b.vin; });
+    if (m->all.size() > limit) {
+      m->all.resize(limit);
+      m->more = true;
+    }
+    json data = json::array();
+    for (const auto& v : m->all)
+      data.push_back(to_json(v));
+    json next = m->more && !m->all.empty() ? json(m->all.back().vin) : json(nullptr);
+    c->reply(200, {{"data", std::move(data)}, {"next", std::move(next)}});
+  };
+  for (std::uint32_t i = 0; i < count; ++i) {
+    vehicle_page_request req{c->query_value("after"), *limit, i, count, status,
+                             c->query_value("region")};
+    ask<vehicle_page>(system_, targets[i], req, timeout_,
+                      [m, finish](std::optional<vehicle_page> page) {
+                        bool last;
+                        {
+                          std::lock_guard lock{m->mutex};
+                          if (!page) {
+                            m->failed = true;
+                          } else {
+                            m->more = m->more || page->more;
+                            for (auto& v : page->vehicles)
+                              m->all.push_back(std::move(v));
+                          }
+                          last = --m->left == 0;
+                        }
+                        if (last) finish();
+                      });
+  }
 }
 
 using op = registry_command::op;

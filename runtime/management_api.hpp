@@ -72,6 +72,7 @@ class management_api {
   void list_retained(std::shared_ptr<call> c);
   void get_retained(std::shared_ptr<call> c);
   void delete_retained(std::shared_ptr<call> c);
+  void list_vehicles(std::shared_ptr<call> c);
   void create_vehicle(std::shared_ptr<call> c);
   void get_vehicle(std::shared_ptr<call> c);
   void update_vehicle(std::shared_ptr<call> c);

@@ -358,6 +358,33 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
     std::string vin, model, region, device, new_device, fingerprint;
   };
   auto v = std::make_shared<vehicle_args>();
+  auto v_list = std::make_shared<listing>();
+  auto* v_ls = vehicles->add_subcommand("list", "Registered vehicles, in VIN order");
+  v_ls->add_option("--status", v_list->prefix, "active or suspended");
+  v_ls->add_option("--region", v_list->identity, "Only this region");
+  v_ls->add_option("--limit", v_list->limit, "Per page (1-1000)")->capture_default_str();
+  v_ls->add_flag("--all", v_list->all, "Every page");
+  add(v_ls, [output, v_list](session& s) {
+    json data = s.list("/api/v1/vehicles",
+                       {{"status", v_list->prefix},
+                        {"region", v_list->identity},
+                        {"limit", std::to_string(v_list->limit)}},
+                       v_list->all);
+    output(s, data, [](const json& d) {
+      json rows = json::array();
+      for (const auto& v : d) {
+        json row = v;
+        row["deviceCount"] = v["devices"].size();
+        rows.push_back(std::move(row));
+      }
+      print_rows(rows, {{"VIN", "vin"},
+                        {"MODEL", "model"},
+                        {"REGION", "region"},
+                        {"STATUS", "status"},
+                        {"DEVICES", "deviceCount"},
+                        {"UPDATED", "updatedAt"}});
+    });
+  });
   auto* v_create = vehicles->add_subcommand("create", "Register a vehicle");
   v_create->add_option("vin", v->vin, "VIN")->required();
   v_create->add_option("--model", v->model, "Model");

@@ -46,6 +46,27 @@ storage_result<std::size_t> read_txn::for_each(database db, std::string_view pre
   return visited;
 }
 
+storage_result<std::size_t> read_txn::for_each_after(
+    database db, std::string_view after,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  storage_result<lmdb_cursor> cursor = lmdb_cursor::open(txn_.get(), env_->dbi(db));
+  if (!cursor) return cursor.error();
+  MDB_val key = to_mdb_val(after);
+  MDB_val value{};
+  int rc = cursor->get(key, value, after.empty() ? MDB_FIRST : MDB_SET_RANGE);
+  if (rc == 0 && !after.empty() && to_view(key) == after) rc = cursor->get(key, value, MDB_NEXT);
+  std::size_t visited = 0;
+  while (rc == 0) {
+    ++visited;
+    if (!visit(to_view(key), to_view(value))) break;
+    rc = cursor->get(key, value, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return lmdb_error(rc, "scanning database '" + std::string(name_of(db)) + "'");
+  }
+  return visited;
+}
+
 storage_result<std::optional<std::string_view>> read_txn::last_key(database db) const {
   storage_result<lmdb_cursor> cursor = lmdb_cursor::open(txn_.get(), env_->dbi(db));
   if (!cursor) return cursor.error();

@@ -34,6 +34,12 @@ class read_txn {
   storage_result<std::size_t> for_each(database db, std::string_view prefix,
                                        const record_visitor& visit) const;
 
+  // Visits the records whose key sorts after `after` (all for an empty
+  // one), in key order, while visit returns true: a page of a listing.
+  storage_result<std::size_t> for_each_after(
+      database db, std::string_view after,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+
   // The largest key of db (bytewise), or nullopt when db is empty.
   storage_result<std::optional<std::string_view>> last_key(database db) const;
 

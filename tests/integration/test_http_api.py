@@ -320,6 +320,39 @@ class RegistryTest(ApiTestCase):
         self.assertEqual(self.api.delete(f"/api/v1/vehicles/{VIN}").status, 204)
         self.assertError(self.api.get(f"/api/v1/vehicles/{VIN}"), 404)
 
+    def test_vehicles_are_listed_in_pages_with_filters_and_survive_a_restart(self):
+        vins = [f"LIST{i:013d}" for i in range(9)]
+        for i, vin in enumerate(vins):
+            self.assertEqual(self.api.post("/api/v1/vehicles", {"vin": vin, "model": "ID.3",
+                                                                 "region": "eu" if i % 3 else "us"}).status, 201)
+        self.api.post(f"/api/v1/vehicles/{vins[4]}/suspend")
+        self.api.post(f"/api/v1/vehicles/{vins[4]}/devices", {"deviceId": "tcu", "fingerprint": FP1})
+
+        def listed(query):
+            seen, after = [], ""
+            while True:
+                r = self.api.get(f"/api/v1/vehicles?{query}&limit=2&after={quote(after)}")
+                self.assertEqual(r.status, 200, r)
+                self.assertLessEqual(len(r.json["data"]), 2)
+                seen += [v["vin"] for v in r.json["data"] if v["vin"].startswith("LIST")]
+                if r.json["next"] is None:
+                    return seen
+                after = r.json["next"]
+
+        self.assertEqual(listed("x=1"), vins)
+        self.assertEqual(listed("region=us"), [vins[0], vins[3], vins[6]])
+        self.assertEqual(listed("status=suspended"), [vins[4]])
+        self.assertError(self.api.get("/api/v1/vehicles?status=gone"), 400, "status")
+        # After a restart the pages come from storage.
+        self.broker.stop(keep_data=True)
+        self.broker.start()
+        self.assertEqual(listed("x=1"), vins)
+        one = [v for v in self.api.get(f"/api/v1/vehicles?after={vins[3]}&limit=1").json["data"]][0]
+        self.assertEqual((one["vin"], one["status"], one["devices"][0]["deviceId"]), (vins[4], "suspended", "tcu"))
+        # A deletion shows at once.
+        self.api.delete(f"/api/v1/vehicles/{vins[1]}")
+        self.assertNotIn(vins[1], listed("x=1"))
+
     def test_registry_errors(self):
         self.assertError(self.api.post("/api/v1/vehicles", {"model": "x"}), 400, "\"vin\" is required")
         self.assertError(self.api.post("/api/v1/vehicles", {"vin": 7}), 400, "must be a string")
