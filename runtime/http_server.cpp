@@ -43,7 +43,7 @@ http_response http_server::json_error(unsigned status, std::string_view message,
       {"status", status},
       {"error", std::string{reason.data(), reason.size()}},
       {"message",
-       message}}.dump();
+       message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   r.keep_alive(keep_alive);
   r.prepare_payload();
   return r;
@@ -109,7 +109,13 @@ class http_server::connection : public std::enable_shared_from_this<connection> 
                    self->write(std::move(r), keep_alive, version);
                  });
     };
-    (*handler_)(std::move(request), peer_, http_responder{std::move(st)});
+    try {
+      (*handler_)(std::move(request), peer_, http_responder{std::move(st)});
+    } catch (const std::exception& e) {
+      // A handler that throws is a bug; the client still gets an answer
+      // (the responder, if unused, answers 500) and the node lives on.
+      spdlog::error("HTTP handler failed for {}: {}", peer_.address, e.what());
+    }
   }
 
   void write(http_response response, bool keep_alive, unsigned version) {

@@ -177,7 +177,7 @@ struct management_api::call {
   void reply(unsigned status, const json& body) {
     http_response r{static_cast<http::status>(status), request.version()};
     r.set(http::field::content_type, "application/json");
-    r.body() = body.dump();
+    r.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     respond(std::move(r));
   }
   void fail(unsigned status, std::string_view message) {
@@ -630,15 +630,26 @@ void management_api::get_session(std::shared_ptr<call> c) {
   });
 }
 
+// A session keeps its subscriptions sorted by filter, so pages go by filter.
 void management_api::get_subscriptions(std::shared_ptr<call> c) {
-  with_session(c, [this, c](caf::actor session) {
+  auto limit = c->limit();
+  if (!limit) return;
+  with_session(c, [this, c, limit = *limit](caf::actor session) {
     ask<session_summary>(system_, session, session_summary_request{true}, timeout_,
-                         [c](std::optional<session_summary> s) {
+                         [c, limit](std::optional<session_summary> s) {
                            if (!s) return c->fail(404, "the session ended");
+                           std::string after = c->query_value("after");
                            json subs = json::array();
-                           for (const auto& r : s->subscriptions)
+                           json next = nullptr;
+                           for (const auto& r : s->subscriptions) {
+                             if (!after.empty() && r.filter <= after) continue;
+                             if (subs.size() == limit) {
+                               next = subs.back()["filter"];
+                               break;
+                             }
                              subs.push_back(to_json(r));
-                           c->reply(200, {{"data", std::move(subs)}});
+                           }
+                           c->reply(200, {{"data", std::move(subs)}, {"next", std::move(next)}});
                          });
   });
 }

@@ -44,7 +44,7 @@ std::string text(const json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>().empty() ? "-" : v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
-  return v.dump();
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 class session {
@@ -60,7 +60,9 @@ class session {
 
   // The JSON answer of a 2xx (null for 204); throws refused otherwise.
   json call(const std::string& method, const std::string& target, const json& body = nullptr) {
-    auto r = client_.call(method, target, body.is_null() ? std::string{} : body.dump());
+    auto r = client_.call(
+        method, target,
+        body.is_null() ? std::string{} : body.dump(-1, ' ', false, json::error_handler_t::replace));
     json answer = r.body.empty() ? json(nullptr) : json::parse(r.body, nullptr, false);
     if (r.status >= 200 && r.status < 300) return answer;
     std::string message = answer.is_object() && answer.contains("message")
@@ -207,7 +209,7 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
   // Shown as JSON or through `show`.
   auto output = [](session& s, const json& j, const std::function<void(const json&)>& show) {
     if (s.json_output())
-      std::cout << j.dump(2) << "\n";
+      std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     else
       show(j);
   };

@@ -196,6 +196,10 @@ class ClientsAndSessionsTest(ApiTestCase):
         self.assertEqual(filters, [("fleet/+/status", 1), ("fleet/alerts", 2)])
         self.assertEqual(r.json["subscriptionCount"], 2)
         self.assertEqual(self.api.get("/api/v1/sessions/kick-me/subscriptions").json["data"][0]["filter"], "fleet/+/status")
+        page = self.api.get("/api/v1/sessions/kick-me/subscriptions?limit=1").json
+        self.assertEqual(([s["filter"] for s in page["data"]], page["next"]), (["fleet/+/status"], "fleet/+/status"))
+        page = self.api.get("/api/v1/sessions/kick-me/subscriptions?limit=1&after=" + quote(page["next"])).json
+        self.assertEqual(([s["filter"] for s in page["data"]], page["next"]), (["fleet/alerts"], None))
         self.assertEqual(self.api.delete("/api/v1/clients/kick-me").status, 204)
         c.wait_disconnected()
         self.assertEqual(c.server_disconnect_reason, 0x98)
@@ -429,6 +433,48 @@ class OpenApiTest(ApiTestCase):
                     checked += 1
         self.assertGreaterEqual(checked, 40)
         c.close()
+
+
+class GarbageTest(ApiTestCase):
+    """Random bytes and random JSON at the HTTP and WebSocket ports (seeded,
+    bounded): every answer is a client error, never a 5xx, and the node
+    lives on."""
+
+    def test_random_bytes_and_requests(self):
+        import random
+        rng = random.Random(1234)
+        for i in range(150):
+            blob = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 400)))
+            if i % 3 == 0:
+                blob = b"GET /api/v1/" + blob + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+            for port in (self.broker.http_port, self.broker.ws_port):
+                try:
+                    answer = raw_http(port, blob, timeout=3)
+                except OSError:
+                    continue
+                if answer.startswith(b"HTTP/1.1 "):
+                    self.assertLess(int(answer[9:12]), 500, (blob, answer[:200]))
+        self.assertEqual(self.api.get("/healthz").status, 200)
+
+    def test_random_json_bodies(self):
+        import random
+        rng = random.Random(99)
+        values = [None, True, 0, -1, 2 ** 40, 1.5, "", "x" * 300, "a/+/b", "$x", [], {}, {"k": []}, ["a"]]
+        keys = ["topic", "payload", "payloadEncoding", "qos", "retain", "messageExpiryInterval",
+                "userProperties", "contentType", "responseTopic", "correlationData", "vin", "model",
+                "region", "deviceId", "fingerprint"]
+        targets = [("POST", "/api/v1/publish"), ("POST", "/api/v1/vehicles"),
+                   ("PATCH", f"/api/v1/vehicles/{VIN}"), ("POST", f"/api/v1/vehicles/{VIN}/devices"),
+                   ("POST", f"/api/v1/vehicles/{VIN}/devices/x/replace")]
+        self.api.post("/api/v1/vehicles", {"vin": VIN})
+        for _ in range(200):
+            body = {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(0, 5))}
+            method, path = rng.choice(targets)
+            r = self.api.call(method, path, body=body)
+            self.assertLess(r.status, 500, (method, path, body, r))
+            if r.status >= 400:
+                self.assertIn("message", r.json)
+        self.assertEqual(self.api.get("/healthz").status, 200)
 
 
 class OpenByDefaultTest(unittest.TestCase):
