@@ -11,6 +11,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/refusal_log.hpp"
+#include "actors/vehicle_json.hpp"
 
 namespace convoy {
 
@@ -32,22 +33,6 @@ constexpr command_name commands[] = {
     {"suspendDevice", op::suspend_device},   {"activateDevice", op::activate_device},
     {"revokeDevice", op::revoke_device},
 };
-
-json to_json(const vehicle_record& v) {
-  json devices = json::array();
-  for (const auto& d : v.devices)
-    devices.push_back({{"deviceId", d.device_id},
-                       {"fingerprint", d.fingerprint},
-                       {"status", to_string(d.status)},
-                       {"addedAt", d.added_at}});
-  return {{"vin", v.vin},
-          {"model", v.model},
-          {"region", v.region},
-          {"status", to_string(v.status)},
-          {"createdAt", v.created_at},
-          {"updatedAt", v.updated_at},
-          {"devices", std::move(devices)}};
-}
 
 // The command, or the reason it is not one.
 std::variant<registry_command, std::string> parse_command(const json& j) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/metrics.hpp"
+#include "runtime/listen.hpp"
 
 namespace convoy::runtime {
 
@@ -160,11 +161,7 @@ http_server::http_server(asio::io_context& io, http_handler handler, http_limits
 http_server::~http_server() = default;
 
 void http_server::listen(const std::string& address, std::uint16_t port) {
-  asio::ip::tcp::endpoint endpoint{asio::ip::make_address(address), port};
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(endpoint);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+  open_acceptor(acceptor_, address, port);
   accept();
 }
 

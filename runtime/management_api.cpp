@@ -13,6 +13,7 @@
 #include "actors/inspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/vehicle_json.hpp"
 #include "protocol/topic.hpp"
 #include "runtime/actor_ask.hpp"
 #include "runtime/prometheus_text.hpp"
@@ -139,22 +140,6 @@ json to_json(const app_message& m) {
   if (m.expires_at != 0) j["expiresAt"] = m.expires_at;
   if (const auto* ct = m.props.string(mqtt::property_id::content_type)) j["contentType"] = *ct;
   return j;
-}
-
-json to_json(const vehicle_record& v) {
-  json devices = json::array();
-  for (const auto& d : v.devices)
-    devices.push_back({{"deviceId", d.device_id},
-                       {"fingerprint", d.fingerprint},
-                       {"status", to_string(d.status)},
-                       {"addedAt", d.added_at}});
-  return {{"vin", v.vin},
-          {"model", v.model},
-          {"region", v.region},
-          {"status", to_string(v.status)},
-          {"createdAt", v.created_at},
-          {"updatedAt", v.updated_at},
-          {"devices", std::move(devices)}};
 }
 
 // The status a registry refusal maps to.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/metrics.hpp"
+#include "runtime/listen.hpp"
 #include "runtime/mqtt_connection.hpp"
 
 namespace convoy::runtime {
@@ -22,11 +23,7 @@ mqtt_listener::mqtt_listener(asio::io_context& io, edge_context& ctx, bool runs_
       sweep_timer_(io) {}
 
 void mqtt_listener::listen(const std::string& address, std::uint16_t port) {
-  asio::ip::tcp::endpoint endpoint{asio::ip::make_address(address), port};
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(endpoint);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+  open_acceptor(acceptor_, address, port);
   accept();
   if (runs_sweep_) sweep();
 }
