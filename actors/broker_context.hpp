@@ -53,6 +53,13 @@ struct broker_context {
   // an active device.
   std::vector<caf::actor> registry_shards;
   bool registry_required = false;
+  // Consents, sharded by VIN (actors/consent_shard.hpp), and the purposes
+  // they may be given for.
+  std::vector<caf::actor> consent_shards;
+  std::shared_ptr<const class consent_catalog> consent_purposes;
+  const caf::actor& consent_shard_for(std::string_view vin) const {
+    return consent_shards[std::hash<std::string_view>{}(vin) % consent_shards.size()];
+  }
   caf::actor registry_control;  // takes PUBLISHes to the $CONTROL topics
   caf::actor refusal_log;       // recent refusals per client (actors/refusal_log.hpp)
   const caf::actor& registry_shard_for(std::string_view vin) const {

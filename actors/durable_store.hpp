@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "actors/consent.hpp"
 #include "actors/messages.hpp"
 
 namespace convoy {
@@ -76,6 +77,13 @@ class durable_store {
   virtual std::vector<vehicle_record> list_vehicles(
       const std::string& after, std::size_t limit,
       const std::function<bool(const vehicle_record&)>& wanted, bool& more) = 0;
+
+  // Consents, one record per vehicle, subject and purpose. load_consents
+  // reads every stored one of a vehicle, expired ones too.
+  virtual std::vector<consent_record> load_consents(const std::string& vin) = 0;
+  virtual bool save_consent(const consent_record& c, completion done) = 0;
+  virtual bool erase_consent(const std::string& vin, const std::string& subject,
+                             const std::string& purpose, completion done) = 0;
 
   // Calls `done` once everything submitted before is durable.
   virtual bool sync(completion done) = 0;

@@ -1,5 +1,6 @@
 #include "actors/messages.hpp"
 
+#include "actors/consent.hpp"
 #include "actors/inspection.hpp"
 
 #include <variant>
@@ -91,6 +92,14 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<retained_page>("convoy.retained_page");
   cfg.add_message_type<vehicle_page_request>("convoy.vehicle_page_request");
   cfg.add_message_type<vehicle_page>("convoy.vehicle_page");
+  cfg.add_message_type<consent_record>("convoy.consent_record");
+  cfg.add_message_type<consent_grant>("convoy.consent_grant");
+  cfg.add_message_type<consent_revoke>("convoy.consent_revoke");
+  cfg.add_message_type<consent_list_request>("convoy.consent_list_request");
+  cfg.add_message_type<consent_list>("convoy.consent_list");
+  cfg.add_message_type<consent_result>("convoy.consent_result");
+  cfg.add_message_type<consent_check>("convoy.consent_check");
+  cfg.add_message_type<consent_verdict>("convoy.consent_verdict");
   cfg.add_message_type<delivery>("convoy.delivery");
   cfg.add_message_type<route_request>("convoy.route_request");
   cfg.add_message_type<route_outcome>("convoy.route_outcome");

@@ -106,6 +106,10 @@ std::string_view name_of(counter c) {
       return "refused_http_busy";
     case counter::refused_api_unauthorized:
       return "refused_api_unauthorized";
+    case counter::refused_no_consent:
+      return "refused_no_consent";
+    case counter::consents_revoked:
+      return "consents_revoked";
     case counter::refused_tls_handshake:
       return "refused_tls_handshake";
     case counter::disconnected_certificate_revoked:

@@ -67,7 +67,9 @@ enum class counter : std::uint8_t {
   refused_http_request,      // an HTTP request that could not be read (400, 413, 431)
   refused_http_busy,         // an HTTP connection beyond http.max_connections (503)
   refused_api_unauthorized,  // an API request without valid credentials (401, 403)
-  refused_tls_handshake,     // no TLS, or a client certificate missing, expired, revoked, untrusted
+  refused_no_consent,        // a consent check that found no consent (telemetry or a command)
+  consents_revoked,
+  refused_tls_handshake,  // no TLS, or a client certificate missing, expired, revoked, untrusted
   disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
   tls_reload_failures,               // changed TLS files that could not be loaded
   acl_reload_failures,               // a changed auth.acl_file that could not be loaded

@@ -1,8 +1,8 @@
 #include "actors/refusal_log.hpp"
 
-#include "actors/inspection.hpp"
-
 #include <algorithm>
+
+#include "actors/inspection.hpp"
 
 namespace convoy {
 

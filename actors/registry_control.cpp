@@ -1,13 +1,12 @@
 #include "actors/registry_control.hpp"
 
-#include "actors/inspection.hpp"
-
 #include <memory>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "actors/inspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/refusal_log.hpp"

@@ -1,14 +1,12 @@
 #include "actors/registry_shard.hpp"
 
-#include "actors/inspection.hpp"
-
-#include <map>
-
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
+#include "actors/inspection.hpp"
 #include "actors/storage_gate.hpp"
 
 namespace convoy {

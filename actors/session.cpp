@@ -1,7 +1,5 @@
 #include "actors/session.hpp"
 
-#include "actors/inspection.hpp"
-
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -11,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "actors/connect_policy.hpp"
+#include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
 #include "actors/refusal_log.hpp"
 #include "actors/registry_control.hpp"

@@ -2,13 +2,12 @@
 
 #include <algorithm>
 
-#include "actors/inspection.hpp"
-
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
 #include <spdlog/spdlog.h>
 
+#include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
 #include "actors/session.hpp"
 

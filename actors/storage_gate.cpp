@@ -1,10 +1,10 @@
 #include "actors/storage_gate.hpp"
 
-#include "actors/inspection.hpp"
-
 #include <atomic>
 
 #include <caf/send.hpp>
+
+#include "actors/inspection.hpp"
 
 namespace convoy {
 

@@ -1,11 +1,10 @@
 #include "actors/topic_shard.hpp"
 
-#include "actors/inspection.hpp"
-
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
 
+#include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
 #include "protocol/topic.hpp"
 

@@ -132,6 +132,13 @@ struct node_config {
     bool operator==(const registry_section&) const = default;
   } registry;
 
+  struct consent_section {
+    std::string purposes_file;  // TOML catalog of purposes; empty: the built-in one
+    std::uint32_t shards = 4;   // consent shard actors (by hash of VIN)
+    std::uint32_t max_cached_vehicles = 100'000;  // per shard
+    bool operator==(const consent_section&) const = default;
+  } consent;
+
   struct http_section {
     bool enabled = true;
     std::string bind = "127.0.0.1";

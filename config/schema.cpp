@@ -375,6 +375,20 @@ constexpr auto keys = std::to_array<key_info>({
     integer_key<&nc::registry, &nc::registry_section::shards>(
         "registry.shards", "Registry shard actors; vehicles are spread over them by VIN.", 1, 1024),
 
+    // [consent]
+    optional_string_key<&nc::consent, &nc::consent_section::purposes_file>(
+        "consent.purposes_file",
+        "TOML file of the purposes consents are given for: [purposes.NAME] with the telemetry "
+        "topics (filters below vehicles/{vin}/) and command names each covers. Empty: the "
+        "built-in telemetry, location, diagnostics and remote-control."),
+    integer_key<&nc::consent, &nc::consent_section::shards>(
+        "consent.shards", "Consent shard actors; vehicles are spread over them by VIN.", 1, 1024),
+    integer_key<&nc::consent, &nc::consent_section::max_cached_vehicles>(
+        "consent.max_cached_vehicles",
+        "Vehicles whose consents one shard keeps in memory; others are read from storage when "
+        "needed.",
+        1, 100'000'000),
+
     // [http]
     bool_key<&nc::http, &nc::http_section::enabled>(
         "http.enabled",
@@ -408,9 +422,9 @@ constexpr auto keys = std::to_array<key_info>({
         100, 600'000),
 });
 
-constexpr std::array<std::string_view, 11> sections = {"node",    "log",      "mqtt", "broker",
-                                                       "storage", "auth",     "tls",  "websocket",
-                                                       "jwt",     "registry", "http"};
+constexpr std::array<std::string_view, 12> sections = {
+    "node", "log",       "mqtt", "broker",   "storage", "auth",
+    "tls",  "websocket", "jwt",  "registry", "consent", "http"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -459,6 +473,9 @@ std::string_view section_description(std::string_view section) {
   }
   if (section == "tls") {
     return "MQTT over TLS, with client certificates (mutual TLS) for vehicles.";
+  }
+  if (section == "consent") {
+    return "Consent: which services may have a vehicle's data and run its commands, for what.";
   }
   if (section == "http") {
     return "The management API, Prometheus metrics and health checks over HTTP.";

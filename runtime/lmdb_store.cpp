@@ -10,6 +10,7 @@
 #include "runtime/storage/queue_entry.hpp"
 #include "runtime/storage/read_txn.hpp"
 #include "runtime/storage/record_keys.hpp"
+#include "runtime/storage/stored_consent.hpp"
 #include "runtime/storage/stored_message.hpp"
 #include "runtime/storage/stored_session.hpp"
 #include "runtime/storage/stored_vehicle.hpp"
@@ -351,6 +352,46 @@ bool lmdb_store::save_vehicle(const vehicle_record& v, completion done) {
 bool lmdb_store::erase_vehicle(const std::string& vin, completion done) {
   storage::write_batch batch{report(std::move(done), "deleting vehicle '" + vin + "'")};
   batch.erase(storage::database::vehicles, storage::name_key(vin));
+  return writer_.submit(std::move(batch));
+}
+
+std::vector<consent_record> lmdb_store::load_consents(const std::string& vin) {
+  std::vector<consent_record> out;
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: reading the consents of '{}': {}", vin, txn.error().what());
+    return out;
+  }
+  auto scanned =
+      txn->for_each(storage::database::consents, storage::consent_prefix(vin),
+                    [&](std::string_view, std::string_view value) {
+                      auto stored = storage::decode_consent(value);
+                      if (!stored) {
+                        spdlog::error("storage: a consent record of '{}' is damaged: {}", vin,
+                                      stored.error().what());
+                        return;
+                      }
+                      out.push_back({std::move(stored->vin), std::move(stored->subject),
+                                     std::move(stored->purpose), stored->granted_at_ms,
+                                     stored->expires_at_ms, std::move(stored->granted_by)});
+                    });
+  if (!scanned)
+    spdlog::error("storage: reading the consents of '{}': {}", vin, scanned.error().what());
+  return out;
+}
+
+bool lmdb_store::save_consent(const consent_record& c, completion done) {
+  storage::stored_consent s{c.vin, c.subject, c.purpose, c.granted_at, c.expires_at, c.granted_by};
+  storage::write_batch batch{report(std::move(done), "storing a consent of '" + c.vin + "'")};
+  batch.put(storage::database::consents, storage::consent_key(c.vin, c.subject, c.purpose),
+            storage::encode_consent(s));
+  return writer_.submit(std::move(batch));
+}
+
+bool lmdb_store::erase_consent(const std::string& vin, const std::string& subject,
+                               const std::string& purpose, completion done) {
+  storage::write_batch batch{report(std::move(done), "deleting a consent of '" + vin + "'")};
+  batch.erase(storage::database::consents, storage::consent_key(vin, subject, purpose));
   return writer_.submit(std::move(batch));
 }
 

@@ -41,6 +41,10 @@ class lmdb_store final : public durable_store {
   std::optional<vehicle_record> load_vehicle(const std::string& vin) override;
   bool save_vehicle(const vehicle_record& v, completion done) override;
   bool erase_vehicle(const std::string& vin, completion done) override;
+  std::vector<consent_record> load_consents(const std::string& vin) override;
+  bool save_consent(const consent_record& c, completion done) override;
+  bool erase_consent(const std::string& vin, const std::string& subject, const std::string& purpose,
+                     completion done) override;
   std::vector<vehicle_record> list_vehicles(
       const std::string& after, std::size_t limit,
       const std::function<bool(const vehicle_record&)>& wanted, bool& more) override;

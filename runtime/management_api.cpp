@@ -10,6 +10,8 @@
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/consent.hpp"
+#include "actors/consent_catalog.hpp"
 #include "actors/inspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
@@ -158,6 +160,7 @@ struct management_api::call {
   http_responder respond;
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> params;
+  std::string who;  // the API key's or token's name, for records and logs
 
   void reply(unsigned status, const json& body) {
     http_response r{static_cast<http::status>(status), request.version()};
@@ -248,6 +251,14 @@ const std::vector<management_api::route>& management_api::routes() {
       {v::get, "/api/v1/vehicles", &management_api::list_vehicles, a::operator_only},
       {v::post, "/api/v1/vehicles", &management_api::create_vehicle, a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}", &management_api::get_vehicle, a::operator_only},
+      {v::get, "/api/v1/consent-purposes", &management_api::consent_purposes, a::operator_only},
+      {v::post, "/api/v1/vehicles/{vin}/consents", &management_api::grant_consent,
+       a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}/consents", &management_api::list_consents, a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}/consents/check", &management_api::check_consent,
+       a::operator_only},
+      {v::delete_, "/api/v1/vehicles/{vin}/consents/{subject}/{purpose}",
+       &management_api::revoke_consent, a::operator_only},
       {v::patch, "/api/v1/vehicles/{vin}", &management_api::update_vehicle, a::operator_only},
       {v::delete_, "/api/v1/vehicles/{vin}", &management_api::delete_vehicle, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/suspend", &management_api::suspend_vehicle,
@@ -291,7 +302,9 @@ management_api::management_api(caf::actor_system& system, context_ptr broker,
 
 management_api::~management_api() = default;
 
-std::pair<unsigned, std::string> management_api::authorize(const http_request& request) {
+std::pair<unsigned, std::string> management_api::authorize(const http_request& request,
+                                                           std::string& who) {
+  who = "anonymous";
   if (!keys_ && !jwt_) return {};  // loopback only (config check)
   std::string_view key;
   if (auto it = request.find("X-API-Key"); it != request.end())
@@ -312,15 +325,21 @@ std::pair<unsigned, std::string> management_api::authorize(const http_request& r
     if (std::find(roles.begin(), roles.end(), settings_.operator_role) == roles.end())
       return {403, "the token's identity '" + r.ok->identity + "' does not have the role '" +
                        settings_.operator_role + "'"};
+    who = "token:" + r.ok->identity;
     return {};
   }
   if (key.empty()) key = bearer;
-  if (keys_ && keys_->check(key)) return {};
+  if (keys_) {
+    if (auto name = keys_->check(key)) {
+      who = "key:" + *name;
+      return {};
+    }
+  }
   return {401, "unknown API key"};
 }
 
 void management_api::handle(http_request&& request, const http_peer& peer, http_responder respond) {
-  auto c = std::make_shared<call>(call{std::move(request), std::move(respond), {}, {}});
+  auto c = std::make_shared<call>(call{std::move(request), std::move(respond), {}, {}, {}});
   std::string_view target{c->request.target().data(), c->request.target().size()};
   std::string_view path = target.substr(0, target.find('?'));
   if (auto q = target.find('?'); q != std::string_view::npos) {
@@ -378,7 +397,7 @@ void management_api::handle(http_request&& request, const http_peer& peer, http_
   if (!found) return c->fail(404, "no such route: " + std::string{path});
   if (found->who == route::access::operator_only ||
       (found->who == route::access::probe && settings_.metrics_require_auth)) {
-    auto [status, why] = authorize(c->request);
+    auto [status, why] = authorize(c->request, c->who);
     if (status != 0) {
       metrics::add(counter::refused_api_unauthorized);
       spdlog::info("API: {} {} from {} refused: {}",
@@ -925,6 +944,140 @@ void management_api::list_vehicles(std::shared_ptr<call> c) {
                         if (last) finish();
                       });
   }
+}
+
+// ---- consent ----
+
+namespace {
+
+json to_json(const consent_record& r) {
+  return {{"vin", r.vin},
+          {"subject", r.subject},
+          {"purpose", r.purpose},
+          {"grantedAt", r.granted_at},
+          {"expiresAt", r.expires_at == 0 ? json(nullptr) : json(r.expires_at)},
+          {"grantedBy", r.granted_by}};
+}
+
+bool printable(const std::string& s) {
+  return std::none_of(s.begin(), s.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7F;
+  });
+}
+
+}  // namespace
+
+void management_api::consent_purposes(std::shared_ptr<call> c) {
+  json data = json::array();
+  for (const auto& p : broker_->consent_purposes->purposes())
+    data.push_back({{"name", p.name},
+                    {"description", p.description},
+                    {"topics", p.topics},
+                    {"commands", p.commands}});
+  c->reply(200, {{"data", std::move(data)}});
+}
+
+void management_api::grant_consent(std::shared_ptr<call> c) {
+  auto body = c->body_object();
+  if (!body) return;
+  consent_record r;
+  r.vin = c->param("vin");
+  r.granted_by = c->who;
+  for (auto [key, field] : {std::pair{"subject", &r.subject}, {"purpose", &r.purpose}}) {
+    auto it = body->find(key);
+    if (it == body->end() || !it->is_string() || it->get<std::string>().empty())
+      return c->fail(400, std::string{"\""} + key + "\" is required (a string)");
+    *field = it->get<std::string>();
+  }
+  if (!printable(r.subject)) return c->fail(400, "\"subject\" holds control characters");
+  if (body->contains("expiresAt") && body->contains("ttlSeconds"))
+    return c->fail(400, "give \"expiresAt\" or \"ttlSeconds\", not both");
+  if (auto it = body->find("expiresAt"); it != body->end()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() <= 0)
+      return c->fail(400, "\"expiresAt\" must be a Unix time in milliseconds");
+    r.expires_at = it->get<std::int64_t>();
+  }
+  if (auto it = body->find("ttlSeconds"); it != body->end()) {
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() == 0 ||
+        it->get<std::uint64_t>() > 100ull * 365 * 86'400)
+      return c->fail(400, "\"ttlSeconds\" must be a positive number of seconds");
+    r.expires_at = now_ms() + static_cast<std::int64_t>(it->get<std::uint64_t>()) * 1000;
+  }
+  // Only registered vehicles get consents.
+  registry_command get;
+  get.what = registry_command::op::get_vehicle;
+  get.vin = r.vin;
+  ask<registry_result>(system_, broker_->registry_shard_for(r.vin), get, timeout_,
+                       [this, c, r](std::optional<registry_result> v) mutable {
+                         if (!v) return c->fail(504, "the registry did not answer in time");
+                         if (!v->ok) return c->fail(404, "vehicle " + r.vin + " is not registered");
+                         ask<consent_result>(
+                             system_, broker_->consent_shard_for(r.vin), consent_grant{r}, timeout_,
+                             [c](std::optional<consent_result> g) {
+                               if (!g)
+                                 return c->fail(504, "the consent shard did not answer in time");
+                               if (!g->ok) return c->fail(400, g->error);
+                               c->reply(201, to_json(g->record));
+                             });
+                       });
+}
+
+void management_api::list_consents(std::shared_ptr<call> c) {
+  auto limit = c->limit();
+  if (!limit) return;
+  std::string vin = c->param("vin");
+  ask<consent_list>(system_, broker_->consent_shard_for(vin), consent_list_request{vin}, timeout_,
+                    [c, limit = *limit](std::optional<consent_list> l) {
+                      if (!l) return c->fail(504, "the consent shard did not answer in time");
+                      // Sorted by subject and purpose; the cursor is both, a
+                      // newline between (neither holds one).
+                      std::string after = c->query_value("after");
+                      json data = json::array();
+                      json next = nullptr;
+                      for (const auto& r : l->records) {
+                        std::string key = r.subject + "\n" + r.purpose;
+                        if (!after.empty() && key <= after) continue;
+                        if (data.size() == limit) {
+                          next = data.back()["subject"].get<std::string>() + "\n" +
+                                 data.back()["purpose"].get<std::string>();
+                          break;
+                        }
+                        data.push_back(to_json(r));
+                      }
+                      c->reply(200, {{"data", std::move(data)}, {"next", std::move(next)}});
+                    });
+}
+
+void management_api::check_consent(std::shared_ptr<call> c) {
+  consent_check check{c->param("vin"), c->query_value("subject"), c->query_value("topic"),
+                      c->query_value("command")};
+  if (check.subject.empty()) return c->fail(400, "\"subject\" is required");
+  if (check.topic.empty() == check.command.empty())
+    return c->fail(400, "give one of \"topic\" and \"command\"");
+  if (!check.topic.empty() && mqtt::validate_topic_name(check.topic) != mqtt::reason_code::success)
+    return c->fail(400, "\"topic\" is not a valid topic name");
+  ask<consent_verdict>(system_, broker_->consent_shard_for(check.vin), check, timeout_,
+                       [c](std::optional<consent_verdict> v) {
+                         if (!v) return c->fail(504, "the consent shard did not answer in time");
+                         json answer{{"allowed", v->allowed}};
+                         if (v->allowed)
+                           answer["purpose"] = v->purpose;
+                         else
+                           answer["reason"] = v->reason;
+                         c->reply(200, answer);
+                       });
+}
+
+void management_api::revoke_consent(std::shared_ptr<call> c) {
+  consent_revoke rv{c->param("vin"), c->param("subject"), c->param("purpose"), c->who};
+  ask<consent_result>(system_, broker_->consent_shard_for(rv.vin), rv, timeout_,
+                      [c](std::optional<consent_result> r) {
+                        if (!r) return c->fail(504, "the consent shard did not answer in time");
+                        if (!r->ok)
+                          return c->fail(r->error == "consent not found" ? 404 : 503, r->error);
+                        c->no_content();
+                      });
 }
 
 using op = registry_command::op;

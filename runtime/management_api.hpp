@@ -52,7 +52,7 @@ class management_api {
   struct route;
   static const std::vector<route>& routes();
   // Empty when the request may go on; else the status (401, 403) and why.
-  std::pair<unsigned, std::string> authorize(const http_request& request);
+  std::pair<unsigned, std::string> authorize(const http_request& request, std::string& who);
 
   // Handlers, one per route.
   void healthz(std::shared_ptr<call> c);
@@ -73,6 +73,11 @@ class management_api {
   void get_retained(std::shared_ptr<call> c);
   void delete_retained(std::shared_ptr<call> c);
   void list_vehicles(std::shared_ptr<call> c);
+  void consent_purposes(std::shared_ptr<call> c);
+  void grant_consent(std::shared_ptr<call> c);
+  void list_consents(std::shared_ptr<call> c);
+  void check_consent(std::shared_ptr<call> c);
+  void revoke_consent(std::shared_ptr<call> c);
   void create_vehicle(std::shared_ptr<call> c);
   void get_vehicle(std::shared_ptr<call> c);
   void update_vehicle(std::shared_ptr<call> c);

@@ -9,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/consent_shard.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/refusal_log.hpp"
@@ -19,6 +20,7 @@
 #include "actors/topic_shard.hpp"
 #include "runtime/access_file.hpp"
 #include "runtime/mqtt_connection.hpp"
+#include "runtime/purpose_file.hpp"
 
 namespace convoy::runtime {
 
@@ -116,6 +118,18 @@ void node::start() {
     ctx->registry_shards.push_back(
         system_->spawn(registry_shard, store_ptr{store_}, ctx->storage_gate));
   ctx->registry_required = cfg_.registry.required;
+  try {
+    ctx->consent_purposes =
+        cfg_.consent.purposes_file.empty()
+            ? std::make_shared<const consent_catalog>(consent_catalog::builtin())
+            : std::make_shared<const consent_catalog>(
+                  load_purpose_file(cfg_.consent.purposes_file));
+  } catch (const purpose_file_error& e) {
+    throw std::runtime_error(e.what());
+  }
+  for (std::uint32_t i = 0; i < cfg_.consent.shards; ++i)
+    ctx->consent_shards.push_back(
+        system_->spawn(consent_shard, store_ptr{store_}, ctx->storage_gate, ctx->consent_purposes));
   if (store_) {
     // Queued in the shards' mailboxes before the listener opens, so ahead
     // of any subscription.
@@ -404,6 +418,8 @@ void node::stop() {
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
   if (edge_.broker) {
     for (const auto& shard : edge_.broker->registry_shards)
+      caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    for (const auto& shard : edge_.broker->consent_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->registry_control, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->refusal_log, caf::exit_reason::user_shutdown);

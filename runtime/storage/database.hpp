@@ -18,13 +18,14 @@ enum class database : std::uint8_t {
   inflight_in,  // client id + packet id -> inflight_in_entry (incoming QoS 2)
   retained,     // topic -> stored_message
   vehicles,     // VIN -> stored_vehicle (schema version 2)
+  consents,     // VIN, subject, purpose -> stored_consent (schema version 3)
 };
 
-inline constexpr std::size_t database_count = 7;
+inline constexpr std::size_t database_count = 8;
 
 inline constexpr std::array<database, database_count> all_databases = {
     database::meta,        database::sessions, database::messages, database::queues,
-    database::inflight_in, database::retained, database::vehicles,
+    database::inflight_in, database::retained, database::vehicles, database::consents,
 };
 
 // The LMDB name of the database, which is also how errors refer to it.
@@ -44,6 +45,8 @@ constexpr std::string_view name_of(database db) {
       return "retained";
     case database::vehicles:
       return "vehicles";
+    case database::consents:
+      return "consents";
   }
   return "unknown";
 }

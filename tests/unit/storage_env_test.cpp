@@ -25,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string schema_v1("\x00\x00\x00\x01", 4);
-const std::string schema_current("\x00\x00\x00\x02", 4);
+const std::string schema_current("\x00\x00\x00\x03", 4);
 
 // Writes `value` as the schema version of the environment in dir, with
 // LMDB directly: storage_env would refuse to open it after the first change.
@@ -91,7 +91,7 @@ TEST_CASE("storage reopen keeps the data, in both durability modes") {
   }
 }
 
-TEST_CASE("storage upgrades schema version 1 (no vehicles database), keeping the data") {
+TEST_CASE("storage upgrades schema version 1 (no vehicles, no consents), keeping the data") {
   temp_dir tmp;
   // A version 1 environment as its build wrote it: six databases.
   {
@@ -126,8 +126,13 @@ TEST_CASE("storage upgrades schema version 1 (no vehicles database), keeping the
                         [&](std::string_view, std::string_view) { ++vehicles; })
               .has_value());
     CHECK(vehicles == 0);
+    std::size_t consents = 0;
+    CHECK(txn->for_each(database::consents, {},
+                        [&](std::string_view, std::string_view) { ++consents; })
+              .has_value());
+    CHECK(consents == 0);
   }
-  // And it opens again as version 2.
+  // And it opens again as the current version.
   storage_env again(tmp.path(), {});
   CHECK(read_value(again, database::sessions, "k") == "sessions");
 }
@@ -218,12 +223,12 @@ TEST_CASE("storage refuses a newer or unknown schema version") {
   temp_dir tmp;
   const std::string file = (tmp.path() / "data.mdb").string();
   { storage_env fresh(tmp.path(), {}); }
-  set_schema_version(tmp.path(), std::string("\x00\x00\x00\x03", 4));
+  set_schema_version(tmp.path(), std::string("\x00\x00\x00\x04", 4));
   storage_error newer = open_error(tmp.path());
   CHECK(newer.code() == storage_errc::unsupported_schema);
   CHECK(std::string(newer.what()) ==
         file +
-            " holds storage schema version 3, newer than version 2 that this build of Convoy "
+            " holds storage schema version 4, newer than version 3 that this build of Convoy "
             "reads; run a newer Convoy or point node.data_dir at another directory");
 
   set_schema_version(tmp.path(), std::string(4, '\0'));
