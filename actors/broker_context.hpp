@@ -60,6 +60,9 @@ struct broker_context {
   const caf::actor& consent_shard_for(std::string_view vin) const {
     return consent_shards[std::hash<std::string_view>{}(vin) % consent_shards.size()];
   }
+  // Last known vehicle state by VIN (actors/vehicle_state_shard.hpp); empty
+  // without state.enabled.
+  std::vector<caf::actor> state_shards;
   caf::actor registry_control;  // takes PUBLISHes to the $CONTROL topics
   caf::actor refusal_log;       // recent refusals per client (actors/refusal_log.hpp)
   const caf::actor& registry_shard_for(std::string_view vin) const {

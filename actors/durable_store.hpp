@@ -7,6 +7,7 @@
 
 #include "actors/consent.hpp"
 #include "actors/messages.hpp"
+#include "actors/vehicle_state.hpp"
 
 namespace convoy {
 
@@ -84,6 +85,10 @@ class durable_store {
   virtual bool save_consent(const consent_record& c, completion done) = 0;
   virtual bool erase_consent(const std::string& vin, const std::string& subject,
                              const std::string& purpose, completion done) = 0;
+
+  // Last known vehicle state, one record per VIN.
+  virtual std::optional<vehicle_state> load_vehicle_state(const std::string& vin) = 0;
+  virtual bool save_vehicle_state(const vehicle_state& s, completion done) = 0;
 
   // Calls `done` once everything submitted before is durable.
   virtual bool sync(completion done) = 0;

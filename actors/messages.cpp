@@ -2,6 +2,7 @@
 
 #include "actors/consent.hpp"
 #include "actors/inspection.hpp"
+#include "actors/vehicle_state_shard.hpp"
 
 #include <variant>
 
@@ -100,6 +101,10 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<consent_result>("convoy.consent_result");
   cfg.add_message_type<consent_check>("convoy.consent_check");
   cfg.add_message_type<consent_verdict>("convoy.consent_verdict");
+  cfg.add_message_type<vehicle_state>("convoy.vehicle_state");
+  cfg.add_message_type<vehicle_state_request>("convoy.vehicle_state_request");
+  cfg.add_message_type<telemetry_forward>("convoy.telemetry_forward");
+  cfg.add_message_type<vehicle_state_shards>("convoy.vehicle_state_shards");
   cfg.add_message_type<delivery>("convoy.delivery");
   cfg.add_message_type<route_request>("convoy.route_request");
   cfg.add_message_type<route_outcome>("convoy.route_outcome");

@@ -106,6 +106,8 @@ std::string_view name_of(counter c) {
       return "refused_http_busy";
     case counter::refused_api_unauthorized:
       return "refused_api_unauthorized";
+    case counter::dropped_state_fields:
+      return "dropped_state_fields";
     case counter::refused_no_consent:
       return "refused_no_consent";
     case counter::consents_revoked:

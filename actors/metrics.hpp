@@ -67,6 +67,7 @@ enum class counter : std::uint8_t {
   refused_http_request,      // an HTTP request that could not be read (400, 413, 431)
   refused_http_busy,         // an HTTP connection beyond http.max_connections (503)
   refused_api_unauthorized,  // an API request without valid credentials (401, 403)
+  dropped_state_fields,      // telemetry fields beyond the bound of fields per vehicle state
   refused_no_consent,        // a consent check that found no consent (telemetry or a command)
   consents_revoked,
   refused_tls_handshake,  // no TLS, or a client certificate missing, expired, revoked, untrusted

@@ -139,6 +139,14 @@ struct node_config {
     bool operator==(const consent_section&) const = default;
   } consent;
 
+  struct state_section {
+    bool enabled = true;  // last known vehicle state from vehicles/+/telemetry/#
+    std::uint32_t shards = 4;
+    std::uint32_t history_size = 100;             // latest field changes kept per vehicle
+    std::uint32_t max_cached_vehicles = 100'000;  // per shard
+    bool operator==(const state_section&) const = default;
+  } state;
+
   struct http_section {
     bool enabled = true;
     std::string bind = "127.0.0.1";

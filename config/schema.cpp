@@ -389,6 +389,21 @@ constexpr auto keys = std::to_array<key_info>({
         "needed.",
         1, 100'000'000),
 
+    // [state]
+    bool_key<&nc::state, &nc::state_section::enabled>(
+        "state.enabled",
+        "Whether the node keeps each vehicle's last known state from its telemetry "
+        "(vehicles/{vin}/telemetry/...): every field with its time, and a short history."),
+    integer_key<&nc::state, &nc::state_section::shards>(
+        "state.shards", "Vehicle state shard actors; vehicles are spread over them by VIN.", 1,
+        1024),
+    integer_key<&nc::state, &nc::state_section::history_size>(
+        "state.history_size", "Latest field changes kept per vehicle.", 1, 100'000),
+    integer_key<&nc::state, &nc::state_section::max_cached_vehicles>(
+        "state.max_cached_vehicles",
+        "Vehicle states one shard keeps in memory; others are read from storage when needed.", 1,
+        100'000'000),
+
     // [http]
     bool_key<&nc::http, &nc::http_section::enabled>(
         "http.enabled",
@@ -422,9 +437,9 @@ constexpr auto keys = std::to_array<key_info>({
         100, 600'000),
 });
 
-constexpr std::array<std::string_view, 12> sections = {
-    "node", "log",       "mqtt", "broker",   "storage", "auth",
-    "tls",  "websocket", "jwt",  "registry", "consent", "http"};
+constexpr std::array<std::string_view, 13> sections = {
+    "node",      "log", "mqtt",     "broker",  "storage", "auth", "tls",
+    "websocket", "jwt", "registry", "consent", "state",   "http"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -476,6 +491,9 @@ std::string_view section_description(std::string_view section) {
   }
   if (section == "consent") {
     return "Consent: which services may have a vehicle's data and run its commands, for what.";
+  }
+  if (section == "state") {
+    return "Last known vehicle state, from telemetry.";
   }
   if (section == "http") {
     return "The management API, Prometheus metrics and health checks over HTTP.";

@@ -14,6 +14,7 @@
 #include "runtime/storage/stored_message.hpp"
 #include "runtime/storage/stored_session.hpp"
 #include "runtime/storage/stored_vehicle.hpp"
+#include "runtime/storage/stored_vehicle_state.hpp"
 
 namespace convoy::runtime {
 
@@ -378,6 +379,43 @@ std::vector<consent_record> lmdb_store::load_consents(const std::string& vin) {
   if (!scanned)
     spdlog::error("storage: reading the consents of '{}': {}", vin, scanned.error().what());
   return out;
+}
+
+std::optional<vehicle_state> lmdb_store::load_vehicle_state(const std::string& vin) {
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: reading the state of '{}': {}", vin, txn.error().what());
+    return std::nullopt;
+  }
+  auto value = txn->get(storage::database::vehicle_states, storage::name_key(vin));
+  if (!value || !*value) return std::nullopt;
+  auto stored = storage::decode_vehicle_state(**value);
+  if (!stored) {
+    spdlog::error("storage: the state record of '{}' is damaged: {}", vin, stored.error().what());
+    return std::nullopt;
+  }
+  vehicle_state s;
+  s.vin = std::move(stored->vin);
+  s.updated_at = stored->updated_at_ms;
+  for (auto& f : stored->fields)
+    s.fields.push_back({std::move(f.name), std::move(f.value), f.at_ms});
+  for (auto& f : stored->history)
+    s.history.push_back({std::move(f.name), std::move(f.value), f.at_ms});
+  return s;
+}
+
+bool lmdb_store::save_vehicle_state(const vehicle_state& s, completion done) {
+  storage::stored_vehicle_state stored;
+  stored.vin = s.vin;
+  stored.updated_at_ms = s.updated_at;
+  for (const auto& f : s.fields)
+    stored.fields.push_back({f.name, f.value, f.at});
+  for (const auto& f : s.history)
+    stored.history.push_back({f.name, f.value, f.at});
+  storage::write_batch batch{report(std::move(done), "storing the state of '" + s.vin + "'")};
+  batch.put(storage::database::vehicle_states, storage::name_key(s.vin),
+            storage::encode_vehicle_state(stored));
+  return writer_.submit(std::move(batch));
 }
 
 bool lmdb_store::save_consent(const consent_record& c, completion done) {

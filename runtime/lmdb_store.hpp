@@ -42,6 +42,8 @@ class lmdb_store final : public durable_store {
   bool save_vehicle(const vehicle_record& v, completion done) override;
   bool erase_vehicle(const std::string& vin, completion done) override;
   std::vector<consent_record> load_consents(const std::string& vin) override;
+  std::optional<vehicle_state> load_vehicle_state(const std::string& vin) override;
+  bool save_vehicle_state(const vehicle_state& s, completion done) override;
   bool save_consent(const consent_record& c, completion done) override;
   bool erase_consent(const std::string& vin, const std::string& subject, const std::string& purpose,
                      completion done) override;

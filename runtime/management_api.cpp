@@ -16,6 +16,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/vehicle_json.hpp"
+#include "actors/vehicle_state.hpp"
 #include "protocol/topic.hpp"
 #include "runtime/actor_ask.hpp"
 #include "runtime/prometheus_text.hpp"
@@ -251,6 +252,8 @@ const std::vector<management_api::route>& management_api::routes() {
       {v::get, "/api/v1/vehicles", &management_api::list_vehicles, a::operator_only},
       {v::post, "/api/v1/vehicles", &management_api::create_vehicle, a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}", &management_api::get_vehicle, a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}/state", &management_api::get_state, a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}/history", &management_api::get_history, a::operator_only},
       {v::get, "/api/v1/consent-purposes", &management_api::consent_purposes, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/consents", &management_api::grant_consent,
        a::operator_only},
@@ -944,6 +947,58 @@ void management_api::list_vehicles(std::shared_ptr<call> c) {
                         if (last) finish();
                       });
   }
+}
+
+// ---- vehicle state ----
+
+namespace {
+
+json field_value(const std::string& text) {
+  json v = json::parse(text, nullptr, false);
+  return v.is_discarded() ? json(text) : v;
+}
+
+}  // namespace
+
+void management_api::fetch_state(std::shared_ptr<call> c,
+                                 std::function<void(std::shared_ptr<call>, vehicle_state)> then) {
+  if (broker_->state_shards.empty())
+    return c->fail(404, "vehicle state is off on this node (state.enabled)");
+  std::string vin = c->param("vin");
+  const auto& shard =
+      broker_->state_shards[std::hash<std::string_view>{}(vin) % broker_->state_shards.size()];
+  ask<vehicle_state>(system_, shard, vehicle_state_request{vin}, timeout_,
+                     [c, vin, then = std::move(then)](std::optional<vehicle_state> s) mutable {
+                       if (!s)
+                         return c->fail(504, "the vehicle state shard did not answer in time");
+                       if (s->vin.empty())
+                         return c->fail(404, "no telemetry known of vehicle " + vin);
+                       then(c, std::move(*s));
+                     });
+}
+
+void management_api::get_state(std::shared_ptr<call> c) {
+  fetch_state(c, [](std::shared_ptr<call> c, vehicle_state s) {
+    json fields = json::object();
+    for (const auto& f : s.fields)
+      fields[f.name] = {{"value", field_value(f.value)}, {"at", f.at}};
+    c->reply(200, {{"vin", s.vin}, {"updatedAt", s.updated_at}, {"fields", std::move(fields)}});
+  });
+}
+
+// Newest first; ?field= picks one field, ?limit= bounds the answer.
+void management_api::get_history(std::shared_ptr<call> c) {
+  auto limit = c->limit();
+  if (!limit) return;
+  fetch_state(c, [limit = *limit](std::shared_ptr<call> c, vehicle_state s) {
+    std::string field = c->query_value("field");
+    json data = json::array();
+    for (auto it = s.history.rbegin(); it != s.history.rend() && data.size() < limit; ++it) {
+      if (!field.empty() && it->name != field) continue;
+      data.push_back({{"field", it->name}, {"value", field_value(it->value)}, {"at", it->at}});
+    }
+    c->reply(200, {{"vin", s.vin}, {"data", std::move(data)}});
+  });
 }
 
 // ---- consent ----

@@ -73,6 +73,10 @@ class management_api {
   void get_retained(std::shared_ptr<call> c);
   void delete_retained(std::shared_ptr<call> c);
   void list_vehicles(std::shared_ptr<call> c);
+  void get_state(std::shared_ptr<call> c);
+  void get_history(std::shared_ptr<call> c);
+  void fetch_state(std::shared_ptr<call> c,
+                   std::function<void(std::shared_ptr<call>, vehicle_state)> then);
   void consent_purposes(std::shared_ptr<call> c);
   void grant_consent(std::shared_ptr<call> c);
   void list_consents(std::shared_ptr<call> c);

@@ -18,6 +18,7 @@
 #include "actors/session_registry.hpp"
 #include "actors/storage_gate.hpp"
 #include "actors/topic_shard.hpp"
+#include "actors/vehicle_state_shard.hpp"
 #include "runtime/access_file.hpp"
 #include "runtime/mqtt_connection.hpp"
 #include "runtime/purpose_file.hpp"
@@ -130,6 +131,25 @@ void node::start() {
   for (std::uint32_t i = 0; i < cfg_.consent.shards; ++i)
     ctx->consent_shards.push_back(
         system_->spawn(consent_shard, store_ptr{store_}, ctx->storage_gate, ctx->consent_purposes));
+  if (cfg_.state.enabled) {
+    for (std::uint32_t i = 0; i < cfg_.state.shards; ++i)
+      ctx->state_shards.push_back(system_->spawn(vehicle_state_shard, i, store_ptr{store_},
+                                                 std::size_t{cfg_.state.history_size},
+                                                 std::size_t{cfg_.state.max_cached_vehicles}));
+    // One shared subscription of all of them on every topic shard: each
+    // telemetry message reaches one, which hands it to the VIN's shard.
+    for (std::uint32_t i = 0; i < ctx->state_shards.size(); ++i) {
+      const auto& shard = ctx->state_shards[i];
+      caf::anon_send(shard, vehicle_state_shards{ctx->state_shards});
+      subscribe_request s;
+      s.subscriber = shard;
+      s.client_id = "$convoy/state/" + std::to_string(i);
+      s.filter = "$share/convoy-state/vehicles/+/telemetry/#";
+      s.options.max_qos = mqtt::qos::at_least_once;
+      for (const auto& topic_shard : ctx->shards)
+        caf::anon_send(topic_shard, s);
+    }
+  }
   if (store_) {
     // Queued in the shards' mailboxes before the listener opens, so ahead
     // of any subscription.
@@ -418,6 +438,8 @@ void node::stop() {
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
   if (edge_.broker) {
     for (const auto& shard : edge_.broker->registry_shards)
+      caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    for (const auto& shard : edge_.broker->state_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     for (const auto& shard : edge_.broker->consent_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);

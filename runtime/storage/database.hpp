@@ -11,21 +11,23 @@ namespace convoy::storage {
 // record. Key and value layouts are in record_keys.hpp and the record
 // headers; runtime/storage/README.md has the overview.
 enum class database : std::uint8_t {
-  meta,         // schema version and other facts about the environment
-  sessions,     // client id -> stored_session
-  messages,     // message id -> stored_message
-  queues,       // client id + sequence -> queue_entry
-  inflight_in,  // client id + packet id -> inflight_in_entry (incoming QoS 2)
-  retained,     // topic -> stored_message
-  vehicles,     // VIN -> stored_vehicle (schema version 2)
-  consents,     // VIN, subject, purpose -> stored_consent (schema version 3)
+  meta,            // schema version and other facts about the environment
+  sessions,        // client id -> stored_session
+  messages,        // message id -> stored_message
+  queues,          // client id + sequence -> queue_entry
+  inflight_in,     // client id + packet id -> inflight_in_entry (incoming QoS 2)
+  retained,        // topic -> stored_message
+  vehicles,        // VIN -> stored_vehicle (schema version 2)
+  consents,        // VIN, subject, purpose -> stored_consent (schema version 3)
+  vehicle_states,  // VIN -> stored_vehicle_state (schema version 4)
 };
 
-inline constexpr std::size_t database_count = 8;
+inline constexpr std::size_t database_count = 9;
 
 inline constexpr std::array<database, database_count> all_databases = {
-    database::meta,        database::sessions, database::messages, database::queues,
-    database::inflight_in, database::retained, database::vehicles, database::consents,
+    database::meta,     database::sessions,    database::messages,
+    database::queues,   database::inflight_in, database::retained,
+    database::vehicles, database::consents,    database::vehicle_states,
 };
 
 // The LMDB name of the database, which is also how errors refer to it.
@@ -47,6 +49,8 @@ constexpr std::string_view name_of(database db) {
       return "vehicles";
     case database::consents:
       return "consents";
+    case database::vehicle_states:
+      return "vehicle_states";
   }
   return "unknown";
 }

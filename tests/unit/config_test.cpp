@@ -174,10 +174,11 @@ TEST_CASE("config schema covers every field of node_config") {
                           identity_claim, leeway_s] = c.jwt;
   [[maybe_unused]] auto& [registry_required, registry_shards] = c.registry;
   [[maybe_unused]] auto& [purposes_file, consent_shards, max_cached_vehicles] = c.consent;
+  [[maybe_unused]] auto& [state_enabled, state_shards, history_size, state_cached] = c.state;
   [[maybe_unused]] auto& [http_enabled, http_bind, http_port, api_keys_file, operator_role,
                           metrics_require_auth, max_body_bytes, http_max_connections,
                           request_timeout_ms] = c.http;
-  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 3 + 9);
+  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 3 + 4 + 9);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 

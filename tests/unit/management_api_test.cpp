@@ -9,6 +9,8 @@
 #include <fstream>
 #include <set>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "runtime/api_keys.hpp"
@@ -39,9 +41,12 @@ TEST_CASE("management API: every route is in the OpenAPI document and nothing el
 
 namespace {
 
+// Named by process and count: test cases run as processes side by side.
 struct temp_file {
-  std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("convoy-keys-" + std::to_string(::rand()));
+  static inline int made = 0;
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("convoy-keys-" + std::to_string(::getpid()) + "-" +
+                                std::to_string(++made));
   explicit temp_file(const std::string& text) { std::ofstream(path) << text; }
   ~temp_file() { std::filesystem::remove(path); }
 };
