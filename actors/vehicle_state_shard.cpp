@@ -93,11 +93,19 @@ void apply(vehicle_state_shard_actor* self, const app_message& m) {
   }
 }
 
+// The VIN of a telemetry topic, vehicles/{vin}/telemetry..., read from the
+// topic alone: the payload is parsed once, by the VIN's shard.
+std::string_view vin_of(std::string_view topic) {
+  if (!topic.starts_with("vehicles/")) return {};
+  topic.remove_prefix(9);
+  return topic.substr(0, topic.find('/'));
+}
+
 void take(vehicle_state_shard_actor* self, const delivery& d) {
   auto& st = self->state;
-  auto reading_vin = read_telemetry(*d.msg, 0).vin;
-  if (reading_vin.empty() || st.shards.empty()) return;
-  auto owner = owner_of(st, reading_vin);
+  auto vin = vin_of(d.msg->topic);
+  if (vin.empty() || st.shards.empty()) return;
+  auto owner = owner_of(st, vin);
   if (owner == st.index)
     apply(self, *d.msg);
   else
