@@ -5,6 +5,7 @@ the node refuses (1) or cannot be reached (2)."""
 import json
 import os
 import re
+import time
 import subprocess
 import tempfile
 import unittest
@@ -113,6 +114,34 @@ class CtlTest(unittest.TestCase):
         self.assertEqual((got["vin"], got["region"]), (VIN, "eu-north"))
         self.assertIn("deleted", self.ctl("vehicles", "delete", VIN))
         self.assertIn("404", self.ctl("vehicles", "get", VIN, expect=1))
+
+    def test_consents_and_state(self):
+        vin = "WVWZZZ1JZXW000556"
+        self.ctl("vehicles", "create", vin)
+        out = self.ctl("consents", "grant", vin, "insurer-app", "location", "--ttl", "3600")
+        self.assertRegex(out, r"purpose:\s+location")
+        self.assertRegex(out, r"granted by:\s+key:ops")
+        rows = self.rows(self.ctl("consents", "list", vin))
+        self.assertEqual([(r["SUBJECT"], r["PURPOSE"]) for r in rows], [("insurer-app", "location")])
+        self.assertIn("allowed (purpose location)",
+                      self.ctl("consents", "check", vin, "insurer-app", "--topic", f"vehicles/{vin}/telemetry/location"))
+        self.assertIn("not allowed", self.ctl("consents", "check", vin, "insurer-app", "--command", "lock-doors"))
+        self.assertIn("revoked", self.ctl("consents", "revoke", vin, "insurer-app", "location"))
+        self.assertIn("404", self.ctl("consents", "revoke", vin, "insurer-app", "location", expect=1))
+        self.assertIn("remote-control", self.ctl("consents", "purposes"))
+        car = Client(self.broker.port, vin, V5)
+        car.connect()
+        car.publish(f"vehicles/{vin}/telemetry/battery", json.dumps({"soc": 64}).encode(), qos=1)
+        car.close()
+        deadline = time.monotonic() + 5
+        while True:
+            p = subprocess.run([BINARY, "ctl", "--url", self.url, "--api-key", self.key, "state", vin],
+                               capture_output=True, text=True, timeout=30)
+            if p.returncode == 0:
+                break
+            self.assertLess(time.monotonic(), deadline, p.stderr)
+            time.sleep(0.1)
+        self.assertRegex(p.stdout, r"battery\.soc\s+64")
 
     def test_credentials_and_exit_codes(self):
         self.assertIn("401", self.ctl("node", key=False, expect=1))
