@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/utf8.hpp"
+
 namespace convoy {
 
 namespace {
@@ -15,23 +17,6 @@ void flatten(const nlohmann::json& j, const std::string& prefix, epoch_ms at,
   }
   if (prefix.empty()) return;
   out.push_back({prefix, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), at});
-}
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80           ? 1
-                    : (c >> 5) == 0x6  ? 2
-                    : (c >> 4) == 0xE  ? 3
-                    : (c >> 3) == 0x1E ? 4
-                                       : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += n;
-  }
-  return true;
 }
 
 }  // namespace
@@ -56,7 +41,7 @@ telemetry_reading read_telemetry(const app_message& m, epoch_ms at) {
   auto j = nlohmann::json::parse(payload, nullptr, false);
   if (!j.is_discarded() && j.is_object()) {
     flatten(j, part, at, r.fields);
-  } else if (!part.empty() && valid_utf8(payload)) {
+  } else if (!part.empty() && mqtt::is_valid_utf8(payload)) {
     r.fields.push_back({part, nlohmann::json(payload).dump(), at});
     if (!j.is_discarded()) r.fields.back().value = j.dump();
   }

@@ -18,6 +18,7 @@
 #include "actors/vehicle_json.hpp"
 #include "actors/vehicle_state.hpp"
 #include "protocol/topic.hpp"
+#include "protocol/utf8.hpp"
 #include "runtime/actor_ask.hpp"
 #include "runtime/prometheus_text.hpp"
 
@@ -85,23 +86,6 @@ std::optional<std::string> unbase64(std::string_view text) {
   return out;
 }
 
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80           ? 1
-                    : (c >> 5) == 0x6  ? 2
-                    : (c >> 4) == 0xE  ? 3
-                    : (c >> 3) == 0x1E ? 4
-                                       : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += n;
-  }
-  return true;
-}
-
 json to_json(const session_summary& s) {
   json j{{"clientId", s.client_id},
          {"connected", s.connected},
@@ -133,7 +117,7 @@ json to_json(const subscription_record& r) {
 }
 
 json payload_json(const std::string& payload) {
-  if (valid_utf8(payload)) return {{"payload", payload}, {"payloadEncoding", "utf8"}};
+  if (mqtt::is_valid_utf8(payload)) return {{"payload", payload}, {"payloadEncoding", "utf8"}};
   return {{"payload", base64(payload)}, {"payloadEncoding", "base64"}};
 }
 
@@ -229,6 +213,7 @@ struct management_api::route {
 const std::vector<management_api::route>& management_api::routes() {
   using a = route::access;
   using v = http::verb;
+  using reg = registry_command::op;
   static const std::vector<route> table = {
       {v::get, "/healthz", &management_api::healthz, a::probe},
       {v::get, "/readyz", &management_api::readyz, a::probe},
@@ -250,8 +235,10 @@ const std::vector<management_api::route>& management_api::routes() {
       {v::get, "/api/v1/retained/{topic}", &management_api::get_retained, a::operator_only},
       {v::delete_, "/api/v1/retained/{topic}", &management_api::delete_retained, a::operator_only},
       {v::get, "/api/v1/vehicles", &management_api::list_vehicles, a::operator_only},
-      {v::post, "/api/v1/vehicles", &management_api::create_vehicle, a::operator_only},
-      {v::get, "/api/v1/vehicles/{vin}", &management_api::get_vehicle, a::operator_only},
+      {v::post, "/api/v1/vehicles", &management_api::registry_route<reg::create_vehicle, 201>,
+       a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}", &management_api::registry_route<reg::get_vehicle, 200>,
+       a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}/state", &management_api::get_state, a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}/history", &management_api::get_history, a::operator_only},
       {v::get, "/api/v1/consent-purposes", &management_api::consent_purposes, a::operator_only},
@@ -262,21 +249,24 @@ const std::vector<management_api::route>& management_api::routes() {
        a::operator_only},
       {v::delete_, "/api/v1/vehicles/{vin}/consents/{subject}/{purpose}",
        &management_api::revoke_consent, a::operator_only},
-      {v::patch, "/api/v1/vehicles/{vin}", &management_api::update_vehicle, a::operator_only},
-      {v::delete_, "/api/v1/vehicles/{vin}", &management_api::delete_vehicle, a::operator_only},
-      {v::post, "/api/v1/vehicles/{vin}/suspend", &management_api::suspend_vehicle,
-       a::operator_only},
-      {v::post, "/api/v1/vehicles/{vin}/activate", &management_api::activate_vehicle,
-       a::operator_only},
-      {v::post, "/api/v1/vehicles/{vin}/devices", &management_api::add_device, a::operator_only},
+      {v::patch, "/api/v1/vehicles/{vin}",
+       &management_api::registry_route<reg::update_vehicle, 200>, a::operator_only},
+      {v::delete_, "/api/v1/vehicles/{vin}",
+       &management_api::registry_route<reg::delete_vehicle, 204>, a::operator_only},
+      {v::post, "/api/v1/vehicles/{vin}/suspend",
+       &management_api::registry_route<reg::suspend_vehicle, 200>, a::operator_only},
+      {v::post, "/api/v1/vehicles/{vin}/activate",
+       &management_api::registry_route<reg::activate_vehicle, 200>, a::operator_only},
+      {v::post, "/api/v1/vehicles/{vin}/devices",
+       &management_api::registry_route<reg::add_device, 201>, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/devices/{deviceId}/replace",
-       &management_api::replace_device, a::operator_only},
+       &management_api::registry_route<reg::replace_device, 200>, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/devices/{deviceId}/suspend",
-       &management_api::suspend_device, a::operator_only},
+       &management_api::registry_route<reg::suspend_device, 200>, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/devices/{deviceId}/activate",
-       &management_api::activate_device, a::operator_only},
-      {v::post, "/api/v1/vehicles/{vin}/devices/{deviceId}/revoke", &management_api::revoke_device,
-       a::operator_only},
+       &management_api::registry_route<reg::activate_device, 200>, a::operator_only},
+      {v::post, "/api/v1/vehicles/{vin}/devices/{deviceId}/revoke",
+       &management_api::registry_route<reg::revoke_device, 200>, a::operator_only},
   };
   return table;
 }
@@ -1133,42 +1123,6 @@ void management_api::revoke_consent(std::shared_ptr<call> c) {
                           return c->fail(r->error == "consent not found" ? 404 : 503, r->error);
                         c->no_content();
                       });
-}
-
-using op = registry_command::op;
-
-void management_api::create_vehicle(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::create_vehicle), 201);
-}
-void management_api::get_vehicle(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::get_vehicle), 200);
-}
-void management_api::update_vehicle(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::update_vehicle), 200);
-}
-void management_api::delete_vehicle(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::delete_vehicle), 204);
-}
-void management_api::suspend_vehicle(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::suspend_vehicle), 200);
-}
-void management_api::activate_vehicle(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::activate_vehicle), 200);
-}
-void management_api::add_device(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::add_device), 201);
-}
-void management_api::replace_device(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::replace_device), 200);
-}
-void management_api::suspend_device(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::suspend_device), 200);
-}
-void management_api::activate_device(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::activate_device), 200);
-}
-void management_api::revoke_device(std::shared_ptr<call> c) {
-  registry_call(std::move(c), static_cast<int>(op::revoke_device), 200);
 }
 
 }  // namespace convoy::runtime

@@ -82,17 +82,6 @@ class management_api {
   void list_consents(std::shared_ptr<call> c);
   void check_consent(std::shared_ptr<call> c);
   void revoke_consent(std::shared_ptr<call> c);
-  void create_vehicle(std::shared_ptr<call> c);
-  void get_vehicle(std::shared_ptr<call> c);
-  void update_vehicle(std::shared_ptr<call> c);
-  void delete_vehicle(std::shared_ptr<call> c);
-  void suspend_vehicle(std::shared_ptr<call> c);
-  void activate_vehicle(std::shared_ptr<call> c);
-  void add_device(std::shared_ptr<call> c);
-  void replace_device(std::shared_ptr<call> c);
-  void suspend_device(std::shared_ptr<call> c);
-  void activate_device(std::shared_ptr<call> c);
-  void revoke_device(std::shared_ptr<call> c);
 
   // Sessions of one page, summarized; connected_only filters (and pages on
   // until the page is full or the sessions end).
@@ -101,6 +90,11 @@ class management_api {
   template <class F>
   void with_session(std::shared_ptr<call> c, F f);
   void registry_call(std::shared_ptr<call> c, int op, unsigned success_status);
+  // A registry route: command Op, answered with Status when it succeeds.
+  template <registry_command::op Op, unsigned Status>
+  void registry_route(std::shared_ptr<call> c) {
+    registry_call(std::move(c), static_cast<int>(Op), Status);
+  }
   void route_message(std::shared_ptr<call> c, std::shared_ptr<const struct app_message> m,
                      bool answer_receivers);
 

@@ -44,9 +44,9 @@ namespace {
 // Named by process and count: test cases run as processes side by side.
 struct temp_file {
   static inline int made = 0;
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("convoy-keys-" + std::to_string(::getpid()) + "-" +
-                                std::to_string(++made));
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() /
+      ("convoy-keys-" + std::to_string(::getpid()) + "-" + std::to_string(++made));
   explicit temp_file(const std::string& text) { std::ofstream(path) << text; }
   ~temp_file() { std::filesystem::remove(path); }
 };
