@@ -14,6 +14,7 @@ from broker import Broker, free_port
 from http_api import Api
 from paho_util import V5, V311, Client
 from test_auth import make_password_file
+from test_registry import fingerprint
 from test_tls import Pki
 
 ACL = """
@@ -31,12 +32,6 @@ subscribe = ["vehicles/{vin}/commands/#", "broadcast/{region}/#"]
 [roles.broadcaster]
 publish = ["broadcast/#"]
 """
-
-
-def fingerprint(cert):
-    out = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
-                         check=True, capture_output=True, text=True).stdout
-    return out.strip().split("=", 1)[1]
 
 
 class BroadcastTest(unittest.TestCase):
