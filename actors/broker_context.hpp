@@ -63,6 +63,12 @@ struct broker_context {
   // Last known vehicle state by VIN (actors/vehicle_state_shard.hpp); empty
   // without state.enabled.
   std::vector<caf::actor> state_shards;
+  // Remote command workflows' directories, sharded by VIN
+  // (actors/command_shard.hpp); sessions tell them when vehicles come and go.
+  std::vector<caf::actor> command_shards;
+  const caf::actor& command_shard_for(std::string_view vin) const {
+    return command_shards[std::hash<std::string_view>{}(vin) % command_shards.size()];
+  }
   caf::actor registry_control;  // takes PUBLISHes to the $CONTROL topics
   caf::actor refusal_log;       // recent refusals per client (actors/refusal_log.hpp)
   const caf::actor& registry_shard_for(std::string_view vin) const {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "actors/command.hpp"
 #include "actors/consent.hpp"
 #include "actors/messages.hpp"
 #include "actors/vehicle_state.hpp"
@@ -89,6 +90,21 @@ class durable_store {
   // Last known vehicle state, one record per VIN.
   virtual std::optional<vehicle_state> load_vehicle_state(const std::string& vin) = 0;
   virtual bool save_vehicle_state(const vehicle_state& s, completion done) = 0;
+
+  // Remote commands with their timelines, one record per command. At
+  // start-up each command shard reads the commands of its vehicles
+  // (`wanted` sees the VIN before the record is decoded).
+  virtual std::vector<command_record> load_commands(
+      const std::function<bool(std::string_view vin)>& wanted) = 0;
+  virtual std::optional<command_record> load_command(const std::string& vin,
+                                                     const std::string& id) = 0;
+  // A vehicle's commands, newest first, older than `before` (an id; empty:
+  // from the newest), at most `limit`.
+  virtual std::vector<command_record> list_commands(const std::string& vin,
+                                                    const std::string& before, std::size_t limit,
+                                                    bool& more) = 0;
+  virtual bool save_command(const command_record& c, completion done) = 0;
+  virtual bool erase_command(const std::string& vin, const std::string& id, completion done) = 0;
 
   // Calls `done` once everything submitted before is durable.
   virtual bool sync(completion done) = 0;

@@ -1,5 +1,6 @@
 #include "actors/messages.hpp"
 
+#include "actors/command.hpp"
 #include "actors/consent.hpp"
 #include "actors/inspection.hpp"
 #include "actors/vehicle_state_shard.hpp"
@@ -101,6 +102,20 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<consent_result>("convoy.consent_result");
   cfg.add_message_type<consent_check>("convoy.consent_check");
   cfg.add_message_type<consent_verdict>("convoy.consent_verdict");
+  cfg.add_message_type<command_event>("convoy.command_event");
+  cfg.add_message_type<command_record>("convoy.command_record");
+  cfg.add_message_type<command_submit>("convoy.command_submit");
+  cfg.add_message_type<command_get>("convoy.command_get");
+  cfg.add_message_type<command_cancel>("convoy.command_cancel");
+  cfg.add_message_type<command_reply>("convoy.command_reply");
+  cfg.add_message_type<command_list_request>("convoy.command_list_request");
+  cfg.add_message_type<command_list>("convoy.command_list");
+  cfg.add_message_type<vehicle_presence>("convoy.vehicle_presence");
+  cfg.add_message_type<presence_changed>("convoy.presence_changed");
+  cfg.add_message_type<command_report>("convoy.command_report");
+  cfg.add_message_type<command_changed>("convoy.command_changed");
+  cfg.add_message_type<command_report_forward>("convoy.command_report_forward");
+  cfg.add_message_type<command_shards>("convoy.command_shards");
   cfg.add_message_type<vehicle_state>("convoy.vehicle_state");
   cfg.add_message_type<vehicle_state_request>("convoy.vehicle_state_request");
   cfg.add_message_type<telemetry_forward>("convoy.telemetry_forward");

@@ -120,6 +120,26 @@ std::string_view name_of(counter c) {
       return "acl_reload_failures";
     case counter::tls_reload_failures:
       return "tls_reload_failures";
+    case counter::refused_command_limit:
+      return "refused_command_limit";
+    case counter::dropped_command_report:
+      return "dropped_command_report";
+    case counter::commands_submitted:
+      return "commands_submitted";
+    case counter::commands_succeeded:
+      return "commands_succeeded";
+    case counter::commands_failed:
+      return "commands_failed";
+    case counter::commands_rejected:
+      return "commands_rejected";
+    case counter::commands_timed_out:
+      return "commands_timed_out";
+    case counter::commands_expired:
+      return "commands_expired";
+    case counter::commands_interrupted:
+      return "commands_interrupted";
+    case counter::commands_cancelled:
+      return "commands_cancelled";
     case counter::inbound_paused:
       return "inbound_paused";
     case counter::keep_alive_timeouts:

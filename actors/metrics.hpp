@@ -48,14 +48,12 @@ enum class counter : std::uint8_t {
   refused_topic_levels,        // a topic or filter with more than mqtt.max_topic_levels levels
   refused_subscription_quota,  // a SUBSCRIBE beyond mqtt.max_subscriptions_per_client
   refused_publish_rate,        // a client above mqtt.max_publish_rate or max_publish_bytes_rate
-  refused_client_id_not_allowed,  // CONNECT with a client id the login's role does not allow
-  refused_session_owner,
-  refused_not_registered,    // a vehicle or device the registry does not let in
-  disconnected_by_registry,  // a connected device suspended, replaced or revoked                //
-  disconnected_token_expired,
-  disconnected_by_operator,  // kicked through the management API           // a JWT login whose
-                             // token expired while connected CONNECT for a session another identity
-                             // owns
+  refused_client_id_not_allowed,        // CONNECT with a client id the login's role does not allow
+  refused_session_owner,                // CONNECT for a session another identity owns
+  refused_not_registered,               // a vehicle or device the registry does not let in
+  disconnected_by_registry,             // a connected device suspended, replaced or revoked
+  disconnected_token_expired,           // a JWT login whose token expired while connected
+  disconnected_by_operator,             // kicked through the management API
   refused_publish_not_authorized,       // PUBLISH to a topic the client's role does not allow
   refused_subscribe_not_authorized,     // SUBSCRIBE to a filter the client's role does not allow
   removed_subscription_not_authorized,  // a subscription the rules no longer allow, removed
@@ -74,6 +72,16 @@ enum class counter : std::uint8_t {
   disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
   tls_reload_failures,               // changed TLS files that could not be loaded
   acl_reload_failures,               // a changed auth.acl_file that could not be loaded
+  refused_command_limit,   // a command beyond commands.max_active or max_active_per_vehicle
+  dropped_command_report,  // a vehicle's status report for no command on its way, or unreadable
+  commands_submitted,
+  commands_succeeded,
+  commands_failed,
+  commands_rejected,
+  commands_timed_out,
+  commands_expired,
+  commands_interrupted,
+  commands_cancelled,
   inbound_paused,
   keep_alive_timeouts,
   connect_timeouts,

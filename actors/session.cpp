@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/command.hpp"
 #include "actors/connect_policy.hpp"
 #include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
@@ -743,9 +744,23 @@ void publish_or_arm_will(session_actor* self, std::uint64_t generation) {
   self->delayed_send(self, std::chrono::seconds(delay), will_timer{generation});
 }
 
+// Tells the command shard of the session's vehicle that a connection of it
+// opened or closed, so that commands wait for it or learn it dropped. The
+// vehicle is the certificate's identity (its VIN); clients without a
+// certificate are known by their client id.
+void tell_presence(session_actor* self, bool online) {
+  const auto& st = self->state;
+  if (st.ctx->command_shards.empty()) return;
+  const auto& p = st.params.principal;
+  const std::string& vin =
+      p && p->method == auth_method::certificate ? p->identity : st.params.client_id;
+  self->send(st.ctx->command_shard_for(vin), vehicle_presence{vin, online});
+}
+
 // The connection is gone (socket closed, DISCONNECT, protocol violation).
 void on_connection_lost(session_actor* self, bool graceful) {
   auto& st = self->state;
+  if (st.sink) tell_presence(self, false);
   st.outbox = {};  // unwritten frames of a lost connection
   st.connack_pending = false;
   st.sink = nullptr;
@@ -836,6 +851,7 @@ bool attach(session_actor* self, attach_connection& a) {
     close_sink(self);
     if (st.params.has_will && st.params.will.delay_interval == 0) publish_will(self);
   }
+  if (st.sink) tell_presence(self, false);  // the old connection, taken over
   st.connack_session_present = st.resumed_before && !a.params.clean_start;
   st.resumed_before = true;
   ++st.timer_generation;  // cancels a pending will delay and session expiry
@@ -846,6 +862,7 @@ bool attach(session_actor* self, attach_connection& a) {
   ++st.connection_generation;
   st.acks.clear();
   st.inbound_aliases.reset();
+  tell_presence(self, true);
   hold_inflight(st);
   // A resumed session keeps only what its (current) rules allow; the record
   // written below reflects it.
@@ -1719,6 +1736,7 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
           if (is_v5(st))
             send_packet(self, mqtt::disconnect_packet{reason_code::session_taken_over, {}});
           close_sink(self);
+          tell_presence(self, false);
           st.sink = nullptr;
           if (st.params.has_will) publish_will(self);
         }

@@ -147,6 +147,20 @@ struct node_config {
     bool operator==(const state_section&) const = default;
   } state;
 
+  struct commands_section {
+    bool enabled = true;  // remote command workflows (POST /api/v1/vehicles/{vin}/commands)
+    std::uint32_t shards = 4;
+    bool require_consent = true;  // a command runs only with the requester's consent
+    std::uint32_t default_timeout_seconds = 30;
+    std::uint32_t max_timeout_seconds = 3600;
+    std::uint32_t max_ttl_seconds = 7 * 86'400;
+    std::uint32_t max_active = 100'000;
+    std::uint32_t max_active_per_vehicle = 16;
+    std::uint32_t retention_hours = 7 * 24;
+    std::string notification_topic = "services/commands/{vin}/{id}";
+    bool operator==(const commands_section&) const = default;
+  } commands;
+
   struct http_section {
     bool enabled = true;
     std::string bind = "127.0.0.1";

@@ -369,9 +369,12 @@ struct loader {
             "the keep alive the broker assigns must be one it allows");
     at_most("mqtt.max_packet_size", "mqtt.max_outbound_bytes",
             "one packet of the largest size must fit into a connection's write backlog");
+    at_most("commands.default_timeout_seconds", "commands.max_timeout_seconds",
+            "the timeout a command gets by default must be one a request may ask for");
     check_tls();
     check_websocket();
     check_http();
+    check_commands();
     if (config.jwt.enabled && config.jwt.hs256_secret_file.empty() &&
         config.jwt.public_key_file.empty())
       need("jwt.public_key_file", "when jwt.enabled is true (or jwt.hs256_secret_file)");
@@ -398,6 +401,23 @@ struct loader {
          "'http.bind' is " + b +
              ", not a loopback address, but the API has no credentials to check: set "
              "'http.api_keys_file' or enable [jwt]");
+  }
+
+  // The notification topic must be a topic name once its placeholders
+  // are filled in.
+  void check_commands() {
+    const auto& c = config.commands;
+    std::string topic = c.notification_topic;
+    if (topic.empty()) return;
+    for (std::string_view p : {"{vin}", "{id}", "{name}", "{subject}"})
+      for (auto at = topic.find(p); at != std::string::npos; at = topic.find(p))
+        topic.replace(at, p.size(), "x");
+    const bool wild = topic.find_first_of("+#") != std::string::npos;
+    if (wild || topic.find('{') != std::string::npos || topic.starts_with("$"))
+      fail("commands.notification_topic", origin_of(find_key("commands.notification_topic")),
+           "'commands.notification_topic' must be a topic name (no '+', '#' or leading '$') whose "
+           "only placeholders are {vin}, {id}, {name} and {subject}; got '" +
+               c.notification_topic + "'");
   }
 
   void check_websocket() {

@@ -404,6 +404,44 @@ constexpr auto keys = std::to_array<key_info>({
         "Vehicle states one shard keeps in memory; others are read from storage when needed.", 1,
         100'000'000),
 
+    // [commands]
+    bool_key<&nc::commands, &nc::commands_section::enabled>(
+        "commands.enabled",
+        "Whether the node runs remote command workflows: POST /api/v1/vehicles/{vin}/commands "
+        "publishes to vehicles/{vin}/commands/{name} and follows the vehicle's reports."),
+    integer_key<&nc::commands, &nc::commands_section::shards>(
+        "commands.shards", "Command shard actors; vehicles are spread over them by VIN.", 1, 1024),
+    bool_key<&nc::commands, &nc::commands_section::require_consent>(
+        "commands.require_consent",
+        "Whether a command runs only when its requester (the subject) has the vehicle's consent "
+        "for a purpose covering the command; otherwise it is rejected."),
+    integer_key<&nc::commands, &nc::commands_section::default_timeout_seconds>(
+        "commands.default_timeout_seconds",
+        "Time a sent command has for the vehicle's final report when the request gives none.", 1,
+        86'400),
+    integer_key<&nc::commands, &nc::commands_section::max_timeout_seconds>(
+        "commands.max_timeout_seconds", "Longest timeout a request may ask for.", 1, 604'800),
+    integer_key<&nc::commands, &nc::commands_section::max_ttl_seconds>(
+        "commands.max_ttl_seconds",
+        "Longest store-and-forward TTL a request may ask for: how long a command waits for an "
+        "offline vehicle.",
+        0, 30 * 86'400),
+    integer_key<&nc::commands, &nc::commands_section::max_active>(
+        "commands.max_active", "Commands on their way at once on this node; more are answered 503.",
+        1, 100'000'000),
+    integer_key<&nc::commands, &nc::commands_section::max_active_per_vehicle>(
+        "commands.max_active_per_vehicle",
+        "Commands on their way at once for one vehicle; more are answered 429.", 1, 10'000),
+    integer_key<&nc::commands, &nc::commands_section::retention_hours>(
+        "commands.retention_hours",
+        "How long finished commands and their timelines are kept (and idempotency keys "
+        "remembered).",
+        1, 87'600),
+    optional_string_key<&nc::commands, &nc::commands_section::notification_topic>(
+        "commands.notification_topic",
+        "Topic each event of a command is published to (QoS 1, JSON); {vin}, {id}, {name} and "
+        "{subject} stand for the command's values. Empty: no notifications."),
+
     // [http]
     bool_key<&nc::http, &nc::http_section::enabled>(
         "http.enabled",
@@ -437,9 +475,9 @@ constexpr auto keys = std::to_array<key_info>({
         100, 600'000),
 });
 
-constexpr std::array<std::string_view, 13> sections = {
-    "node",      "log", "mqtt",     "broker",  "storage", "auth", "tls",
-    "websocket", "jwt", "registry", "consent", "state",   "http"};
+constexpr std::array<std::string_view, 14> sections = {
+    "node",      "log", "mqtt",     "broker",  "storage", "auth",     "tls",
+    "websocket", "jwt", "registry", "consent", "state",   "commands", "http"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -494,6 +532,9 @@ std::string_view section_description(std::string_view section) {
   }
   if (section == "state") {
     return "Last known vehicle state, from telemetry.";
+  }
+  if (section == "commands") {
+    return "Remote command workflows: timeouts, store-and-forward, consent, notifications.";
   }
   if (section == "http") {
     return "The management API, Prometheus metrics and health checks over HTTP.";

@@ -10,6 +10,7 @@
 #include "runtime/storage/queue_entry.hpp"
 #include "runtime/storage/read_txn.hpp"
 #include "runtime/storage/record_keys.hpp"
+#include "runtime/storage/stored_command.hpp"
 #include "runtime/storage/stored_consent.hpp"
 #include "runtime/storage/stored_message.hpp"
 #include "runtime/storage/stored_session.hpp"
@@ -430,6 +431,137 @@ bool lmdb_store::erase_consent(const std::string& vin, const std::string& subjec
                                const std::string& purpose, completion done) {
   storage::write_batch batch{report(std::move(done), "deleting a consent of '" + vin + "'")};
   batch.erase(storage::database::consents, storage::consent_key(vin, subject, purpose));
+  return writer_.submit(std::move(batch));
+}
+
+namespace {
+
+command_record from_stored(storage::stored_command&& s) {
+  command_record c;
+  c.id = std::move(s.id);
+  c.vin = std::move(s.vin);
+  c.name = std::move(s.name);
+  c.params = std::move(s.params);
+  c.requested_by = std::move(s.requested_by);
+  c.idempotency_key = std::move(s.idempotency_key);
+  c.created_at = s.created_at_ms;
+  c.timeout_ms = s.timeout_ms;
+  c.ttl_ms = s.ttl_ms;
+  c.sent_at = s.sent_at_ms;
+  c.status = static_cast<command_status>(s.status);
+  c.result = std::move(s.result);
+  for (auto& e : s.timeline)
+    c.timeline.push_back({e.at_ms, static_cast<command_status>(e.status), std::move(e.detail)});
+  return c;
+}
+
+// The VIN of a commands key (VIN NUL id).
+std::string_view vin_of_command_key(std::string_view key) {
+  return key.substr(0, key.find('\0'));
+}
+
+}  // namespace
+
+std::vector<command_record> lmdb_store::load_commands(
+    const std::function<bool(std::string_view vin)>& wanted) {
+  std::vector<command_record> out;
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: reading commands: {}", txn.error().what());
+    return out;
+  }
+  auto scanned = txn->for_each(
+      storage::database::commands, "", [&](std::string_view key, std::string_view value) {
+        if (!wanted(vin_of_command_key(key))) return;
+        auto stored = storage::decode_command(value);
+        if (!stored) {
+          spdlog::error("storage: a command record is damaged: {}", stored.error().what());
+          return;
+        }
+        out.push_back(from_stored(std::move(*stored)));
+      });
+  if (!scanned) spdlog::error("storage: reading commands: {}", scanned.error().what());
+  return out;
+}
+
+std::optional<command_record> lmdb_store::load_command(const std::string& vin,
+                                                       const std::string& id) {
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: reading command '{}': {}", id, txn.error().what());
+    return std::nullopt;
+  }
+  auto value = txn->get(storage::database::commands, storage::command_key(vin, id));
+  if (!value || !*value) return std::nullopt;
+  auto stored = storage::decode_command(**value);
+  if (!stored) {
+    spdlog::error("storage: the record of command '{}' is damaged: {}", id, stored.error().what());
+    return std::nullopt;
+  }
+  return from_stored(std::move(*stored));
+}
+
+std::vector<command_record> lmdb_store::list_commands(const std::string& vin,
+                                                      const std::string& before, std::size_t limit,
+                                                      bool& more) {
+  // A vehicle keeps its commands for the retention time only, so reading
+  // its keys forward and keeping the newest is cheap enough.
+  std::vector<std::string> values;
+  more = false;
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: listing the commands of '{}': {}", vin, txn.error().what());
+    return {};
+  }
+  const std::string prefix = storage::command_prefix(vin);
+  auto scanned = txn->for_each(storage::database::commands, prefix,
+                               [&](std::string_view key, std::string_view value) {
+                                 if (!before.empty() && key.substr(prefix.size()) >= before) return;
+                                 values.emplace_back(value);
+                               });
+  if (!scanned)
+    spdlog::error("storage: listing the commands of '{}': {}", vin, scanned.error().what());
+  std::vector<command_record> out;
+  for (auto it = values.rbegin(); it != values.rend(); ++it) {
+    if (out.size() == limit) {
+      more = true;
+      break;
+    }
+    auto stored = storage::decode_command(*it);
+    if (!stored) {
+      spdlog::error("storage: a command record of '{}' is damaged: {}", vin, stored.error().what());
+      continue;
+    }
+    out.push_back(from_stored(std::move(*stored)));
+  }
+  return out;
+}
+
+bool lmdb_store::save_command(const command_record& c, completion done) {
+  storage::stored_command s;
+  s.id = c.id;
+  s.vin = c.vin;
+  s.name = c.name;
+  s.params = c.params;
+  s.requested_by = c.requested_by;
+  s.idempotency_key = c.idempotency_key;
+  s.created_at_ms = c.created_at;
+  s.timeout_ms = c.timeout_ms;
+  s.ttl_ms = c.ttl_ms;
+  s.sent_at_ms = c.sent_at;
+  s.status = static_cast<std::uint8_t>(c.status);
+  s.result = c.result;
+  for (const auto& e : c.timeline)
+    s.timeline.push_back({e.at, static_cast<std::uint8_t>(e.status), e.detail});
+  storage::write_batch batch{report(std::move(done), "storing command '" + c.id + "'")};
+  batch.put(storage::database::commands, storage::command_key(c.vin, c.id),
+            storage::encode_command(s));
+  return writer_.submit(std::move(batch));
+}
+
+bool lmdb_store::erase_command(const std::string& vin, const std::string& id, completion done) {
+  storage::write_batch batch{report(std::move(done), "deleting command '" + id + "'")};
+  batch.erase(storage::database::commands, storage::command_key(vin, id));
   return writer_.submit(std::move(batch));
 }
 

@@ -50,6 +50,14 @@ class lmdb_store final : public durable_store {
   std::vector<vehicle_record> list_vehicles(
       const std::string& after, std::size_t limit,
       const std::function<bool(const vehicle_record&)>& wanted, bool& more) override;
+  std::vector<command_record> load_commands(
+      const std::function<bool(std::string_view vin)>& wanted) override;
+  std::optional<command_record> load_command(const std::string& vin,
+                                             const std::string& id) override;
+  std::vector<command_record> list_commands(const std::string& vin, const std::string& before,
+                                            std::size_t limit, bool& more) override;
+  bool save_command(const command_record& c, completion done) override;
+  bool erase_command(const std::string& vin, const std::string& id, completion done) override;
   bool sync(completion done) override;
   std::vector<session_record> load_sessions() override;
 

@@ -20,6 +20,7 @@
 #include "protocol/topic.hpp"
 #include "protocol/utf8.hpp"
 #include "runtime/actor_ask.hpp"
+#include "runtime/api_call.hpp"
 #include "runtime/prometheus_text.hpp"
 
 namespace convoy::runtime {
@@ -140,66 +141,6 @@ unsigned registry_status(const std::string& error) {
 
 // ---- one request ----
 
-struct management_api::call {
-  http_request request;
-  http_responder respond;
-  std::map<std::string, std::string> query;
-  std::map<std::string, std::string> params;
-  std::string who;  // the API key's or token's name, for records and logs
-
-  void reply(unsigned status, const json& body) {
-    http_response r{static_cast<http::status>(status), request.version()};
-    r.set(http::field::content_type, "application/json");
-    r.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    respond(std::move(r));
-  }
-  void fail(unsigned status, std::string_view message) {
-    respond(http_server::json_error(status, message, request.version(), request.keep_alive()));
-  }
-  void no_content() {
-    http_response r{http::status::no_content, request.version()};
-    respond(std::move(r));
-  }
-  // The JSON object of the body; else answers 415 or 400 and returns nullopt.
-  std::optional<json> body_object() {
-    auto type = request[http::field::content_type];
-    if (std::string_view{type.data(), type.size()}.substr(0, 16) != "application/json") {
-      fail(415, "the body must be JSON (Content-Type: application/json)");
-      return std::nullopt;
-    }
-    json body = json::parse(request.body(), nullptr, false);
-    if (body.is_discarded()) {
-      fail(400, "the body is not valid JSON");
-      return std::nullopt;
-    }
-    if (!body.is_object()) {
-      fail(400, "the body must be a JSON object");
-      return std::nullopt;
-    }
-    return body;
-  }
-  // A paging limit from ?limit=, 1..1000 (default 100); nullopt after a 400.
-  std::optional<std::uint32_t> limit() {
-    auto it = query.find("limit");
-    if (it == query.end()) return 100;
-    try {
-      std::size_t used = 0;
-      long v = std::stol(it->second, &used);
-      if (used == it->second.size() && v >= 1 && v <= 1000) return static_cast<std::uint32_t>(v);
-    } catch (const std::exception&) {
-    }
-    fail(400, "limit must be an integer from 1 to 1000");
-    return std::nullopt;
-  }
-  std::string param(const char* name) const {
-    auto it = params.find(name);
-    return it == params.end() ? std::string{} : it->second;
-  }
-  std::string query_value(const char* name) const {
-    auto it = query.find(name);
-    return it == query.end() ? std::string{} : it->second;
-  }
-};
 
 // ---- routing ----
 
@@ -249,6 +190,14 @@ const std::vector<management_api::route>& management_api::routes() {
        a::operator_only},
       {v::delete_, "/api/v1/vehicles/{vin}/consents/{subject}/{purpose}",
        &management_api::revoke_consent, a::operator_only},
+      {v::post, "/api/v1/vehicles/{vin}/commands", &management_api::submit_command,
+       a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}/commands", &management_api::list_commands,
+       a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}/commands/{commandId}", &management_api::get_command,
+       a::operator_only},
+      {v::post, "/api/v1/vehicles/{vin}/commands/{commandId}/cancel",
+       &management_api::cancel_command, a::operator_only},
       {v::patch, "/api/v1/vehicles/{vin}",
        &management_api::registry_route<reg::update_vehicle, 200>, a::operator_only},
       {v::delete_, "/api/v1/vehicles/{vin}",
@@ -287,6 +236,7 @@ management_api::management_api(caf::actor_system& system, context_ptr broker,
       broker_(std::move(broker)),
       session_registry_(std::move(session_registry)),
       settings_(cfg.http),
+      commands_(cfg.commands),
       facts_(std::move(facts)),
       timeout_(cfg.http.request_timeout_ms) {
   if (!settings_.api_keys_file.empty()) keys_ = std::make_unique<api_keys>(settings_.api_keys_file);

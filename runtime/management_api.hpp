@@ -82,6 +82,13 @@ class management_api {
   void list_consents(std::shared_ptr<call> c);
   void check_consent(std::shared_ptr<call> c);
   void revoke_consent(std::shared_ptr<call> c);
+  // Remote commands (runtime/management_api_commands.cpp).
+  void submit_command(std::shared_ptr<call> c);
+  void list_commands(std::shared_ptr<call> c);
+  void get_command(std::shared_ptr<call> c);
+  void cancel_command(std::shared_ptr<call> c);
+  // 503 and false when the node runs no command workflows.
+  bool commands_enabled(call& c) const;
 
   // Sessions of one page, summarized; connected_only filters (and pages on
   // until the page is full or the sessions end).
@@ -102,6 +109,7 @@ class management_api {
   context_ptr broker_;
   caf::actor session_registry_;
   config::node_config::http_section settings_;
+  config::node_config::commands_section commands_;
   node_facts facts_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<api_keys> keys_;

@@ -9,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/command_shard.hpp"
 #include "actors/consent_shard.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
@@ -145,6 +146,31 @@ void node::start() {
       s.subscriber = shard;
       s.client_id = "$convoy/state/" + std::to_string(i);
       s.filter = "$share/convoy-state/vehicles/+/telemetry/#";
+      s.options.max_qos = mqtt::qos::at_least_once;
+      for (const auto& topic_shard : ctx->shards)
+        caf::anon_send(topic_shard, s);
+    }
+  }
+  if (cfg_.commands.enabled) {
+    command_settings settings;
+    settings.notification_topic = cfg_.commands.notification_topic;
+    settings.require_consent = cfg_.commands.require_consent;
+    settings.retention_ms = std::int64_t{cfg_.commands.retention_hours} * 3'600'000;
+    settings.max_active = cfg_.commands.max_active;
+    settings.max_active_per_vehicle = cfg_.commands.max_active_per_vehicle;
+    const auto count = cfg_.commands.shards;
+    for (std::uint32_t i = 0; i < count; ++i)
+      ctx->command_shards.push_back(
+          system_->spawn(command_shard, i, count, context_ptr{ctx}, settings));
+    // Vehicles report on vehicles/{vin}/command-status/{id}: one shared
+    // subscription of all command shards, as for vehicle state.
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const auto& shard = ctx->command_shards[i];
+      caf::anon_send(shard, command_shards{ctx->command_shards});
+      subscribe_request s;
+      s.subscriber = shard;
+      s.client_id = "$convoy/commands/" + std::to_string(i);
+      s.filter = "$share/convoy-commands/vehicles/+/command-status/+";
       s.options.max_qos = mqtt::qos::at_least_once;
       for (const auto& topic_shard : ctx->shards)
         caf::anon_send(topic_shard, s);
@@ -442,6 +468,8 @@ void node::stop() {
     for (const auto& shard : edge_.broker->state_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     for (const auto& shard : edge_.broker->consent_shards)
+      caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    for (const auto& shard : edge_.broker->command_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->registry_control, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->refusal_log, caf::exit_reason::user_shutdown);

@@ -20,14 +20,16 @@ enum class database : std::uint8_t {
   vehicles,        // VIN -> stored_vehicle (schema version 2)
   consents,        // VIN, subject, purpose -> stored_consent (schema version 3)
   vehicle_states,  // VIN -> stored_vehicle_state (schema version 4)
+  commands,        // VIN, command id -> stored_command (schema version 5)
 };
 
-inline constexpr std::size_t database_count = 9;
+inline constexpr std::size_t database_count = 10;
 
 inline constexpr std::array<database, database_count> all_databases = {
     database::meta,     database::sessions,    database::messages,
     database::queues,   database::inflight_in, database::retained,
     database::vehicles, database::consents,    database::vehicle_states,
+    database::commands,
 };
 
 // The LMDB name of the database, which is also how errors refer to it.
@@ -51,6 +53,8 @@ constexpr std::string_view name_of(database db) {
       return "consents";
     case database::vehicle_states:
       return "vehicle_states";
+    case database::commands:
+      return "commands";
   }
   return "unknown";
 }

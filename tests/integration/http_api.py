@@ -30,7 +30,7 @@ class Api:
         self.key = key
         self.token = token
 
-    def call(self, method, path, body=None, headers=None, raw=None, auth=True):
+    def call(self, method, path, body=None, headers=None, raw=None, auth=True, timeout=TIMEOUT):
         """(status, headers, text) of one request; body is sent as JSON, raw as bytes."""
         h = dict(headers or {})
         if auth and self.key:
@@ -43,7 +43,7 @@ class Api:
             h.setdefault("Content-Type", "application/json")
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=h)
         try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
                 return Response(r.status, dict(r.headers), r.read().decode())
         except urllib.error.HTTPError as e:
             return Response(e.code, dict(e.headers), e.read().decode())

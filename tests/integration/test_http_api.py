@@ -399,13 +399,17 @@ class OpenApiTest(ApiTestCase):
         self.api.post("/api/v1/vehicles/WVWZZZ1JZXW000999/devices", {"deviceId": "d1", "fingerprint": FP1})
         self.api.post("/api/v1/publish", {"topic": "doc/t", "payload": "x", "retain": True})
         c = self.client("doc-client")
+        command = self.api.post("/api/v1/vehicles/WVWZZZ1JZXW000999/commands",
+                                {"command": "lock-doors", "ttlSeconds": 60}).json["id"]
         values = {"clientId": ["doc-client", "absent-client"], "vin": ["WVWZZZ1JZXW000999", "ABSENT0000000000"],
-                  "deviceId": ["d1", "absent"], "topic": ["doc/t", "absent/t"]}
+                  "deviceId": ["d1", "absent"], "topic": ["doc/t", "absent/t"],
+                  "commandId": [command, "c000000000000absent"]}
         bodies = {"/api/v1/publish": {"topic": "doc/t2", "payload": "y"},
                   "/api/v1/vehicles": {"vin": "WVWZZZ1JZXW001000"},
                   "/api/v1/vehicles/{vin}": {"model": "Golf"},
                   "/api/v1/vehicles/{vin}/devices": {"deviceId": "d2", "fingerprint": FP2},
-                  "/api/v1/vehicles/{vin}/devices/{deviceId}/replace": {"deviceId": "d3", "fingerprint": FP2}}
+                  "/api/v1/vehicles/{vin}/devices/{deviceId}/replace": {"deviceId": "d3", "fingerprint": FP2},
+                  "/api/v1/vehicles/{vin}/commands": {"command": "climate", "ttlSeconds": 60}}
         checked = 0
         # Reads first, then writes, deletes last: later calls still find things.
         order = {"get": 0, "post": 1, "patch": 1, "delete": 2}

@@ -175,10 +175,13 @@ TEST_CASE("config schema covers every field of node_config") {
   [[maybe_unused]] auto& [registry_required, registry_shards] = c.registry;
   [[maybe_unused]] auto& [purposes_file, consent_shards, max_cached_vehicles] = c.consent;
   [[maybe_unused]] auto& [state_enabled, state_shards, history_size, state_cached] = c.state;
+  [[maybe_unused]] auto& [commands_enabled, command_shards, require_consent, default_timeout,
+                          max_timeout, max_ttl, max_active, max_active_per_vehicle, retention,
+                          notification_topic] = c.commands;
   [[maybe_unused]] auto& [http_enabled, http_bind, http_port, api_keys_file, operator_role,
                           metrics_require_auth, max_body_bytes, http_max_connections,
                           request_timeout_ms] = c.http;
-  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 3 + 4 + 9);
+  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 3 + 4 + 10 + 9);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
@@ -646,4 +649,22 @@ TEST_CASE("config error to_string names the key once") {
   CHECK(config_error{"mqtt.port", "x.toml:3", "'mqtt.port' is wrong"}.to_string() ==
         "x.toml:3: 'mqtt.port' is wrong");
   CHECK(config_error{"", "", "bad"}.to_string() == "bad");
+}
+
+TEST_CASE("config commands: the notification topic and the timeout bounds") {
+  CHECK(expect_config(load_set({"commands.notification_topic=fleet/{subject}/{name}/{id}"}))
+            .commands.notification_topic == "fleet/{subject}/{name}/{id}");
+  CHECK(expect_config(load_set({"commands.notification_topic="})).commands.notification_topic ==
+        "");
+  for (const char* bad :
+       {"commands.notification_topic=services/+/x", "commands.notification_topic=services/{owner}",
+        "commands.notification_topic=$SYS/commands"}) {
+    CAPTURE(bad);
+    config_error e = single_error(load_set({bad}));
+    CHECK(e.key == "commands.notification_topic");
+    CHECK(e.message.find("must be a topic name") != std::string::npos);
+  }
+  config_error e = single_error(
+      load_set({"commands.default_timeout_seconds=100", "commands.max_timeout_seconds=10"}));
+  CHECK(e.key == "commands.default_timeout_seconds");  // the low one, both being set
 }
