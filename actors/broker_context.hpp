@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -57,6 +58,9 @@ struct broker_context {
   // they may be given for.
   std::vector<caf::actor> consent_shards;
   std::shared_ptr<const class consent_catalog> consent_purposes;
+  // Roles whose clients are services: they get telemetry a purpose covers
+  // only with the vehicle's consent for their identity.
+  std::vector<std::string> consent_service_roles;
   const caf::actor& consent_shard_for(std::string_view vin) const {
     return consent_shards[std::hash<std::string_view>{}(vin) % consent_shards.size()];
   }

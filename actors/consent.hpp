@@ -10,6 +10,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "actors/consent_catalog.hpp"
 #include "actors/messages.hpp"
 
 namespace convoy {
@@ -63,6 +64,47 @@ struct consent_verdict {
   std::string purpose;  // the consent that allows it
   std::string reason;   // why not
 };
+
+// Node -> topic shard at start-up: the purposes of consent and the consent
+// shards. A delivery to a service's subscription (subscribe_request::
+// consent_subject) of a topic some purpose covers goes to the VIN's
+// consent shard as a gated_delivery instead of to the session.
+struct consent_gate_setup {
+  std::vector<consent_purpose> purposes;
+  std::vector<caf::actor> shards;
+};
+
+// Topic shard -> consent shard: deliver `d` to `session` if `subject` has
+// the vehicle's consent for the topic; otherwise it is withheld (counted,
+// and a stored copy released through delivery_withheld).
+struct gated_delivery {
+  std::string subject;
+  caf::actor session;
+  delivery d;
+};
+
+// Consent shard -> session: a stored delivery withheld for want of consent;
+// the session releases its queue entry.
+struct delivery_withheld {
+  delivery d;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, consent_purpose& x) {
+  return f(caf::meta::type_name("consent_purpose"), x.name, x.description, x.topics, x.commands);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, consent_gate_setup& x) {
+  return f(caf::meta::type_name("consent_gate_setup"), x.purposes, x.shards);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gated_delivery& x) {
+  return f(caf::meta::type_name("gated_delivery"), x.subject, x.session, x.d);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_withheld& x) {
+  return f(caf::meta::type_name("delivery_withheld"), x.d);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, consent_record& x) {

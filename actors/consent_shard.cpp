@@ -162,6 +162,17 @@ caf::behavior consent_shard(consent_shard_actor* self, store_ptr store, caf::act
         if (!v.allowed) metrics::add(counter::refused_no_consent);
         return v;
       },
+      [self](gated_delivery& g) {
+        const std::string& topic = g.d.msg->topic;
+        // vehicles/{vin}/...: the topic shard sends only such topics here.
+        auto vin = topic.substr(9, topic.find('/', 9) - 9);
+        if (check(self->state, consent_check{vin, g.subject, topic, ""}).allowed) {
+          self->send(g.session, std::move(g.d));
+          return;
+        }
+        metrics::add(counter::dropped_no_consent);
+        if (g.d.stored_id != 0) self->send(g.session, delivery_withheld{std::move(g.d)});
+      },
   };
 }
 

@@ -102,6 +102,10 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<consent_result>("convoy.consent_result");
   cfg.add_message_type<consent_check>("convoy.consent_check");
   cfg.add_message_type<consent_verdict>("convoy.consent_verdict");
+  cfg.add_message_type<consent_purpose>("convoy.consent_purpose");
+  cfg.add_message_type<consent_gate_setup>("convoy.consent_gate_setup");
+  cfg.add_message_type<gated_delivery>("convoy.gated_delivery");
+  cfg.add_message_type<delivery_withheld>("convoy.delivery_withheld");
   cfg.add_message_type<command_event>("convoy.command_event");
   cfg.add_message_type<command_record>("convoy.command_record");
   cfg.add_message_type<command_submit>("convoy.command_submit");

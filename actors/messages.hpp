@@ -122,6 +122,10 @@ struct subscribe_request {
   bool send_retained = false;
   bool persistent = false;        // the subscriber's QoS 1/2 messages are stored
   std::uint32_t incarnation = 0;  // of the session, kept with its stored queue entries
+  // Set for a service (consent.service_roles): its identity, for which
+  // telemetry a consent purpose covers passes a consent check before it is
+  // delivered (see consent_gate_setup in actors/consent.hpp).
+  std::string consent_subject;
 };
 
 // Session -> the topic shards of its subscriptions, when either changes:
@@ -427,7 +431,8 @@ typename Inspector::result_type inspect(Inspector& f, route_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
   return f(caf::meta::type_name("subscribe_request"), x.subscriber, x.client_id, x.filter,
-           x.options, x.subscription_id, x.send_retained, x.persistent, x.incarnation);
+           x.options, x.subscription_id, x.send_retained, x.persistent, x.incarnation,
+           x.consent_subject);
 }
 
 template <class Inspector>

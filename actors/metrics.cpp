@@ -110,6 +110,8 @@ std::string_view name_of(counter c) {
       return "dropped_state_fields";
     case counter::refused_no_consent:
       return "refused_no_consent";
+    case counter::dropped_no_consent:
+      return "dropped_no_consent";
     case counter::consents_revoked:
       return "consents_revoked";
     case counter::refused_tls_handshake:

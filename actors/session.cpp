@@ -10,6 +10,7 @@
 
 #include "actors/command.hpp"
 #include "actors/connect_policy.hpp"
+#include "actors/consent.hpp"
 #include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
 #include "actors/refusal_log.hpp"
@@ -239,6 +240,19 @@ access_view access_of(const session_state& st) {
   v.role = role.empty() ? nullptr : v.policy->find(role);
   v.who = access_policy::subject_of(p, st.params.client_id);
   return v;
+}
+
+// A service's subscriptions get telemetry only with the vehicles' consent:
+// its identity is the subject consent is checked for. Empty for everyone
+// else (vehicles, operators, clients of no role).
+std::string consent_subject_of(const session_state& st) {
+  const auto& roles = st.ctx->consent_service_roles;
+  if (roles.empty() || !st.params.principal) return {};
+  auto policy = st.ctx->access->current();
+  if (!policy) return {};
+  std::string role = policy->role_for(st.params.principal);
+  if (std::find(roles.begin(), roles.end(), role) == roles.end()) return {};
+  return st.params.principal->identity;
 }
 
 bool may_publish(const session_state& st, std::string_view topic) {
@@ -1353,6 +1367,7 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
   job->generation = st.connection_generation;
   job->reasons.resize(p.entries.size(), reason_code::unspecified_error);
   std::vector<std::pair<std::vector<caf::actor>, subscribe_request>> requests;
+  const std::string consent_subject = consent_subject_of(st);
   auto access = access_of(st);
   for (std::size_t i = 0; i < p.entries.size(); ++i) {
     auto& e = p.entries[i];
@@ -1407,7 +1422,7 @@ void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
     requests.emplace_back(
         shards_for_filter(*st.ctx, e.filter),
         subscribe_request{self, st.params.client_id, e.filter, e.options, subscription_id,
-                          send_retained, st.announced_persistent, st.incarnation});
+                          send_retained, st.announced_persistent, st.incarnation, consent_subject});
   }
   for (auto& [targets, req] : requests)
     job->pending += targets.size();
@@ -1668,11 +1683,12 @@ bool restore(session_actor* self, session_record& r) {
   for (auto id : r.qos2_received)
     st.qos2_incoming.push_back({id, true});
   st.announced_persistent = stores_messages(st);
+  const std::string consent_subject = consent_subject_of(st);
   for (const auto& sub : st.subscriptions)
     for (const auto& shard : shards_for_filter(*st.ctx, sub.filter))
       caf::anon_send(shard, subscribe_request{self, st.params.client_id, sub.filter, sub.options,
                                               sub.subscription_id, false, st.announced_persistent,
-                                              st.incarnation});
+                                              st.incarnation, consent_subject});
   epoch_ms now = now_ms();
   restore_outgoing(self, r.outgoing, now);
   announce(self);
@@ -1778,6 +1794,7 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
         close_for(self, reason_code::protocol_error, "AUTH without an authentication method");
       },
       [self](delivery& d) { deliver(self, std::move(d)); },
+      [self](const delivery_withheld& w) { forget_delivery(self->state, w.d); },
       [self](delivery_batch& batch) {
         for (auto& d : batch.deliveries)
           deliver(self, std::move(d));

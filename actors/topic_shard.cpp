@@ -4,6 +4,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "actors/consent.hpp"
 #include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
 #include "protocol/topic.hpp"
@@ -65,6 +66,40 @@ void gather(shard_actor* self, caf::actor session, delivery d) {
   if (st.flush_scheduled) return;
   st.flush_scheduled = true;
   self->send(self, flush_atom::value);
+}
+
+// The VIN of a topic a consent purpose covers (vehicles/{vin}/...), or
+// empty when no consent is needed for it.
+std::string_view consent_vin(const topic_shard_state& st, std::string_view topic) {
+  if (!st.consent_purposes || st.consent_shards.empty() || !topic.starts_with("vehicles/"))
+    return {};
+  auto vin = topic.substr(9, topic.find('/', 9) - 9);
+  for (const auto& p : st.consent_purposes->purposes())
+    if (consent_catalog::covers_topic(p, vin, topic)) return vin;
+  return {};
+}
+
+// Hands a delivery to its session, or, for a service and telemetry that
+// needs consent, to the consent shard that decides.
+void deliver_or_gate(shard_actor* self, caf::actor session, delivery d) {
+  auto& st = self->state;
+  if (!st.gated.empty()) {
+    if (auto g = st.gated.find(session.address()); g != st.gated.end()) {
+      if (auto vin = consent_vin(st, d.msg->topic); !vin.empty()) {
+        const auto& shard =
+            st.consent_shards[std::hash<std::string_view>{}(vin) % st.consent_shards.size()];
+        self->send(shard, gated_delivery{g->second, std::move(session), std::move(d)});
+        return;
+      }
+    }
+  }
+  gather(self, std::move(session), std::move(d));
+}
+
+void forget_subscriber(topic_shard_state& st, const caf::actor_addr& who) {
+  st.subscriptions.erase_all(who);
+  st.flags.erase(who);
+  st.gated.erase(who);
 }
 
 }  // namespace
@@ -186,7 +221,7 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
     }
   }
   for (auto& p : plan)
-    gather(self, std::move(p.session), std::move(p.d));
+    deliver_or_gate(self, std::move(p.session), std::move(p.d));
   if (busy) return caf::make_error(caf::sec::runtime_error, "storage busy");
   if (promise) return *promise;
   return outcome;
@@ -195,10 +230,8 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
 caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr store) {
   self->state.index = index;
   self->state.store = std::move(store);
-  self->set_down_handler([self](const caf::down_msg& down) {
-    self->state.subscriptions.erase_all(down.source);
-    self->state.flags.erase(down.source);
-  });
+  self->set_down_handler(
+      [self](const caf::down_msg& down) { forget_subscriber(self->state, down.source); });
   return {
       [self](const route_request& r) -> caf::result<route_outcome> { return route(self, r.msg); },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
@@ -233,9 +266,15 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         std::string topic = r.msg->topic;
         st.retained.insert_or_assign(std::move(topic), std::move(r.msg));
       },
+      [self](consent_gate_setup& g) {
+        self->state.consent_purposes = std::make_unique<consent_catalog>(std::move(g.purposes));
+        self->state.consent_shards = std::move(g.shards);
+      },
       [self](subscribe_request& s) -> retained_batch {
         auto& st = self->state;
         if (!st.subscriptions.has_subscriber(s.subscriber.address())) self->monitor(s.subscriber);
+        const bool gated = !s.consent_subject.empty();
+        if (gated) st.gated[s.subscriber.address()] = s.consent_subject;
         retained_batch batch;
         // Shared subscriptions never receive retained messages on subscribe.
         if (s.send_retained && !mqtt::parse_shared_filter(s.filter)) {
@@ -250,7 +289,10 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
             if (mqtt::topic_matches(s.filter, it->first)) {
               delivery d{it->second, lower(it->second->qos, s.options.max_qos), true, {}};
               if (s.subscription_id != 0) d.subscription_ids.push_back(s.subscription_id);
-              batch.deliveries.push_back(std::move(d));
+              if (gated && !consent_vin(st, it->first).empty())
+                deliver_or_gate(self, s.subscriber, std::move(d));  // after the check, if at all
+              else
+                batch.deliveries.push_back(std::move(d));
             }
             ++it;
           }
@@ -270,6 +312,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         if (!st.subscriptions.has_subscriber(u.subscriber.address())) {
           self->demonitor(u.subscriber);
           st.flags.erase(u.subscriber.address());
+          st.gated.erase(u.subscriber.address());
         }
         return existed;
       },
@@ -278,8 +321,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         flush_outbox(self);
       },
       [self](const drop_subscriber& d) {
-        self->state.subscriptions.erase_all(d.subscriber.address());
-        self->state.flags.erase(d.subscriber.address());
+        forget_subscriber(self->state, d.subscriber.address());
         self->demonitor(d.subscriber);
       },
       [self](const subscriber_state& s) {

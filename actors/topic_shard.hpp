@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/consent_catalog.hpp"
 #include "actors/durable_store.hpp"
 #include "actors/messages.hpp"
 #include "actors/subscription_index.hpp"
@@ -30,6 +31,13 @@ struct topic_shard_state {
     std::uint32_t incarnation = 0;  // of the session, for its stored queue entries
   };
   std::unordered_map<caf::actor_addr, subscriber_flags> flags;
+
+  // Services whose telemetry passes a consent check (their identity, the
+  // consent subject), and what is checked: topics a purpose covers go to
+  // the VIN's consent shard instead of to the session.
+  std::unordered_map<caf::actor_addr, std::string> gated;
+  std::unique_ptr<consent_catalog> consent_purposes;
+  std::vector<caf::actor> consent_shards;
 
   // Null when the node keeps nothing on disk. Routes of retained messages
   // and of QoS 1/2 messages to persistent sessions are answered once the

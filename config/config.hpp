@@ -136,6 +136,7 @@ struct node_config {
     std::string purposes_file;  // TOML catalog of purposes; empty: the built-in one
     std::uint32_t shards = 4;   // consent shard actors (by hash of VIN)
     std::uint32_t max_cached_vehicles = 100'000;  // per shard
+    std::string service_roles = "service";        // comma-separated roles of consent-gated clients
     bool operator==(const consent_section&) const = default;
   } consent;
 

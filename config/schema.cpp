@@ -388,6 +388,11 @@ constexpr auto keys = std::to_array<key_info>({
         "Vehicles whose consents one shard keeps in memory; others are read from storage when "
         "needed.",
         1, 100'000'000),
+    optional_string_key<&nc::consent, &nc::consent_section::service_roles>(
+        "consent.service_roles",
+        "Comma-separated roles (of auth.acl_file) whose clients are services: telemetry a "
+        "consent purpose covers reaches their subscriptions only while the vehicle's consent "
+        "for their identity and that purpose is in force. Empty: no client is checked."),
 
     // [state]
     bool_key<&nc::state, &nc::state_section::enabled>(

@@ -26,6 +26,27 @@
 
 namespace convoy::runtime {
 
+namespace {
+
+// The items of a comma-separated setting, spaces around them trimmed,
+// empty ones left out.
+std::vector<std::string_view> split_list(std::string_view list) {
+  std::vector<std::string_view> items;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ')
+      item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ')
+      item.remove_suffix(1);
+    if (!item.empty()) items.push_back(item);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+  }
+  return items;
+}
+
+}  // namespace
+
 broker_settings settings_from(const config::node_config& cfg) {
   broker_settings s;
   const auto& m = cfg.mqtt;
@@ -132,6 +153,12 @@ void node::start() {
   for (std::uint32_t i = 0; i < cfg_.consent.shards; ++i)
     ctx->consent_shards.push_back(
         system_->spawn(consent_shard, store_ptr{store_}, ctx->storage_gate, ctx->consent_purposes));
+  for (auto role : split_list(cfg_.consent.service_roles))
+    ctx->consent_service_roles.emplace_back(role);
+  if (!ctx->consent_service_roles.empty())
+    for (const auto& shard : shards_)
+      caf::anon_send(shard,
+                     consent_gate_setup{ctx->consent_purposes->purposes(), ctx->consent_shards});
   if (cfg_.state.enabled) {
     for (std::uint32_t i = 0; i < cfg_.state.shards; ++i)
       ctx->state_shards.push_back(system_->spawn(vehicle_state_shard, i, store_ptr{store_},
@@ -315,17 +342,8 @@ void node::start_websocket() {
   const auto& w = cfg_.websocket;
   websocket_rules_.path = w.path;
   websocket_rules_.allowed_origins.clear();
-  std::string_view origins = w.allowed_origins;
-  while (!origins.empty()) {
-    auto comma = origins.find(',');
-    auto origin = origins.substr(0, comma);
-    while (!origin.empty() && origin.front() == ' ')
-      origin.remove_prefix(1);
-    while (!origin.empty() && origin.back() == ' ')
-      origin.remove_suffix(1);
-    if (!origin.empty()) websocket_rules_.allowed_origins.emplace_back(origin);
-    origins = comma == std::string_view::npos ? std::string_view{} : origins.substr(comma + 1);
-  }
+  for (auto origin : split_list(w.allowed_origins))
+    websocket_rules_.allowed_origins.emplace_back(origin);
   ws_listener_ =
       open_listener("MQTT over WebSocket", w.bind, w.port, false, nullptr, &websocket_rules_);
   spdlog::info("listening for MQTT over WebSocket on ws://{}:{}{}", w.bind, websocket_port(),

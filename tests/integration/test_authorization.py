@@ -68,6 +68,9 @@ class AuthorizationTests:
             "auth.allow_anonymous": False, "auth.password_file": cls.passwords,
             "auth.failure_delay_ms": 0, "auth.acl_file": cls.acl,
             "auth.reload_interval_ms": RELOAD_MS,
+            # These tests are about the rules alone: the service role's
+            # telemetry is not consent-gated here (test_consent_telemetry).
+            "consent.service_roles": "",
         }).start()
 
     @classmethod
