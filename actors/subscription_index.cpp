@@ -126,15 +126,32 @@ std::size_t subscription_index::erase_all(const caf::actor_addr& session) {
   return removed;
 }
 
+bool is_keyed_group(std::string_view group) {
+  return group.starts_with(keyed_group_prefix);
+}
+
+std::string_view second_level(std::string_view topic) {
+  auto first = topic.find('/');
+  if (first == std::string_view::npos) return {};
+  topic.remove_prefix(first + 1);
+  return topic.substr(0, topic.find('/'));
+}
+
 void subscription_index::match(std::string_view topic,
                                const std::function<void(const subscriber_entry&)>& on_match,
                                const std::function<void(const subscriber_entry&)>& on_shared) {
   const bool dollar = !topic.empty() && topic.front() == '$';
+  std::optional<std::size_t> key_hash;  // of the second level, for keyed groups
   auto visit = [&](node& n) {
     for (const auto& e : n.subscribers)
       on_match(e);
     for (auto& [name, group] : n.groups) {
       if (group.members.empty()) continue;
+      if (is_keyed_group(name)) {
+        if (!key_hash) key_hash = std::hash<std::string_view>{}(second_level(topic));
+        on_shared(group.members[*key_hash % group.members.size()]);
+        continue;
+      }
       group.next %= group.members.size();
       on_shared(group.members[group.next++]);
     }

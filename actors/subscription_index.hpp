@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +16,16 @@
 #include "protocol/packets.hpp"
 
 namespace convoy {
+
+// Shared groups named convoy-by-vin... pick their member by the topic's
+// second level (the VIN of vehicles/{vin}/...) instead of round-robin: the
+// messages of one vehicle always reach the same member, in order. With
+// members subscribed in the order of their index, member hash(vin) % size
+// is the one std::hash<std::string_view> of the VIN names, which the
+// node's per-VIN actors (state and command shards) rely on.
+inline constexpr std::string_view keyed_group_prefix = "convoy-by-vin";
+bool is_keyed_group(std::string_view group);
+std::string_view second_level(std::string_view topic);
 
 struct subscriber_entry {
   caf::actor session;

@@ -172,7 +172,7 @@ void node::start() {
       subscribe_request s;
       s.subscriber = shard;
       s.client_id = "$convoy/state/" + std::to_string(i);
-      s.filter = "$share/convoy-state/vehicles/+/telemetry/#";
+      s.filter = "$share/convoy-by-vin-state/vehicles/+/telemetry/#";
       s.options.max_qos = mqtt::qos::at_least_once;
       for (const auto& topic_shard : ctx->shards)
         caf::anon_send(topic_shard, s);
@@ -197,7 +197,7 @@ void node::start() {
       subscribe_request s;
       s.subscriber = shard;
       s.client_id = "$convoy/commands/" + std::to_string(i);
-      s.filter = "$share/convoy-commands/vehicles/+/command-status/+";
+      s.filter = "$share/convoy-by-vin-commands/vehicles/+/command-status/+";
       s.options.max_qos = mqtt::qos::at_least_once;
       for (const auto& topic_shard : ctx->shards)
         caf::anon_send(topic_shard, s);

@@ -100,6 +100,12 @@ void add_options(CLI::App& app, options& o) {
                  "QoS of commands, responses and their subscriptions")
       ->check(CLI::Range(0, 2))
       ->capture_default_str();
+  app.add_option("--command-outcome", o.command_outcome,
+                 "How responders answer a command of the node's command workflows (JSON with "
+                 "\"id\" and \"responseTopic\"): reports accepted, then succeeded or failed on "
+                 "its response topic; accept-only stops after accepted, silent answers nothing")
+      ->check(CLI::IsMember({"succeeded", "failed", "accept-only", "silent"}))
+      ->capture_default_str();
 }
 
 }  // namespace convoy::sim

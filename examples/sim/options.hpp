@@ -41,6 +41,10 @@ struct options {
   double command_rate = 0;  // commands per second from the back-end commander; 0 = none
   bool responders = false;  // vehicles answer commands (implied by --command-rate)
   int command_qos = 1;
+  // How responders end a Convoy command workflow's command (one whose JSON
+  // payload names its id and responseTopic): succeeded, failed,
+  // accept-only (accepted, then nothing: it times out) or silent.
+  std::string command_outcome = "succeeded";
 };
 
 // Registers the options on the `sim` subcommand.

@@ -123,6 +123,7 @@ std::unique_ptr<plan> make_plan(const options& o) {
     throw bad_options{"--command-rate needs vehicles to command: --vehicles is 0"};
   p->responders = o.responders || o.command_rate > 0;
   p->command_qos = static_cast<std::uint8_t>(o.command_qos);
+  p->command_outcome = o.command_outcome;
   p->commanders = o.command_rate > 0 ? 1 : 0;
   p->total_clients = o.vehicles + o.subscribers + p->commanders;
   p->warmup_ns = static_cast<std::int64_t>(o.warmup * 1e9);

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
 
 #include "examples/sim/naming.hpp"
 #include "protocol/encoder.hpp"
@@ -784,10 +785,44 @@ void worker::send_encoded(client& c, const mqtt::publish_packet& p, std::int64_t
   send(c, scratch_.data(), scratch_.size(), now);
 }
 
+// A command of the node's command workflows (actors/command_workflow.hpp)
+// carries its id and response topic in a JSON payload; the vehicle reports
+// accepted and then its outcome there, as a real vehicle would.
+bool worker::answer_workflow_command(client& c, const mqtt::publish_packet& command,
+                                     std::int64_t now) {
+  if (command.payload.empty() || command.payload.front() != '{') return false;
+  auto body = nlohmann::json::parse(command.payload, nullptr, false);
+  if (!body.is_object() || !body.contains("id") || !body["responseTopic"].is_string()) return false;
+  const std::string& outcome = plan_.command_outcome;
+  if (outcome == "silent") return true;
+  std::vector<std::string> reports = {R"({"status":"accepted"})"};
+  if (outcome == "succeeded")
+    reports.push_back(R"({"status":"succeeded","detail":{"by":"convoy sim"}})");
+  else if (outcome == "failed")
+    reports.push_back(R"({"status":"failed","detail":{"reason":"simulated failure"}})");
+  for (auto& text : reports) {
+    mqtt::publish_packet report;
+    report.topic = body["responseTopic"].get<std::string>();
+    report.qos = static_cast<mqtt::qos>(plan_.command_qos);
+    if (plan_.command_qos != 0) {
+      report.packet_id = take_packet_id(c, sent_kind::response, now);
+      if (report.packet_id == 0) {
+        stats_.error(error_kind::response_skipped);
+        return true;
+      }
+    }
+    report.payload = std::move(text);
+    stats_.responses_sent.add();
+    send_encoded(c, report, now);
+  }
+  return true;
+}
+
 void worker::on_command(client& c, mqtt::byte_view frame, std::int64_t now) {
   auto command = decode_publish(c, frame, now);
   if (!command) return;
   stats_.commands_received.add();
+  if (answer_workflow_command(c, *command, now)) return;
   mqtt::publish_packet response;
   if (plan_.version == mqtt::protocol_version::v5) {
     const std::string* topic = command->props.string(mqtt::property_id::response_topic);

@@ -40,8 +40,9 @@ struct plan {
   bool track_sequences = false;                 // subscribers keep a next-sequence per vehicle
   bool responders = false;                      // vehicles subscribe to commands and answer
   std::uint8_t command_qos = 1;
-  std::uint32_t commanders = 0;      // 0 or 1: the back-end client sending commands
-  std::vector<std::uint8_t> filler;  // payload bytes after the stamp
+  std::string command_outcome = "succeeded";  // for commands of the node's workflows
+  std::uint32_t commanders = 0;               // 0 or 1: the back-end client sending commands
+  std::vector<std::uint8_t> filler;           // payload bytes after the stamp
   control_frames frames{mqtt::protocol_version::v5};
 };
 
@@ -200,6 +201,7 @@ class worker {
                                                      std::int64_t now);
   void send_encoded(client& c, const mqtt::publish_packet& p, std::int64_t now);
   void on_command(client& c, mqtt::byte_view frame, std::int64_t now);
+  bool answer_workflow_command(client& c, const mqtt::publish_packet& command, std::int64_t now);
   void on_response(client& c, mqtt::byte_view frame, std::int64_t now);
   // A packet id for a QoS 1/2 publish of c, its window permitting; 0 when full.
   std::uint16_t take_packet_id(client& c, sent_kind kind, std::int64_t now);

@@ -1,5 +1,7 @@
 #include "runtime/ctl/ctl.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -94,6 +96,7 @@ class session {
   }
 
   bool json_output() const { return opts_.json; }
+  double timeout_s() const { return opts_.timeout_s; }
 
  private:
   const options& opts_;
@@ -175,6 +178,20 @@ void print_vehicle(const json& v) {
   std::cout << "\n";
   print_rows(v["devices"],
              {{"DEVICE", "deviceId"}, {"STATUS", "status"}, {"FINGERPRINT", "fingerprint"}});
+}
+
+void print_command(const json& c) {
+  print_fields(c, {{"id", "id"},
+                   {"vin", "vin"},
+                   {"command", "command"},
+                   {"status", "status"},
+                   {"requested by", "requestedBy"},
+                   {"created", "createdAt"},
+                   {"result", "result"}});
+  if (c.contains("timeline")) {
+    std::cout << "\n";
+    print_rows(c["timeline"], {{"AT", "at"}, {"STATUS", "status"}, {"DETAIL", "detail"}});
+  }
 }
 
 void print_session(const json& s) {
@@ -517,6 +534,87 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
       }
       print_rows(rows, {{"PURPOSE", "name"}, {"COVERS", "covers"}});
     });
+  });
+
+  auto* commands_app =
+      ctl.add_subcommand("commands", "Remote commands: send, list, get (or wait for), cancel");
+  commands_app->require_subcommand(1);
+  struct command_args {
+    std::string name, params, subject, id, key;
+    std::uint32_t timeout = 0, ttl = 0;
+    bool wait = false;
+  };
+  auto ka = std::make_shared<command_args>();
+  // Long polls until the command ends (or `within` seconds pass), each poll
+  // inside the client's own timeout.
+  auto follow = [](session& s, const std::string& path, json c, double within) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(within);
+    int poll = std::clamp(static_cast<int>(s.timeout_s()) - 2, 1, 60);
+    while (!c["terminal"].get<bool>() && std::chrono::steady_clock::now() < until)
+      c = s.call("GET", path + "?wait=" + std::to_string(poll) +
+                            "&seen=" + std::to_string(c["events"].get<std::uint64_t>()));
+    return c;
+  };
+  auto* k_send = commands_app->add_subcommand("send", "Send a command to a vehicle");
+  k_send->add_option("vin", v->vin, "VIN")->required();
+  k_send->add_option("command", ka->name, "Its name, e.g. lock-doors")->required();
+  k_send->add_option("--params", ka->params, "Parameters, a JSON object");
+  k_send->add_option("--subject", ka->subject, "On whose behalf (consent is checked for it)");
+  k_send->add_option("--timeout-seconds", ka->timeout, "Time for the vehicle's final report");
+  k_send->add_option("--ttl", ka->ttl, "Seconds to hold it for an offline vehicle");
+  k_send->add_option("--idempotency-key", ka->key, "Repeated sends with it make one command");
+  k_send->add_flag("--wait", ka->wait, "Wait until the command ends and show its timeline");
+  add(k_send, [output, v, ka, follow](session& s) {
+    json body{{"command", ka->name}};
+    if (!ka->params.empty()) {
+      body["params"] = json::parse(ka->params, nullptr, false);
+      if (!body["params"].is_object())
+        throw std::invalid_argument("--params must be a JSON object");
+    }
+    if (!ka->subject.empty()) body["subject"] = ka->subject;
+    if (ka->timeout > 0) body["timeoutSeconds"] = ka->timeout;
+    if (ka->ttl > 0) body["ttlSeconds"] = ka->ttl;
+    if (!ka->key.empty()) body["idempotencyKey"] = ka->key;
+    const std::string base = "/api/v1/vehicles/" + encode(v->vin) + "/commands";
+    json c = s.call("POST", base, body);
+    if (ka->wait)
+      c = follow(s, base + "/" + encode(c["id"].get<std::string>()), c,
+                 c["timeoutSeconds"].get<double>() + c["ttlSeconds"].get<double>() + 10);
+    output(s, c, print_command);
+  });
+  auto* k_list = commands_app->add_subcommand("list", "A vehicle's commands, newest first");
+  k_list->add_option("vin", v->vin, "VIN")->required();
+  add(k_list, [output, v](session& s) {
+    output(s, s.call("GET", "/api/v1/vehicles/" + encode(v->vin) + "/commands")["data"],
+           [](const json& d) {
+             print_rows(d, {{"ID", "id"},
+                            {"COMMAND", "command"},
+                            {"STATUS", "status"},
+                            {"BY", "requestedBy"},
+                            {"CREATED", "createdAt"}});
+           });
+  });
+  auto* k_get = commands_app->add_subcommand("get", "A command with its timeline");
+  k_get->add_option("vin", v->vin, "VIN")->required();
+  k_get->add_option("id", ka->id, "The command's id")->required();
+  k_get->add_flag("--wait", ka->wait, "Wait until it ends");
+  add(k_get, [output, v, ka, follow](session& s) {
+    const std::string path = "/api/v1/vehicles/" + encode(v->vin) + "/commands/" + encode(ka->id);
+    json c = s.call("GET", path);
+    if (ka->wait)
+      c = follow(s, path, c,
+                 c["timeoutSeconds"].get<double>() + c["ttlSeconds"].get<double>() + 10);
+    output(s, c, print_command);
+  });
+  auto* k_cancel = commands_app->add_subcommand("cancel", "Cancel a command on its way");
+  k_cancel->add_option("vin", v->vin, "VIN")->required();
+  k_cancel->add_option("id", ka->id, "The command's id")->required();
+  add(k_cancel, [output, v, ka](session& s) {
+    output(s,
+           s.call("POST",
+                  "/api/v1/vehicles/" + encode(v->vin) + "/commands/" + encode(ka->id) + "/cancel",
+                  json::object()),
+           print_command);
   });
 
   auto* devices = ctl.add_subcommand("devices", "The device registry: a vehicle's devices");

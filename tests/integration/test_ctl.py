@@ -143,6 +143,35 @@ class CtlTest(unittest.TestCase):
             time.sleep(0.1)
         self.assertRegex(p.stdout, r"battery\.soc\s+64")
 
+    def test_commands_with_a_simulated_vehicle(self):
+        car = "CTLSIM00000000000"  # `convoy sim --client-id-prefix CTLSIM`, vehicle 0
+        self.ctl("vehicles", "create", car)
+        self.ctl("consents", "grant", car, "companion-app", "remote-control")
+        sim = subprocess.Popen([BINARY, "sim", "--port", str(self.broker.port), "--vehicles", "1",
+                                "--subscribers", "0", "--publish-rate", "0", "--responders",
+                                "--client-id-prefix", "CTLSIM", "--duration", "20"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(sim.wait, 30)
+        self.addCleanup(sim.terminate)
+        # The simulated vehicle answers accepted, then succeeded.
+        deadline = time.monotonic() + 10
+        while True:
+            out = self.ctl("commands", "send", car, "lock-doors", "--subject", "companion-app",
+                           "--params", '{"doors": "all"}', "--ttl", "10", "--wait")
+            if "succeeded" in out or time.monotonic() > deadline:
+                break
+        self.assertRegex(out, r"status:\s+succeeded")
+        timeline = [r["STATUS"] for r in self.rows(out[out.index("AT "):])]
+        self.assertEqual(timeline[-3:], ["sent", "accepted", "succeeded"])
+        command_id = re.search(r"id:\s+(\S+)", out).group(1)
+        listed = self.rows(self.ctl("commands", "list", car))
+        self.assertEqual(listed[0]["ID"], command_id)
+        got = json.loads(self.ctl("--json", "commands", "get", car, command_id))
+        self.assertEqual(got["result"], {"by": "convoy sim"})
+        self.assertIn("409", self.ctl("commands", "cancel", car, command_id, expect=1))
+        self.assertIn("rejected", self.ctl("commands", "send", car, "lock-doors", "--subject", "nobody"))
+        self.assertIn("must be a JSON object", self.ctl("commands", "send", car, "x", "--params", "[1]", expect=2))
+
     def test_credentials_and_exit_codes(self):
         self.assertIn("401", self.ctl("node", key=False, expect=1))
         self.assertIn("name:", self.ctl("node", key=False, env={"CONVOY_API_KEY": self.key}))

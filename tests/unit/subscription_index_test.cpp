@@ -114,6 +114,24 @@ TEST_CASE_FIXTURE(fixture, "shared groups deliver round robin, one member per gr
   CHECK(matches(index, "t/1") == std::multiset<std::string>{"shared:b", "shared:c"});
 }
 
+TEST_CASE_FIXTURE(fixture, "keyed shared groups send one vehicle's messages to one member") {
+  subscription_index index;
+  std::vector<std::string> names = {"s0", "s1", "s2", "s3"};
+  for (const auto& n : names)
+    index.insert("$share/convoy-by-vin-x/vehicles/+/telemetry/#", entry(make(), n));
+  for (std::string vin : {"VIN1", "VIN2", "WVWZZZ1JZXW000001", "A"}) {
+    // The member of index hash(vin) % members, every time: no round robin.
+    std::string owner = "shared:" + names[std::hash<std::string_view>{}(vin) % names.size()];
+    for (int i = 0; i < 5; ++i)
+      CHECK(matches(index, "vehicles/" + vin + "/telemetry/speed") ==
+            std::multiset<std::string>{owner});
+  }
+  CHECK(second_level("vehicles/V/telemetry") == "V");
+  CHECK(second_level("single") == "");
+  CHECK(is_keyed_group("convoy-by-vin-state"));
+  CHECK_FALSE(is_keyed_group("fleet"));
+}
+
 TEST_CASE_FIXTURE(fixture, "deliveries merge a session's overlapping subscriptions") {
   subscription_index index;
   auto a = make();
