@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -114,8 +115,23 @@ std::string timestamp(const json& v) {
   return out;
 }
 
+// A timeline's event times, to the millisecond: events of one command are
+// often milliseconds apart.
+std::string precise_timestamp(const json& v) {
+  if (!v.is_number_integer()) return text(v);
+  auto ms = v.get<std::int64_t>();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char out[40];
+  std::size_t n = std::strftime(out, sizeof out, "%H:%M:%S", &utc);
+  std::snprintf(out + n, sizeof out - n, ".%03d", static_cast<int>(ms % 1000));
+  return out;
+}
+
 std::string cell(const json& object, const std::string& key) {
   if (!object.contains(key)) return "-";
+  if (key == "at") return precise_timestamp(object[key]);
   if (key.size() > 2 && key.ends_with("At")) return timestamp(object[key]);
   return text(object[key]);
 }
