@@ -54,9 +54,10 @@ def rss_kib(pid):
 
 
 class Broker:
-    def __init__(self, kind, port, persistent=False):
+    def __init__(self, kind, port, persistent=False, settings=None):
         self.kind, self.port, self.proc, self.tmp = kind, port, None, None
         self.persistent = persistent
+        self.settings = dict(settings or {})  # Convoy --set overrides
 
     def start(self):
         if self.kind == "convoy":
@@ -64,6 +65,8 @@ class Broker:
             args = [CONVOY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}",
                     "--set", "log.level=warn", "--set", "mqtt.max_queued_messages=1000",
                     "--set", f"node.data_dir={self.data_dir}"]
+            for key, value in self.settings.items():
+                args += ["--set", f"{key}={value}"]
         else:
             self.tmp = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
             # Equivalent settings: anonymous, same queue and window bounds,
