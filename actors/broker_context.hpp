@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -65,8 +66,16 @@ struct broker_context {
     return consent_shards[std::hash<std::string_view>{}(vin) % consent_shards.size()];
   }
   // Last known vehicle state by VIN (actors/vehicle_state_shard.hpp); empty
-  // without state.enabled.
+  // without state.enabled. Sessions send them the telemetry the routing
+  // rules give to the state.
   std::vector<caf::actor> state_shards;
+  const caf::actor& state_shard_for(std::string_view vin) const {
+    return state_shards[std::hash<std::string_view>{}(vin) % state_shards.size()];
+  }
+  // Telemetry routing rules (actors/telemetry_rules.hpp); null without
+  // rules.file. The archives they name, by name, each a writer actor.
+  std::shared_ptr<const class rule_set> rules;
+  std::unordered_map<std::string, caf::actor> archives;
   // Remote command workflows' directories, sharded by VIN
   // (actors/command_shard.hpp); sessions tell them when vehicles come and go.
   std::vector<caf::actor> command_shards;

@@ -1,5 +1,6 @@
 #include "actors/messages.hpp"
 
+#include "actors/archive_writer.hpp"
 #include "actors/command.hpp"
 #include "actors/consent.hpp"
 #include "actors/inspection.hpp"
@@ -120,10 +121,10 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<command_changed>("convoy.command_changed");
   cfg.add_message_type<command_report_forward>("convoy.command_report_forward");
   cfg.add_message_type<command_shards>("convoy.command_shards");
+  cfg.add_message_type<archive_append>("convoy.archive_append");
   cfg.add_message_type<vehicle_state>("convoy.vehicle_state");
   cfg.add_message_type<vehicle_state_request>("convoy.vehicle_state_request");
   cfg.add_message_type<telemetry_forward>("convoy.telemetry_forward");
-  cfg.add_message_type<vehicle_state_shards>("convoy.vehicle_state_shards");
   cfg.add_message_type<delivery>("convoy.delivery");
   cfg.add_message_type<route_request>("convoy.route_request");
   cfg.add_message_type<route_outcome>("convoy.route_outcome");

@@ -110,6 +110,10 @@ std::string_view name_of(counter c) {
       return "dropped_state_fields";
     case counter::refused_no_consent:
       return "refused_no_consent";
+    case counter::dropped_archive_write:
+      return "dropped_archive_write";
+    case counter::dropped_archive_full:
+      return "dropped_archive_full";
     case counter::dropped_no_consent:
       return "dropped_no_consent";
     case counter::consents_revoked:

@@ -67,6 +67,8 @@ enum class counter : std::uint8_t {
   refused_api_unauthorized,  // an API request without valid credentials (401, 403)
   dropped_state_fields,      // telemetry fields beyond the bound of fields per vehicle state
   refused_no_consent,        // a consent check that found no consent (telemetry or a command)
+  dropped_archive_write,     // telemetry an archive could not write (disk full, I/O error)
+  dropped_archive_full,      // telemetry for an archive whose unwritten batch is at its bound
   dropped_no_consent,        // telemetry not delivered to a service without the vehicle's consent
   consents_revoked,
   refused_tls_handshake,  // no TLS, or a client certificate missing, expired, revoked, untrusted

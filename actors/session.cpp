@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/archive_writer.hpp"
 #include "actors/command.hpp"
 #include "actors/connect_policy.hpp"
 #include "actors/consent.hpp"
@@ -16,6 +17,8 @@
 #include "actors/refusal_log.hpp"
 #include "actors/registry_control.hpp"
 #include "actors/storage_gate.hpp"
+#include "actors/telemetry_rules.hpp"
+#include "actors/vehicle_state.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/topic.hpp"
 
@@ -1136,11 +1139,26 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   m->publisher = st.params.client_id;
   m->published_us = now_us();
   metrics::message_bytes_received(static_cast<std::uint8_t>(m->qos), m->payload->size());
-  const caf::actor& shard = st.ctx->shard_for_topic(m->topic);
-  route_request route{message_ref{std::move(m)}};
+  // The routing rules say where it goes: its subscribers (through the
+  // topic shard), the vehicle's state, archives.
+  const broker_context& ctx = *st.ctx;
+  const bool state_on = !ctx.state_shards.empty();
+  routing_decision decision =
+      ctx.rules ? ctx.rules->decide(*m, state_on) : rule_set::unmatched(*m, state_on);
+  message_ref msg{std::move(m)};
+  if (decision.state)
+    caf::anon_send(ctx.state_shard_for(telemetry_vin(msg->topic)), telemetry_forward{msg});
+  std::vector<const caf::actor*> archives;
+  for (auto i : decision.archive_rules)
+    if (auto a = ctx.archives.find(ctx.rules->rules()[i].archive); a != ctx.archives.end())
+      archives.push_back(&a->second);
+  const caf::actor& shard = ctx.shard_for_topic(msg->topic);
+  route_request route{msg};
 
   if (p.qos == mqtt::qos::at_most_once) {
-    route_qos0(self, shard, std::move(route));
+    for (const auto* a : archives)
+      caf::anon_send(*a, archive_append{msg});
+    if (decision.deliver) route_qos0(self, shard, std::move(route));
     return;
   }
   std::uint16_t id = p.packet_id;
@@ -1175,6 +1193,28 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
           join->receipt_stored = stored;
           settle();
         });
+  }
+  // A QoS 1/2 message is acknowledged once every archive it goes to has
+  // written it, as it is once the subscribers' copies are stored.
+  for (const auto* a : archives) {
+    ++join->pending;
+    self->request(*a, shard_timeout, archive_append{msg})
+        .then(
+            [join, settle](bool written) {
+              if (!written) join->rc = reason_code::implementation_specific_error;
+              settle();
+            },
+            [join, settle](caf::error&) {
+              join->rc = reason_code::implementation_specific_error;
+              settle();
+            });
+  }
+  if (!decision.deliver) {
+    // For the rules' other destinations only: nothing to route.
+    if (exactly_once)
+      if (auto* receipt = find_qos2(st, id)) receipt->routed = true;
+    settle();
+    return;
   }
   self->request(shard, shard_timeout, std::move(route))
       .then(

@@ -14,10 +14,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint32_t owner_of(const vehicle_state_shard_state& st, std::string_view vin) {
-  return static_cast<std::uint32_t>(std::hash<std::string_view>{}(vin) % st.shards.size());
-}
-
 vehicle_state* state_of(vehicle_state_shard_state& st, const std::string& vin, bool create) {
   if (auto it = st.cache.find(vin); it != st.cache.end()) return &it->second;
   std::optional<vehicle_state> loaded;
@@ -93,25 +89,6 @@ void apply(vehicle_state_shard_actor* self, const app_message& m) {
   }
 }
 
-// The VIN of a telemetry topic, vehicles/{vin}/telemetry..., read from the
-// topic alone: the payload is parsed once, by the VIN's shard.
-std::string_view vin_of(std::string_view topic) {
-  if (!topic.starts_with("vehicles/")) return {};
-  topic.remove_prefix(9);
-  return topic.substr(0, topic.find('/'));
-}
-
-void take(vehicle_state_shard_actor* self, const delivery& d) {
-  auto& st = self->state;
-  auto vin = vin_of(d.msg->topic);
-  if (vin.empty() || st.shards.empty()) return;
-  auto owner = owner_of(st, vin);
-  if (owner == st.index)
-    apply(self, *d.msg);
-  else
-    self->send(st.shards[owner], telemetry_forward{d.msg});
-}
-
 }  // namespace
 
 caf::behavior vehicle_state_shard(vehicle_state_shard_actor* self, std::uint32_t index,
@@ -127,14 +104,7 @@ caf::behavior vehicle_state_shard(vehicle_state_shard_actor* self, std::uint32_t
     self->quit(msg.reason);
   });
   return {
-      [self](vehicle_state_shards& s) { self->state.shards = std::move(s.shards); },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
-      [self](const delivery& d) { take(self, d); },
-      [self](const delivery_batch& b) {
-        for (const auto& d : b.deliveries)
-          take(self, d);
-      },
-      [self](const retained_batch&) {},
       [self](const telemetry_forward& f) { apply(self, *f.msg); },
       [self](const vehicle_state_request& r) {
         auto* state = state_of(self->state, r.vin, false);

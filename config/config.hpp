@@ -148,6 +148,13 @@ struct node_config {
     bool operator==(const state_section&) const = default;
   } state;
 
+  struct rules_section {
+    std::string file;         // TOML telemetry routing rules; empty: none
+    std::string archive_dir;  // where archives keep their segments; empty: data_dir/archive
+    std::uint32_t max_inflated_bytes = 1'048'576;  // a gzip payload inflates to at most this
+    bool operator==(const rules_section&) const = default;
+  } rules;
+
   struct commands_section {
     bool enabled = true;  // remote command workflows (POST /api/v1/vehicles/{vin}/commands)
     std::uint32_t shards = 4;

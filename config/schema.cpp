@@ -409,6 +409,22 @@ constexpr auto keys = std::to_array<key_info>({
         "Vehicle states one shard keeps in memory; others are read from storage when needed.", 1,
         100'000'000),
 
+    // [rules]
+    optional_string_key<&nc::rules, &nc::rules_section::file>(
+        "rules.file",
+        "TOML file of telemetry routing rules ([[rule]] with topic, user_properties, where, "
+        "format, actions; [archive.NAME]). Messages matching no rule go to their subscribers and, "
+        "telemetry, to the vehicle state. Empty: no rules."),
+    optional_string_key<&nc::rules, &nc::rules_section::archive_dir>(
+        "rules.archive_dir",
+        "Directory of the archives' segment files, one subdirectory per archive. Empty: "
+        "node.data_dir/archive."),
+    integer_key<&nc::rules, &nc::rules_section::max_inflated_bytes>(
+        "rules.max_inflated_bytes",
+        "Largest size a gzip payload may inflate to when a rule reads it; larger ones match no "
+        "rule that reads payloads.",
+        1024, 256 * 1'048'576),
+
     // [commands]
     bool_key<&nc::commands, &nc::commands_section::enabled>(
         "commands.enabled",
@@ -480,9 +496,9 @@ constexpr auto keys = std::to_array<key_info>({
         100, 600'000),
 });
 
-constexpr std::array<std::string_view, 14> sections = {
-    "node",      "log", "mqtt",     "broker",  "storage", "auth",     "tls",
-    "websocket", "jwt", "registry", "consent", "state",   "commands", "http"};
+constexpr std::array<std::string_view, 15> sections = {
+    "node", "log",      "mqtt",    "broker", "storage", "auth",     "tls", "websocket",
+    "jwt",  "registry", "consent", "state",  "rules",   "commands", "http"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -537,6 +553,9 @@ std::string_view section_description(std::string_view section) {
   }
   if (section == "state") {
     return "Last known vehicle state, from telemetry.";
+  }
+  if (section == "rules") {
+    return "Telemetry routing rules: deliver, vehicle state, archive, by topic, priority, payload.";
   }
   if (section == "commands") {
     return "Remote command workflows: timeouts, store-and-forward, consent, notifications.";

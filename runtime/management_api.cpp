@@ -5,7 +5,6 @@
 #include <mutex>
 #include <optional>
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
@@ -17,6 +16,7 @@
 #include "actors/metrics.hpp"
 #include "actors/vehicle_json.hpp"
 #include "actors/vehicle_state.hpp"
+#include "protocol/base64.hpp"
 #include "protocol/topic.hpp"
 #include "protocol/utf8.hpp"
 #include "runtime/actor_ask.hpp"
@@ -63,30 +63,6 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return parts;
 }
 
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> unbase64(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out(3 * text.size() / 4 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t size = static_cast<std::size_t>(n);
-  // EVP_DecodeBlock counts the padding as bytes.
-  if (!text.empty() && text.back() == '=') --size;
-  if (text.size() > 1 && text[text.size() - 2] == '=') --size;
-  out.resize(size);
-  return out;
-}
-
 json to_json(const session_summary& s) {
   json j{{"clientId", s.client_id},
          {"connected", s.connected},
@@ -119,7 +95,7 @@ json to_json(const subscription_record& r) {
 
 json payload_json(const std::string& payload) {
   if (mqtt::is_valid_utf8(payload)) return {{"payload", payload}, {"payloadEncoding", "utf8"}};
-  return {{"payload", base64(payload)}, {"payloadEncoding", "base64"}};
+  return {{"payload", base64_encode(payload)}, {"payloadEncoding", "base64"}};
 }
 
 json to_json(const app_message& m) {
@@ -140,7 +116,6 @@ unsigned registry_status(const std::string& error) {
 }  // namespace
 
 // ---- one request ----
-
 
 // ---- routing ----
 
@@ -192,8 +167,7 @@ const std::vector<management_api::route>& management_api::routes() {
        &management_api::revoke_consent, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/commands", &management_api::submit_command,
        a::operator_only},
-      {v::get, "/api/v1/vehicles/{vin}/commands", &management_api::list_commands,
-       a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}/commands", &management_api::list_commands, a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}/commands/{commandId}", &management_api::get_command,
        a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/commands/{commandId}/cancel",
@@ -663,7 +637,7 @@ void management_api::publish(std::shared_ptr<call> c) {
   if (m->topic.starts_with("$"))
     return c->fail(400, "\"topic\" must not start with '$' (reserved for the broker)");
   if (encoding == "base64") {
-    auto decoded = unbase64(payload);
+    auto decoded = base64_decode(payload);
     if (!decoded) return c->fail(400, "\"payload\" is not valid base64");
     payload = std::move(*decoded);
   } else if (encoding != "utf8") {

@@ -1,6 +1,7 @@
 #include "runtime/node.hpp"
 
 #include <csignal>
+#include <filesystem>
 #include <future>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/archive_writer.hpp"
 #include "actors/command_shard.hpp"
 #include "actors/consent_shard.hpp"
 #include "actors/messages.hpp"
@@ -23,6 +25,7 @@
 #include "runtime/access_file.hpp"
 #include "runtime/mqtt_connection.hpp"
 #include "runtime/purpose_file.hpp"
+#include "runtime/rules_file.hpp"
 
 namespace convoy::runtime {
 
@@ -96,6 +99,22 @@ void node::start() {
   // OpenSSL writes to sockets with plain send(), without MSG_NOSIGNAL: a
   // client that vanished mid-write would kill the node with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
+  // Files that can stop the start are read before any actor exists: an
+  // actor spawned and never told to quit would keep the actor system (and
+  // the process) from ending.
+  std::shared_ptr<const consent_catalog> purposes;
+  rules_file loaded;
+  try {
+    purposes = cfg_.consent.purposes_file.empty()
+                   ? std::make_shared<const consent_catalog>(consent_catalog::builtin())
+                   : std::make_shared<const consent_catalog>(
+                         load_purpose_file(cfg_.consent.purposes_file));
+    if (!cfg_.rules.file.empty()) loaded = load_rules_file(cfg_.rules.file);
+  } catch (const purpose_file_error& e) {
+    throw std::runtime_error(e.what());
+  } catch (const rules_file_error& e) {
+    throw std::runtime_error(e.what());
+  }
   try {
     auth_ = std::make_unique<authenticator>(cfg_.auth, cfg_.jwt);
   } catch (const jwt_config_error& e) {
@@ -141,15 +160,7 @@ void node::start() {
     ctx->registry_shards.push_back(
         system_->spawn(registry_shard, store_ptr{store_}, ctx->storage_gate));
   ctx->registry_required = cfg_.registry.required;
-  try {
-    ctx->consent_purposes =
-        cfg_.consent.purposes_file.empty()
-            ? std::make_shared<const consent_catalog>(consent_catalog::builtin())
-            : std::make_shared<const consent_catalog>(
-                  load_purpose_file(cfg_.consent.purposes_file));
-  } catch (const purpose_file_error& e) {
-    throw std::runtime_error(e.what());
-  }
+  ctx->consent_purposes = std::move(purposes);
   for (std::uint32_t i = 0; i < cfg_.consent.shards; ++i)
     ctx->consent_shards.push_back(
         system_->spawn(consent_shard, store_ptr{store_}, ctx->storage_gate, ctx->consent_purposes));
@@ -164,19 +175,22 @@ void node::start() {
       ctx->state_shards.push_back(system_->spawn(vehicle_state_shard, i, store_ptr{store_},
                                                  std::size_t{cfg_.state.history_size},
                                                  std::size_t{cfg_.state.max_cached_vehicles}));
-    // One shared subscription of all of them on every topic shard: each
-    // telemetry message reaches one, which hands it to the VIN's shard.
-    for (std::uint32_t i = 0; i < ctx->state_shards.size(); ++i) {
-      const auto& shard = ctx->state_shards[i];
-      caf::anon_send(shard, vehicle_state_shards{ctx->state_shards});
-      subscribe_request s;
-      s.subscriber = shard;
-      s.client_id = "$convoy/state/" + std::to_string(i);
-      s.filter = "$share/convoy-by-vin-state/vehicles/+/telemetry/#";
-      s.options.max_qos = mqtt::qos::at_least_once;
-      for (const auto& topic_shard : ctx->shards)
-        caf::anon_send(topic_shard, s);
+    // Sessions send them telemetry (the routing rules' state action, the
+    // default for telemetry), each message to its VIN's shard.
+  }
+  if (!cfg_.rules.file.empty()) {
+    std::string archive_root =
+        cfg_.rules.archive_dir.empty()
+            ? (std::filesystem::path(cfg_.node.data_dir) / "archive").string()
+            : cfg_.rules.archive_dir;
+    for (auto& a : loaded.archives) {
+      a.directory = archive_root + "/" + a.name;
+      ctx->archives[a.name] = system_->spawn<caf::detached>(archive_writer, a);
     }
+    spdlog::info("{} routing rules from {}, {} archives in {}", loaded.rules.size(),
+                 cfg_.rules.file, loaded.archives.size(), archive_root);
+    ctx->rules = std::make_shared<const rule_set>(std::move(loaded.rules),
+                                                  std::size_t{cfg_.rules.max_inflated_bytes});
   }
   if (cfg_.commands.enabled) {
     command_settings settings;
@@ -489,6 +503,8 @@ void node::stop() {
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     for (const auto& shard : edge_.broker->command_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    for (const auto& [name, archive] : edge_.broker->archives)
+      caf::anon_send_exit(archive, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->registry_control, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->refusal_log, caf::exit_reason::user_shutdown);
   }

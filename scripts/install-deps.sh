@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   g++ cmake ninja-build ccache pkg-config
-  libcaf-dev libboost-dev libboost-system-dev libssl-dev liblmdb-dev libmsgpack-cxx-dev
+  libcaf-dev libboost-dev libboost-system-dev libssl-dev liblmdb-dev libmsgpack-cxx-dev zlib1g-dev
   libjemalloc-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev doctest-dev
   openssl
 )

@@ -1,0 +1,215 @@
+#include "runtime/rules_file.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "protocol/topic.hpp"
+
+namespace convoy::runtime {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& name, const toml::node* at, const std::string& what) {
+  std::string where = name;
+  if (at && at->source().begin.line > 0) where += ":" + std::to_string(at->source().begin.line);
+  throw rules_file_error(where + ": " + what);
+}
+
+void only_keys(const std::string& name, const toml::table& t, const std::string& where,
+               std::initializer_list<std::string_view> known) {
+  for (const auto& [k, v] : t) {
+    if (std::find(known.begin(), known.end(), k.str()) != known.end()) continue;
+    std::string list;
+    for (auto key : known)
+      list += (list.empty() ? "" : ", ") + std::string{key};
+    fail(name, &v, "unknown key '" + where + std::string{k.str()} + "' (known: " + list + ")");
+  }
+}
+
+std::string text(const std::string& name, const toml::table& t, const std::string& where,
+                 std::string_view key, bool required) {
+  const toml::node* n = t.get(key);
+  if (!n) {
+    if (required) fail(name, &t, "'" + where + std::string{key} + "' is required");
+    return {};
+  }
+  if (!n->as_string()) fail(name, n, "'" + where + std::string{key} + "' must be a string");
+  return n->as_string()->get();
+}
+
+std::vector<std::string> strings(const std::string& name, const toml::table& t,
+                                 const std::string& where, std::string_view key) {
+  std::vector<std::string> out;
+  const toml::node* node = t.get(key);
+  if (!node) return out;
+  const toml::array* list = node->as_array();
+  if (!list) fail(name, node, "'" + where + std::string{key} + "' must be an array of strings");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const auto* s = list->get(i)->as_string();
+    if (!s)
+      fail(name, list->get(i),
+           "'" + where + std::string{key} + "[" + std::to_string(i) + "]' must be a string");
+    out.push_back(s->get());
+  }
+  return out;
+}
+
+std::int64_t integer(const std::string& name, const toml::table& t, const std::string& where,
+                     std::string_view key, std::int64_t fallback, std::int64_t low,
+                     std::int64_t high) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  const auto* v = n->as_integer();
+  if (!v || v->get() < low || v->get() > high)
+    fail(name, n,
+         "'" + where + std::string{key} + "' must be an integer from " + std::to_string(low) +
+             " to " + std::to_string(high));
+  return v->get();
+}
+
+bool boolean(const std::string& name, const toml::table& t, const std::string& where,
+             std::string_view key, bool fallback) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  if (!n->as_boolean()) fail(name, n, "'" + where + std::string{key} + "' must be true or false");
+  return n->as_boolean()->get();
+}
+
+std::optional<rule_action> action_named(std::string_view s) {
+  if (s == "deliver") return rule_action::deliver;
+  if (s == "state") return rule_action::state;
+  if (s == "archive") return rule_action::archive;
+  return std::nullopt;
+}
+
+archive_spec parse_archive(const std::string& name, const std::string& archive,
+                           const toml::table& t) {
+  std::string where = "archive." + archive + ".";
+  only_keys(name, t, where,
+            {"gzip", "max_segment_bytes", "max_segment_seconds", "flush_ms", "sync",
+             "max_pending_bytes"});
+  archive_spec a;
+  a.name = archive;
+  a.gzip = boolean(name, t, where, "gzip", false);
+  a.max_segment_bytes = static_cast<std::uint64_t>(
+      integer(name, t, where, "max_segment_bytes", 64ll << 20, 4096, 1ll << 40));
+  a.max_segment_seconds = static_cast<std::uint32_t>(
+      integer(name, t, where, "max_segment_seconds", 3600, 1, 30ll * 86'400));
+  a.flush_ms = static_cast<std::uint32_t>(integer(name, t, where, "flush_ms", 200, 1, 60'000));
+  a.sync = boolean(name, t, where, "sync", true);
+  a.max_pending_bytes = static_cast<std::size_t>(
+      integer(name, t, where, "max_pending_bytes", 16ll << 20, 1ll << 16, 1ll << 32));
+  return a;
+}
+
+bool valid_name(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+  });
+}
+
+}  // namespace
+
+rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
+  toml::table root;
+  try {
+    root = toml::parse(text_in, name);
+  } catch (const toml::parse_error& e) {
+    throw rules_file_error(name + ":" + std::to_string(e.source().begin.line) + ":" +
+                           std::to_string(e.source().begin.column) + ": " +
+                           std::string{e.description()});
+  }
+  for (const auto& [key, value] : root)
+    if (key.str() != "rule" && key.str() != "archive")
+      fail(name, &value, "unknown table '" + std::string{key.str()} + "' (known: rule, archive)");
+  rules_file out;
+  if (const toml::node* archives = root.get("archive")) {
+    const toml::table* t = archives->as_table();
+    if (!t) fail(name, archives, "'archive' must hold [archive.NAME] tables");
+    for (const auto& [key, value] : *t) {
+      std::string archive{key.str()};
+      if (!valid_name(archive))
+        fail(name, &value, "archive name '" + archive + "' must be letters, digits, '-' or '_'");
+      const toml::table* spec = value.as_table();
+      if (!spec) fail(name, &value, "'archive." + archive + "' must be a table");
+      out.archives.push_back(parse_archive(name, archive, *spec));
+    }
+  }
+  const toml::node* rules = root.get("rule");
+  if (!rules) return out;
+  const toml::array* list = rules->as_array();
+  if (!list || !list->is_array_of_tables()) fail(name, rules, "'rule' must be [[rule]] tables");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const toml::table& t = *list->get(i)->as_table();
+    std::string where = "rule[" + std::to_string(i) + "].";
+    only_keys(name, t, where,
+              {"name", "topic", "user_properties", "where", "format", "actions", "archive"});
+    telemetry_rule r;
+    r.name = text(name, t, where, "name", true);
+    if (!valid_name(r.name))
+      fail(name, &t, "'" + where + "name' must be 1 to 64 letters, digits, '-' or '_'");
+    if (!names.insert(r.name).second) fail(name, &t, "two rules are named '" + r.name + "'");
+    where = "rule '" + r.name + "': ";
+    r.filter = text(name, t, where, "topic", true);
+    if (mqtt::validate_topic_filter(r.filter) != mqtt::reason_code::success ||
+        r.filter.starts_with("$"))
+      fail(name, t.get("topic"), where + "'topic' must be a topic filter (not $ or $share)");
+    if (const toml::node* props = t.get("user_properties")) {
+      const toml::table* pt = props->as_table();
+      if (!pt) fail(name, props, where + "'user_properties' must be a table of strings");
+      for (const auto& [k, v] : *pt) {
+        if (!v.as_string())
+          fail(name, &v, where + "user property '" + std::string{k.str()} + "' must be a string");
+        r.properties.emplace_back(std::string{k.str()}, v.as_string()->get());
+      }
+    }
+    for (const auto& p : strings(name, t, where, "where")) {
+      std::string error;
+      auto predicate = payload_predicate::parse(p, error);
+      if (!predicate) fail(name, t.get("where"), where + "'" + p + "': " + error);
+      r.where.push_back(std::move(*predicate));
+    }
+    if (auto f = text(name, t, where, "format", false); !f.empty()) {
+      auto parsed = parse_payload_format(f);
+      if (!parsed)
+        fail(name, t.get("format"),
+             where + "'format' must be auto, json, gzip-json or msgpack, not '" + f + "'");
+      r.format = *parsed;
+    }
+    auto actions = strings(name, t, where, "actions");
+    if (actions.empty()) fail(name, &t, where + "'actions' is required (a non-empty array)");
+    for (const auto& a : actions) {
+      auto parsed = action_named(a);
+      if (!parsed)
+        fail(name, t.get("actions"),
+             where + "unknown action '" + a + "' (known: deliver, state, archive)");
+      r.actions |= static_cast<std::uint8_t>(*parsed);
+    }
+    r.archive = text(name, t, where, "archive", false);
+    if (r.has(rule_action::archive)) {
+      if (r.archive.empty()) fail(name, &t, where + "the archive action needs 'archive = NAME'");
+      if (std::none_of(out.archives.begin(), out.archives.end(),
+                       [&](const archive_spec& a) { return a.name == r.archive; }))
+        fail(name, t.get("archive"), where + "no [archive." + r.archive + "] table");
+    } else if (!r.archive.empty()) {
+      fail(name, t.get("archive"), where + "'archive' is set but 'actions' has no archive");
+    }
+    out.rules.push_back(std::move(r));
+  }
+  return out;
+}
+
+rules_file load_rules_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw rules_file_error("rules.file " + path + " cannot be read");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_rules_file(text.str(), path);
+}
+
+}  // namespace convoy::runtime

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/archive_writer.hpp"
+#include "actors/telemetry_rules.hpp"
+
+namespace convoy::runtime {
+
+// A rules file that cannot be used: the message names file, line and rule.
+class rules_file_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct rules_file {
+  std::vector<telemetry_rule> rules;  // in file order
+  std::vector<archive_spec> archives;
+};
+
+// Reads rules.file:
+//
+//   [[rule]]
+//   name = "alerts"
+//   topic = "vehicles/+/telemetry/alerts/#"
+//   user_properties = { priority = "high" }   # MQTT 5, all must match
+//   where = ["severity >= 3"]                 # on the decoded payload, all must hold
+//   format = "auto"                           # json, gzip-json, msgpack
+//   actions = ["deliver", "state"]
+//
+//   [[rule]]
+//   name = "bulk"
+//   topic = "vehicles/+/telemetry/bulk/#"
+//   actions = ["archive"]
+//   archive = "bulk"
+//
+//   [archive.bulk]
+//   gzip = true
+//   max_segment_bytes = 67108864
+//   max_segment_seconds = 3600
+//
+// Throws rules_file_error.
+rules_file load_rules_file(const std::string& path);
+rules_file parse_rules_file(std::string_view text, const std::string& name);
+
+}  // namespace convoy::runtime

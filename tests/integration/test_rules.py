@@ -1,0 +1,206 @@
+"""Telemetry routing rules (rules.file) end to end with real MQTT clients:
+low-priority bulk goes only to a gzip archive (unparsed, acknowledged once
+written, not delivered, no state); a payload predicate on JSON, gzipped
+JSON and MessagePack payloads picks speeding messages for an archive and
+delivery; the state action follows the rules; an archive that cannot be
+written answers QoS 1 with an error and counts it without stalling
+delivery; a bad rules file stops the node with file and line."""
+
+import glob
+import gzip
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from paho.mqtt.packettypes import PacketTypes
+
+from broker import BINARY, Broker, free_port
+from http_api import Api
+from paho_util import V5, Client, props
+from raw_mqtt import Conn, connect_bytes, prop_pair, publish_bytes
+
+RULES = """
+[[rule]]
+name = "bulk"
+topic = "vehicles/+/telemetry/bulk/#"
+user_properties = { priority = "low" }
+actions = ["archive"]
+archive = "cold"
+
+[[rule]]
+name = "speeding"
+topic = "vehicles/+/telemetry/speed"
+where = ["kmh > 130"]
+actions = ["deliver", "state", "archive"]
+archive = "speeding"
+
+[archive.cold]
+gzip = true
+flush_ms = 50
+
+[archive.speeding]
+flush_ms = 50
+"""
+
+CAR = "RULESCAR000000001"
+
+
+def msgpack_map(d):
+    """A small MessagePack encoder (fixmap of str -> int/str), so the test
+    needs no msgpack module."""
+    out = bytes([0x80 | len(d)])
+    for k, v in d.items():
+        kb = k.encode()
+        out += bytes([0xa0 | len(kb)]) + kb
+        if isinstance(v, int):
+            out += bytes([0xcd]) + v.to_bytes(2, "big")  # uint16
+        else:
+            vb = v.encode()
+            out += bytes([0xa0 | len(vb)]) + vb
+    return out
+
+
+def read_archive(directory):
+    lines = []
+    for path in sorted(glob.glob(os.path.join(directory, "segment-*"))):
+        with open(path, "rb") as f:
+            data = f.read()
+        if path.endswith(".gz"):
+            data = gzip.decompress(data)
+        lines += [json.loads(l) for l in data.decode().splitlines() if l]
+    return lines
+
+
+class RulesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.rules = os.path.join(cls.tmp.name, "rules.toml")
+        with open(cls.rules, "w") as f:
+            f.write(RULES)
+        cls.archive_dir = os.path.join(cls.tmp.name, "archive")
+        cls.broker = Broker({"rules.file": cls.rules, "rules.archive_dir": cls.archive_dir}).start()
+        cls.api = Api(cls.broker.http_port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        cls.tmp.cleanup()
+
+    def client(self, cid):
+        c = Client(self.broker.port, cid, V5)
+        c.connect()
+        self.addCleanup(c.close)
+        return c
+
+    def wait_archive(self, name, count, timeout=5):
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = read_archive(os.path.join(self.archive_dir, name))
+            if len(lines) >= count or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
+    def state(self):
+        r = self.api.get(f"/api/v1/vehicles/{CAR}/state")
+        return r.json["fields"] if r.status == 200 else {}
+
+    def test_low_priority_bulk_goes_only_to_the_gzip_archive(self):
+        car = self.client(CAR)
+        watcher = self.client("rules-watcher")
+        watcher.subscribe("vehicles/+/telemetry/#", qos=1)
+        low = props(PacketTypes.PUBLISH, UserProperty=[("priority", "low")])
+        blobs = [bytes([i, 0xff, 0x00]) * 10 for i in range(20)]
+        for b in blobs:
+            # QoS 1: the PUBACK comes once the archive has written it.
+            car.publish(f"vehicles/{CAR}/telemetry/bulk/can", b, qos=1, properties=low)
+        lines = read_archive(os.path.join(self.archive_dir, "cold"))
+        self.assertEqual(len(lines), 20)
+        self.assertTrue(all(l["topic"] == f"vehicles/{CAR}/telemetry/bulk/can" for l in lines))
+        import base64
+        self.assertEqual([base64.b64decode(l["payloadBase64"]) for l in lines], blobs)
+        self.assertTrue(glob.glob(os.path.join(self.archive_dir, "cold", "segment-*.jsonl.gz")))
+        watcher.expect_none()  # archived only
+        self.assertNotIn("bulk.can", self.state())
+        # Without the low priority the rule does not match: delivered as usual.
+        car.publish(f"vehicles/{CAR}/telemetry/bulk/can", json.dumps({"n": 1}), qos=1)
+        self.assertEqual(watcher.expect().topic, f"vehicles/{CAR}/telemetry/bulk/can")
+
+    def test_a_payload_predicate_reads_json_gzip_and_msgpack(self):
+        car = self.client(CAR)
+        watcher = self.client("speed-watcher")
+        watcher.subscribe(f"vehicles/{CAR}/telemetry/speed", qos=1)
+        topic = f"vehicles/{CAR}/telemetry/speed"
+        car.publish(topic, json.dumps({"kmh": 150}), qos=1)
+        car.publish(topic, gzip.compress(json.dumps({"kmh": 160}).encode()), qos=1)
+        car.publish(topic, msgpack_map({"kmh": 170}), qos=1)
+        car.publish(topic, json.dumps({"kmh": 80}), qos=1)  # no rule: delivered, not archived
+        self.assertEqual(len(watcher.expect_n(4)), 4)
+        lines = self.wait_archive("speeding", 3)
+        self.assertEqual(len(lines), 3, lines)
+        self.assertEqual(json.loads(lines[0]["payload"]), {"kmh": 150})
+        self.assertIn("payloadBase64", lines[1])  # gzip bytes are archived as they came
+        time.sleep(0.3)
+        self.assertEqual(len(read_archive(os.path.join(self.archive_dir, "speeding"))), 3)
+        # The state action: the matched JSON message's field; the unmatched
+        # one goes to the state by default.
+        deadline = time.monotonic() + 5
+        while self.state().get("speed.kmh", {}).get("value") != 80:
+            self.assertLess(time.monotonic(), deadline, self.state())
+            time.sleep(0.05)
+
+
+class RulesFailureTest(unittest.TestCase):
+    def test_an_archive_that_cannot_be_written_fails_its_messages_only(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        rules = os.path.join(tmp.name, "rules.toml")
+        with open(rules, "w") as f:
+            f.write(RULES)
+        blocked = os.path.join(tmp.name, "blocked")
+        with open(blocked, "w") as f:
+            f.write("a file where the archive directory should be")
+        broker = Broker({"rules.file": rules, "rules.archive_dir": blocked}).start()
+        self.addCleanup(broker.stop)
+        car = Client(broker.port, CAR, V5)
+        car.connect()
+        self.addCleanup(car.close)
+        watcher = Client(broker.port, "fail-watcher", V5)
+        watcher.connect()
+        self.addCleanup(watcher.close)
+        watcher.subscribe("vehicles/+/telemetry/#", qos=1)
+        # Raw bytes, to read the PUBACK's reason code: 0x83, not success.
+        raw = Conn(broker.port)
+        self.addCleanup(raw.close)
+        raw.send(connect_bytes("RULESCAR000000002"))
+        raw.expect(0x20)
+        raw.send(publish_bytes("vehicles/RULESCAR000000002/telemetry/bulk/can", b"x", qos=1, pid=7,
+                               props=prop_pair("priority", "low")))
+        ack = raw.expect(0x40)
+        self.assertEqual(ack[:3], b"\x00\x07\x83")
+        # Delivery of everything else goes on.
+        car.publish(f"vehicles/{CAR}/telemetry/doors", "locked", qos=1)
+        self.assertEqual(watcher.expect().payload, b"locked")
+        metrics = Api(broker.http_port).get("/metrics").body
+        self.assertRegex(metrics, r'convoy_drops_total\{reason="archive_write"\} [1-9]')
+        self.assertIn("cannot open", broker.log())
+
+    def test_a_bad_rules_file_stops_the_node_naming_file_and_line(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        rules = os.path.join(tmp.name, "rules.toml")
+        with open(rules, "w") as f:
+            f.write('[[rule]]\nname = "x"\ntopic = "a/#"\nactions = ["teleport"]\n')
+        p = subprocess.run([BINARY, "node", "--set", f"rules.file={rules}", "--set", "mqtt.port=0",
+                            "--set", "http.enabled=false", "--set", "websocket.enabled=false",
+                            "--set", f"node.data_dir={tmp.name}/data"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"{rules}:4: rule 'x': unknown action 'teleport'", p.stdout + p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
