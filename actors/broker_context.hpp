@@ -76,6 +76,12 @@ struct broker_context {
   // rules.file. The archives they name, by name, each a writer actor.
   std::shared_ptr<const class rule_set> rules;
   std::unordered_map<std::string, caf::actor> archives;
+  std::unordered_map<std::string, caf::actor> webhooks;  // by name (actors/webhook.hpp)
+  // Carry out republish rules, by VIN (actors/rule_worker.hpp).
+  std::vector<caf::actor> rule_workers;
+  const caf::actor& rule_worker_for(std::string_view vin) const {
+    return rule_workers[std::hash<std::string_view>{}(vin) % rule_workers.size()];
+  }
   // Remote command workflows' directories, sharded by VIN
   // (actors/command_shard.hpp); sessions tell them when vehicles come and go.
   std::vector<caf::actor> command_shards;

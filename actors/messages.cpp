@@ -4,7 +4,9 @@
 #include "actors/command.hpp"
 #include "actors/consent.hpp"
 #include "actors/inspection.hpp"
+#include "actors/rule_worker.hpp"
 #include "actors/vehicle_state_shard.hpp"
+#include "actors/webhook.hpp"
 
 #include <variant>
 
@@ -122,6 +124,9 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<command_report_forward>("convoy.command_report_forward");
   cfg.add_message_type<command_shards>("convoy.command_shards");
   cfg.add_message_type<archive_append>("convoy.archive_append");
+  cfg.add_message_type<rule_hit>("convoy.rule_hit");
+  cfg.add_message_type<webhook_item>("convoy.webhook_item");
+  cfg.add_message_type<webhook_result>("convoy.webhook_result");
   cfg.add_message_type<vehicle_state>("convoy.vehicle_state");
   cfg.add_message_type<vehicle_state_request>("convoy.vehicle_state_request");
   cfg.add_message_type<telemetry_forward>("convoy.telemetry_forward");

@@ -114,6 +114,18 @@ std::string_view name_of(counter c) {
       return "dropped_archive_write";
     case counter::dropped_archive_full:
       return "dropped_archive_full";
+    case counter::dropped_webhook_full:
+      return "dropped_webhook_full";
+    case counter::webhook_items_posted:
+      return "webhook_items_posted";
+    case counter::webhook_failures:
+      return "webhook_failures";
+    case counter::dropped_republish:
+      return "dropped_republish";
+    case counter::dropped_unregistered:
+      return "dropped_unregistered";
+    case counter::rules_republished:
+      return "rules_republished";
     case counter::dropped_no_consent:
       return "dropped_no_consent";
     case counter::consents_revoked:

@@ -69,13 +69,21 @@ enum class counter : std::uint8_t {
   refused_no_consent,        // a consent check that found no consent (telemetry or a command)
   dropped_archive_write,     // telemetry an archive could not write (disk full, I/O error)
   dropped_archive_full,      // telemetry for an archive whose unwritten batch is at its bound
+  dropped_webhook_full,      // webhook items dropped, oldest first, while its endpoint was down
+  dropped_republish,         // a republish rule's message that could not go out (topic, timeout)
+  dropped_unregistered,      // high-priority telemetry of a vehicle unknown to the registry or
+                             // suspended
   dropped_no_consent,        // telemetry not delivered to a service without the vehicle's consent
   consents_revoked,
   refused_tls_handshake,  // no TLS, or a client certificate missing, expired, revoked, untrusted
   disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
   tls_reload_failures,               // changed TLS files that could not be loaded
   acl_reload_failures,               // a changed auth.acl_file that could not be loaded
-  refused_command_limit,   // a command beyond commands.max_active or max_active_per_vehicle
+  rules_republished,
+  webhook_items_posted,
+  webhook_failures,       // webhook POSTs that failed (and are retried)                 // messages
+                          // republished by routing rules to service topics
+  refused_command_limit,  // a command beyond commands.max_active or max_active_per_vehicle
   dropped_command_report,  // a vehicle's status report for no command on its way, or unreadable
   commands_submitted,
   commands_succeeded,

@@ -16,9 +16,11 @@
 #include "actors/metrics.hpp"
 #include "actors/refusal_log.hpp"
 #include "actors/registry_control.hpp"
+#include "actors/rule_worker.hpp"
 #include "actors/storage_gate.hpp"
 #include "actors/telemetry_rules.hpp"
 #include "actors/vehicle_state.hpp"
+#include "actors/webhook.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/topic.hpp"
 
@@ -1148,6 +1150,14 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   message_ref msg{std::move(m)};
   if (decision.state)
     caf::anon_send(ctx.state_shard_for(telemetry_vin(msg->topic)), telemetry_forward{msg});
+  for (auto i : decision.webhook_rules)
+    if (auto w = ctx.webhooks.find(ctx.rules->rules()[i].webhook); w != ctx.webhooks.end())
+      caf::anon_send(w->second, webhook_item{msg});
+  if (!decision.republish_rules.empty() && !ctx.rule_workers.empty()) {
+    const caf::actor& worker = ctx.rule_worker_for(telemetry_vin(msg->topic));
+    for (auto i : decision.republish_rules)
+      caf::anon_send(worker, rule_hit{i, msg});
+  }
   std::vector<const caf::actor*> archives;
   for (auto i : decision.archive_rules)
     if (auto a = ctx.archives.find(ctx.rules->rules()[i].archive); a != ctx.archives.end())

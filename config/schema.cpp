@@ -424,6 +424,11 @@ constexpr auto keys = std::to_array<key_info>({
         "Largest size a gzip payload may inflate to when a rule reads it; larger ones match no "
         "rule that reads payloads.",
         1024, 256 * 1'048'576),
+    integer_key<&nc::rules, &nc::rules_section::workers>(
+        "rules.workers",
+        "Rule worker actors that check, enrich and republish high-priority telemetry; vehicles "
+        "are spread over them by VIN.",
+        1, 1024),
 
     // [commands]
     bool_key<&nc::commands, &nc::commands_section::enabled>(

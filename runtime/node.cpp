@@ -18,14 +18,17 @@
 #include "actors/refusal_log.hpp"
 #include "actors/registry_control.hpp"
 #include "actors/registry_shard.hpp"
+#include "actors/rule_worker.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/storage_gate.hpp"
 #include "actors/topic_shard.hpp"
 #include "actors/vehicle_state_shard.hpp"
+#include "actors/webhook.hpp"
 #include "runtime/access_file.hpp"
 #include "runtime/mqtt_connection.hpp"
 #include "runtime/purpose_file.hpp"
 #include "runtime/rules_file.hpp"
+#include "runtime/webhook_client.hpp"
 
 namespace convoy::runtime {
 
@@ -110,6 +113,12 @@ void node::start() {
                    : std::make_shared<const consent_catalog>(
                          load_purpose_file(cfg_.consent.purposes_file));
     if (!cfg_.rules.file.empty()) loaded = load_rules_file(cfg_.rules.file);
+    if (!loaded.webhooks.empty()) webhook_io_ = std::make_shared<webhook_io>();
+    for (const auto& w : loaded.webhooks)
+      webhook_transports_.push_back(std::make_shared<webhook_client>(
+          webhook_io_, w.url, std::chrono::milliseconds(w.timeout_ms)));
+  } catch (const webhook_url_error& e) {
+    throw std::runtime_error("rules.file " + cfg_.rules.file + ": " + e.what());
   } catch (const purpose_file_error& e) {
     throw std::runtime_error(e.what());
   } catch (const rules_file_error& e) {
@@ -183,6 +192,9 @@ void node::start() {
         cfg_.rules.archive_dir.empty()
             ? (std::filesystem::path(cfg_.node.data_dir) / "archive").string()
             : cfg_.rules.archive_dir;
+    for (std::size_t i = 0; i < loaded.webhooks.size(); ++i)
+      ctx->webhooks[loaded.webhooks[i].name] =
+          system_->spawn(webhook, loaded.webhooks[i], transport_ptr{webhook_transports_[i]});
     for (auto& a : loaded.archives) {
       a.directory = archive_root + "/" + a.name;
       ctx->archives[a.name] = system_->spawn<caf::detached>(archive_writer, a);
@@ -191,6 +203,8 @@ void node::start() {
                  cfg_.rules.file, loaded.archives.size(), archive_root);
     ctx->rules = std::make_shared<const rule_set>(std::move(loaded.rules),
                                                   std::size_t{cfg_.rules.max_inflated_bytes});
+    for (std::uint32_t i = 0; i < cfg_.rules.workers; ++i)
+      ctx->rule_workers.push_back(system_->spawn(rule_worker, i, context_ptr{ctx}));
   }
   if (cfg_.commands.enabled) {
     command_settings settings;
@@ -505,6 +519,10 @@ void node::stop() {
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     for (const auto& [name, archive] : edge_.broker->archives)
       caf::anon_send_exit(archive, caf::exit_reason::user_shutdown);
+    for (const auto& worker : edge_.broker->rule_workers)
+      caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+    for (const auto& [name, hook] : edge_.broker->webhooks)
+      caf::anon_send_exit(hook, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->registry_control, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->refusal_log, caf::exit_reason::user_shutdown);
   }

@@ -7,6 +7,7 @@
 
 #include <toml++/toml.h>
 
+#include "actors/rule_worker.hpp"
 #include "protocol/topic.hpp"
 
 namespace convoy::runtime {
@@ -83,6 +84,8 @@ std::optional<rule_action> action_named(std::string_view s) {
   if (s == "deliver") return rule_action::deliver;
   if (s == "state") return rule_action::state;
   if (s == "archive") return rule_action::archive;
+  if (s == "republish") return rule_action::republish;
+  if (s == "webhook") return rule_action::webhook;
   return std::nullopt;
 }
 
@@ -106,6 +109,34 @@ archive_spec parse_archive(const std::string& name, const std::string& archive,
   return a;
 }
 
+webhook_spec parse_webhook(const std::string& name, const std::string& hook, const toml::table& t) {
+  std::string where = "webhook." + hook + ".";
+  only_keys(name, t, where,
+            {"url", "batch_size", "batch_ms", "max_queue", "timeout_ms", "retry_initial_ms",
+             "retry_max_ms"});
+  webhook_spec w;
+  w.name = hook;
+  w.url = text(name, t, where, "url", true);
+  if (!w.url.starts_with("http://") || w.url.size() <= 7 || w.url[7] == '/')
+    fail(name, t.get("url"),
+         "'" + where +
+             "url' must be an http:// URL with a host (for https, put a TLS proxy in "
+             "front)");
+  auto u32 = [&](std::string_view key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
+    return static_cast<std::uint32_t>(integer(name, t, where, key, fallback, low, high));
+  };
+  w.batch_size = u32("batch_size", 100, 1, 100'000);
+  w.batch_ms = u32("batch_ms", 1000, 1, 600'000);
+  w.max_queue = u32("max_queue", 10'000, 1, 10'000'000);
+  w.timeout_ms = u32("timeout_ms", 5000, 100, 600'000);
+  w.retry_initial_ms = u32("retry_initial_ms", 500, 10, 600'000);
+  w.retry_max_ms = u32("retry_max_ms", 30'000, 10, 3'600'000);
+  if (w.retry_max_ms < w.retry_initial_ms)
+    fail(name, t.get("retry_max_ms"),
+         "'" + where + "retry_max_ms' must not be below retry_initial_ms");
+  return w;
+}
+
 bool valid_name(std::string_view s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char ch) {
     return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
@@ -124,8 +155,9 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
                            std::string{e.description()});
   }
   for (const auto& [key, value] : root)
-    if (key.str() != "rule" && key.str() != "archive")
-      fail(name, &value, "unknown table '" + std::string{key.str()} + "' (known: rule, archive)");
+    if (key.str() != "rule" && key.str() != "archive" && key.str() != "webhook")
+      fail(name, &value,
+           "unknown table '" + std::string{key.str()} + "' (known: rule, archive, webhook)");
   rules_file out;
   if (const toml::node* archives = root.get("archive")) {
     const toml::table* t = archives->as_table();
@@ -139,6 +171,18 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
       out.archives.push_back(parse_archive(name, archive, *spec));
     }
   }
+  if (const toml::node* hooks = root.get("webhook")) {
+    const toml::table* t = hooks->as_table();
+    if (!t) fail(name, hooks, "'webhook' must hold [webhook.NAME] tables");
+    for (const auto& [key, value] : *t) {
+      std::string hook{key.str()};
+      if (!valid_name(hook))
+        fail(name, &value, "webhook name '" + hook + "' must be letters, digits, '-' or '_'");
+      const toml::table* spec = value.as_table();
+      if (!spec) fail(name, &value, "'webhook." + hook + "' must be a table");
+      out.webhooks.push_back(parse_webhook(name, hook, *spec));
+    }
+  }
   const toml::node* rules = root.get("rule");
   if (!rules) return out;
   const toml::array* list = rules->as_array();
@@ -148,7 +192,8 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
     const toml::table& t = *list->get(i)->as_table();
     std::string where = "rule[" + std::to_string(i) + "].";
     only_keys(name, t, where,
-              {"name", "topic", "user_properties", "where", "format", "actions", "archive"});
+              {"name", "topic", "user_properties", "where", "format", "actions", "archive",
+               "republish_topic", "subject", "webhook"});
     telemetry_rule r;
     r.name = text(name, t, where, "name", true);
     if (!valid_name(r.name))
@@ -187,7 +232,8 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
       auto parsed = action_named(a);
       if (!parsed)
         fail(name, t.get("actions"),
-             where + "unknown action '" + a + "' (known: deliver, state, archive)");
+             where + "unknown action '" + a +
+                 "' (known: deliver, state, archive, republish, webhook)");
       r.actions |= static_cast<std::uint8_t>(*parsed);
     }
     r.archive = text(name, t, where, "archive", false);
@@ -198,6 +244,29 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
         fail(name, t.get("archive"), where + "no [archive." + r.archive + "] table");
     } else if (!r.archive.empty()) {
       fail(name, t.get("archive"), where + "'archive' is set but 'actions' has no archive");
+    }
+    r.republish_topic = text(name, t, where, "republish_topic", false);
+    r.subject = text(name, t, where, "subject", false);
+    if (r.has(rule_action::republish)) {
+      if (r.republish_topic.empty())
+        fail(name, &t, where + "the republish action needs 'republish_topic'");
+      if (republish_topic(r.republish_topic, "vehicles/V/telemetry/x").empty() ||
+          r.republish_topic.find("{vin}") == std::string::npos)
+        fail(name, t.get("republish_topic"),
+             where + "'republish_topic' must be a topic name with {vin} (and optionally {topic})");
+      if (!r.filter.starts_with("vehicles/"))
+        fail(name, t.get("topic"), where + "republish rules match vehicles/{vin}/... topics");
+    } else if (!r.republish_topic.empty() || !r.subject.empty()) {
+      fail(name, &t, where + "'republish_topic' and 'subject' belong to the republish action");
+    }
+    r.webhook = text(name, t, where, "webhook", false);
+    if (r.has(rule_action::webhook)) {
+      if (r.webhook.empty()) fail(name, &t, where + "the webhook action needs 'webhook = NAME'");
+      if (std::none_of(out.webhooks.begin(), out.webhooks.end(),
+                       [&](const webhook_spec& w) { return w.name == r.webhook; }))
+        fail(name, t.get("webhook"), where + "no [webhook." + r.webhook + "] table");
+    } else if (!r.webhook.empty()) {
+      fail(name, t.get("webhook"), where + "'webhook' is set but 'actions' has no webhook");
     }
     out.rules.push_back(std::move(r));
   }

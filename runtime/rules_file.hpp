@@ -8,6 +8,7 @@
 
 #include "actors/archive_writer.hpp"
 #include "actors/telemetry_rules.hpp"
+#include "actors/webhook.hpp"
 
 namespace convoy::runtime {
 
@@ -20,6 +21,7 @@ class rules_file_error : public std::runtime_error {
 struct rules_file {
   std::vector<telemetry_rule> rules;  // in file order
   std::vector<archive_spec> archives;
+  std::vector<webhook_spec> webhooks;
 };
 
 // Reads rules.file:

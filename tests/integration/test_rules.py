@@ -204,3 +204,154 @@ class RulesFailureTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Hook:
+    """A webhook endpoint on 127.0.0.1 that records the JSON arrays POSTed
+    to it; `failing` makes it answer 500."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.batches = []
+        self.failing = False
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if hook.failing:
+                    self.send_response(500)
+                else:
+                    hook.batches.append(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def items(self):
+        return [i for b in list(self.batches) for i in b]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+ENRICHED = """
+[[rule]]
+name = "alerts"
+topic = "vehicles/+/telemetry/alerts"
+actions = ["deliver", "archive", "webhook", "republish"]
+archive = "alerts"
+webhook = "ops"
+republish_topic = "services/alerts/{{vin}}"
+subject = "alerts-app"
+
+[archive.alerts]
+flush_ms = 20
+
+[webhook.ops]
+url = "http://127.0.0.1:{port}/hook"
+batch_size = 5
+batch_ms = 100
+retry_initial_ms = 100
+retry_max_ms = 400
+"""
+
+
+class RuleActionsTest(unittest.TestCase):
+    """Webhook with retry and back-off, republish with enrichment and
+    consent, next to delivery and the archive."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hook = Hook()
+        cls.tmp = tempfile.TemporaryDirectory()
+        rules = os.path.join(cls.tmp.name, "rules.toml")
+        with open(rules, "w") as f:
+            f.write(ENRICHED.format(port=cls.hook.port))
+        cls.archive_dir = os.path.join(cls.tmp.name, "archive")
+        cls.broker = Broker({"rules.file": rules, "rules.archive_dir": cls.archive_dir}).start()
+        cls.api = Api(cls.broker.http_port)
+        assert cls.api.post("/api/v1/vehicles", {"vin": CAR, "model": "ID.4", "region": "eu-west"}).status == 201
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        cls.hook.close()
+        cls.tmp.cleanup()
+
+    def client(self, cid):
+        c = Client(self.broker.port, cid, V5)
+        c.connect()
+        self.addCleanup(c.close)
+        return c
+
+    def wait(self, what, predicate, timeout=8):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            self.assertLess(time.monotonic(), deadline, what)
+            time.sleep(0.05)
+
+    def test_webhook_batches_and_survives_an_outage(self):
+        car = self.client(CAR)
+        watcher = self.client("hook-watcher")
+        watcher.subscribe(f"vehicles/{CAR}/telemetry/alerts", qos=1)
+        start = len(self.hook.items())
+        for i in range(7):
+            car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"n": i, "phase": "up"}), qos=1)
+        self.wait("7 items posted", lambda: len(self.hook.items()) >= start + 7)
+        items = self.hook.items()[start:]
+        self.assertEqual([i["data"]["n"] for i in items], list(range(7)))
+        self.assertTrue(all(len(b) <= 5 for b in self.hook.batches))
+        self.assertEqual(items[0]["vin"], CAR)
+        watcher.drain()
+
+        # The endpoint fails: delivery and the archive go on at once.
+        self.hook.failing = True
+        before_archive = len(read_archive(os.path.join(self.archive_dir, "alerts")))
+        t0 = time.monotonic()
+        for i in range(5):
+            car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"n": i, "phase": "down"}), qos=1)
+        self.assertEqual(len(watcher.expect_n(5)), 5)
+        self.assertLess(time.monotonic() - t0, 2)
+        self.wait("archived while the hook is down",
+                  lambda: len(read_archive(os.path.join(self.archive_dir, "alerts"))) >= before_archive + 5)
+        time.sleep(0.6)  # a few failed retries
+        metrics = self.api.get("/metrics").body
+        self.assertRegex(metrics, r"convoy_webhook_failures_total [1-9]")
+        # Back up: the held items arrive, none lost, in order.
+        self.hook.failing = False
+        self.wait("held items posted after the outage",
+                  lambda: sum(1 for i in self.hook.items() if i["data"].get("phase") == "down") >= 5)
+        down = [i["data"]["n"] for i in self.hook.items() if i["data"].get("phase") == "down"]
+        self.assertEqual(down, list(range(5)))
+        self.assertIn("failed", self.broker.log())
+
+    def test_republish_enriches_and_needs_consent(self):
+        car = self.client(CAR)
+        service = self.client("alerts-service")
+        service.subscribe("services/alerts/#", qos=1)
+        car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"code": "P0420"}), qos=1)
+        service.expect_none()  # no consent for alerts-app yet
+        r = self.api.post(f"/api/v1/vehicles/{CAR}/consents", {"subject": "alerts-app", "purpose": "telemetry"})
+        self.assertEqual(r.status, 201, r)
+        car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"code": "P0301"}), qos=1)
+        m = service.expect()
+        self.assertEqual(m.topic, f"services/alerts/{CAR}")
+        body = json.loads(m.payload)
+        self.assertEqual((body["vin"], body["model"], body["region"], body["rule"]),
+                         (CAR, "ID.4", "eu-west", "alerts"))
+        self.assertEqual(body["data"], {"code": "P0301"})
+        # An unregistered vehicle's alerts are not republished.
+        other = self.client("RULESCAR000000009")
+        other.publish("vehicles/RULESCAR000000009/telemetry/alerts", json.dumps({"code": "X"}), qos=1)
+        service.expect_none()
+        self.assertRegex(self.api.get("/metrics").body, r'convoy_drops_total\{reason="unregistered"\} [1-9]')
+        self.api.delete(f"/api/v1/vehicles/{CAR}/consents/alerts-app/telemetry")

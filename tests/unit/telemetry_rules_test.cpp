@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/archive_writer.hpp"
+#include "actors/rule_worker.hpp"
 #include "actors/telemetry_payload.hpp"
 #include "actors/telemetry_rules.hpp"
 #include "protocol/base64.hpp"
@@ -169,7 +170,8 @@ max_segment_bytes = 1048576
   CHECK(f.archives[0].max_segment_bytes == 1048576);
 
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x/#\"\nactions = [\"fly\"]\n") ==
-        "r.toml:4: rule 'a': unknown action 'fly' (known: deliver, state, archive)");
+        "r.toml:4: rule 'a': unknown action 'fly' (known: deliver, state, archive, republish, "
+        "webhook)");
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x/#\"\nactions = [\"archive\"]\n")
             .find("needs 'archive = NAME'") != std::string::npos);
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x/#\"\nactions = [\"archive\"]\n"
@@ -186,6 +188,27 @@ max_segment_bytes = 1048576
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x\"\nactions = [\"deliver\"]\ncolor = 1\n")
             .find("unknown key 'rule[0].color'") != std::string::npos);
   CHECK(parse_error("[other]\n").find("unknown table 'other'") != std::string::npos);
+  CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"vehicles/+/telemetry/x\"\n"
+                    "actions = [\"republish\"]\n")
+            .find("needs 'republish_topic'") != std::string::npos);
+  CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"vehicles/+/telemetry/x\"\n"
+                    "actions = [\"republish\"]\nrepublish_topic = \"services/+/x\"\n")
+            .find("must be a topic name with {vin}") != std::string::npos);
+  CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"fleet/#\"\nactions = [\"republish\"]\n"
+                    "republish_topic = \"s/{vin}\"\n")
+            .find("republish rules match vehicles/{vin}/... topics") != std::string::npos);
+  CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x\"\nactions = [\"webhook\"]\n"
+                    "webhook = \"ops\"\n")
+            .find("no [webhook.ops] table") != std::string::npos);
+  CHECK(parse_error("[webhook.ops]\nurl = \"https://example.com/x\"\n")
+            .find("must be an http:// URL") != std::string::npos);
+  CHECK(parse_error("[webhook.ops]\nurl = \"http://h:1/x\"\nretry_initial_ms = 500\n"
+                    "retry_max_ms = 100\n")
+            .find("must not be below retry_initial_ms") != std::string::npos);
+  CHECK(republish_topic("services/{vin}/{topic}", "vehicles/V1/telemetry/a") ==
+        "services/V1/telemetry/a");
+  CHECK(republish_topic("services/{vin}", "fleet/x") == "");  // no VIN: no topic
+
   CHECK(parse_error("[archive.a]\nmax_segment_bytes = 1\n").find("from 4096") != std::string::npos);
   CHECK(parse_error("[[rule]\n").find("r.toml:1:") == 0);
 }

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/messages.hpp"
+
+namespace convoy {
+
+// Where a webhook's batches go: the runtime's HTTP client implements it
+// (runtime/webhook_client), so the actor never touches a socket. `done`
+// runs on the client's thread; it should only send a message.
+class webhook_transport {
+ public:
+  virtual ~webhook_transport() = default;
+  // POSTs `body` (a JSON array); done(true) on a 2xx answer, else
+  // done(false, why).
+  virtual void post(std::string body, std::function<void(bool ok, std::string why)> done) = 0;
+};
+
+using transport_ptr = std::shared_ptr<webhook_transport>;
+
+struct webhook_spec {
+  std::string name;
+  std::string url;
+  std::uint32_t batch_size = 100;    // items per POST at most
+  std::uint32_t batch_ms = 1000;     // a partial batch waits at most this long
+  std::uint32_t max_queue = 10'000;  // items held while the endpoint is down; then the oldest go
+  std::uint32_t timeout_ms = 5000;
+  std::uint32_t retry_initial_ms = 500;  // back-off after a failure, doubling ...
+  std::uint32_t retry_max_ms = 30'000;   // ... up to this
+};
+
+// Session -> webhook: a message a rule sends to it.
+struct webhook_item {
+  message_ref msg;
+};
+
+// Transport -> webhook: how the batch of `count` items fared.
+struct webhook_result {
+  bool ok = false;
+  std::string why;
+  std::uint32_t count = 0;
+};
+
+// Batches a webhook's messages into POSTs of JSON arrays, one POST in
+// flight at a time. A failed POST keeps its items at the head of the queue
+// and is retried with exponential back-off, so an endpoint that is down
+// loses nothing until the queue is full (then the oldest items are dropped
+// and counted); sessions hand items over without waiting, so delivery and
+// archives never wait for a webhook.
+struct webhook_state {
+  webhook_spec spec;
+  transport_ptr transport;
+  std::deque<std::string> queue;  // JSON items
+  bool in_flight = false;
+  std::uint32_t in_flight_items = 0;  // queue items the POST in flight holds (at its head)
+  bool timer_armed = false;
+  bool failing = false;  // the last POST failed (logged once per outage)
+  std::uint32_t backoff_ms = 0;
+  static inline const char* name = "webhook";
+};
+
+using webhook_actor = caf::stateful_actor<webhook_state>;
+
+caf::behavior webhook(webhook_actor* self, webhook_spec spec, transport_ptr transport);
+
+// A message as a webhook item: {"vin", "topic", "at", "qos"} and "data"
+// (decoded JSON), "payload" (other UTF-8) or "payloadBase64".
+std::string webhook_item_json(const app_message& m);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_item& x) {
+  return f(caf::meta::type_name("webhook_item"), x.msg);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_result& x) {
+  return f(caf::meta::type_name("webhook_result"), x.ok, x.why, x.count);
+}
+
+}  // namespace convoy
