@@ -163,7 +163,7 @@ routing_decision rule_set::unmatched(const app_message& m, bool state_enabled) {
   return d;
 }
 
-routing_decision rule_set::decide(const app_message& m, bool state_enabled) const {
+routing_decision rule_set::decide(const app_message& m, bool state_enabled, bool count) const {
   routing_decision d;
   std::optional<decoded_payload> decoded;
   std::optional<std::vector<mqtt::string_pair>> user_properties;
@@ -199,6 +199,8 @@ routing_decision rule_set::decide(const app_message& m, bool state_enabled) cons
       if (!all) continue;
     }
     d.matched = true;
+    if (count) matches_[i].fetch_add(1, std::memory_order_relaxed);
+    d.matched_rules.push_back(i);
     actions |= r.actions;
     if (r.has(rule_action::archive)) d.archive_rules.push_back(i);
     if (r.has(rule_action::republish)) d.republish_rules.push_back(i);

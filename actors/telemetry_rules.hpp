@@ -6,6 +6,7 @@
 // (like the access policy); sessions evaluate it for each PUBLISH they take
 // and hand the message to the actions' actors.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -65,7 +66,8 @@ struct routing_decision {
   bool deliver = true;
   bool state = false;
   bool matched = false;
-  std::vector<std::uint32_t> archive_rules;  // indexes into the rule set
+  std::vector<std::uint32_t> matched_rules;  // indexes into the rule set
+  std::vector<std::uint32_t> archive_rules;
   std::vector<std::uint32_t> republish_rules;
   std::vector<std::uint32_t> webhook_rules;
   bool side_effects() const {
@@ -80,14 +82,19 @@ std::string_view telemetry_vin(std::string_view topic);
 class rule_set {
  public:
   explicit rule_set(std::vector<telemetry_rule> rules, std::size_t max_inflated = 1 << 20)
-      : rules_(std::move(rules)), max_inflated_(max_inflated) {}
+      : rules_(std::move(rules)),
+        max_inflated_(max_inflated),
+        matches_(std::make_unique<std::atomic<std::uint64_t>[]>(rules_.size())) {}
 
   const std::vector<telemetry_rule>& rules() const { return rules_; }
 
   // A message's payload is decoded at most once, and only when a rule whose
   // filter and properties matched has predicates: bulk telemetry matched
   // by topic or priority alone is never parsed.
-  routing_decision decide(const app_message& m, bool state_enabled) const;
+  // `count`: add the match to the rules' counters (not for a dry run).
+  routing_decision decide(const app_message& m, bool state_enabled, bool count = true) const;
+  // Messages rule i matched so far.
+  std::uint64_t matches(std::size_t i) const { return matches_[i].load(std::memory_order_relaxed); }
   // Without rules (or none matched): to the subscribers, and telemetry to
   // the vehicle's state.
   static routing_decision unmatched(const app_message& m, bool state_enabled);
@@ -95,6 +102,7 @@ class rule_set {
  private:
   std::vector<telemetry_rule> rules_;
   std::size_t max_inflated_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> matches_;
 };
 
 using rules_ptr = std::shared_ptr<const rule_set>;

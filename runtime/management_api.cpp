@@ -165,6 +165,8 @@ const std::vector<management_api::route>& management_api::routes() {
        a::operator_only},
       {v::delete_, "/api/v1/vehicles/{vin}/consents/{subject}/{purpose}",
        &management_api::revoke_consent, a::operator_only},
+      {v::get, "/api/v1/rules", &management_api::list_rules, a::operator_only},
+      {v::post, "/api/v1/rules/test", &management_api::test_rules, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/commands", &management_api::submit_command,
        a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}/commands", &management_api::list_commands, a::operator_only},

@@ -82,6 +82,9 @@ class management_api {
   void list_consents(std::shared_ptr<call> c);
   void check_consent(std::shared_ptr<call> c);
   void revoke_consent(std::shared_ptr<call> c);
+  // Routing rules (runtime/management_api_rules.cpp).
+  void list_rules(std::shared_ptr<call> c);
+  void test_rules(std::shared_ptr<call> c);
   // Remote commands (runtime/management_api_commands.cpp).
   void submit_command(std::shared_ptr<call> c);
   void list_commands(std::shared_ptr<call> c);

@@ -409,7 +409,8 @@ class OpenApiTest(ApiTestCase):
                   "/api/v1/vehicles/{vin}": {"model": "Golf"},
                   "/api/v1/vehicles/{vin}/devices": {"deviceId": "d2", "fingerprint": FP2},
                   "/api/v1/vehicles/{vin}/devices/{deviceId}/replace": {"deviceId": "d3", "fingerprint": FP2},
-                  "/api/v1/vehicles/{vin}/commands": {"command": "climate", "ttlSeconds": 60}}
+                  "/api/v1/vehicles/{vin}/commands": {"command": "climate", "ttlSeconds": 60},
+                  "/api/v1/rules/test": {"topic": "vehicles/V/telemetry/x", "payload": "{}"}}
         checked = 0
         # Reads first, then writes, deletes last: later calls still find things.
         order = {"get": 0, "post": 1, "patch": 1, "delete": 2}

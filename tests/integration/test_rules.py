@@ -355,3 +355,40 @@ class RuleActionsTest(unittest.TestCase):
         service.expect_none()
         self.assertRegex(self.api.get("/metrics").body, r'convoy_drops_total\{reason="unregistered"\} [1-9]')
         self.api.delete(f"/api/v1/vehicles/{CAR}/consents/alerts-app/telemetry")
+
+
+class RulesApiTest(unittest.TestCase):
+    def test_list_and_dry_run(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        rules = os.path.join(tmp.name, "rules.toml")
+        with open(rules, "w") as f:
+            f.write(RULES)
+        broker = Broker({"rules.file": rules, "rules.archive_dir": os.path.join(tmp.name, "a")}).start()
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        listed = api.get("/api/v1/rules").json["data"]
+        self.assertEqual([r["name"] for r in listed], ["bulk", "speeding"])
+        self.assertEqual(listed[0]["userProperties"], {"priority": "low"})
+        self.assertEqual(listed[1]["where"], ["kmh > 130"])
+        self.assertEqual(listed[1]["actions"], ["deliver", "state", "archive"])
+        self.assertEqual(listed[1]["matched"], 0)
+        d = api.post("/api/v1/rules/test", {"topic": f"vehicles/{CAR}/telemetry/bulk/x", "payload": "AAEC",
+                                            "payloadEncoding": "base64", "userProperties": {"priority": "low"}}).json
+        self.assertEqual(d, {"deliver": False, "state": False, "matched": ["bulk"], "archive": ["cold"],
+                             "republish": [], "webhook": []})
+        d = api.post("/api/v1/rules/test", {"topic": f"vehicles/{CAR}/telemetry/speed",
+                                            "payload": json.dumps({"kmh": 99})}).json
+        self.assertEqual((d["deliver"], d["state"], d["matched"]), (True, True, []))
+        # A real message moves the counter; the dry runs did not.
+        car = Client(broker.port, CAR, V5)
+        car.connect()
+        self.addCleanup(car.close)
+        car.publish(f"vehicles/{CAR}/telemetry/speed", json.dumps({"kmh": 200}), qos=1)
+        self.assertEqual(api.get("/api/v1/rules").json["data"][1]["matched"], 1)
+        for body, fragment in [({}, "\"topic\" is required"), ({"topic": "a/+"}, "not a valid topic"),
+                               ({"topic": "a", "payload": "%%", "payloadEncoding": "base64"}, "base64"),
+                               ({"topic": "a", "userProperties": {"k": 1}}, "values must be strings")]:
+            r = api.post("/api/v1/rules/test", body)
+            self.assertEqual(r.status, 400, (body, r))
+            self.assertIn(fragment, r.json["message"])
