@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/fuzz/decoder_check.hpp"
+#include "tests/fuzz/payload_check.hpp"
 #include "tests/fuzz/session_check.hpp"
 
 #ifndef CONVOY_SOURCE_DIR
@@ -77,4 +78,19 @@ TEST_CASE("session fuzz corpus passes the fuzz target's checks") {
     // Every seed gets at least its CONNACK and one more answer.
     CHECK(harness.last_frames() >= 2);
   }
+}
+
+TEST_CASE("payload fuzz corpus passes the fuzz target's checks") {
+  const std::filesystem::path dir =
+      std::filesystem::path(CONVOY_SOURCE_DIR) / "tests" / "fuzz" / "corpus" / "payload";
+  REQUIRE(std::filesystem::is_directory(dir));
+  std::size_t seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    CAPTURE(entry.path().filename().string());
+    byte_buffer input = read_file(entry.path());
+    CHECK(convoy::fuzz::check_payload(input) == "");
+    ++seen;
+  }
+  CHECK(seen >= 8);
 }
