@@ -116,8 +116,9 @@ std::string archive_line(const app_message& m) {
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-caf::behavior archive_writer(archive_writer_actor* self, archive_spec spec) {
+caf::behavior archive_writer(archive_writer_actor* self, archive_spec spec, inflow_ptr inflow) {
   self->state.spec = std::move(spec);
+  self->state.inflow = std::move(inflow);
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     flush(self);  // what the last batch holds
     close_segment(self->state);
@@ -126,6 +127,7 @@ caf::behavior archive_writer(archive_writer_actor* self, archive_spec spec) {
   return {
       [self](archive_append& a) -> caf::result<bool> {
         auto& st = self->state;
+        st.inflow->give_back();
         if (st.batch.size() >= st.spec.max_pending_bytes) {
           metrics::add(counter::dropped_archive_full);
           return false;

@@ -9,6 +9,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/inflow_bound.hpp"
 #include "actors/messages.hpp"
 
 namespace convoy {
@@ -38,6 +39,7 @@ struct archive_append {
 
 struct archive_writer_state {
   archive_spec spec;
+  inflow_ptr inflow;
   std::string batch;  // JSON lines not yet written
   std::vector<caf::response_promise> waiting;
   bool flush_armed = false;
@@ -52,7 +54,7 @@ struct archive_writer_state {
 using archive_writer_actor = caf::stateful_actor<archive_writer_state>;
 
 // Spawned detached (a thread of its own): it writes files.
-caf::behavior archive_writer(archive_writer_actor* self, archive_spec spec);
+caf::behavior archive_writer(archive_writer_actor* self, archive_spec spec, inflow_ptr inflow);
 
 // The JSON line an archive keeps for a message (no newline).
 std::string archive_line(const app_message& m);

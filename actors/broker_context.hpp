@@ -12,6 +12,7 @@
 
 #include "actors/access_policy.hpp"
 #include "actors/durable_store.hpp"
+#include "actors/inflow_bound.hpp"
 #include "cluster/placement.hpp"
 
 namespace convoy {
@@ -39,6 +40,13 @@ struct broker_settings {
   bool jwt_authentication = false;                 // MQTT 5 Authentication Method JWT accepted
   std::uint32_t max_topic_levels = 0;              // 0: no limit
   std::uint32_t max_subscriptions_per_client = 0;  // 0: no limit
+};
+
+// An actor that sessions feed without waiting, with the bound on what is
+// on its way to it (actors/inflow_bound.hpp).
+struct fed_actor {
+  caf::actor actor;
+  inflow_ptr inflow;
 };
 
 // What every session of a node shares: settings and where the topic shards
@@ -69,17 +77,18 @@ struct broker_context {
   // without state.enabled. Sessions send them the telemetry the routing
   // rules give to the state.
   std::vector<caf::actor> state_shards;
-  const caf::actor& state_shard_for(std::string_view vin) const {
-    return state_shards[std::hash<std::string_view>{}(vin) % state_shards.size()];
+  std::vector<inflow_ptr> state_inflows;  // one per state shard
+  std::size_t state_index_for(std::string_view vin) const {
+    return std::hash<std::string_view>{}(vin) % state_shards.size();
   }
   // Telemetry routing rules (actors/telemetry_rules.hpp); null without
   // rules.file. The archives they name, by name, each a writer actor.
   std::shared_ptr<const class rule_set> rules;
-  std::unordered_map<std::string, caf::actor> archives;
-  std::unordered_map<std::string, caf::actor> webhooks;  // by name (actors/webhook.hpp)
+  std::unordered_map<std::string, fed_actor> archives;
+  std::unordered_map<std::string, fed_actor> webhooks;  // by name (actors/webhook.hpp)
   // Carry out republish rules, by VIN (actors/rule_worker.hpp).
-  std::vector<caf::actor> rule_workers;
-  const caf::actor& rule_worker_for(std::string_view vin) const {
+  std::vector<fed_actor> rule_workers;
+  const fed_actor& rule_worker_for(std::string_view vin) const {
     return rule_workers[std::hash<std::string_view>{}(vin) % rule_workers.size()];
   }
   // Remote command workflows' directories, sharded by VIN

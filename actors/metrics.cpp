@@ -114,6 +114,10 @@ std::string_view name_of(counter c) {
       return "dropped_archive_write";
     case counter::dropped_archive_full:
       return "dropped_archive_full";
+    case counter::dropped_state_backlog:
+      return "dropped_state_backlog";
+    case counter::dropped_rules_backlog:
+      return "dropped_rules_backlog";
     case counter::dropped_webhook_full:
       return "dropped_webhook_full";
     case counter::webhook_items_posted:

@@ -69,6 +69,8 @@ enum class counter : std::uint8_t {
   refused_no_consent,        // a consent check that found no consent (telemetry or a command)
   dropped_archive_write,     // telemetry an archive could not write (disk full, I/O error)
   dropped_archive_full,      // telemetry for an archive whose unwritten batch is at its bound
+  dropped_state_backlog,     // telemetry a state shard could not take: too much on its way to it
+  dropped_rules_backlog,     // a message an archive, rule worker or webhook could not take: backlog
   dropped_webhook_full,      // webhook items dropped, oldest first, while its endpoint was down
   dropped_republish,         // a republish rule's message that could not go out (topic, timeout)
   dropped_unregistered,      // high-priority telemetry of a vehicle unknown to the registry or

@@ -113,10 +113,15 @@ void take(rule_worker_actor* self, rule_hit& hit) {
 
 }  // namespace
 
-caf::behavior rule_worker(rule_worker_actor* self, std::uint32_t, context_ptr ctx) {
+caf::behavior rule_worker(rule_worker_actor* self, std::uint32_t, context_ptr ctx,
+                          inflow_ptr inflow) {
   self->state.ctx = std::move(ctx);
+  self->state.inflow = std::move(inflow);
   return {
-      [self](rule_hit& hit) { take(self, hit); },
+      [self](rule_hit& hit) {
+        self->state.inflow->give_back();
+        take(self, hit);
+      },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
   };
 }

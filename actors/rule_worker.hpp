@@ -28,13 +28,15 @@ struct rule_hit {
 // checks (each answers in order).
 struct rule_worker_state {
   context_ptr ctx;
+  inflow_ptr inflow;
   static inline const char* name = "rule_worker";
 };
 
 using rule_worker_actor = caf::stateful_actor<rule_worker_state>;
 
 // `index` only spares CAF 0.17 an argument-less function actor.
-caf::behavior rule_worker(rule_worker_actor* self, std::uint32_t index, context_ptr ctx);
+caf::behavior rule_worker(rule_worker_actor* self, std::uint32_t index, context_ptr ctx,
+                          inflow_ptr inflow);
 
 // The republish topic of a rule for one message: {vin} and {topic} (the
 // part of the topic after vehicles/{vin}/) filled in; empty when that

@@ -1148,17 +1148,26 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   routing_decision decision =
       ctx.rules ? ctx.rules->decide(*m, state_on) : rule_set::unmatched(*m, state_on);
   message_ref msg{std::move(m)};
-  if (decision.state)
-    caf::anon_send(ctx.state_shard_for(telemetry_vin(msg->topic)), telemetry_forward{msg});
+  // Each of these actors takes what is on its way to it up to a bound;
+  // beyond it the message skips that destination, counted.
+  auto feed = [](const caf::actor& to, const inflow_ptr& bound, counter full, auto message) {
+    if (!bound->try_take()) return metrics::add(full);
+    caf::anon_send(to, std::move(message));
+  };
+  if (decision.state) {
+    auto i = ctx.state_index_for(telemetry_vin(msg->topic));
+    feed(ctx.state_shards[i], ctx.state_inflows[i], counter::dropped_state_backlog,
+         telemetry_forward{msg});
+  }
   for (auto i : decision.webhook_rules)
     if (auto w = ctx.webhooks.find(ctx.rules->rules()[i].webhook); w != ctx.webhooks.end())
-      caf::anon_send(w->second, webhook_item{msg});
+      feed(w->second.actor, w->second.inflow, counter::dropped_rules_backlog, webhook_item{msg});
   if (!decision.republish_rules.empty() && !ctx.rule_workers.empty()) {
-    const caf::actor& worker = ctx.rule_worker_for(telemetry_vin(msg->topic));
+    const fed_actor& worker = ctx.rule_worker_for(telemetry_vin(msg->topic));
     for (auto i : decision.republish_rules)
-      caf::anon_send(worker, rule_hit{i, msg});
+      feed(worker.actor, worker.inflow, counter::dropped_rules_backlog, rule_hit{i, msg});
   }
-  std::vector<const caf::actor*> archives;
+  std::vector<const fed_actor*> archives;
   for (auto i : decision.archive_rules)
     if (auto a = ctx.archives.find(ctx.rules->rules()[i].archive); a != ctx.archives.end())
       archives.push_back(&a->second);
@@ -1167,7 +1176,7 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
 
   if (p.qos == mqtt::qos::at_most_once) {
     for (const auto* a : archives)
-      caf::anon_send(*a, archive_append{msg});
+      feed(a->actor, a->inflow, counter::dropped_rules_backlog, archive_append{msg});
     if (decision.deliver) route_qos0(self, shard, std::move(route));
     return;
   }
@@ -1207,8 +1216,15 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   // A QoS 1/2 message is acknowledged once every archive it goes to has
   // written it, as it is once the subscribers' copies are stored.
   for (const auto* a : archives) {
+    if (!a->inflow->try_take()) {
+      // The archive is that far behind: Quota exceeded (0x97), as for a
+      // full queue, rather than an unbounded mailbox.
+      metrics::add(counter::dropped_rules_backlog);
+      join->rc = reason_code::quota_exceeded;
+      continue;
+    }
     ++join->pending;
-    self->request(*a, shard_timeout, archive_append{msg})
+    self->request(a->actor, shard_timeout, archive_append{msg})
         .then(
             [join, settle](bool written) {
               if (!written) join->rc = reason_code::implementation_specific_error;

@@ -92,9 +92,10 @@ void apply(vehicle_state_shard_actor* self, const app_message& m) {
 }  // namespace
 
 caf::behavior vehicle_state_shard(vehicle_state_shard_actor* self, std::uint32_t index,
-                                  store_ptr store, std::size_t history_size,
-                                  std::size_t max_cached) {
+                                  store_ptr store, std::size_t history_size, std::size_t max_cached,
+                                  inflow_ptr inflow) {
   auto& st = self->state;
+  st.inflow = std::move(inflow);
   st.index = index;
   st.store = std::move(store);
   st.history_size = std::max<std::size_t>(history_size, 1);
@@ -105,7 +106,10 @@ caf::behavior vehicle_state_shard(vehicle_state_shard_actor* self, std::uint32_t
   });
   return {
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
-      [self](const telemetry_forward& f) { apply(self, *f.msg); },
+      [self](const telemetry_forward& f) {
+        self->state.inflow->give_back();
+        apply(self, *f.msg);
+      },
       [self](const vehicle_state_request& r) {
         auto* state = state_of(self->state, r.vin, false);
         return state ? *state : vehicle_state{};

@@ -10,6 +10,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/durable_store.hpp"
+#include "actors/inflow_bound.hpp"
 #include "actors/vehicle_state.hpp"
 
 namespace convoy {
@@ -29,6 +30,7 @@ struct vehicle_state_shard_state {
   std::size_t max_cached = 100'000;
   std::unordered_map<std::string, vehicle_state> cache;
   std::unordered_set<std::string> dirty;
+  inflow_ptr inflow;  // what sessions have on its way here
   bool flush_armed = false;
   static inline const char* name = "vehicle_state_shard";
 };
@@ -36,7 +38,7 @@ struct vehicle_state_shard_state {
 using vehicle_state_shard_actor = caf::stateful_actor<vehicle_state_shard_state>;
 
 caf::behavior vehicle_state_shard(vehicle_state_shard_actor* self, std::uint32_t index,
-                                  store_ptr store, std::size_t history_size,
-                                  std::size_t max_cached);
+                                  store_ptr store, std::size_t history_size, std::size_t max_cached,
+                                  inflow_ptr inflow);
 
 }  // namespace convoy

@@ -95,12 +95,15 @@ std::string webhook_item_json(const app_message& m) {
   return item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-caf::behavior webhook(webhook_actor* self, webhook_spec spec, transport_ptr transport) {
+caf::behavior webhook(webhook_actor* self, webhook_spec spec, transport_ptr transport,
+                      inflow_ptr inflow) {
   self->state.spec = std::move(spec);
   self->state.transport = std::move(transport);
+  self->state.inflow = std::move(inflow);
   return {
       [self](webhook_item& item) {
         auto& st = self->state;
+        st.inflow->give_back();
         if (st.queue.size() >= st.spec.max_queue) {
           // The endpoint has been down long enough to fill the queue: the
           // oldest item goes, counted. The in-flight batch's items may be

@@ -9,6 +9,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/inflow_bound.hpp"
 #include "actors/messages.hpp"
 
 namespace convoy {
@@ -58,6 +59,7 @@ struct webhook_result {
 struct webhook_state {
   webhook_spec spec;
   transport_ptr transport;
+  inflow_ptr inflow;
   std::deque<std::string> queue;  // JSON items
   bool in_flight = false;
   std::uint32_t in_flight_items = 0;  // queue items the POST in flight holds (at its head)
@@ -69,7 +71,8 @@ struct webhook_state {
 
 using webhook_actor = caf::stateful_actor<webhook_state>;
 
-caf::behavior webhook(webhook_actor* self, webhook_spec spec, transport_ptr transport);
+caf::behavior webhook(webhook_actor* self, webhook_spec spec, transport_ptr transport,
+                      inflow_ptr inflow);
 
 // A message as a webhook item: {"vin", "topic", "at", "qos"} and "data"
 // (decoded JSON), "payload" (other UTF-8) or "payloadBase64".

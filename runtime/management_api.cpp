@@ -881,8 +881,7 @@ void management_api::fetch_state(std::shared_ptr<call> c,
   if (broker_->state_shards.empty())
     return c->fail(404, "vehicle state is off on this node (state.enabled)");
   std::string vin = c->param("vin");
-  const auto& shard =
-      broker_->state_shards[std::hash<std::string_view>{}(vin) % broker_->state_shards.size()];
+  const auto& shard = broker_->state_shards[broker_->state_index_for(vin)];
   ask<vehicle_state>(system_, shard, vehicle_state_request{vin}, timeout_,
                      [c, vin, then = std::move(then)](std::optional<vehicle_state> s) mutable {
                        if (!s)

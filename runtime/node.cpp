@@ -51,6 +51,13 @@ std::vector<std::string_view> split_list(std::string_view list) {
   return items;
 }
 
+// An actor that sessions feed without waiting, spawned with its bound.
+template <class Spawn>
+fed_actor spawn_fed(Spawn spawn) {
+  auto bound = std::make_shared<inflow_bound>(default_inflow_limit);
+  return {spawn(bound), bound};
+}
+
 }  // namespace
 
 broker_settings settings_from(const config::node_config& cfg) {
@@ -181,9 +188,11 @@ void node::start() {
                      consent_gate_setup{ctx->consent_purposes->purposes(), ctx->consent_shards});
   if (cfg_.state.enabled) {
     for (std::uint32_t i = 0; i < cfg_.state.shards; ++i)
-      ctx->state_shards.push_back(system_->spawn(vehicle_state_shard, i, store_ptr{store_},
-                                                 std::size_t{cfg_.state.history_size},
-                                                 std::size_t{cfg_.state.max_cached_vehicles}));
+      ctx->state_inflows.push_back(std::make_shared<inflow_bound>(default_inflow_limit));
+    for (std::uint32_t i = 0; i < cfg_.state.shards; ++i)
+      ctx->state_shards.push_back(system_->spawn(
+          vehicle_state_shard, i, store_ptr{store_}, std::size_t{cfg_.state.history_size},
+          std::size_t{cfg_.state.max_cached_vehicles}, inflow_ptr{ctx->state_inflows[i]}));
     // Sessions send them telemetry (the routing rules' state action, the
     // default for telemetry), each message to its VIN's shard.
   }
@@ -193,18 +202,24 @@ void node::start() {
             ? (std::filesystem::path(cfg_.node.data_dir) / "archive").string()
             : cfg_.rules.archive_dir;
     for (std::size_t i = 0; i < loaded.webhooks.size(); ++i)
-      ctx->webhooks[loaded.webhooks[i].name] =
-          system_->spawn(webhook, loaded.webhooks[i], transport_ptr{webhook_transports_[i]});
+      ctx->webhooks[loaded.webhooks[i].name] = spawn_fed([&](inflow_ptr bound) {
+        return system_->spawn(webhook, loaded.webhooks[i], transport_ptr{webhook_transports_[i]},
+                              std::move(bound));
+      });
     for (auto& a : loaded.archives) {
       a.directory = archive_root + "/" + a.name;
-      ctx->archives[a.name] = system_->spawn<caf::detached>(archive_writer, a);
+      ctx->archives[a.name] = spawn_fed([&](inflow_ptr bound) {
+        return system_->spawn<caf::detached>(archive_writer, a, std::move(bound));
+      });
     }
     spdlog::info("{} routing rules from {}, {} archives in {}", loaded.rules.size(),
                  cfg_.rules.file, loaded.archives.size(), archive_root);
     ctx->rules = std::make_shared<const rule_set>(std::move(loaded.rules),
                                                   std::size_t{cfg_.rules.max_inflated_bytes});
     for (std::uint32_t i = 0; i < cfg_.rules.workers; ++i)
-      ctx->rule_workers.push_back(system_->spawn(rule_worker, i, context_ptr{ctx}));
+      ctx->rule_workers.push_back(spawn_fed([&](inflow_ptr bound) {
+        return system_->spawn(rule_worker, i, context_ptr{ctx}, std::move(bound));
+      }));
   }
   if (cfg_.commands.enabled) {
     command_settings settings;
@@ -518,11 +533,11 @@ void node::stop() {
     for (const auto& shard : edge_.broker->command_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     for (const auto& [name, archive] : edge_.broker->archives)
-      caf::anon_send_exit(archive, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(archive.actor, caf::exit_reason::user_shutdown);
     for (const auto& worker : edge_.broker->rule_workers)
-      caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(worker.actor, caf::exit_reason::user_shutdown);
     for (const auto& [name, hook] : edge_.broker->webhooks)
-      caf::anon_send_exit(hook, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(hook.actor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->registry_control, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->refusal_log, caf::exit_reason::user_shutdown);
   }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/archive_writer.hpp"
+#include "actors/inflow_bound.hpp"
 #include "actors/rule_worker.hpp"
 #include "actors/telemetry_payload.hpp"
 #include "actors/telemetry_rules.hpp"
@@ -231,4 +232,16 @@ TEST_CASE("base64 round trip and refusals") {
   CHECK_FALSE(base64_decode("Z=8="));
   CHECK_FALSE(base64_decode("Zm8*"));
   CHECK_FALSE(base64_decode("=AAA"));
+}
+
+TEST_CASE("an inflow bound lets that many messages be on their way, then refuses") {
+  inflow_bound bound(3);
+  CHECK(bound.try_take());
+  CHECK(bound.try_take());
+  CHECK(bound.try_take());
+  CHECK_FALSE(bound.try_take());  // the fourth: dropped by its sender
+  CHECK(bound.queued() == 3);
+  bound.give_back();  // the actor handled one
+  CHECK(bound.try_take());
+  CHECK(bound.queued() == 3);
 }
