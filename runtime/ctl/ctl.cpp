@@ -633,6 +633,62 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
            print_command);
   });
 
+  auto* rules_app = ctl.add_subcommand("rules", "Telemetry routing rules: list, test");
+  rules_app->require_subcommand(1);
+  struct rule_args {
+    std::string topic, payload;
+    std::vector<std::string> properties;
+  };
+  auto ra = std::make_shared<rule_args>();
+  add(rules_app->add_subcommand("list", "The rules in force and what each matched"),
+      [output](session& s) {
+        output(s, s.call("GET", "/api/v1/rules")["data"], [](const json& d) {
+          json rows = json::array();
+          for (const auto& r : d) {
+            std::string actions;
+            for (const auto& a : r["actions"])
+              actions += (actions.empty() ? "" : ",") + a.get<std::string>();
+            rows.push_back({{"name", r["name"]},
+                            {"topic", r["topic"]},
+                            {"actions", actions},
+                            {"matched", r["matched"]}});
+          }
+          print_rows(rows, {{"RULE", "name"},
+                            {"TOPIC", "topic"},
+                            {"ACTIONS", "actions"},
+                            {"MATCHED", "matched"}});
+        });
+      });
+  auto* r_test = rules_app->add_subcommand("test", "Where a message would go (nothing is sent)");
+  r_test->add_option("topic", ra->topic, "The message's topic")->required();
+  r_test->add_option("payload", ra->payload, "Its payload (text)");
+  r_test->add_option("-p,--property", ra->properties, "A user property, NAME=VALUE");
+  add(r_test, [output, ra](session& s) {
+    json body{{"topic", ra->topic}, {"payload", ra->payload}};
+    json props = json::object();
+    for (const auto& p : ra->properties) {
+      auto eq = p.find('=');
+      if (eq == std::string::npos)
+        throw std::invalid_argument("--property takes NAME=VALUE, not '" + p + "'");
+      props[p.substr(0, eq)] = p.substr(eq + 1);
+    }
+    if (!props.empty()) body["userProperties"] = props;
+    output(s, s.call("POST", "/api/v1/rules/test", body), [](const json& d) {
+      auto list = [](const json& a) {
+        std::string out;
+        for (const auto& x : a)
+          out += (out.empty() ? "" : ", ") + x.get<std::string>();
+        return out.empty() ? std::string{"-"} : out;
+      };
+      std::cout << "matched:   " << list(d["matched"]) << "\n"
+                << "deliver:   " << (d["deliver"].get<bool>() ? "yes" : "no") << "\n"
+                << "state:     " << (d["state"].get<bool>() ? "yes" : "no") << "\n"
+                << "archive:   " << list(d["archive"]) << "\n"
+                << "republish: " << list(d["republish"]) << "\n"
+                << "webhook:   " << list(d["webhook"]) << "\n";
+    });
+  });
+
   auto* devices = ctl.add_subcommand("devices", "The device registry: a vehicle's devices");
   devices->require_subcommand(1);
   auto* d_add = devices->add_subcommand("add", "Add a device with its certificate fingerprint");

@@ -386,6 +386,15 @@ class RulesApiTest(unittest.TestCase):
         self.addCleanup(car.close)
         car.publish(f"vehicles/{CAR}/telemetry/speed", json.dumps({"kmh": 200}), qos=1)
         self.assertEqual(api.get("/api/v1/rules").json["data"][1]["matched"], 1)
+        # The same through convoy ctl.
+        ctl = [BINARY, "ctl", "--url", f"http://127.0.0.1:{broker.http_port}", "rules"]
+        out = subprocess.run(ctl + ["list"], capture_output=True, text=True, timeout=30).stdout
+        self.assertRegex(out, r"speeding\s+vehicles/\+/telemetry/speed\s+deliver,state,archive\s+1")
+        out = subprocess.run(ctl + ["test", f"vehicles/{CAR}/telemetry/bulk/x", "raw", "-p", "priority=low"],
+                             capture_output=True, text=True, timeout=30).stdout
+        self.assertRegex(out, r"matched:\s+bulk\n")
+        self.assertRegex(out, r"deliver:\s+no\n")
+        self.assertRegex(out, r"archive:\s+cold\n")
         for body, fragment in [({}, "\"topic\" is required"), ({"topic": "a/+"}, "not a valid topic"),
                                ({"topic": "a", "payload": "%%", "payloadEncoding": "base64"}, "base64"),
                                ({"topic": "a", "userProperties": {"k": 1}}, "values must be strings")]:
