@@ -103,9 +103,7 @@ bool payload_predicate::holds(const nlohmann::json& payload) const {
   const nlohmann::json* field = lookup(payload, path);
   if (comparison == op::exists) return field != nullptr;
   if (!field) return false;
-  // Numbers compare as numbers whatever their JSON type (1 == 1.0).
-  if (field->is_number() && value.is_number()) {
-    double a = field->get<double>(), b = value.get<double>();
+  auto compare = [this](const auto& a, const auto& b) {
     switch (comparison) {
       case op::eq:
         return a == b;
@@ -122,25 +120,15 @@ bool payload_predicate::holds(const nlohmann::json& payload) const {
       case op::exists:
         return true;
     }
-  }
+    return false;
+  };
+  // Numbers compare as numbers whatever their JSON type (1 == 1.0).
+  if (field->is_number() && value.is_number())
+    return compare(field->get<double>(), value.get<double>());
+  if (field->is_string() && value.is_string())
+    return compare(field->get_ref<const std::string&>(), value.get_ref<const std::string&>());
   if (comparison == op::eq) return *field == value;
   if (comparison == op::ne) return *field != value;
-  if (field->is_string() && value.is_string()) {
-    const auto& a = field->get_ref<const std::string&>();
-    const auto& b = value.get_ref<const std::string&>();
-    switch (comparison) {
-      case op::lt:
-        return a < b;
-      case op::le:
-        return a <= b;
-      case op::gt:
-        return a > b;
-      case op::ge:
-        return a >= b;
-      default:
-        return false;
-    }
-  }
   return false;  // an order between different kinds of values is no match
 }
 

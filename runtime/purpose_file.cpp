@@ -1,48 +1,24 @@
 #include "runtime/purpose_file.hpp"
 
-#include <fstream>
-#include <sstream>
-
-#include <toml++/toml.h>
+#include "runtime/toml_file.hpp"
 
 namespace convoy::runtime {
 
 namespace {
 
 [[noreturn]] void fail(const std::string& name, const toml::node* at, const std::string& what) {
-  std::string where = name;
-  if (at && at->source().begin.line > 0) where += ":" + std::to_string(at->source().begin.line);
-  throw purpose_file_error(where + ": " + what);
+  toml_fail<purpose_file_error>(name, at, what);
 }
 
 std::vector<std::string> strings(const std::string& name, const toml::table& t,
                                  const std::string& where, std::string_view key) {
-  std::vector<std::string> out;
-  const toml::node* node = t.get(key);
-  if (!node) return out;
-  const toml::array* list = node->as_array();
-  if (!list) fail(name, node, "'" + where + std::string{key} + "' must be an array of strings");
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    const auto* text = list->get(i)->as_string();
-    if (!text)
-      fail(name, list->get(i),
-           "'" + where + std::string{key} + "[" + std::to_string(i) + "]' must be a string");
-    out.push_back(text->get());
-  }
-  return out;
+  return toml_strings<purpose_file_error>(name, t, where, key);
 }
 
 }  // namespace
 
 consent_catalog parse_purpose_file(std::string_view text, const std::string& name) {
-  toml::table root;
-  try {
-    root = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    throw purpose_file_error(name + ":" + std::to_string(e.source().begin.line) + ":" +
-                             std::to_string(e.source().begin.column) + ": " +
-                             std::string{e.description()});
-  }
+  toml::table root = toml_parse<purpose_file_error>(text, name);
   for (const auto& [key, value] : root)
     if (key.str() != "purposes")
       fail(name, &value, "unknown table '" + std::string{key.str()} + "' (known: purposes)");
@@ -76,11 +52,9 @@ consent_catalog parse_purpose_file(std::string_view text, const std::string& nam
 }
 
 consent_catalog load_purpose_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw purpose_file_error("consent.purposes_file " + path + " cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_purpose_file(text.str(), path);
+  return parse_purpose_file(
+      toml_read<purpose_file_error>(path, "consent.purposes_file " + path + " cannot be read"),
+      path);
 }
 
 }  // namespace convoy::runtime

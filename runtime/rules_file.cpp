@@ -1,23 +1,18 @@
 #include "runtime/rules_file.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
-
-#include <toml++/toml.h>
 
 #include "actors/rule_worker.hpp"
 #include "protocol/topic.hpp"
+#include "runtime/toml_file.hpp"
 
 namespace convoy::runtime {
 
 namespace {
 
 [[noreturn]] void fail(const std::string& name, const toml::node* at, const std::string& what) {
-  std::string where = name;
-  if (at && at->source().begin.line > 0) where += ":" + std::to_string(at->source().begin.line);
-  throw rules_file_error(where + ": " + what);
+  toml_fail<rules_file_error>(name, at, what);
 }
 
 void only_keys(const std::string& name, const toml::table& t, const std::string& where,
@@ -44,19 +39,7 @@ std::string text(const std::string& name, const toml::table& t, const std::strin
 
 std::vector<std::string> strings(const std::string& name, const toml::table& t,
                                  const std::string& where, std::string_view key) {
-  std::vector<std::string> out;
-  const toml::node* node = t.get(key);
-  if (!node) return out;
-  const toml::array* list = node->as_array();
-  if (!list) fail(name, node, "'" + where + std::string{key} + "' must be an array of strings");
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    const auto* s = list->get(i)->as_string();
-    if (!s)
-      fail(name, list->get(i),
-           "'" + where + std::string{key} + "[" + std::to_string(i) + "]' must be a string");
-    out.push_back(s->get());
-  }
-  return out;
+  return toml_strings<rules_file_error>(name, t, where, key);
 }
 
 std::int64_t integer(const std::string& name, const toml::table& t, const std::string& where,
@@ -146,14 +129,7 @@ bool valid_name(std::string_view s) {
 }  // namespace
 
 rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
-  toml::table root;
-  try {
-    root = toml::parse(text_in, name);
-  } catch (const toml::parse_error& e) {
-    throw rules_file_error(name + ":" + std::to_string(e.source().begin.line) + ":" +
-                           std::to_string(e.source().begin.column) + ": " +
-                           std::string{e.description()});
-  }
+  toml::table root = toml_parse<rules_file_error>(text_in, name);
   for (const auto& [key, value] : root)
     if (key.str() != "rule" && key.str() != "archive" && key.str() != "webhook")
       fail(name, &value,
@@ -274,11 +250,8 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
 }
 
 rules_file load_rules_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw rules_file_error("rules.file " + path + " cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_rules_file(text.str(), path);
+  return parse_rules_file(
+      toml_read<rules_file_error>(path, "rules.file " + path + " cannot be read"), path);
 }
 
 }  // namespace convoy::runtime
