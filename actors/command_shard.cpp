@@ -22,6 +22,10 @@ using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
 constexpr std::size_t recent_kept = 1024;
 
+std::uint64_t presence_key(std::string_view vin) {
+  return std::hash<std::string_view>{}(vin);
+}
+
 std::uint32_t owner_of(std::string_view vin, std::uint32_t count) {
   return static_cast<std::uint32_t>(std::hash<std::string_view>{}(vin) % count);
 }
@@ -79,7 +83,7 @@ command_reply refusal(std::uint16_t status, std::string error) {
 
 caf::actor start_workflow(command_shard_actor* self, command_record record, bool fresh) {
   auto& st = self->state;
-  const bool online = st.online.count(record.vin) > 0;
+  const bool online = st.online.count(presence_key(record.vin)) > 0;
   auto id = record.id;
   auto vin = record.vin;
   auto wf = self->spawn(command_workflow, record, st.ctx, caf::actor_cast<caf::actor>(self),
@@ -353,14 +357,15 @@ caf::behavior command_shard(command_shard_actor* self, std::uint32_t index, std:
       },
       [self](const vehicle_presence& p) {
         auto& st = self->state;
-        auto& n = st.online[p.vin];
+        const auto key = presence_key(p.vin);
+        auto& n = st.online[key];
         const bool was_online = n > 0;
         if (p.online)
           ++n;
         else if (n > 0)
           --n;
         const bool is_online = n > 0;
-        if (!is_online) st.online.erase(p.vin);
+        if (!is_online) st.online.erase(key);
         if (was_online == is_online) return;
         if (auto v = st.live_by_vin.find(p.vin); v != st.live_by_vin.end())
           for (const auto& id : v->second)
