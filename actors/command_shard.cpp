@@ -89,6 +89,7 @@ caf::actor start_workflow(command_shard_actor* self, command_record record, bool
   auto wf = self->spawn(command_workflow, record, st.ctx, caf::actor_cast<caf::actor>(self),
                         st.settings, online, fresh);
   self->monitor(wf);
+  st.running[wf.address()] = wf;
   st.id_of[wf.address()] = id;
   st.live_by_vin[vin].push_back(id);
   st.live[id] = {wf, std::move(record)};
@@ -302,6 +303,7 @@ caf::behavior command_shard(command_shard_actor* self, std::uint32_t index, std:
   self->delayed_send(self, 1h, sweep_atom::value);
   self->set_down_handler([self](const caf::down_msg& down) {
     auto& st = self->state;
+    st.running.erase(down.source);
     auto it = st.id_of.find(down.source);
     if (it == st.id_of.end()) return;
     auto id = it->second;
@@ -316,8 +318,8 @@ caf::behavior command_shard(command_shard_actor* self, std::uint32_t index, std:
   });
   // Workflows are monitored, not linked, so shutdown is passed on by hand.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    for (const auto& [id, live] : self->state.live)
-      self->send_exit(live.workflow, msg.reason);
+    for (const auto& [addr, workflow] : self->state.running)
+      self->send_exit(workflow, msg.reason);
     self->quit(msg.reason);
   });
   return {

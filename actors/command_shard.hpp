@@ -39,7 +39,10 @@ struct command_shard_state {
   };
   std::unordered_map<std::string, live_command> live;  // by id
   std::unordered_map<std::string, std::vector<std::string>> live_by_vin;
-  std::unordered_map<caf::actor_addr, std::string> id_of;  // workflow -> id
+  std::unordered_map<caf::actor_addr, std::string> id_of;  // workflow -> id, while live
+  // Every workflow until it ends, finished ones still writing their last
+  // event included: node shutdown must reach them all.
+  std::unordered_map<caf::actor_addr, caf::actor> running;
   // Open connections by hash of VIN: one entry per connected vehicle, so
   // it is kept small (a 64-bit key instead of the VIN costs ~40 bytes
   // instead of ~120 per connection). Two VINs of one hash would share a

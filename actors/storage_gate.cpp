@@ -18,6 +18,14 @@ durable_store::completion gate_completion(const caf::actor& gate, std::uint64_t 
 }
 
 caf::behavior storage_gate(caf::stateful_actor<storage_gate_state>* self, store_ptr) {
+  // Whoever still waits when the node stops learns "not known to be
+  // stored" instead of waiting forever (and keeping the node from ending).
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    for (auto& [ticket, promise] : self->state.waiting)
+      promise.deliver(false);
+    self->state.waiting.clear();
+    self->quit(msg.reason);
+  });
   return {
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self](await_atom, std::uint64_t ticket) -> caf::result<bool> {
