@@ -83,7 +83,7 @@ struct broker_context {
   }
   // Telemetry routing rules (actors/telemetry_rules.hpp); null without
   // rules.file. The archives they name, by name, each a writer actor.
-  std::shared_ptr<const class rule_set> rules;
+  std::shared_ptr<class rules_control> rules;
   std::unordered_map<std::string, fed_actor> archives;
   std::unordered_map<std::string, fed_actor> webhooks;  // by name (actors/webhook.hpp)
   // Carry out republish rules, by VIN (actors/rule_worker.hpp).

@@ -138,6 +138,8 @@ std::string_view name_of(counter c) {
       return "refused_tls_handshake";
     case counter::disconnected_certificate_revoked:
       return "disconnected_certificate_revoked";
+    case counter::rules_reload_failures:
+      return "rules_reload_failures";
     case counter::acl_reload_failures:
       return "acl_reload_failures";
     case counter::tls_reload_failures:

@@ -81,6 +81,7 @@ enum class counter : std::uint8_t {
   disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
   tls_reload_failures,               // changed TLS files that could not be loaded
   acl_reload_failures,               // a changed auth.acl_file that could not be loaded
+  rules_reload_failures,             // a changed rules.file that could not be used
   rules_republished,
   webhook_items_posted,
   webhook_failures,       // webhook POSTs that failed (and are retried)                 // messages

@@ -36,9 +36,9 @@ std::string republish_topic(std::string_view pattern, std::string_view topic) {
 
 namespace {
 
-void publish(rule_worker_actor* self, const telemetry_rule& rule, const message_ref& msg,
-             const vehicle_record& vehicle) {
+void publish(rule_worker_actor* self, const rule_hit& rule, const vehicle_record& vehicle) {
   auto& ctx = *self->state.ctx;
+  const message_ref& msg = rule.msg;
   std::string topic = republish_topic(rule.republish_topic, msg->topic);
   if (topic.empty()) {
     metrics::add(counter::dropped_republish);
@@ -46,14 +46,15 @@ void publish(rule_worker_actor* self, const telemetry_rule& rule, const message_
   }
   const std::string* type = msg->props.string(mqtt::property_id::content_type);
   auto decoded = decode_payload(msg->payload ? std::string_view{*msg->payload} : std::string_view{},
-                                type ? std::string_view{*type} : std::string_view{}, rule.format);
+                                type ? std::string_view{*type} : std::string_view{},
+                                static_cast<payload_format>(rule.format));
   nlohmann::json body = {
       {"vin", vehicle.vin},
       {"model", vehicle.model},
       {"region", vehicle.region},
       {"topic", msg->topic},
       {"at", msg->published_us != 0 ? msg->published_us / 1000 : now_ms()},
-      {"rule", rule.name},
+      {"rule", rule.rule},
   };
   if (!decoded.value.is_discarded())
     body["data"] = std::move(decoded.value);
@@ -74,7 +75,6 @@ void publish(rule_worker_actor* self, const telemetry_rule& rule, const message_
 
 void take(rule_worker_actor* self, rule_hit& hit) {
   auto& ctx = *self->state.ctx;
-  if (!ctx.rules || hit.rule >= ctx.rules->rules().size()) return;
   std::string vin{telemetry_vin(hit.msg->topic)};
   if (vin.empty()) {
     metrics::add(counter::dropped_republish);
@@ -93,18 +93,16 @@ void take(rule_worker_actor* self, rule_hit& hit) {
               metrics::add(counter::dropped_unregistered);
               return;
             }
-            const telemetry_rule& rule = ctx.rules->rules()[hit.rule];
-            if (rule.subject.empty()) return publish(self, rule, hit.msg, r.vehicle);
-            consent_check check{vin, rule.subject, hit.msg->topic, ""};
+            if (hit.subject.empty()) return publish(self, hit, r.vehicle);
+            consent_check check{vin, hit.subject, hit.msg->topic, ""};
             self->request(ctx.consent_shard_for(vin), std::chrono::seconds(5), std::move(check))
                 .then(
                     [self, hit, vehicle = std::move(r.vehicle)](consent_verdict& v) {
-                      const telemetry_rule& rule = self->state.ctx->rules->rules()[hit.rule];
                       if (!v.allowed) {
                         metrics::add(counter::dropped_no_consent);
                         return;
                       }
-                      publish(self, rule, hit.msg, vehicle);
+                      publish(self, hit, vehicle);
                     },
                     [](caf::error&) { metrics::add(counter::dropped_republish); });
           },

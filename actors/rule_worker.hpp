@@ -11,11 +11,14 @@
 
 namespace convoy {
 
-// Session -> the VIN's rule worker: message `msg` matched rule `rule` (an
-// index into the node's rule set), whose republish action this worker
-// carries out.
+// Session -> the VIN's rule worker: message `msg` matched republish rule
+// `rule`, whose settings travel along (the rule set may be replaced before
+// the worker gets to it).
 struct rule_hit {
-  std::uint32_t rule = 0;
+  std::string rule;
+  std::string republish_topic;
+  std::string subject;
+  std::uint8_t format = 0;  // payload_format
   message_ref msg;
 };
 
@@ -45,7 +48,7 @@ std::string republish_topic(std::string_view pattern, std::string_view topic);
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rule_hit& x) {
-  return f(caf::meta::type_name("rule_hit"), x.rule, x.msg);
+  return f(caf::meta::type_name("rule_hit"), x.rule, x.republish_topic, x.subject, x.format, x.msg);
 }
 
 }  // namespace convoy

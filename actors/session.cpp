@@ -1145,8 +1145,9 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   // topic shard), the vehicle's state, archives.
   const broker_context& ctx = *st.ctx;
   const bool state_on = !ctx.state_shards.empty();
+  const rules_ptr rules = ctx.rules ? ctx.rules->current() : nullptr;
   routing_decision decision =
-      ctx.rules ? ctx.rules->decide(*m, state_on) : rule_set::unmatched(*m, state_on);
+      rules ? rules->decide(*m, state_on) : rule_set::unmatched(*m, state_on);
   message_ref msg{std::move(m)};
   // Each of these actors takes what is on its way to it up to a bound;
   // beyond it the message skips that destination, counted.
@@ -1160,16 +1161,20 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
          telemetry_forward{msg});
   }
   for (auto i : decision.webhook_rules)
-    if (auto w = ctx.webhooks.find(ctx.rules->rules()[i].webhook); w != ctx.webhooks.end())
+    if (auto w = ctx.webhooks.find(rules->rules()[i].webhook); w != ctx.webhooks.end())
       feed(w->second.actor, w->second.inflow, counter::dropped_rules_backlog, webhook_item{msg});
   if (!decision.republish_rules.empty() && !ctx.rule_workers.empty()) {
     const fed_actor& worker = ctx.rule_worker_for(telemetry_vin(msg->topic));
-    for (auto i : decision.republish_rules)
-      feed(worker.actor, worker.inflow, counter::dropped_rules_backlog, rule_hit{i, msg});
+    for (auto i : decision.republish_rules) {
+      const auto& r = rules->rules()[i];
+      feed(
+          worker.actor, worker.inflow, counter::dropped_rules_backlog,
+          rule_hit{r.name, r.republish_topic, r.subject, static_cast<std::uint8_t>(r.format), msg});
+    }
   }
   std::vector<const fed_actor*> archives;
   for (auto i : decision.archive_rules)
-    if (auto a = ctx.archives.find(ctx.rules->rules()[i].archive); a != ctx.archives.end())
+    if (auto a = ctx.archives.find(rules->rules()[i].archive); a != ctx.archives.end())
       archives.push_back(&a->second);
   const caf::actor& shard = ctx.shard_for_topic(msg->topic);
   route_request route{msg};

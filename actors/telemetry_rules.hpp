@@ -107,4 +107,16 @@ class rule_set {
 
 using rules_ptr = std::shared_ptr<const rule_set>;
 
+// The rule set in force, swapped whole when rules.file changes (as the
+// access policy is); null: no rules. Sessions take one snapshot per
+// message, so a message is routed by one set from start to end.
+class rules_control {
+ public:
+  rules_ptr current() const { return rules_.load(std::memory_order_acquire); }
+  void install(rules_ptr r) { rules_.store(std::move(r), std::memory_order_release); }
+
+ private:
+  std::atomic<rules_ptr> rules_;
+};
+
 }  // namespace convoy

@@ -275,8 +275,9 @@ constexpr auto keys = std::to_array<key_info>({
         "role. Empty: no authorization, every client may publish and subscribe anywhere."),
     integer_key<&nc::auth, &nc::auth_section::reload_interval_ms>(
         "auth.reload_interval_ms",
-        "How often auth.acl_file is checked for changes; a changed file applies to connected "
-        "clients at once. 0: only on SIGHUP. A file that fails to load keeps the previous rules.",
+        "How often auth.acl_file and rules.file are checked for changes; a changed file applies "
+        "at once (access rules to connected clients too). 0: only on SIGHUP. A file that fails "
+        "to load keeps the previous rules.",
         0, 3'600'000),
 
     // [tls]

@@ -38,7 +38,7 @@ json names_of(const rule_set& rules, const std::vector<std::uint32_t>& indexes) 
 
 void management_api::list_rules(std::shared_ptr<call> c) {
   json data = json::array();
-  if (const auto& rules = broker_->rules) {
+  if (const auto rules = broker_->rules ? broker_->rules->current() : nullptr) {
     for (std::size_t i = 0; i < rules->rules().size(); ++i) {
       const auto& r = rules->rules()[i];
       json props = json::object();
@@ -103,7 +103,7 @@ void management_api::test_rules(std::shared_ptr<call> c) {
   }
   m->payload = std::make_shared<const std::string>(std::move(payload));
   const bool state_on = !broker_->state_shards.empty();
-  const auto& rules = broker_->rules;
+  const auto rules = broker_->rules ? broker_->rules->current() : nullptr;
   routing_decision d =
       rules ? rules->decide(*m, state_on, false) : rule_set::unmatched(*m, state_on);
   json out = {{"deliver", d.deliver}, {"state", d.state}};

@@ -214,8 +214,10 @@ void node::start() {
     }
     spdlog::info("{} routing rules from {}, {} archives in {}", loaded.rules.size(),
                  cfg_.rules.file, loaded.archives.size(), archive_root);
-    ctx->rules = std::make_shared<const rule_set>(std::move(loaded.rules),
-                                                  std::size_t{cfg_.rules.max_inflated_bytes});
+    ctx->rules = std::make_shared<rules_control>();
+    ctx->rules->install(std::make_shared<const rule_set>(
+        std::move(loaded.rules), std::size_t{cfg_.rules.max_inflated_bytes}));
+    rules_file_stamp_ = file_stamp::of(cfg_.rules.file);
     for (std::uint32_t i = 0; i < cfg_.rules.workers; ++i)
       ctx->rule_workers.push_back(spawn_fed([&](inflow_ptr bound) {
         return system_->spawn(rule_worker, i, context_ptr{ctx}, std::move(bound));
@@ -302,7 +304,7 @@ void node::start() {
   });
   hangup_ = std::make_unique<boost::asio::signal_set>(io, SIGHUP);
   await_sighup();
-  if (!cfg_.auth.acl_file.empty()) {
+  if (!cfg_.auth.acl_file.empty() || !cfg_.rules.file.empty()) {
     access_reload_timer_ = std::make_unique<boost::asio::steady_timer>(io);
     schedule_access_reload();
   }
@@ -427,6 +429,7 @@ void node::await_sighup() {
     spdlog::info("SIGHUP received, reloading");
     if (tls_) reload_tls(true);
     if (!cfg_.auth.acl_file.empty()) reload_access(true);
+    if (!cfg_.rules.file.empty()) reload_rules(true);
     await_sighup();
   });
 }
@@ -436,7 +439,8 @@ void node::schedule_access_reload() {
   access_reload_timer_->expires_after(std::chrono::milliseconds(cfg_.auth.reload_interval_ms));
   access_reload_timer_->async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    reload_access(false);
+    if (!cfg_.auth.acl_file.empty()) reload_access(false);
+    if (!cfg_.rules.file.empty()) reload_rules(false);
     schedule_access_reload();
   });
 }
@@ -457,6 +461,42 @@ void node::reload_access(bool force) {
   access_file_failed_.reset();
   spdlog::info("access rules reloaded from {}; applying them to every session", cfg_.auth.acl_file);
   caf::anon_send(edge_.registry, access_changed{});
+}
+
+// A changed rules.file replaces the rule set at once. Archives and webhooks
+// are actors started with the node, so a file that names other ones (or
+// changes theirs) waits for a restart for those; a file that does not
+// load leaves the rules in force.
+void node::reload_rules(bool force) {
+  file_stamp now = file_stamp::of(cfg_.rules.file);
+  if (!force && (now == rules_file_stamp_ || rules_file_failed_ == now)) return;
+  auto refuse = [&](const std::string& why) {
+    rules_file_failed_ = now;
+    metrics::add(counter::rules_reload_failures);
+    spdlog::error("rules.file not reloaded, the previous rules stay in force: {}", why);
+  };
+  rules_file loaded;
+  try {
+    loaded = load_rules_file(cfg_.rules.file);
+  } catch (const rules_file_error& e) {
+    return refuse(e.what());
+  }
+  const auto& ctx = *edge_.broker;
+  for (const auto& a : loaded.archives)
+    if (!ctx.archives.count(a.name))
+      return refuse("archive '" + a.name + "' is new: archives start with the node (restart it)");
+  for (const auto& w : loaded.webhooks)
+    if (!ctx.webhooks.count(w.name))
+      return refuse("webhook '" + w.name + "' is new: webhooks start with the node (restart it)");
+  for (const auto& r : loaded.rules)
+    if (r.has(rule_action::republish) && ctx.rule_workers.empty())
+      return refuse("rule '" + r.name + "' republishes; restart the node to start rule workers");
+  auto count = loaded.rules.size();
+  ctx.rules->install(std::make_shared<const rule_set>(std::move(loaded.rules),
+                                                      std::size_t{cfg_.rules.max_inflated_bytes}));
+  rules_file_stamp_ = now;
+  rules_file_failed_.reset();
+  spdlog::info("routing rules reloaded from {}: {} rules", cfg_.rules.file, count);
 }
 
 void node::reload_tls(bool force) {

@@ -66,6 +66,7 @@ class node {
   // Reloads auth.acl_file when it changed (or always, when forced); every
   // session applies the new rules at once. Runs on the first I/O thread.
   void reload_access(bool force);
+  void reload_rules(bool force);
   caf::actor_system& system() { return *system_; }
 
  private:
@@ -104,6 +105,8 @@ class node {
   std::unique_ptr<boost::asio::signal_set> hangup_;
   std::unique_ptr<boost::asio::steady_timer> access_reload_timer_;
   file_stamp access_file_stamp_;
+  file_stamp rules_file_stamp_;
+  std::optional<file_stamp> rules_file_failed_;
   std::optional<file_stamp> access_file_failed_;  // reported once per broken version
   // The HTTP edge has an I/O thread of its own: an operator's slow request
   // never delays an MQTT client.

@@ -401,3 +401,52 @@ class RulesApiTest(unittest.TestCase):
             r = api.post("/api/v1/rules/test", body)
             self.assertEqual(r.status, 400, (body, r))
             self.assertIn(fragment, r.json["message"])
+
+
+class RulesReloadTest(unittest.TestCase):
+    """A changed rules.file applies without a restart; one that does not
+    load, or names an archive the node did not start, leaves the rules in
+    force."""
+
+    def test_reload(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        rules = os.path.join(tmp.name, "rules.toml")
+
+        def write(text):
+            with open(rules + ".tmp", "w") as f:
+                f.write(text)
+            os.replace(rules + ".tmp", rules)
+
+        write(RULES)
+        broker = Broker({"rules.file": rules, "rules.archive_dir": os.path.join(tmp.name, "a"),
+                         "auth.reload_interval_ms": 100}).start()
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+
+        def decision(topic):
+            return api.post("/api/v1/rules/test", {"topic": topic, "payload": "{}"}).json
+
+        def wait_log(text, count):
+            deadline = time.monotonic() + 5
+            while broker.log().count(text) < count:
+                self.assertLess(time.monotonic(), deadline, broker.log())
+                time.sleep(0.05)
+
+        self.assertTrue(decision(f"vehicles/{CAR}/telemetry/doors")["deliver"])
+        time.sleep(1.1)  # a new modification time, whatever the file system's resolution
+        write(RULES + '\n[[rule]]\nname = "doors-cold"\ntopic = "vehicles/+/telemetry/doors"\n'
+                      'actions = ["archive"]\narchive = "cold"\n')
+        wait_log("routing rules reloaded", 1)
+        d = decision(f"vehicles/{CAR}/telemetry/doors")
+        self.assertEqual((d["deliver"], d["matched"], d["archive"]), (False, ["doors-cold"], ["cold"]))
+        # Broken, then naming an archive the node does not have: refused.
+        time.sleep(1.1)
+        write("[[rule]]\nname = \"x\"\n")
+        wait_log("rules.file not reloaded", 1)
+        time.sleep(1.1)
+        write(RULES + '\n[archive.brand-new]\n')
+        wait_log("rules.file not reloaded", 2)
+        self.assertIn("archive 'brand-new' is new", broker.log())
+        self.assertEqual(decision(f"vehicles/{CAR}/telemetry/doors")["matched"], ["doors-cold"])
+        self.assertRegex(api.get("/metrics").body, r"convoy_rules_reload_failures_total 2")
