@@ -11,6 +11,7 @@
 
 #include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
+#include "actors/telemetry_rules.hpp"
 
 namespace convoy {
 
@@ -158,15 +159,9 @@ void sweep(command_shard_actor* self, bool restore) {
 // "accepted" | "in_progress" | "succeeded" | "failed", "detail": any}.
 void take_report(command_shard_actor* self, const app_message& m) {
   auto& st = self->state;
-  std::string_view topic = m.topic;
-  constexpr std::string_view prefix = "vehicles/";
-  if (!topic.starts_with(prefix)) return;
-  topic.remove_prefix(prefix.size());
-  auto slash = topic.find('/');
-  if (slash == std::string_view::npos) return;
-  std::string vin{topic.substr(0, slash)};
-  auto id_at = topic.rfind('/');
-  std::string id{topic.substr(id_at + 1)};
+  std::string vin{vehicle_vin(m.topic)};
+  if (vin.empty()) return;
+  std::string id{m.topic.substr(m.topic.rfind('/') + 1)};
   auto live = st.live.find(id);
   if (live == st.live.end() || live->second.record.vin != vin) {
     metrics::add(counter::dropped_command_report);
@@ -191,10 +186,8 @@ void take_report(command_shard_actor* self, const app_message& m) {
 
 void route_report(command_shard_actor* self, const message_ref& msg) {
   auto& st = self->state;
-  std::string_view topic = msg->topic;
-  if (!topic.starts_with("vehicles/") || st.shards.empty()) return;
-  topic.remove_prefix(9);
-  auto vin = topic.substr(0, topic.find('/'));
+  auto vin = vehicle_vin(msg->topic);
+  if (vin.empty() || st.shards.empty()) return;
   auto owner = owner_of(vin, st.count);
   if (owner == st.index || owner >= st.shards.size())
     take_report(self, *msg);

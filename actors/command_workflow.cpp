@@ -153,29 +153,43 @@ void record_event(command_workflow_actor* self, command_status status, std::stri
 
 void send_to_vehicle(command_workflow_actor* self, std::string_view why);
 
-// The vehicle is online and the command may go: consent is checked again
-// (it may have been revoked while the command waited), then it is sent.
-void deliver_when_allowed(command_workflow_actor* self) {
+// Asks whether the requester has the vehicle's consent for the command:
+// without it the command ends rejected; with it (or without
+// commands.require_consent) `allowed` runs. An answer that finds the
+// command moved on meanwhile (cancelled) is ignored; no answer at all
+// runs `unanswered`.
+template <class Allowed, class Unanswered>
+void with_consent(command_workflow_actor* self, Allowed allowed, Unanswered unanswered) {
   auto& st = self->state;
-  if (!st.settings.require_consent) return send_to_vehicle(self, "");
+  if (!st.settings.require_consent) return allowed();
   consent_check check{st.record.vin, st.record.requested_by, "", st.record.name};
+  const auto asked_in = st.record.status;
   self->request(st.ctx->consent_shard_for(st.record.vin), st.settings.check_timeout,
                 std::move(check))
       .then(
-          [self](consent_verdict& v) {
-            auto& st = self->state;
-            if (is_terminal(st.record.status) || st.record.status != command_status::queued) return;
+          [self, asked_in, allowed](consent_verdict& v) mutable {
+            if (self->state.record.status != asked_in) return;
             if (!v.allowed) {
               metrics::add(counter::refused_no_consent);
               return record_event(self, command_status::rejected, "no consent: " + v.reason);
             }
-            if (st.online) send_to_vehicle(self, "");
+            allowed();
           },
-          [self](caf::error& e) {
-            // Still queued: the next connection of the vehicle tries again.
-            spdlog::warn("command {}: consent check failed: {}", self->state.record.id,
-                         to_string(e));
-          });
+          [unanswered](caf::error& e) mutable { unanswered(e); });
+}
+
+// The vehicle is online and the command may go: consent is checked again
+// (it may have been revoked while the command waited), then it is sent.
+void deliver_when_allowed(command_workflow_actor* self) {
+  with_consent(
+      self,
+      [self] {
+        if (self->state.online) send_to_vehicle(self, "");
+      },
+      [self](caf::error& e) {
+        // Still queued: the next connection of the vehicle tries again.
+        spdlog::warn("command {}: consent check failed: {}", self->state.record.id, to_string(e));
+      });
 }
 
 void wait_for_vehicle(command_workflow_actor* self, std::string detail) {
@@ -261,24 +275,12 @@ void go_ahead(command_workflow_actor* self) {
 }
 
 void check_consent(command_workflow_actor* self) {
-  auto& st = self->state;
-  if (!st.settings.require_consent) return go_ahead(self);
-  consent_check check{st.record.vin, st.record.requested_by, "", st.record.name};
-  self->request(st.ctx->consent_shard_for(st.record.vin), st.settings.check_timeout,
-                std::move(check))
-      .then(
-          [self](consent_verdict& v) {
-            if (is_terminal(self->state.record.status)) return;
-            if (!v.allowed) {
-              metrics::add(counter::refused_no_consent);
-              return record_event(self, command_status::rejected, "no consent: " + v.reason);
-            }
-            go_ahead(self);
-          },
-          [self](caf::error& e) {
-            record_event(self, command_status::rejected,
-                         "the consent check did not answer: " + to_string(e));
-          });
+  with_consent(
+      self, [self] { go_ahead(self); },
+      [self](caf::error& e) {
+        record_event(self, command_status::rejected,
+                     "the consent check did not answer: " + to_string(e));
+      });
 }
 
 // The vehicle must be registered and active.

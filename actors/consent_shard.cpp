@@ -8,6 +8,7 @@
 #include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
 #include "actors/storage_gate.hpp"
+#include "actors/telemetry_rules.hpp"
 
 namespace convoy {
 
@@ -165,7 +166,7 @@ caf::behavior consent_shard(consent_shard_actor* self, store_ptr store, caf::act
       [self](gated_delivery& g) {
         const std::string& topic = g.d.msg->topic;
         // vehicles/{vin}/...: the topic shard sends only such topics here.
-        auto vin = topic.substr(9, topic.find('/', 9) - 9);
+        std::string vin{vehicle_vin(topic)};
         if (check(self->state, consent_check{vin, g.subject, topic, ""}).allowed) {
           self->send(g.session, std::move(g.d));
           return;

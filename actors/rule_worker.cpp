@@ -12,17 +12,10 @@
 namespace convoy {
 
 std::string republish_topic(std::string_view pattern, std::string_view topic) {
-  std::string_view vin = topic;
-  std::string_view rest;
-  if (vin.starts_with("vehicles/")) {
-    vin.remove_prefix(9);
-    auto slash = vin.find('/');
-    rest = slash == std::string_view::npos ? std::string_view{} : vin.substr(slash + 1);
-    vin = vin.substr(0, slash);
-  } else {
-    vin = {};
-  }
+  std::string_view vin = vehicle_vin(topic);
   if (vin.empty()) return {};
+  // What follows vehicles/{vin}/.
+  std::string_view rest = topic.size() > 9 + vin.size() ? topic.substr(10 + vin.size()) : "";
   std::string out{pattern};
   for (auto [placeholder, value] : {std::pair{std::string_view{"{vin}"}, vin}, {"{topic}", rest}}) {
     for (auto at = out.find(placeholder); at != std::string::npos;

@@ -132,16 +132,22 @@ bool payload_predicate::holds(const nlohmann::json& payload) const {
   return false;  // an order between different kinds of values is no match
 }
 
-std::string_view telemetry_vin(std::string_view topic) {
+std::string_view vehicle_vin(std::string_view topic) {
   constexpr std::string_view prefix = "vehicles/";
   if (!topic.starts_with(prefix)) return {};
   topic.remove_prefix(prefix.size());
-  auto slash = topic.find('/');
-  if (slash == std::string_view::npos || slash == 0) return {};
-  if (!topic.substr(slash + 1).starts_with("telemetry")) return {};
-  auto after = topic.substr(slash + 1 + 9);
-  if (!after.empty() && after.front() != '/') return {};
-  return topic.substr(0, slash);
+  return topic.substr(0, topic.find('/'));
+}
+
+std::string_view telemetry_vin(std::string_view topic) {
+  auto vin = vehicle_vin(topic);
+  if (vin.empty()) return {};
+  auto rest = topic.substr(9 + vin.size());  // "/telemetry..." or ""
+  constexpr std::string_view telemetry = "/telemetry";
+  if (!rest.starts_with(telemetry)) return {};
+  rest.remove_prefix(telemetry.size());
+  if (!rest.empty() && rest.front() != '/') return {};
+  return vin;
 }
 
 routing_decision rule_set::unmatched(const app_message& m, bool state_enabled) {

@@ -75,6 +75,8 @@ struct routing_decision {
   }
 };
 
+// The VIN of a vehicle's topic, vehicles/{vin}/...; empty for other topics.
+std::string_view vehicle_vin(std::string_view topic);
 // The VIN of a telemetry topic, vehicles/{vin}/telemetry/...; empty for
 // other topics.
 std::string_view telemetry_vin(std::string_view topic);

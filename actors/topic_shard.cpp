@@ -7,6 +7,7 @@
 #include "actors/consent.hpp"
 #include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
+#include "actors/telemetry_rules.hpp"
 #include "protocol/topic.hpp"
 
 namespace convoy {
@@ -71,9 +72,9 @@ void gather(shard_actor* self, caf::actor session, delivery d) {
 // The VIN of a topic a consent purpose covers (vehicles/{vin}/...), or
 // empty when no consent is needed for it.
 std::string_view consent_vin(const topic_shard_state& st, std::string_view topic) {
-  if (!st.consent_purposes || st.consent_shards.empty() || !topic.starts_with("vehicles/"))
-    return {};
-  auto vin = topic.substr(9, topic.find('/', 9) - 9);
+  if (!st.consent_purposes || st.consent_shards.empty()) return {};
+  auto vin = vehicle_vin(topic);
+  if (vin.empty()) return {};
   for (const auto& p : st.consent_purposes->purposes())
     if (consent_catalog::covers_topic(p, vin, topic)) return vin;
   return {};

@@ -91,12 +91,11 @@ void apply(vehicle_state_shard_actor* self, const app_message& m) {
 
 }  // namespace
 
-caf::behavior vehicle_state_shard(vehicle_state_shard_actor* self, std::uint32_t index,
-                                  store_ptr store, std::size_t history_size, std::size_t max_cached,
+caf::behavior vehicle_state_shard(vehicle_state_shard_actor* self, std::uint32_t, store_ptr store,
+                                  std::size_t history_size, std::size_t max_cached,
                                   inflow_ptr inflow) {
   auto& st = self->state;
   st.inflow = std::move(inflow);
-  st.index = index;
   st.store = std::move(store);
   st.history_size = std::max<std::size_t>(history_size, 1);
   st.max_cached = std::max<std::size_t>(max_cached, 1);

@@ -24,7 +24,6 @@ namespace convoy {
 // half-written one.
 struct vehicle_state_shard_state {
   store_ptr store;
-  std::uint32_t index = 0;
   std::size_t history_size = 100;
   std::size_t max_fields = 512;
   std::size_t max_cached = 100'000;

@@ -4,6 +4,7 @@
 // (runtime/management_api*.cpp): the parsed path and query, who is asking,
 // and ways to answer.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -16,6 +17,14 @@
 #include "runtime/management_api.hpp"
 
 namespace convoy::runtime {
+
+// Text without control characters, for names that end up in records and logs.
+inline bool printable(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7F;
+  });
+}
 
 struct management_api::call {
   http_request request;

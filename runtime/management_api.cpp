@@ -929,13 +929,6 @@ json to_json(const consent_record& r) {
           {"grantedBy", r.granted_by}};
 }
 
-bool printable(const std::string& s) {
-  return std::none_of(s.begin(), s.end(), [](char ch) {
-    auto c = static_cast<unsigned char>(ch);
-    return c < 0x20 || c == 0x7F;
-  });
-}
-
 }  // namespace
 
 void management_api::consent_purposes(std::shared_ptr<call> c) {

@@ -32,11 +32,6 @@ bool valid_command_name(std::string_view name) {
   });
 }
 
-bool printable(std::string_view s) {
-  return std::none_of(s.begin(), s.end(),
-                      [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
-}
-
 // A whole number of seconds from the body, within [low, high]; false after a 400.
 bool seconds_field(management_api::call& c, const json& body, const char* key, std::uint32_t low,
                    std::uint32_t high, std::uint32_t& out) {

@@ -26,10 +26,9 @@ enum class database : std::uint8_t {
 inline constexpr std::size_t database_count = 10;
 
 inline constexpr std::array<database, database_count> all_databases = {
-    database::meta,     database::sessions,    database::messages,
-    database::queues,   database::inflight_in, database::retained,
-    database::vehicles, database::consents,    database::vehicle_states,
-    database::commands,
+    database::meta,           database::sessions, database::messages, database::queues,
+    database::inflight_in,    database::retained, database::vehicles, database::consents,
+    database::vehicle_states, database::commands,
 };
 
 // The LMDB name of the database, which is also how errors refer to it.
