@@ -63,6 +63,18 @@ def msgpack_map(d):
     return out
 
 
+def rules_node(directory, text, archive_dir=None, **settings):
+    """A node with `text` as its rules.file, both in `directory` (archives
+    in directory/archive unless said): (broker started, rules file path,
+    archive dir)."""
+    rules = os.path.join(directory, "rules.toml")
+    with open(rules, "w") as f:
+        f.write(text)
+    archive_dir = archive_dir or os.path.join(directory, "archive")
+    broker = Broker({"rules.file": rules, "rules.archive_dir": archive_dir, **settings}).start()
+    return broker, rules, archive_dir
+
+
 def read_archive(directory):
     lines = []
     for path in sorted(glob.glob(os.path.join(directory, "segment-*"))):
@@ -78,11 +90,7 @@ class RulesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.rules = os.path.join(cls.tmp.name, "rules.toml")
-        with open(cls.rules, "w") as f:
-            f.write(RULES)
-        cls.archive_dir = os.path.join(cls.tmp.name, "archive")
-        cls.broker = Broker({"rules.file": cls.rules, "rules.archive_dir": cls.archive_dir}).start()
+        cls.broker, cls.rules, cls.archive_dir = rules_node(cls.tmp.name, RULES)
         cls.api = Api(cls.broker.http_port)
 
     @classmethod
@@ -157,13 +165,10 @@ class RulesFailureTest(unittest.TestCase):
     def test_an_archive_that_cannot_be_written_fails_its_messages_only(self):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
-        rules = os.path.join(tmp.name, "rules.toml")
-        with open(rules, "w") as f:
-            f.write(RULES)
         blocked = os.path.join(tmp.name, "blocked")
         with open(blocked, "w") as f:
             f.write("a file where the archive directory should be")
-        broker = Broker({"rules.file": rules, "rules.archive_dir": blocked}).start()
+        broker = rules_node(tmp.name, RULES, archive_dir=blocked)[0]
         self.addCleanup(broker.stop)
         car = Client(broker.port, CAR, V5)
         car.connect()
@@ -273,11 +278,7 @@ class RuleActionsTest(unittest.TestCase):
     def setUpClass(cls):
         cls.hook = Hook()
         cls.tmp = tempfile.TemporaryDirectory()
-        rules = os.path.join(cls.tmp.name, "rules.toml")
-        with open(rules, "w") as f:
-            f.write(ENRICHED.format(port=cls.hook.port))
-        cls.archive_dir = os.path.join(cls.tmp.name, "archive")
-        cls.broker = Broker({"rules.file": rules, "rules.archive_dir": cls.archive_dir}).start()
+        cls.broker, _, cls.archive_dir = rules_node(cls.tmp.name, ENRICHED.format(port=cls.hook.port))
         cls.api = Api(cls.broker.http_port)
         assert cls.api.post("/api/v1/vehicles", {"vin": CAR, "model": "ID.4", "region": "eu-west"}).status == 201
 
@@ -361,10 +362,7 @@ class RulesApiTest(unittest.TestCase):
     def test_list_and_dry_run(self):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
-        rules = os.path.join(tmp.name, "rules.toml")
-        with open(rules, "w") as f:
-            f.write(RULES)
-        broker = Broker({"rules.file": rules, "rules.archive_dir": os.path.join(tmp.name, "a")}).start()
+        broker = rules_node(tmp.name, RULES)[0]
         self.addCleanup(broker.stop)
         api = Api(broker.http_port)
         listed = api.get("/api/v1/rules").json["data"]
@@ -411,17 +409,13 @@ class RulesReloadTest(unittest.TestCase):
     def test_reload(self):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
-        rules = os.path.join(tmp.name, "rules.toml")
+        broker, rules, _ = rules_node(tmp.name, RULES, **{"auth.reload_interval_ms": 100})
+        self.addCleanup(broker.stop)
 
         def write(text):
             with open(rules + ".tmp", "w") as f:
                 f.write(text)
             os.replace(rules + ".tmp", rules)
-
-        write(RULES)
-        broker = Broker({"rules.file": rules, "rules.archive_dir": os.path.join(tmp.name, "a"),
-                         "auth.reload_interval_ms": 100}).start()
-        self.addCleanup(broker.stop)
         api = Api(broker.http_port)
 
         def decision(topic):
