@@ -151,6 +151,11 @@ caf::behavior archive_writer(archive_writer_actor* self, archive_spec spec, infl
         return answer;
       },
       [self](flush_now_atom) { flush(self); },
+      [self](archive_reconfigure& r) {
+        flush(self);  // what is batched goes out as the old definition said
+        close_segment(self->state);
+        self->state.spec = std::move(r.spec);
+      },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
   };
 }

@@ -28,6 +28,7 @@ struct archive_spec {
   std::uint32_t flush_ms = 200;               // a batch waits at most this long
   bool sync = true;                           // fdatasync each batch before acknowledging it
   std::size_t max_pending_bytes = 16u << 20;  // unwritten bytes beyond which appends are refused
+  bool operator==(const archive_spec&) const = default;
 };
 
 // Session -> archive writer. As a request (QoS 1/2 messages whose only
@@ -35,6 +36,12 @@ struct archive_spec {
 // it is written (and synced), false when it could not be.
 struct archive_append {
   message_ref msg;
+};
+
+// Rule book -> archive writer: its definition changed; the next batch
+// opens a segment with the new settings.
+struct archive_reconfigure {
+  archive_spec spec;
 };
 
 struct archive_writer_state {
@@ -59,6 +66,15 @@ caf::behavior archive_writer(archive_writer_actor* self, archive_spec spec, infl
 // The JSON line an archive keeps for a message (no newline).
 std::string archive_line(const app_message& m);
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, archive_spec& x) {
+  return f(caf::meta::type_name("archive_spec"), x.name, x.directory, x.gzip, x.max_segment_bytes,
+           x.max_segment_seconds, x.flush_ms, x.sync, x.max_pending_bytes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, archive_reconfigure& x) {
+  return f(caf::meta::type_name("archive_reconfigure"), x.spec);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, archive_append& x) {
   return f(caf::meta::type_name("archive_append"), x.msg);

@@ -42,13 +42,6 @@ struct broker_settings {
   std::uint32_t max_subscriptions_per_client = 0;  // 0: no limit
 };
 
-// An actor that sessions feed without waiting, with the bound on what is
-// on its way to it (actors/inflow_bound.hpp).
-struct fed_actor {
-  caf::actor actor;
-  inflow_ptr inflow;
-};
-
 // What every session of a node shares: settings and where the topic shards
 // are. Immutable after start-up, so sessions read it without locks (the
 // access policy inside is swapped atomically).
@@ -81,11 +74,9 @@ struct broker_context {
   std::size_t state_index_for(std::string_view vin) const {
     return std::hash<std::string_view>{}(vin) % state_shards.size();
   }
-  // Telemetry routing rules (actors/telemetry_rules.hpp); null without
-  // rules.file. The archives they name, by name, each a writer actor.
+  // Telemetry routing rules (actors/telemetry_rules.hpp), from rules.file
+  // and the management API, with the archives and webhooks they feed.
   std::shared_ptr<class rules_control> rules;
-  std::unordered_map<std::string, fed_actor> archives;
-  std::unordered_map<std::string, fed_actor> webhooks;  // by name (actors/webhook.hpp)
   // Carry out republish rules, by VIN (actors/rule_worker.hpp).
   std::vector<fed_actor> rule_workers;
   const fed_actor& rule_worker_for(std::string_view vin) const {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <memory>
 
+#include <caf/actor.hpp>
+
 namespace convoy {
 
 // A bound on the messages on their way to one actor that many senders feed
@@ -35,7 +37,22 @@ class inflow_bound {
 
 using inflow_ptr = std::shared_ptr<inflow_bound>;
 
+// An actor that sessions feed without waiting, with the bound on what is
+// on its way to it.
+struct fed_actor {
+  caf::actor actor;
+  inflow_ptr inflow;
+};
+
 // Messages on their way to one such actor at most.
 inline constexpr std::int64_t default_inflow_limit = 10'000;
+
+// An actor that sessions feed without waiting, spawned with its bound:
+// spawn(bound) returns the actor.
+template <class Spawn>
+fed_actor spawn_fed(Spawn spawn) {
+  auto bound = std::make_shared<inflow_bound>(default_inflow_limit);
+  return {spawn(bound), bound};
+}
 
 }  // namespace convoy

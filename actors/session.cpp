@@ -1161,8 +1161,8 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
          telemetry_forward{msg});
   }
   for (auto i : decision.webhook_rules)
-    if (auto w = ctx.webhooks.find(rules->rules()[i].webhook); w != ctx.webhooks.end())
-      feed(w->second.actor, w->second.inflow, counter::dropped_rules_backlog, webhook_item{msg});
+    if (const auto& w = rules->targets(i).webhook; w.actor)
+      feed(w.actor, w.inflow, counter::dropped_rules_backlog, webhook_item{msg});
   if (!decision.republish_rules.empty() && !ctx.rule_workers.empty()) {
     const fed_actor& worker = ctx.rule_worker_for(telemetry_vin(msg->topic));
     for (auto i : decision.republish_rules) {
@@ -1174,8 +1174,7 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
   }
   std::vector<const fed_actor*> archives;
   for (auto i : decision.archive_rules)
-    if (auto a = ctx.archives.find(rules->rules()[i].archive); a != ctx.archives.end())
-      archives.push_back(&a->second);
+    if (const auto& a = rules->targets(i).archive; a.actor) archives.push_back(&a);
   const caf::actor& shard = ctx.shard_for_topic(msg->topic);
   route_request route{msg};
 

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/inflow_bound.hpp"
 #include "actors/messages.hpp"
 #include "actors/telemetry_payload.hpp"
 
@@ -55,6 +56,7 @@ struct telemetry_rule {
   std::string republish_topic;  // {vin} and {topic} placeholders (republish)
   std::string subject;          // consent subject checked before republish; empty: none
   std::string webhook;          // webhook name (webhook)
+  bool from_api = false;        // defined over the management API, not in rules.file
 
   bool has(rule_action a) const { return (actions & static_cast<std::uint8_t>(a)) != 0; }
   bool needs_payload() const { return !where.empty(); }
@@ -81,14 +83,28 @@ std::string_view vehicle_vin(std::string_view topic);
 // other topics.
 std::string_view telemetry_vin(std::string_view topic);
 
+// The actors a rule feeds: its archive's writer and its webhook (empty
+// handles for rules without those actions).
+struct rule_targets {
+  fed_actor archive;
+  fed_actor webhook;
+};
+
 class rule_set {
  public:
-  explicit rule_set(std::vector<telemetry_rule> rules, std::size_t max_inflated = 1 << 20)
+  // `targets`: one per rule, or empty (no archives or webhooks to feed, as
+  // in a dry run).
+  explicit rule_set(std::vector<telemetry_rule> rules, std::size_t max_inflated = 1 << 20,
+                    std::vector<rule_targets> targets = {})
       : rules_(std::move(rules)),
+        targets_(std::move(targets)),
         max_inflated_(max_inflated),
-        matches_(std::make_unique<std::atomic<std::uint64_t>[]>(rules_.size())) {}
+        matches_(std::make_unique<std::atomic<std::uint64_t>[]>(rules_.size())) {
+    targets_.resize(rules_.size());
+  }
 
   const std::vector<telemetry_rule>& rules() const { return rules_; }
+  const rule_targets& targets(std::size_t i) const { return targets_[i]; }
 
   // A message's payload is decoded at most once, and only when a rule whose
   // filter and properties matched has predicates: bulk telemetry matched
@@ -103,14 +119,15 @@ class rule_set {
 
  private:
   std::vector<telemetry_rule> rules_;
+  std::vector<rule_targets> targets_;
   std::size_t max_inflated_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> matches_;
 };
 
 using rules_ptr = std::shared_ptr<const rule_set>;
 
-// The rule set in force, swapped whole when rules.file changes (as the
-// access policy is); null: no rules. Sessions take one snapshot per
+// The rule set in force, swapped whole when rules.file or the API changes
+// it (as the access policy is); null: no rules. Sessions take one snapshot per
 // message, so a message is routed by one set from start to end.
 class rules_control {
  public:

@@ -120,6 +120,18 @@ caf::behavior webhook(webhook_actor* self, webhook_spec spec, transport_ptr tran
           arm(self, st.spec.batch_ms);
       },
       [self](const webhook_result& r) { on_result(self, r); },
+      [self](webhook_reconfigure& r) {
+        auto& st = self->state;
+        st.spec = std::move(r.spec);
+        // A smaller queue bound keeps the newest items, as an overflow does.
+        while (st.queue.size() > st.spec.max_queue) {
+          st.queue.pop_front();
+          if (st.in_flight && st.in_flight_items > 0) --st.in_flight_items;
+          metrics::add(counter::dropped_webhook_full);
+        }
+        st.backoff_ms = std::min(st.backoff_ms, st.spec.retry_max_ms);
+        spdlog::info("webhook '{}': now posting to {}", st.spec.name, st.spec.url);
+      },
       [self](send_atom) { send_batch(self); },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
   };

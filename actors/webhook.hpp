@@ -36,11 +36,18 @@ struct webhook_spec {
   std::uint32_t timeout_ms = 5000;
   std::uint32_t retry_initial_ms = 500;  // back-off after a failure, doubling ...
   std::uint32_t retry_max_ms = 30'000;   // ... up to this
+  bool operator==(const webhook_spec&) const = default;
 };
 
 // Session -> webhook: a message a rule sends to it.
 struct webhook_item {
   message_ref msg;
+};
+
+// Rule book -> webhook: its definition changed (its transport already
+// posts to the new URL).
+struct webhook_reconfigure {
+  webhook_spec spec;
 };
 
 // Transport -> webhook: how the batch of `count` items fared.
@@ -81,6 +88,15 @@ std::string webhook_item_json(const app_message& m);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, webhook_item& x) {
   return f(caf::meta::type_name("webhook_item"), x.msg);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_spec& x) {
+  return f(caf::meta::type_name("webhook_spec"), x.name, x.url, x.batch_size, x.batch_ms,
+           x.max_queue, x.timeout_ms, x.retry_initial_ms, x.retry_max_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_reconfigure& x) {
+  return f(caf::meta::type_name("webhook_reconfigure"), x.spec);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, webhook_result& x) {

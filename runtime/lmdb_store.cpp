@@ -565,6 +565,33 @@ bool lmdb_store::erase_command(const std::string& vin, const std::string& id, co
   return writer_.submit(std::move(batch));
 }
 
+std::vector<std::pair<std::string, std::string>> lmdb_store::load_definitions() {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto txn = storage::read_txn::begin(env_);
+  if (!txn) {
+    spdlog::error("storage: reading definitions: {}", txn.error().what());
+    return out;
+  }
+  auto scanned = txn->for_each(storage::database::definitions, "",
+                               [&](std::string_view key, std::string_view value) {
+                                 out.emplace_back(std::string{key}, std::string{value});
+                               });
+  if (!scanned) spdlog::error("storage: reading definitions: {}", scanned.error().what());
+  return out;
+}
+
+bool lmdb_store::save_definition(const std::string& key, const std::string& json, completion done) {
+  storage::write_batch batch{report(std::move(done), "storing definition '" + key + "'")};
+  batch.put(storage::database::definitions, key, json);
+  return writer_.submit(std::move(batch));
+}
+
+bool lmdb_store::erase_definition(const std::string& key, completion done) {
+  storage::write_batch batch{report(std::move(done), "deleting definition '" + key + "'")};
+  batch.erase(storage::database::definitions, key);
+  return writer_.submit(std::move(batch));
+}
+
 bool lmdb_store::save_session(const session_record& s, completion done) {
   storage::write_batch batch{
       report(std::move(done), "storing the session of '" + s.params.client_id + "'")};

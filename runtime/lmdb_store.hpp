@@ -58,6 +58,9 @@ class lmdb_store final : public durable_store {
                                             std::size_t limit, bool& more) override;
   bool save_command(const command_record& c, completion done) override;
   bool erase_command(const std::string& vin, const std::string& id, completion done) override;
+  std::vector<std::pair<std::string, std::string>> load_definitions() override;
+  bool save_definition(const std::string& key, const std::string& json, completion done) override;
+  bool erase_definition(const std::string& key, completion done) override;
   bool sync(completion done) override;
   std::vector<session_record> load_sessions() override;
 

@@ -167,6 +167,9 @@ const std::vector<management_api::route>& management_api::routes() {
        &management_api::revoke_consent, a::operator_only},
       {v::get, "/api/v1/rules", &management_api::list_rules, a::operator_only},
       {v::post, "/api/v1/rules/test", &management_api::test_rules, a::operator_only},
+      {v::get, "/api/v1/rules/{name}", &management_api::get_rule, a::operator_only},
+      {v::put, "/api/v1/rules/{name}", &management_api::put_rule, a::operator_only},
+      {v::delete_, "/api/v1/rules/{name}", &management_api::delete_rule, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/commands", &management_api::submit_command,
        a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}/commands", &management_api::list_commands, a::operator_only},
@@ -207,7 +210,7 @@ std::vector<std::string> management_api::route_names() {
 
 management_api::management_api(caf::actor_system& system, context_ptr broker,
                                caf::actor session_registry, const config::node_config& cfg,
-                               node_facts facts)
+                               node_facts facts, std::shared_ptr<rule_book> rules)
     : system_(system),
       broker_(std::move(broker)),
       session_registry_(std::move(session_registry)),
@@ -217,6 +220,7 @@ management_api::management_api(caf::actor_system& system, context_ptr broker,
       timeout_(cfg.http.request_timeout_ms) {
   if (!settings_.api_keys_file.empty()) keys_ = std::make_unique<api_keys>(settings_.api_keys_file);
   if (cfg.jwt.enabled) jwt_ = std::make_unique<jwt_verifier>(cfg.jwt);
+  rules_ = std::move(rules);
 }
 
 management_api::~management_api() = default;

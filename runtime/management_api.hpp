@@ -36,7 +36,8 @@ struct node_facts {
 class management_api {
  public:
   management_api(caf::actor_system& system, context_ptr broker, caf::actor session_registry,
-                 const config::node_config& cfg, node_facts facts);
+                 const config::node_config& cfg, node_facts facts,
+                 std::shared_ptr<class rule_book> rules);
   ~management_api();
 
   void handle(http_request&& request, const http_peer& peer, http_responder respond);
@@ -84,6 +85,9 @@ class management_api {
   void revoke_consent(std::shared_ptr<call> c);
   // Routing rules (runtime/management_api_rules.cpp).
   void list_rules(std::shared_ptr<call> c);
+  void get_rule(std::shared_ptr<call> c);
+  void put_rule(std::shared_ptr<call> c);
+  void delete_rule(std::shared_ptr<call> c);
   void test_rules(std::shared_ptr<call> c);
   // Remote commands (runtime/management_api_commands.cpp).
   void submit_command(std::shared_ptr<call> c);
@@ -117,6 +121,7 @@ class management_api {
   std::chrono::milliseconds timeout_;
   std::unique_ptr<api_keys> keys_;
   std::unique_ptr<jwt_verifier> jwt_;
+  std::shared_ptr<class rule_book> rules_;
 };
 
 }  // namespace convoy::runtime

@@ -1,6 +1,8 @@
 // The management API's routing-rule routes: the rules in force with their
-// match counts, and a dry run that says where a message would go.
+// match counts, rules made, replaced and deleted over the API, and a dry
+// run that says where a message would go.
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "actors/rule_worker.hpp"
@@ -9,23 +11,14 @@
 #include "protocol/topic.hpp"
 #include "runtime/api_call.hpp"
 #include "runtime/management_api.hpp"
+#include "runtime/rule_book.hpp"
+#include "runtime/rule_definition.hpp"
 
 namespace convoy::runtime {
 
 using json = nlohmann::json;
 
 namespace {
-
-json actions_of(const telemetry_rule& r) {
-  json out = json::array();
-  for (auto [a, name] : {std::pair{rule_action::deliver, "deliver"},
-                         {rule_action::state, "state"},
-                         {rule_action::archive, "archive"},
-                         {rule_action::republish, "republish"},
-                         {rule_action::webhook, "webhook"}})
-    if (r.has(a)) out.push_back(name);
-  return out;
-}
 
 json names_of(const rule_set& rules, const std::vector<std::uint32_t>& indexes) {
   json out = json::array();
@@ -34,34 +27,61 @@ json names_of(const rule_set& rules, const std::vector<std::uint32_t>& indexes) 
   return out;
 }
 
+json shown(const rule_set& rules, std::size_t i) {
+  json rule = rule_to_json(rules.rules()[i]);
+  rule["origin"] = rules.rules()[i].from_api ? "api" : "file";
+  rule["matched"] = rules.matches(i);
+  return rule;
+}
+
 }  // namespace
 
 void management_api::list_rules(std::shared_ptr<call> c) {
   json data = json::array();
-  if (const auto rules = broker_->rules ? broker_->rules->current() : nullptr) {
-    for (std::size_t i = 0; i < rules->rules().size(); ++i) {
-      const auto& r = rules->rules()[i];
-      json props = json::object();
-      for (const auto& [k, v] : r.properties)
-        props[k] = v;
-      json where = json::array();
-      for (const auto& p : r.where)
-        where.push_back(p.text);
-      json rule = {{"name", r.name},
-                   {"topic", r.filter},
-                   {"userProperties", props},
-                   {"where", where},
-                   {"format", to_string(r.format)},
-                   {"actions", actions_of(r)},
-                   {"matched", rules->matches(i)}};
-      if (!r.archive.empty()) rule["archive"] = r.archive;
-      if (!r.webhook.empty()) rule["webhook"] = r.webhook;
-      if (!r.republish_topic.empty()) rule["republishTopic"] = r.republish_topic;
-      if (!r.subject.empty()) rule["subject"] = r.subject;
-      data.push_back(std::move(rule));
-    }
-  }
+  if (const auto rules = broker_->rules ? broker_->rules->current() : nullptr)
+    for (std::size_t i = 0; i < rules->rules().size(); ++i)
+      data.push_back(shown(*rules, i));
   c->reply(200, {{"data", std::move(data)}});
+}
+
+void management_api::get_rule(std::shared_ptr<call> c) {
+  const std::string name = c->param("name");
+  if (const auto rules = broker_->rules ? broker_->rules->current() : nullptr)
+    for (std::size_t i = 0; i < rules->rules().size(); ++i)
+      if (rules->rules()[i].name == name) return c->reply(200, shown(*rules, i));
+  c->fail(404, "no rule '" + name + "'");
+}
+
+// The body is a rule as GET shows it; the rule is stored, and in force for
+// the next message, before the answer: 201 for a new rule, 200 when it
+// replaced one.
+void management_api::put_rule(std::shared_ptr<call> c) {
+  if (!rules_) return c->fail(503, "this node has no rule book");
+  const std::string name = c->param("name");
+  if (!valid_definition_name(name))
+    return c->fail(400, "a rule name is 1 to 64 letters, digits, '-' or '_'");
+  auto body = c->body_object();
+  if (!body) return;
+  std::string error;
+  auto rule = rule_from_json(name, *body, rules_->sinks(), error);
+  if (!rule) return c->fail(400, error);
+  json answer = rule_to_json(*rule);
+  answer["origin"] = "api";
+  spdlog::info("routing rule '{}' put by {}", name, c->who);
+  rules_->put(std::move(*rule), [c, answer](rule_book::outcome o) {
+    if (o.status >= 300) return c->fail(o.status, o.message);
+    c->reply(o.status, answer);
+  });
+}
+
+void management_api::delete_rule(std::shared_ptr<call> c) {
+  if (!rules_) return c->fail(503, "this node has no rule book");
+  const std::string name = c->param("name");
+  spdlog::info("routing rule '{}' deleted by {}", name, c->who);
+  rules_->erase(name, [c](rule_book::outcome o) {
+    if (o.status >= 300) return c->fail(o.status, o.message);
+    c->no_content();
+  });
 }
 
 // {"topic", "payload", "payloadEncoding": "utf8" | "base64", "contentType",

@@ -27,6 +27,7 @@
 #include "runtime/access_file.hpp"
 #include "runtime/mqtt_connection.hpp"
 #include "runtime/purpose_file.hpp"
+#include "runtime/rule_book.hpp"
 #include "runtime/rules_file.hpp"
 #include "runtime/webhook_client.hpp"
 
@@ -49,13 +50,6 @@ std::vector<std::string_view> split_list(std::string_view list) {
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
   }
   return items;
-}
-
-// An actor that sessions feed without waiting, spawned with its bound.
-template <class Spawn>
-fed_actor spawn_fed(Spawn spawn) {
-  auto bound = std::make_shared<inflow_bound>(default_inflow_limit);
-  return {spawn(bound), bound};
 }
 
 }  // namespace
@@ -120,10 +114,8 @@ void node::start() {
                    : std::make_shared<const consent_catalog>(
                          load_purpose_file(cfg_.consent.purposes_file));
     if (!cfg_.rules.file.empty()) loaded = load_rules_file(cfg_.rules.file);
-    if (!loaded.webhooks.empty()) webhook_io_ = std::make_shared<webhook_io>();
     for (const auto& w : loaded.webhooks)
-      webhook_transports_.push_back(std::make_shared<webhook_client>(
-          webhook_io_, w.url, std::chrono::milliseconds(w.timeout_ms)));
+      webhook_client::check_url(w.url);
   } catch (const webhook_url_error& e) {
     throw std::runtime_error("rules.file " + cfg_.rules.file + ": " + e.what());
   } catch (const purpose_file_error& e) {
@@ -196,33 +188,21 @@ void node::start() {
     // Sessions send them telemetry (the routing rules' state action, the
     // default for telemetry), each message to its VIN's shard.
   }
-  if (!cfg_.rules.file.empty()) {
-    std::string archive_root =
-        cfg_.rules.archive_dir.empty()
-            ? (std::filesystem::path(cfg_.node.data_dir) / "archive").string()
-            : cfg_.rules.archive_dir;
-    for (std::size_t i = 0; i < loaded.webhooks.size(); ++i)
-      ctx->webhooks[loaded.webhooks[i].name] = spawn_fed([&](inflow_ptr bound) {
-        return system_->spawn(webhook, loaded.webhooks[i], transport_ptr{webhook_transports_[i]},
-                              std::move(bound));
-      });
-    for (auto& a : loaded.archives) {
-      a.directory = archive_root + "/" + a.name;
-      ctx->archives[a.name] = spawn_fed([&](inflow_ptr bound) {
-        return system_->spawn<caf::detached>(archive_writer, a, std::move(bound));
-      });
-    }
-    spdlog::info("{} routing rules from {}, {} archives in {}", loaded.rules.size(),
-                 cfg_.rules.file, loaded.archives.size(), archive_root);
-    ctx->rules = std::make_shared<rules_control>();
-    ctx->rules->install(std::make_shared<const rule_set>(
-        std::move(loaded.rules), std::size_t{cfg_.rules.max_inflated_bytes}));
-    rules_file_stamp_ = file_stamp::of(cfg_.rules.file);
-    for (std::uint32_t i = 0; i < cfg_.rules.workers; ++i)
-      ctx->rule_workers.push_back(spawn_fed([&](inflow_ptr bound) {
-        return system_->spawn(rule_worker, i, context_ptr{ctx}, std::move(bound));
-      }));
-  }
+  // Routing rules: those of rules.file and those made over the API.
+  ctx->rules = std::make_shared<rules_control>();
+  for (std::uint32_t i = 0; i < cfg_.rules.workers; ++i)
+    ctx->rule_workers.push_back(spawn_fed([&](inflow_ptr bound) {
+      return system_->spawn(rule_worker, i, context_ptr{ctx}, std::move(bound));
+    }));
+  rule_book::settings book_settings;
+  book_settings.archive_root =
+      cfg_.rules.archive_dir.empty()
+          ? (std::filesystem::path(cfg_.node.data_dir) / "archive").string()
+          : cfg_.rules.archive_dir;
+  book_settings.max_inflated = cfg_.rules.max_inflated_bytes;
+  rules_ = std::make_shared<rule_book>(*system_, ctx->rules, store_, book_settings);
+  if (!cfg_.rules.file.empty()) rules_file_stamp_ = file_stamp::of(cfg_.rules.file);
+  rules_->start(std::move(loaded));
   if (cfg_.commands.enabled) {
     command_settings settings;
     settings.notification_topic = cfg_.commands.notification_topic;
@@ -354,7 +334,7 @@ void node::start_http() {
   facts.accepting = [this] { return accepting_.load(); };
   try {
     api_ = std::make_unique<management_api>(*system_, edge_.broker, edge_.registry, cfg_,
-                                            std::move(facts));
+                                            std::move(facts), rules_);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string{"HTTP API: "} + e.what());
   }
@@ -463,10 +443,10 @@ void node::reload_access(bool force) {
   caf::anon_send(edge_.registry, access_changed{});
 }
 
-// A changed rules.file replaces the rule set at once. Archives and webhooks
-// are actors started with the node, so a file that names other ones (or
-// changes theirs) waits for a restart for those; a file that does not
-// load leaves the rules in force.
+// A changed rules.file replaces its rules at once (the API's rules stay),
+// starting the archives and webhooks it adds and reconfiguring those it
+// changes; a file that does not load, or clashes with the API's rules,
+// leaves the rules in force.
 void node::reload_rules(bool force) {
   file_stamp now = file_stamp::of(cfg_.rules.file);
   if (!force && (now == rules_file_stamp_ || rules_file_failed_ == now)) return;
@@ -481,19 +461,8 @@ void node::reload_rules(bool force) {
   } catch (const rules_file_error& e) {
     return refuse(e.what());
   }
-  const auto& ctx = *edge_.broker;
-  for (const auto& a : loaded.archives)
-    if (!ctx.archives.count(a.name))
-      return refuse("archive '" + a.name + "' is new: archives start with the node (restart it)");
-  for (const auto& w : loaded.webhooks)
-    if (!ctx.webhooks.count(w.name))
-      return refuse("webhook '" + w.name + "' is new: webhooks start with the node (restart it)");
-  for (const auto& r : loaded.rules)
-    if (r.has(rule_action::republish) && ctx.rule_workers.empty())
-      return refuse("rule '" + r.name + "' republishes; restart the node to start rule workers");
   auto count = loaded.rules.size();
-  ctx.rules->install(std::make_shared<const rule_set>(std::move(loaded.rules),
-                                                      std::size_t{cfg_.rules.max_inflated_bytes}));
+  if (auto why = rules_->use_file(std::move(loaded)); !why.empty()) return refuse(why);
   rules_file_stamp_ = now;
   rules_file_failed_.reset();
   spdlog::info("routing rules reloaded from {}: {} rules", cfg_.rules.file, count);
@@ -572,12 +541,9 @@ void node::stop() {
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
     for (const auto& shard : edge_.broker->command_shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
-    for (const auto& [name, archive] : edge_.broker->archives)
-      caf::anon_send_exit(archive.actor, caf::exit_reason::user_shutdown);
     for (const auto& worker : edge_.broker->rule_workers)
       caf::anon_send_exit(worker.actor, caf::exit_reason::user_shutdown);
-    for (const auto& [name, hook] : edge_.broker->webhooks)
-      caf::anon_send_exit(hook.actor, caf::exit_reason::user_shutdown);
+    if (rules_) rules_->stop();
     caf::anon_send_exit(edge_.broker->registry_control, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(edge_.broker->refusal_log, caf::exit_reason::user_shutdown);
   }

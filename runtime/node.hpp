@@ -116,10 +116,9 @@ class node {
   std::thread http_thread_;
   std::unique_ptr<management_api> api_;
   std::unique_ptr<http_server> http_;
-  // Webhooks' HTTP client: its own I/O thread, kept alive by the
-  // transports the webhook actors hold.
-  std::shared_ptr<class webhook_io> webhook_io_;
-  std::vector<std::shared_ptr<class webhook_client>> webhook_transports_;
+  // The routing rules of rules.file and the API, with their archives and
+  // webhooks (runtime/rule_book.hpp).
+  std::shared_ptr<class rule_book> rules_;
   std::atomic<bool> accepting_{false};
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::promise<int> signalled_;

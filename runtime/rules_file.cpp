@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "actors/rule_worker.hpp"
-#include "protocol/topic.hpp"
+#include "runtime/rule_definition.hpp"
 #include "runtime/toml_file.hpp"
 
 namespace convoy::runtime {
@@ -63,15 +62,6 @@ bool boolean(const std::string& name, const toml::table& t, const std::string& w
   return n->as_boolean()->get();
 }
 
-std::optional<rule_action> action_named(std::string_view s) {
-  if (s == "deliver") return rule_action::deliver;
-  if (s == "state") return rule_action::state;
-  if (s == "archive") return rule_action::archive;
-  if (s == "republish") return rule_action::republish;
-  if (s == "webhook") return rule_action::webhook;
-  return std::nullopt;
-}
-
 archive_spec parse_archive(const std::string& name, const std::string& archive,
                            const toml::table& t) {
   std::string where = "archive." + archive + ".";
@@ -120,12 +110,6 @@ webhook_spec parse_webhook(const std::string& name, const std::string& hook, con
   return w;
 }
 
-bool valid_name(std::string_view s) {
-  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
-  });
-}
-
 }  // namespace
 
 rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
@@ -140,7 +124,7 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
     if (!t) fail(name, archives, "'archive' must hold [archive.NAME] tables");
     for (const auto& [key, value] : *t) {
       std::string archive{key.str()};
-      if (!valid_name(archive))
+      if (!valid_definition_name(archive))
         fail(name, &value, "archive name '" + archive + "' must be letters, digits, '-' or '_'");
       const toml::table* spec = value.as_table();
       if (!spec) fail(name, &value, "'archive." + archive + "' must be a table");
@@ -152,7 +136,7 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
     if (!t) fail(name, hooks, "'webhook' must hold [webhook.NAME] tables");
     for (const auto& [key, value] : *t) {
       std::string hook{key.str()};
-      if (!valid_name(hook))
+      if (!valid_definition_name(hook))
         fail(name, &value, "webhook name '" + hook + "' must be letters, digits, '-' or '_'");
       const toml::table* spec = value.as_table();
       if (!spec) fail(name, &value, "'webhook." + hook + "' must be a table");
@@ -164,6 +148,15 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
   const toml::array* list = rules->as_array();
   if (!list || !list->is_array_of_tables()) fail(name, rules, "'rule' must be [[rule]] tables");
   std::set<std::string> names;
+  known_sinks sinks;
+  sinks.archive = [&out](const std::string& n) {
+    return std::any_of(out.archives.begin(), out.archives.end(),
+                       [&](const archive_spec& a) { return a.name == n; });
+  };
+  sinks.webhook = [&out](const std::string& n) {
+    return std::any_of(out.webhooks.begin(), out.webhooks.end(),
+                       [&](const webhook_spec& w) { return w.name == n; });
+  };
   for (std::size_t i = 0; i < list->size(); ++i) {
     const toml::table& t = *list->get(i)->as_table();
     std::string where = "rule[" + std::to_string(i) + "].";
@@ -172,77 +165,48 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
                "republish_topic", "subject", "webhook"});
     telemetry_rule r;
     r.name = text(name, t, where, "name", true);
-    if (!valid_name(r.name))
+    if (!valid_definition_name(r.name))
       fail(name, &t, "'" + where + "name' must be 1 to 64 letters, digits, '-' or '_'");
     if (!names.insert(r.name).second) fail(name, &t, "two rules are named '" + r.name + "'");
-    where = "rule '" + r.name + "': ";
-    r.filter = text(name, t, where, "topic", true);
-    if (mqtt::validate_topic_filter(r.filter) != mqtt::reason_code::success ||
-        r.filter.starts_with("$"))
-      fail(name, t.get("topic"), where + "'topic' must be a topic filter (not $ or $share)");
+    // Keys in type errors as rule[i].key; what is wrong with the rule as "rule 'x': ...".
+    const std::string said = "rule '" + r.name + "': ";
+    r.filter = text(name, t, where, "topic", false);
     if (const toml::node* props = t.get("user_properties")) {
       const toml::table* pt = props->as_table();
-      if (!pt) fail(name, props, where + "'user_properties' must be a table of strings");
+      if (!pt) fail(name, props, said + "'user_properties' must be a table of strings");
       for (const auto& [k, v] : *pt) {
         if (!v.as_string())
-          fail(name, &v, where + "user property '" + std::string{k.str()} + "' must be a string");
+          fail(name, &v, said + "user property '" + std::string{k.str()} + "' must be a string");
         r.properties.emplace_back(std::string{k.str()}, v.as_string()->get());
       }
     }
     for (const auto& p : strings(name, t, where, "where")) {
       std::string error;
       auto predicate = payload_predicate::parse(p, error);
-      if (!predicate) fail(name, t.get("where"), where + "'" + p + "': " + error);
+      if (!predicate) fail(name, t.get("where"), said + "'" + p + "': " + error);
       r.where.push_back(std::move(*predicate));
     }
     if (auto f = text(name, t, where, "format", false); !f.empty()) {
       auto parsed = parse_payload_format(f);
       if (!parsed)
         fail(name, t.get("format"),
-             where + "'format' must be auto, json, gzip-json or msgpack, not '" + f + "'");
+             said + "'format' must be auto, json, gzip-json or msgpack, not '" + f + "'");
       r.format = *parsed;
     }
-    auto actions = strings(name, t, where, "actions");
-    if (actions.empty()) fail(name, &t, where + "'actions' is required (a non-empty array)");
-    for (const auto& a : actions) {
-      auto parsed = action_named(a);
+    for (const auto& a : strings(name, t, where, "actions")) {
+      auto parsed = rule_action_named(a);
       if (!parsed)
         fail(name, t.get("actions"),
-             where + "unknown action '" + a +
-                 "' (known: deliver, state, archive, republish, webhook)");
+             said + "unknown action '" + a + "' (known: " + std::string{known_rule_actions} + ")");
       r.actions |= static_cast<std::uint8_t>(*parsed);
     }
     r.archive = text(name, t, where, "archive", false);
-    if (r.has(rule_action::archive)) {
-      if (r.archive.empty()) fail(name, &t, where + "the archive action needs 'archive = NAME'");
-      if (std::none_of(out.archives.begin(), out.archives.end(),
-                       [&](const archive_spec& a) { return a.name == r.archive; }))
-        fail(name, t.get("archive"), where + "no [archive." + r.archive + "] table");
-    } else if (!r.archive.empty()) {
-      fail(name, t.get("archive"), where + "'archive' is set but 'actions' has no archive");
-    }
     r.republish_topic = text(name, t, where, "republish_topic", false);
     r.subject = text(name, t, where, "subject", false);
-    if (r.has(rule_action::republish)) {
-      if (r.republish_topic.empty())
-        fail(name, &t, where + "the republish action needs 'republish_topic'");
-      if (republish_topic(r.republish_topic, "vehicles/V/telemetry/x").empty() ||
-          r.republish_topic.find("{vin}") == std::string::npos)
-        fail(name, t.get("republish_topic"),
-             where + "'republish_topic' must be a topic name with {vin} (and optionally {topic})");
-      if (!r.filter.starts_with("vehicles/"))
-        fail(name, t.get("topic"), where + "republish rules match vehicles/{vin}/... topics");
-    } else if (!r.republish_topic.empty() || !r.subject.empty()) {
-      fail(name, &t, where + "'republish_topic' and 'subject' belong to the republish action");
-    }
     r.webhook = text(name, t, where, "webhook", false);
-    if (r.has(rule_action::webhook)) {
-      if (r.webhook.empty()) fail(name, &t, where + "the webhook action needs 'webhook = NAME'");
-      if (std::none_of(out.webhooks.begin(), out.webhooks.end(),
-                       [&](const webhook_spec& w) { return w.name == r.webhook; }))
-        fail(name, t.get("webhook"), where + "no [webhook." + r.webhook + "] table");
-    } else if (!r.webhook.empty()) {
-      fail(name, t.get("webhook"), where + "'webhook' is set but 'actions' has no webhook");
+    if (auto problem = check_rule(r, sinks, key_style::toml)) {
+      const toml::node* at = t.get(problem->key);
+      fail(name, at ? at : &t, said + problem->message);
     }
     out.rules.push_back(std::move(r));
   }

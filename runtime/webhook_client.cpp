@@ -22,7 +22,16 @@ webhook_io::~webhook_io() {
 
 webhook_client::webhook_client(std::shared_ptr<webhook_io> io, const std::string& url,
                                std::chrono::milliseconds timeout)
-    : io_(std::move(io)), timeout_(timeout) {
+    : io_(std::move(io)), endpoint_(parse(url, timeout)) {}
+
+void webhook_client::retarget(const std::string& url, std::chrono::milliseconds timeout) {
+  endpoint_.store(parse(url, timeout));
+}
+
+std::shared_ptr<const webhook_client::endpoint> webhook_client::parse(
+    const std::string& url, std::chrono::milliseconds timeout) {
+  endpoint e;
+  e.timeout = timeout;
   constexpr std::string_view scheme = "http://";
   std::string_view rest = url;
   if (!rest.starts_with(scheme))
@@ -31,17 +40,19 @@ webhook_client::webhook_client(std::shared_ptr<webhook_io> io, const std::string
   rest.remove_prefix(scheme.size());
   auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  target_ = slash == std::string_view::npos ? "/" : std::string{rest.substr(slash)};
+  e.target = slash == std::string_view::npos ? "/" : std::string{rest.substr(slash)};
   auto colon = authority.rfind(':');
   if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    host_ = std::string{authority.substr(0, colon)};
-    port_ = std::string{authority.substr(colon + 1)};
+    e.host = std::string{authority.substr(0, colon)};
+    e.port = std::string{authority.substr(colon + 1)};
   } else {
-    host_ = std::string{authority};
-    port_ = "80";
+    e.host = std::string{authority};
+    e.port = "80";
   }
-  if (host_.empty() || port_.empty() || port_.find_first_not_of("0123456789") != std::string::npos)
+  if (e.host.empty() || e.port.empty() ||
+      e.port.find_first_not_of("0123456789") != std::string::npos)
     throw webhook_url_error("'" + url + "' has no usable host and port");
+  return std::make_shared<const endpoint>(std::move(e));
 }
 
 namespace {
@@ -94,15 +105,16 @@ struct exchange : std::enable_shared_from_this<exchange> {
 }  // namespace
 
 void webhook_client::post(std::string body, std::function<void(bool, std::string)> done) {
-  auto x = std::make_shared<exchange>(io_->context(), timeout_);
-  x->request = {http::verb::post, target_, 11};
-  x->request.set(http::field::host, host_ + ":" + port_);
+  auto e = endpoint_.load();
+  auto x = std::make_shared<exchange>(io_->context(), e->timeout);
+  x->request = {http::verb::post, e->target, 11};
+  x->request.set(http::field::host, e->host + ":" + e->port);
   x->request.set(http::field::content_type, "application/json");
   x->request.set(http::field::user_agent, "convoy-webhook");
   x->request.body() = std::move(body);
   x->request.prepare_payload();
   x->done = std::move(done);
-  boost::asio::post(io_->context(), [x, host = host_, port = port_] { x->start(host, port); });
+  boost::asio::post(io_->context(), [x, e] { x->start(e->host, e->port); });
 }
 
 }  // namespace convoy::runtime

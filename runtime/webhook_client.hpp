@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
@@ -41,13 +42,25 @@ class webhook_client : public webhook_transport {
                  std::chrono::milliseconds timeout);
 
   void post(std::string body, std::function<void(bool ok, std::string why)> done) override;
+  // Later POSTs go to `url` (the webhook's definition changed); throws
+  // webhook_url_error as the constructor does, leaving the old target.
+  void retarget(const std::string& url, std::chrono::milliseconds timeout);
+  // Throws webhook_url_error when url is not one the client can use.
+  static void check_url(const std::string& url) { parse(url, std::chrono::milliseconds(1)); }
 
  private:
+  struct endpoint {
+    std::string host;
+    std::string port;
+    std::string target;
+    std::chrono::milliseconds timeout;
+  };
+  static std::shared_ptr<const endpoint> parse(const std::string& url,
+                                               std::chrono::milliseconds timeout);
+
   std::shared_ptr<webhook_io> io_;
-  std::string host_;
-  std::string port_;
-  std::string target_;
-  std::chrono::milliseconds timeout_;
+  // Swapped whole by retarget on another thread than post's.
+  std::atomic<std::shared_ptr<const endpoint>> endpoint_;
 };
 
 }  // namespace convoy::runtime

@@ -633,11 +633,51 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
            print_command);
   });
 
-  auto* rules_app = ctl.add_subcommand("rules", "Telemetry routing rules: list, test");
+  auto* rules_app =
+      ctl.add_subcommand("rules", "Telemetry routing rules: list, get, put, delete, test");
   rules_app->require_subcommand(1);
   struct rule_args {
-    std::string topic, payload;
-    std::vector<std::string> properties;
+    std::string name, topic, payload, format, archive, webhook, republish_topic, subject;
+    std::vector<std::string> properties, actions, where;
+  };
+  // NAME=VALUE pairs as a JSON object.
+  auto properties_of = [](const std::vector<std::string>& pairs) {
+    json props = json::object();
+    for (const auto& p : pairs) {
+      auto eq = p.find('=');
+      if (eq == std::string::npos)
+        throw std::invalid_argument("--property takes NAME=VALUE, not '" + p + "'");
+      props[p.substr(0, eq)] = p.substr(eq + 1);
+    }
+    return props;
+  };
+  auto print_rule = [](const json& r) {
+    auto joined = [](const json& a) {
+      std::string out;
+      for (const auto& x : a)
+        out += (out.empty() ? "" : ", ") + x.get<std::string>();
+      return out;
+    };
+    json flat = r;
+    flat["actions"] = joined(r.value("actions", json::array()));
+    if (r.contains("where")) flat["where"] = joined(r["where"]);
+    std::string props;
+    const json wanted = r.value("userProperties", json::object());
+    for (const auto& [k, v] : wanted.items())
+      props += (props.empty() ? "" : ", ") + k + "=" + v.get<std::string>();
+    flat["userProperties"] = props;
+    print_fields(flat, {{"rule", "name"},
+                        {"origin", "origin"},
+                        {"topic", "topic"},
+                        {"user properties", "userProperties"},
+                        {"where", "where"},
+                        {"format", "format"},
+                        {"actions", "actions"},
+                        {"archive", "archive"},
+                        {"webhook", "webhook"},
+                        {"republish topic", "republishTopic"},
+                        {"subject", "subject"},
+                        {"matched", "matched"}});
   };
   auto ra = std::make_shared<rule_args>();
   add(rules_app->add_subcommand("list", "The rules in force and what each matched"),
@@ -649,30 +689,63 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
             for (const auto& a : r["actions"])
               actions += (actions.empty() ? "" : ",") + a.get<std::string>();
             rows.push_back({{"name", r["name"]},
+                            {"origin", r["origin"]},
                             {"topic", r["topic"]},
                             {"actions", actions},
                             {"matched", r["matched"]}});
           }
           print_rows(rows, {{"RULE", "name"},
+                            {"ORIGIN", "origin"},
                             {"TOPIC", "topic"},
                             {"ACTIONS", "actions"},
                             {"MATCHED", "matched"}});
         });
       });
+  auto* r_get = rules_app->add_subcommand("get", "One rule in force");
+  r_get->add_option("name", ra->name, "The rule's name")->required();
+  add(r_get, [output, ra, print_rule](session& s) {
+    output(s, s.call("GET", "/api/v1/rules/" + encode(ra->name)), print_rule);
+  });
+  auto* r_put = rules_app->add_subcommand(
+      "put", "Create or replace a rule over the API (stored; after rules.file's rules)");
+  r_put->add_option("name", ra->name, "The rule's name")->required();
+  r_put->add_option("topic", ra->topic, "The topic filter it matches")->required();
+  r_put
+      ->add_option("-a,--action", ra->actions,
+                   "deliver, state, archive, republish or webhook (repeatable)")
+      ->required();
+  r_put->add_option("-p,--property", ra->properties, "A user property it needs, NAME=VALUE");
+  r_put->add_option("-w,--where", ra->where, "A payload predicate, e.g. 'speed > 130'");
+  r_put->add_option("--format", ra->format, "auto, json, gzip-json or msgpack");
+  r_put->add_option("--archive", ra->archive, "The archive of the archive action");
+  r_put->add_option("--webhook", ra->webhook, "The webhook of the webhook action");
+  r_put->add_option("--republish-topic", ra->republish_topic, "The republish action's topic");
+  r_put->add_option("--subject", ra->subject, "The consent subject a republish needs");
+  add(r_put, [output, ra, print_rule, properties_of](session& s) {
+    json body{{"topic", ra->topic}, {"actions", ra->actions}};
+    if (!ra->properties.empty()) body["userProperties"] = properties_of(ra->properties);
+    if (!ra->where.empty()) body["where"] = ra->where;
+    for (auto [key, value] : {std::pair{"format", &ra->format},
+                              {"archive", &ra->archive},
+                              {"webhook", &ra->webhook},
+                              {"republishTopic", &ra->republish_topic},
+                              {"subject", &ra->subject}})
+      if (!value->empty()) body[key] = *value;
+    output(s, s.call("PUT", "/api/v1/rules/" + encode(ra->name), body), print_rule);
+  });
+  auto* r_delete = rules_app->add_subcommand("delete", "Delete a rule made over the API");
+  r_delete->add_option("name", ra->name, "The rule's name")->required();
+  add(r_delete, [ra](session& s) {
+    s.call("DELETE", "/api/v1/rules/" + encode(ra->name));
+    std::cout << "deleted rule " << ra->name << "\n";
+  });
   auto* r_test = rules_app->add_subcommand("test", "Where a message would go (nothing is sent)");
   r_test->add_option("topic", ra->topic, "The message's topic")->required();
   r_test->add_option("payload", ra->payload, "Its payload (text)");
   r_test->add_option("-p,--property", ra->properties, "A user property, NAME=VALUE");
-  add(r_test, [output, ra](session& s) {
+  add(r_test, [output, ra, properties_of](session& s) {
     json body{{"topic", ra->topic}, {"payload", ra->payload}};
-    json props = json::object();
-    for (const auto& p : ra->properties) {
-      auto eq = p.find('=');
-      if (eq == std::string::npos)
-        throw std::invalid_argument("--property takes NAME=VALUE, not '" + p + "'");
-      props[p.substr(0, eq)] = p.substr(eq + 1);
-    }
-    if (!props.empty()) body["userProperties"] = props;
+    if (!ra->properties.empty()) body["userProperties"] = properties_of(ra->properties);
     output(s, s.call("POST", "/api/v1/rules/test", body), [](const json& d) {
       auto list = [](const json& a) {
         std::string out;

@@ -21,14 +21,15 @@ enum class database : std::uint8_t {
   consents,        // VIN, subject, purpose -> stored_consent (schema version 3)
   vehicle_states,  // VIN -> stored_vehicle_state (schema version 4)
   commands,        // VIN, command id -> stored_command (schema version 5)
+  definitions,     // kind/name -> JSON: what the management API defined (schema version 6)
 };
 
-inline constexpr std::size_t database_count = 10;
+inline constexpr std::size_t database_count = 11;
 
 inline constexpr std::array<database, database_count> all_databases = {
-    database::meta,           database::sessions, database::messages, database::queues,
-    database::inflight_in,    database::retained, database::vehicles, database::consents,
-    database::vehicle_states, database::commands,
+    database::meta,           database::sessions, database::messages,    database::queues,
+    database::inflight_in,    database::retained, database::vehicles,    database::consents,
+    database::vehicle_states, database::commands, database::definitions,
 };
 
 // The LMDB name of the database, which is also how errors refer to it.
@@ -54,6 +55,8 @@ constexpr std::string_view name_of(database db) {
       return "vehicle_states";
     case database::commands:
       return "commands";
+    case database::definitions:
+      return "definitions";
   }
   return "unknown";
 }

@@ -183,14 +183,15 @@ void storage_env::open_databases() {
     }
     // Upgrades run here, inside this transaction: version 1 lacks the
     // 'vehicles' database, versions before 3 the 'consents' one, before 4 the
-    // 'vehicle_states' one, before 5 the 'commands' one; they are created empty.
+    // 'vehicle_states' one, before 5 the 'commands' one, before 6 the
+    // 'definitions' one; they are created empty.
     for (database db : all_databases) {
       if (db == database::meta) continue;
       MDB_dbi& dbi = dbis_[static_cast<std::size_t>(db)];
-      const bool added_since = (db == database::vehicles && version < 2) ||
-                               (db == database::consents && version < 3) ||
-                               (db == database::vehicle_states && version < 4) ||
-                               (db == database::commands && version < 5);
+      const bool added_since =
+          (db == database::vehicles && version < 2) || (db == database::consents && version < 3) ||
+          (db == database::vehicle_states && version < 4) ||
+          (db == database::commands && version < 5) || (db == database::definitions && version < 6);
       int orc = mdb_dbi_open(txn.get(), std::string(name_of(db)).c_str(),
                              added_since ? MDB_CREATE : 0, &dbi);
       if (orc == MDB_NOTFOUND || orc == MDB_INCOMPATIBLE) {

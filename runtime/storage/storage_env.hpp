@@ -49,7 +49,7 @@ class storage_env {
   // cannot read bumps it, and opening then refuses newer environments
   // instead of misreading them.
   // Version 2 added the 'vehicles' database (the device registry).
-  static constexpr std::uint32_t current_schema_version = 5;
+  static constexpr std::uint32_t current_schema_version = 6;
   // Key of the schema version in the meta database; the value is a
   // big-endian uint32.
   static constexpr std::string_view schema_version_key = "schema_version";

@@ -403,17 +403,18 @@ class OpenApiTest(ApiTestCase):
                                 {"command": "lock-doors", "ttlSeconds": 60}).json["id"]
         values = {"clientId": ["doc-client", "absent-client"], "vin": ["WVWZZZ1JZXW000999", "ABSENT0000000000"],
                   "deviceId": ["d1", "absent"], "topic": ["doc/t", "absent/t"],
-                  "commandId": [command, "c000000000000absent"]}
+                  "commandId": [command, "c000000000000absent"], "name": ["doc-rule", "absent-rule"]}
         bodies = {"/api/v1/publish": {"topic": "doc/t2", "payload": "y"},
                   "/api/v1/vehicles": {"vin": "WVWZZZ1JZXW001000"},
                   "/api/v1/vehicles/{vin}": {"model": "Golf"},
                   "/api/v1/vehicles/{vin}/devices": {"deviceId": "d2", "fingerprint": FP2},
                   "/api/v1/vehicles/{vin}/devices/{deviceId}/replace": {"deviceId": "d3", "fingerprint": FP2},
                   "/api/v1/vehicles/{vin}/commands": {"command": "climate", "ttlSeconds": 60},
-                  "/api/v1/rules/test": {"topic": "vehicles/V/telemetry/x", "payload": "{}"}}
+                  "/api/v1/rules/test": {"topic": "vehicles/V/telemetry/x", "payload": "{}"},
+                  "/api/v1/rules/{name}": {"topic": "doc/#", "actions": ["deliver"]}}
         checked = 0
         # Reads first, then writes, deletes last: later calls still find things.
-        order = {"get": 0, "post": 1, "patch": 1, "delete": 2}
+        order = {"get": 0, "post": 1, "patch": 1, "put": 1, "delete": 2}
         ops = sorted(((p, m, o) for p, item in doc["paths"].items() for m, o in item.items()),
                      key=lambda t: order[t[1]])
         for path, method, op in ops:
@@ -424,7 +425,7 @@ class OpenApiTest(ApiTestCase):
                 if variant == 1 and concrete == path:
                     continue
                 with self.subTest(method=method, path=concrete):
-                    body = bodies.get(path) if method in ("post", "patch") else None
+                    body = bodies.get(path) if method in ("post", "patch", "put") else None
                     r = self.api.call(method.upper(), concrete, body=body)
                     self.assertIn(str(r.status), op["responses"], f"{method} {concrete}: {r}")
                     if r.status >= 400:
@@ -467,10 +468,11 @@ class GarbageTest(ApiTestCase):
         values = [None, True, 0, -1, 2 ** 40, 1.5, "", "x" * 300, "a/+/b", "$x", [], {}, {"k": []}, ["a"]]
         keys = ["topic", "payload", "payloadEncoding", "qos", "retain", "messageExpiryInterval",
                 "userProperties", "contentType", "responseTopic", "correlationData", "vin", "model",
-                "region", "deviceId", "fingerprint"]
+                "region", "deviceId", "fingerprint", "actions", "where", "format", "archive", "webhook",
+                "republishTopic", "subject", "name"]
         targets = [("POST", "/api/v1/publish"), ("POST", "/api/v1/vehicles"),
                    ("PATCH", f"/api/v1/vehicles/{VIN}"), ("POST", f"/api/v1/vehicles/{VIN}/devices"),
-                   ("POST", f"/api/v1/vehicles/{VIN}/devices/x/replace")]
+                   ("POST", f"/api/v1/vehicles/{VIN}/devices/x/replace"), ("PUT", "/api/v1/rules/fuzz")]
         self.api.post("/api/v1/vehicles", {"vin": VIN})
         for _ in range(200):
             body = {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(0, 5))}

@@ -207,10 +207,6 @@ class RulesFailureTest(unittest.TestCase):
         self.assertIn(f"{rules}:4: rule 'x': unknown action 'teleport'", p.stdout + p.stderr)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class Hook:
     """A webhook endpoint on 127.0.0.1 that records the JSON arrays POSTed
     to it; `failing` makes it answer 500."""
@@ -387,7 +383,7 @@ class RulesApiTest(unittest.TestCase):
         # The same through convoy ctl.
         ctl = [BINARY, "ctl", "--url", f"http://127.0.0.1:{broker.http_port}", "rules"]
         out = subprocess.run(ctl + ["list"], capture_output=True, text=True, timeout=30).stdout
-        self.assertRegex(out, r"speeding\s+vehicles/\+/telemetry/speed\s+deliver,state,archive\s+1")
+        self.assertRegex(out, r"speeding\s+file\s+vehicles/\+/telemetry/speed\s+deliver,state,archive\s+1")
         out = subprocess.run(ctl + ["test", f"vehicles/{CAR}/telemetry/bulk/x", "raw", "-p", "priority=low"],
                              capture_output=True, text=True, timeout=30).stdout
         self.assertRegex(out, r"matched:\s+bulk\n")
@@ -402,9 +398,10 @@ class RulesApiTest(unittest.TestCase):
 
 
 class RulesReloadTest(unittest.TestCase):
-    """A changed rules.file applies without a restart; one that does not
-    load, or names an archive the node did not start, leaves the rules in
-    force."""
+    """A changed rules.file applies without a restart, starting the
+    archives and webhooks it adds and reconfiguring changed ones; one that
+    does not load, or names an archive it does not define, leaves the rules
+    in force."""
 
     def test_reload(self):
         tmp = tempfile.TemporaryDirectory()
@@ -439,8 +436,208 @@ class RulesReloadTest(unittest.TestCase):
         write("[[rule]]\nname = \"x\"\n")
         wait_log("rules.file not reloaded", 1)
         time.sleep(1.1)
-        write(RULES + '\n[archive.brand-new]\n')
+        write(RULES + '\n[[rule]]\nname = "y"\ntopic = "a/#"\nactions = ["archive"]\narchive = "gone"\n')
         wait_log("rules.file not reloaded", 2)
-        self.assertIn("archive 'brand-new' is new", broker.log())
+        self.assertIn("there is no archive 'gone'", broker.log())
         self.assertEqual(decision(f"vehicles/{CAR}/telemetry/doors")["matched"], ["doors-cold"])
         self.assertRegex(api.get("/metrics").body, r"convoy_rules_reload_failures_total 2")
+
+    def test_a_reload_starts_new_archives_and_webhooks_and_retargets_changed_ones(self):
+        first, second = Hook(), Hook()
+        self.addCleanup(first.close)
+        self.addCleanup(second.close)
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        broker, rules, archive_dir = rules_node(tmp.name, RULES, **{"auth.reload_interval_ms": 100})
+        self.addCleanup(broker.stop)
+        added = """
+[[rule]]
+name = "doors"
+topic = "vehicles/+/telemetry/doors"
+actions = ["deliver", "archive", "webhook"]
+archive = "doors"
+webhook = "ops"
+
+[archive.doors]
+flush_ms = 20
+
+[webhook.ops]
+url = "http://127.0.0.1:{port}/hook"
+batch_size = 1
+batch_ms = 20
+"""
+
+        def write(text, reloads):
+            time.sleep(1.1)  # a new modification time
+            with open(rules + ".tmp", "w") as f:
+                f.write(text)
+            os.replace(rules + ".tmp", rules)
+            deadline = time.monotonic() + 5
+            while broker.log().count("routing rules reloaded") < reloads:
+                self.assertLess(time.monotonic(), deadline, broker.log())
+                time.sleep(0.05)
+        write(RULES + added.format(port=first.port), 1)
+        self.assertIn("archive 'doors' started", broker.log())
+        self.assertIn("webhook 'ops' started", broker.log())
+        car = Client(broker.port, CAR, V5)
+        car.connect()
+        self.addCleanup(car.close)
+        car.publish(f"vehicles/{CAR}/telemetry/doors", json.dumps({"locked": True}), qos=1)
+        self.assertEqual(len(read_archive(os.path.join(archive_dir, "doors"))), 1)  # PUBACK after the write
+        deadline = time.monotonic() + 5
+        while len(first.items()) < 1:
+            self.assertLess(time.monotonic(), deadline, broker.log())
+            time.sleep(0.05)
+        # The webhook moves to another endpoint and the archive to gzip:
+        # the same actors carry on with the new definitions.
+        write(RULES + added.format(port=second.port).replace("flush_ms = 20", "flush_ms = 20\ngzip = true"), 2)
+        car.publish(f"vehicles/{CAR}/telemetry/doors", json.dumps({"locked": False}), qos=1)
+        self.assertEqual(len(read_archive(os.path.join(archive_dir, "doors"))), 2)
+        self.assertTrue(glob.glob(os.path.join(archive_dir, "doors", "segment-*.jsonl.gz")))
+        deadline = time.monotonic() + 5
+        while len(second.items()) < 1:
+            self.assertLess(time.monotonic(), deadline, broker.log())
+            time.sleep(0.05)
+        self.assertEqual(second.items()[0]["data"], {"locked": False})
+        self.assertEqual(len(first.items()), 1)
+
+
+class RulesOverApiTest(unittest.TestCase):
+    """Rules made, replaced and deleted over the API: stored, in force for
+    the next message, after the file's rules, kept across a restart, and
+    refused with a message that names the problem."""
+
+    def test_put_get_delete_and_restart(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        data_dir = os.path.join(tmp.name, "data")
+        settings = {"auth.reload_interval_ms": 100, "node.data_dir": data_dir}
+        broker, rules, archive_dir = rules_node(tmp.name, RULES, **settings)
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        car = Client(broker.port, CAR, V5)
+        car.connect()
+        watcher = Client(broker.port, "api-rules-watcher", V5)
+        watcher.connect()
+        watcher.subscribe("vehicles/+/telemetry/doors", qos=1)
+        doors = f"vehicles/{CAR}/telemetry/doors"
+
+        r = api.call("PUT", "/api/v1/rules/doors",
+                     body={"topic": "vehicles/+/telemetry/doors", "actions": ["archive"], "archive": "speeding"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual((r.json["name"], r.json["origin"], r.json["archive"]), ("doors", "api", "speeding"))
+        car.publish(doors, json.dumps({"locked": True}), qos=1)
+        self.assertEqual([l["topic"] for l in read_archive(os.path.join(archive_dir, "speeding"))], [doors])
+        watcher.expect_none()  # archive only: not delivered
+        # Replaced: now delivered too; GET shows it after the file's rules.
+        body = {"topic": "vehicles/+/telemetry/doors", "actions": ["deliver", "archive"], "archive": "speeding",
+                "where": ["exists locked"], "userProperties": {"priority": "high"}}
+        r = api.call("PUT", "/api/v1/rules/doors", body=body)
+        self.assertEqual(r.status, 200, r)
+        high = props(PacketTypes.PUBLISH, UserProperty=[("priority", "high")])
+        car.publish(doors, json.dumps({"locked": False}), qos=1, properties=high)
+        self.assertEqual(watcher.expect().topic, doors)
+        listed = api.get("/api/v1/rules").json["data"]
+        self.assertEqual([(d["name"], d["origin"]) for d in listed],
+                         [("bulk", "file"), ("speeding", "file"), ("doors", "api")])
+        one = api.get("/api/v1/rules/doors").json
+        self.assertEqual((one["where"], one["userProperties"], one["matched"]),
+                         (["exists locked"], {"priority": "high"}, 1))
+        # What GET shows can be written back as it is.
+        self.assertEqual(api.call("PUT", "/api/v1/rules/doors", body=one).status, 200)
+
+        for name, rule, status, fragment in [
+                ("bulk", {"topic": "a/#", "actions": ["deliver"]}, 409, "both in rules.file and over the API"),
+                ("x", {"topic": "a/#", "actions": ["archive"], "archive": "nowhere"}, 400,
+                 "there is no archive 'nowhere'"),
+                ("x", {"topic": "a/#", "actions": ["fly"]}, 400, "unknown action \"fly\""),
+                ("x", {"topic": "vehicles/+/t", "actions": ["republish"]}, 400, "needs 'republishTopic'"),
+                ("x", {"topic": "a/#/b", "actions": ["deliver"]}, 400, "'topic' must be a topic filter"),
+                ("x", {"topic": "a/#", "actions": ["deliver"], "color": 1}, 400, "unknown key \"color\""),
+                ("x", {"topic": "a/#", "actions": ["deliver"], "name": "y"}, 400, "the name in the path"),
+                ("x", {"topic": "a/#", "actions": ["deliver"], "where": ["speed ~ 1"]}, 400, "expected one of"),
+                ("x", {"actions": ["deliver"]}, 400, "'topic' is required"),
+                ("x", {"topic": "a/#"}, 400, "'actions' is required"),
+                ("a%20b", {"topic": "a/#", "actions": ["deliver"]}, 400, "letters, digits")]:
+            r = api.call("PUT", f"/api/v1/rules/{name}", body=rule)
+            self.assertEqual(r.status, status, (name, rule, r))
+            self.assertIn(fragment, r.json["message"], (name, rule))
+        self.assertEqual(api.call("PUT", "/api/v1/rules/x", raw=b"{", headers={"Content-Type": "application/json"}).status, 400)
+        self.assertEqual(api.delete("/api/v1/rules/bulk").status, 409)
+        self.assertEqual(api.delete("/api/v1/rules/absent").status, 404)
+        self.assertEqual(api.get("/api/v1/rules/absent").status, 404)
+
+        # A restart keeps it (LMDB), evaluated as before.
+        car.close()
+        watcher.close()
+        broker.stop(keep_data=True)
+        broker = Broker({"rules.file": rules, "rules.archive_dir": archive_dir, **settings}).start()
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        self.assertEqual(api.get("/api/v1/rules/doors").json["origin"], "api")
+        d = api.post("/api/v1/rules/test", {"topic": doors, "payload": "{\"locked\": true}",
+                                            "userProperties": {"priority": "high"}}).json
+        self.assertEqual((d["matched"], d["deliver"]), (["doors"], True))
+        # A file that now defines the same name is refused while the API rule stands.
+        time.sleep(1.1)
+        with open(rules, "a") as f:
+            f.write('\n[[rule]]\nname = "doors"\ntopic = "x/#"\nactions = ["deliver"]\n')
+        deadline = time.monotonic() + 5
+        while "rules.file not reloaded" not in broker.log():
+            self.assertLess(time.monotonic(), deadline, broker.log())
+            time.sleep(0.05)
+        self.assertIn("rule 'doors' is defined both in rules.file and over the API", broker.log())
+        with open(rules, "w") as f:
+            f.write(RULES)
+
+        # Through convoy ctl: put, get, delete.
+        ctl = [BINARY, "ctl", "--url", f"http://127.0.0.1:{broker.http_port}", "rules"]
+        p = subprocess.run(ctl + ["put", "hot", "vehicles/+/telemetry/temp", "-a", "deliver", "-a", "state",
+                                  "-w", "celsius > 90", "-p", "priority=high"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"origin:\s+api")
+        self.assertRegex(p.stdout, r"where:\s+celsius > 90")
+        out = subprocess.run(ctl + ["list"], capture_output=True, text=True, timeout=30).stdout
+        self.assertRegex(out, r"hot\s+api\s+vehicles/\+/telemetry/temp\s+deliver,state")
+        p = subprocess.run(ctl + ["put", "bad", "a/#", "-a", "fly"], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("unknown action", p.stderr)
+        p = subprocess.run(ctl + ["delete", "hot"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        # Deleted: gone now and after a restart.
+        self.assertEqual(api.delete("/api/v1/rules/doors").status, 204)
+        self.assertEqual(api.get("/api/v1/rules/doors").status, 404)
+        broker.stop(keep_data=True)
+        broker = Broker({"rules.file": rules, "rules.archive_dir": archive_dir, **settings}).start()
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        self.assertEqual([d["name"] for d in api.get("/api/v1/rules").json["data"]], ["bulk", "speeding"])
+
+    def test_without_a_rules_file_the_api_makes_the_rules(self):
+        broker = Broker().start()
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        self.assertEqual(api.get("/api/v1/rules").json["data"], [])
+        watcher = Client(broker.port, "no-file-watcher", V5)
+        watcher.connect()
+        self.addCleanup(watcher.close)
+        watcher.subscribe("vehicles/+/telemetry/#", qos=1)
+        car = Client(broker.port, CAR, V5)
+        car.connect()
+        self.addCleanup(car.close)
+        r = api.call("PUT", "/api/v1/rules/quiet", body={"topic": "vehicles/+/telemetry/debug/#", "actions": ["state"]})
+        self.assertEqual(r.status, 201, r)
+        car.publish(f"vehicles/{CAR}/telemetry/debug/x", json.dumps({"n": 1}), qos=1)
+        car.publish(f"vehicles/{CAR}/telemetry/speed", json.dumps({"kmh": 1}), qos=1)
+        self.assertEqual(watcher.expect().topic, f"vehicles/{CAR}/telemetry/speed")  # debug is not delivered
+        self.assertEqual(api.call("PUT", "/api/v1/rules/a", body={"topic": "a", "actions": ["webhook"],
+                                                                  "webhook": "ops"}).json["message"],
+                         "rule 'a': there is no webhook 'ops'")
+        self.assertEqual(api.delete("/api/v1/rules/quiet").status, 204)
+        self.assertEqual(api.get("/api/v1/rules").json["data"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -25,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string schema_v1("\x00\x00\x00\x01", 4);
-const std::string schema_current("\x00\x00\x00\x05", 4);
+const std::string schema_current("\x00\x00\x00\x06", 4);
 
 // Writes `value` as the schema version of the environment in dir, with
 // LMDB directly: storage_env would refuse to open it after the first change.
@@ -223,12 +223,12 @@ TEST_CASE("storage refuses a newer or unknown schema version") {
   temp_dir tmp;
   const std::string file = (tmp.path() / "data.mdb").string();
   { storage_env fresh(tmp.path(), {}); }
-  set_schema_version(tmp.path(), std::string("\x00\x00\x00\x06", 4));
+  set_schema_version(tmp.path(), std::string("\x00\x00\x00\x07", 4));
   storage_error newer = open_error(tmp.path());
   CHECK(newer.code() == storage_errc::unsupported_schema);
   CHECK(std::string(newer.what()) ==
         file +
-            " holds storage schema version 6, newer than version 5 that this build of Convoy "
+            " holds storage schema version 7, newer than version 6 that this build of Convoy "
             "reads; run a newer Convoy or point node.data_dir at another directory");
 
   set_schema_version(tmp.path(), std::string(4, '\0'));

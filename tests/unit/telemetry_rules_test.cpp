@@ -14,6 +14,7 @@
 #include "actors/telemetry_payload.hpp"
 #include "actors/telemetry_rules.hpp"
 #include "protocol/base64.hpp"
+#include "runtime/rule_definition.hpp"
 #include "runtime/rules_file.hpp"
 
 using namespace convoy;
@@ -174,10 +175,10 @@ max_segment_bytes = 1048576
         "r.toml:4: rule 'a': unknown action 'fly' (known: deliver, state, archive, republish, "
         "webhook)");
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x/#\"\nactions = [\"archive\"]\n")
-            .find("needs 'archive = NAME'") != std::string::npos);
+            .find("needs 'archive' (a name)") != std::string::npos);
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x/#\"\nactions = [\"archive\"]\n"
                     "archive = \"nowhere\"\n")
-            .find("no [archive.nowhere] table") != std::string::npos);
+            .find("there is no archive 'nowhere'") != std::string::npos);
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x/#/y\"\nactions = [\"deliver\"]\n")
             .find("must be a topic filter") != std::string::npos);
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x\"\nwhere = [\"speed ~ 1\"]\n"
@@ -200,7 +201,7 @@ max_segment_bytes = 1048576
             .find("republish rules match vehicles/{vin}/... topics") != std::string::npos);
   CHECK(parse_error("[[rule]]\nname = \"a\"\ntopic = \"x\"\nactions = [\"webhook\"]\n"
                     "webhook = \"ops\"\n")
-            .find("no [webhook.ops] table") != std::string::npos);
+            .find("there is no webhook 'ops'") != std::string::npos);
   CHECK(parse_error("[webhook.ops]\nurl = \"https://example.com/x\"\n")
             .find("must be an http:// URL") != std::string::npos);
   CHECK(parse_error("[webhook.ops]\nurl = \"http://h:1/x\"\nretry_initial_ms = 500\n"
@@ -244,4 +245,57 @@ TEST_CASE("an inflow bound lets that many messages be on their way, then refuses
   bound.give_back();  // the actor handled one
   CHECK(bound.try_take());
   CHECK(bound.queued() == 3);
+}
+
+TEST_CASE("rules over the API: JSON rules are read and refused as file rules are") {
+  runtime::known_sinks sinks;
+  sinks.archive = [](const std::string& n) { return n == "cold"; };
+  sinks.webhook = [](const std::string& n) { return n == "ops"; };
+  auto from = [&](const std::string& text, std::string& error) {
+    return runtime::rule_from_json("r", json::parse(text), sinks, error);
+  };
+  std::string error;
+  auto r = from(R"({"topic": "vehicles/+/telemetry/speed", "userProperties": {"priority": "high"},
+                    "where": ["kmh > 130"], "format": "msgpack",
+                    "actions": ["deliver", "archive", "webhook", "republish"], "archive": "cold",
+                    "webhook": "ops", "republishTopic": "services/{vin}/speed", "subject": "app"})",
+                error);
+  REQUIRE_MESSAGE(r, error);
+  CHECK(r->has(rule_action::archive));
+  CHECK(r->format == payload_format::msgpack);
+  CHECK(r->where.size() == 1);
+  // What the API shows reads back as the same rule.
+  json shown = runtime::rule_to_json(*r);
+  auto again = runtime::rule_from_json("r", shown, sinks, error);
+  REQUIRE(again);
+  CHECK(runtime::rule_to_json(*again) == shown);
+
+  auto refusal = [&](const std::string& text) {
+    std::string why;
+    CHECK_FALSE(from(text, why));
+    return why;
+  };
+  CHECK(refusal(R"({"topic": "a", "actions": ["archive"]})") ==
+        "rule 'r': the archive action needs 'archive' (a name)");
+  CHECK(refusal(R"({"topic": "a", "actions": ["archive"], "archive": "hot"})") ==
+        "rule 'r': there is no archive 'hot'");
+  CHECK(refusal(R"({"topic": "vehicles/+/x", "actions": ["republish"]})") ==
+        "rule 'r': the republish action needs 'republishTopic'");
+  CHECK(refusal(R"({"topic": "a", "actions": ["deliver"], "subject": "s"})") ==
+        "rule 'r': 'republishTopic' and 'subject' belong to the republish action");
+  CHECK(refusal(R"({"topic": "a", "actions": "deliver"})") ==
+        "rule 'r': \"actions\" must be an array of strings");
+  CHECK(refusal(R"({"topic": 1, "actions": ["deliver"]})") ==
+        "rule 'r': \"topic\" must be a string");
+  CHECK(refusal(R"({"topic": "a", "actions": [7]})").find("unknown action 7") != std::string::npos);
+  CHECK(refusal(R"({"topic": "a", "actions": ["deliver"], "userProperties": {"k": 1}})") ==
+        "rule 'r': user property 'k' must be a string");
+  CHECK(refusal(R"({"topic": "$SYS/#", "actions": ["deliver"]})").find("not $ or $share") !=
+        std::string::npos);
+  // The file says the same of the same mistake, in its own key names.
+  CHECK(parse_error(
+            "[[rule]]\nname = \"r\"\ntopic = \"vehicles/+/x\"\nactions = [\"republish\"]\n") ==
+        "r.toml:1: rule 'r': the republish action needs 'republish_topic'");
+  CHECK(runtime::key_name("republish_topic", runtime::key_style::json) == "republishTopic");
+  CHECK(runtime::key_name("user_properties", runtime::key_style::toml) == "user_properties");
 }
