@@ -120,6 +120,8 @@ std::string_view name_of(counter c) {
       return "dropped_rules_backlog";
     case counter::dropped_webhook_full:
       return "dropped_webhook_full";
+    case counter::dropped_event_stream_slow:
+      return "dropped_event_stream_slow";
     case counter::webhook_items_posted:
       return "webhook_items_posted";
     case counter::webhook_failures:

@@ -72,21 +72,21 @@ enum class counter : std::uint8_t {
   dropped_state_backlog,     // telemetry a state shard could not take: too much on its way to it
   dropped_rules_backlog,     // a message an archive, rule worker or webhook could not take: backlog
   dropped_webhook_full,      // webhook items dropped, oldest first, while its endpoint was down
-  dropped_republish,         // a republish rule's message that could not go out (topic, timeout)
-  dropped_unregistered,      // high-priority telemetry of a vehicle unknown to the registry or
-                             // suspended
-  dropped_no_consent,        // telemetry not delivered to a service without the vehicle's consent
+  dropped_event_stream_slow,  // an API event stream ended: its client read too slowly
+  dropped_republish,          // a republish rule's message that could not go out (topic, timeout)
+  dropped_unregistered,       // high-priority telemetry of a vehicle unknown to the registry or
+                              // suspended
+  dropped_no_consent,         // telemetry not delivered to a service without the vehicle's consent
   consents_revoked,
   refused_tls_handshake,  // no TLS, or a client certificate missing, expired, revoked, untrusted
   disconnected_certificate_revoked,  // a connected client's certificate stopped verifying
   tls_reload_failures,               // changed TLS files that could not be loaded
   acl_reload_failures,               // a changed auth.acl_file that could not be loaded
   rules_reload_failures,             // a changed rules.file that could not be used
-  rules_republished,
+  rules_republished,                 // messages republished by routing rules to service topics
   webhook_items_posted,
-  webhook_failures,       // webhook POSTs that failed (and are retried)                 // messages
-                          // republished by routing rules to service topics
-  refused_command_limit,  // a command beyond commands.max_active or max_active_per_vehicle
+  webhook_failures,        // webhook POSTs that failed (and are retried)
+  refused_command_limit,   // a command beyond commands.max_active or max_active_per_vehicle
   dropped_command_report,  // a vehicle's status report for no command on its way, or unreadable
   commands_submitted,
   commands_succeeded,

@@ -1,9 +1,12 @@
 #include "runtime/http_server.hpp"
 
+#include <array>
+#include <deque>
 #include <optional>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -23,6 +26,7 @@ namespace http = beast::http;
 
 struct http_responder::state {
   std::function<void(http_response)> deliver;
+  std::function<std::shared_ptr<http_event_stream>(http_response)> start_stream;
   std::atomic<bool> answered{false};
   ~state() {
     if (!answered.exchange(true) && deliver)
@@ -33,6 +37,11 @@ struct http_responder::state {
 void http_responder::operator()(http_response response) const {
   if (state_->answered.exchange(true)) return;
   state_->deliver(std::move(response));
+}
+
+std::shared_ptr<http_event_stream> http_responder::stream(http_response header) const {
+  if (state_->answered.exchange(true) || !state_->start_stream) return nullptr;
+  return state_->start_stream(std::move(header));
 }
 
 http_response http_server::json_error(unsigned status, std::string_view message, unsigned version,
@@ -51,6 +60,46 @@ http_response http_server::json_error(unsigned status, std::string_view message,
 }
 
 class http_server::connection : public std::enable_shared_from_this<connection> {
+  // What an event stream and its connection share.
+  struct stream_flags {
+    std::atomic<bool> open{true};
+    std::atomic<std::size_t> backlog{0};  // bytes given and not yet written
+  };
+
+  // The handler's side of an event stream: send() and close() come from
+  // any thread and go on to the connection's own. Dropping it closes it.
+  class stream_impl : public http_event_stream {
+   public:
+    stream_impl(std::shared_ptr<connection> c, std::shared_ptr<stream_flags> flags,
+                std::size_t max_backlog)
+        : connection_(std::move(c)), flags_(std::move(flags)), max_backlog_(max_backlog) {}
+    ~stream_impl() override { close(); }
+    bool send(std::string bytes) override {
+      if (!flags_->open) return false;
+      auto n = bytes.size();
+      if (flags_->backlog.fetch_add(n) + n > max_backlog_) {
+        metrics::add(counter::dropped_event_stream_slow);
+        flags_->open = false;
+        asio::post(connection_->stream_.get_executor(), [c = connection_] { c->end_stream(); });
+        return false;
+      }
+      asio::post(
+          connection_->stream_.get_executor(),
+          [c = connection_, b = std::move(bytes)]() mutable { c->stream_write(std::move(b)); });
+      return true;
+    }
+    void close() override {
+      if (!flags_->open.exchange(false)) return;
+      asio::post(connection_->stream_.get_executor(), [c = connection_] { c->finish_stream(); });
+    }
+    bool open() const override { return flags_->open; }
+
+   private:
+    std::shared_ptr<connection> connection_;
+    std::shared_ptr<stream_flags> flags_;
+    const std::size_t max_backlog_;
+  };
+
  public:
   connection(asio::ip::tcp::socket socket, std::shared_ptr<http_handler> handler,
              const http_limits& limits, std::shared_ptr<std::atomic<std::uint32_t>> live)
@@ -110,6 +159,15 @@ class http_server::connection : public std::enable_shared_from_this<connection> 
                    self->write(std::move(r), keep_alive, version);
                  });
     };
+    st->start_stream = [self = shared_from_this(), version](http_response header) {
+      auto flags = std::make_shared<stream_flags>();
+      asio::post(self->stream_.get_executor(),
+                 [self, flags, header = std::move(header), version]() mutable {
+                   self->begin_stream(std::move(header), version, flags);
+                 });
+      return std::shared_ptr<http_event_stream>{
+          std::make_shared<stream_impl>(self, flags, self->limits_.max_stream_backlog_bytes)};
+    };
     try {
       (*handler_)(std::move(request), peer_, http_responder{std::move(st)});
     } catch (const std::exception& e) {
@@ -135,6 +193,79 @@ class http_server::connection : public std::enable_shared_from_this<connection> 
                       });
   }
 
+  // An event stream: the header as it is (no Content-Length: the body ends
+  // with the connection), then every chunk send() gave, in order, one write
+  // at a time; meanwhile a read notices the client leaving.
+  void begin_stream(http_response header, unsigned version, std::shared_ptr<stream_flags> flags) {
+    // Posted before anything the stream's send() and close() post: those
+    // find the stream begun.
+    streaming_ = std::move(flags);
+    header.set(http::field::server, "convoy");
+    header.set(http::field::connection, "close");
+    header.set(http::field::cache_control, "no-cache");
+    header.erase(http::field::content_length);
+    std::string head = version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    head += std::to_string(header.result_int()) + " ";
+    auto reason = header.reason();
+    head.append(reason.data(), reason.size());
+    head += "\r\n";
+    for (const auto& field : header) {
+      head.append(field.name_string().data(), field.name_string().size());
+      head += ": ";
+      head.append(field.value().data(), field.value().size());
+      head += "\r\n";
+    }
+    head += "\r\n";
+    streaming_->backlog += head.size();
+    stream_write(std::move(head));
+    watch_stream();
+  }
+
+  void watch_stream() {
+    stream_.socket().async_read_some(
+        asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return self->end_stream();
+          self->watch_stream();  // a client has nothing to say on a stream: ignored
+        });
+  }
+
+  void stream_write(std::string bytes) {
+    if (!streaming_) return;
+    stream_out_.push_back(std::move(bytes));
+    if (!stream_writing_) write_stream_front();
+  }
+
+  void write_stream_front() {
+    if (!streaming_ || stream_out_.empty()) {
+      stream_writing_ = false;
+      if (stream_finishing_) end_stream();
+      return;
+    }
+    stream_writing_ = true;
+    asio::async_write(stream_.socket(), asio::buffer(stream_out_.front()),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (!self->streaming_) return;
+                        self->streaming_->backlog -= self->stream_out_.front().size();
+                        self->stream_out_.pop_front();
+                        if (ec) return self->end_stream();
+                        self->write_stream_front();
+                      });
+  }
+
+  // close(): what is queued goes out first.
+  void finish_stream() {
+    stream_finishing_ = true;
+    if (!stream_writing_) end_stream();
+  }
+
+  void end_stream() {
+    if (!streaming_) return;
+    streaming_->open = false;
+    streaming_.reset();
+    stream_out_.clear();
+    close();
+  }
+
   void close() {
     beast::error_code ec;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
@@ -149,6 +280,11 @@ class http_server::connection : public std::enable_shared_from_this<connection> 
   std::shared_ptr<std::atomic<std::uint32_t>> live_;
   http_peer peer_;
   std::shared_ptr<http_response> out_;
+  std::shared_ptr<stream_flags> streaming_;  // while answering with an event stream
+  std::deque<std::string> stream_out_;
+  bool stream_writing_ = false;
+  bool stream_finishing_ = false;
+  std::array<char, 256> scratch_{};
 };
 
 http_server::http_server(asio::io_context& io, http_handler handler, http_limits limits)

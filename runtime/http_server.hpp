@@ -16,6 +16,18 @@ namespace convoy::runtime {
 using http_request = boost::beast::http::request<boost::beast::http::string_body>;
 using http_response = boost::beast::http::response<boost::beast::http::string_body>;
 
+// A response that goes on: server-sent events (text/event-stream). Bytes
+// given to send() go to the client in order, from any thread, until
+// close() or until the client goes away or falls too far behind
+// (http_limits::max_stream_backlog_bytes); then send() returns false.
+class http_event_stream {
+ public:
+  virtual ~http_event_stream() = default;
+  virtual bool send(std::string bytes) = 0;
+  virtual void close() = 0;
+  virtual bool open() const = 0;
+};
+
 // Answers one request, once, from any thread: the response goes back to the
 // connection's I/O thread. Dropping it unanswered answers 500.
 class http_responder {
@@ -23,6 +35,9 @@ class http_responder {
   struct state;
   explicit http_responder(std::shared_ptr<state> s) : state_(std::move(s)) {}
   void operator()(http_response response) const;
+  // Answers with `header` (its body ignored) and then a stream of bytes;
+  // the connection ends with the stream.
+  std::shared_ptr<http_event_stream> stream(http_response header) const;
 
  private:
   std::shared_ptr<state> state_;
@@ -39,7 +54,8 @@ struct http_limits {
   std::size_t max_body_bytes = 1'048'576;
   std::size_t max_header_bytes = 16 * 1024;
   std::uint32_t max_connections = 256;
-  std::uint32_t idle_timeout_ms = 30'000;  // between requests, and to read one
+  std::uint32_t idle_timeout_ms = 30'000;          // between requests, and to read one
+  std::size_t max_stream_backlog_bytes = 1 << 20;  // unsent event bytes before a stream ends
 };
 
 // HTTP/1.1 with Beast: keep-alive, one request at a time per connection,

@@ -175,6 +175,8 @@ const std::vector<management_api::route>& management_api::routes() {
       {v::get, "/api/v1/vehicles/{vin}/commands", &management_api::list_commands, a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}/commands/{commandId}", &management_api::get_command,
        a::operator_only},
+      {v::get, "/api/v1/vehicles/{vin}/commands/{commandId}/events",
+       &management_api::command_events, a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/commands/{commandId}/cancel",
        &management_api::cancel_command, a::operator_only},
       {v::patch, "/api/v1/vehicles/{vin}",

@@ -93,6 +93,7 @@ class management_api {
   void submit_command(std::shared_ptr<call> c);
   void list_commands(std::shared_ptr<call> c);
   void get_command(std::shared_ptr<call> c);
+  void command_events(std::shared_ptr<call> c);
   void cancel_command(std::shared_ptr<call> c);
   // 503 and false when the node runs no command workflows.
   bool commands_enabled(call& c) const;

@@ -47,6 +47,68 @@ bool seconds_field(management_api::call& c, const json& body, const char* key, s
   return true;
 }
 
+// Follows one command for a server-sent event stream: every event of its
+// timeline from `sent` on, then long polls of its shard for the next ones,
+// until the terminal event or until the client goes. It holds no pointer
+// into the API, which may be gone before the last poll answers.
+struct event_follower : std::enable_shared_from_this<event_follower> {
+  static constexpr std::uint32_t poll_ms = 15'000;  // a keep-alive comment at least this often
+  caf::actor_system& system;
+  caf::actor shard;
+  command_get get;
+  std::shared_ptr<http_event_stream> stream;
+  std::chrono::milliseconds timeout;
+  std::uint32_t sent = 0;
+
+  event_follower(caf::actor_system& sys, caf::actor s, command_get g,
+                 std::shared_ptr<http_event_stream> out, std::chrono::milliseconds t,
+                 std::uint32_t from)
+      : system(sys),
+        shard(std::move(s)),
+        get(std::move(g)),
+        stream(std::move(out)),
+        timeout(t),
+        sent(from) {}
+
+  // "id: 3", "event: accepted", data: the event with the command's id, VIN
+  // and whether it is the last.
+  void deliver(const command_record& r) {
+    for (auto i = sent; i < r.timeline.size(); ++i) {
+      const auto& e = r.timeline[i];
+      json data = {
+          {"id", r.id},         {"vin", r.vin},
+          {"command", r.name},  {"index", i},
+          {"at", e.at},         {"status", to_string(e.status)},
+          {"detail", e.detail}, {"terminal", i + 1 == r.timeline.size() && is_terminal(r.status)}};
+      if (data["terminal"].get<bool>()) data["result"] = json_value_of(r.result);
+      if (!stream->send("id: " + std::to_string(i) + "\nevent: " +
+                        std::string{to_string(e.status)} + "\ndata: " + data.dump() + "\n\n"))
+        return;
+    }
+    sent = std::max<std::uint32_t>(sent, static_cast<std::uint32_t>(r.timeline.size()));
+    if (is_terminal(r.status)) return stream->close();
+    poll();
+  }
+
+  void poll() {
+    get.wait_ms = poll_ms;
+    get.seen = sent;
+    ask<command_reply>(system, shard, get, timeout + std::chrono::milliseconds(poll_ms),
+                       [self = shared_from_this()](std::optional<command_reply> r) {
+                         if (!r || !r->ok) {
+                           json why = {{"message", r ? r->error : "the node stopped answering"}};
+                           self->stream->send("event: error\ndata: " + why.dump() + "\n\n");
+                           return self->stream->close();
+                         }
+                         if (r->record.timeline.size() <= self->sent &&
+                             !is_terminal(r->record.status) &&
+                             !self->stream->send(": keep-alive\n\n"))
+                           return;  // the client has gone
+                         self->deliver(r->record);
+                       });
+  }
+};
+
 void answer(const std::shared_ptr<management_api::call>& c, std::optional<command_reply>& r,
             unsigned success) {
   if (!r) return c->fail(504, "the command shard did not answer in time");
@@ -156,6 +218,38 @@ void management_api::get_command(std::shared_ptr<call> c) {
   ask<command_reply>(system_, broker_->command_shard_for(g.vin), g,
                      timeout_ + std::chrono::milliseconds(g.wait_ms),
                      [c](std::optional<command_reply> r) { answer(c, r, 200); });
+}
+
+// text/event-stream of the command's timeline, from the first event or
+// after the one a reconnecting EventSource names in Last-Event-ID.
+void management_api::command_events(std::shared_ptr<call> c) {
+  if (!commands_enabled(*c)) return;
+  command_get g{c->param("vin"), c->param("commandId"), 0, command_get::unseen_all};
+  std::uint32_t from = 0;
+  if (auto last = c->request["Last-Event-ID"]; !last.empty()) {
+    std::string text{last.data(), last.size()};
+    try {
+      std::size_t used = 0;
+      unsigned long v = std::stoul(text, &used);
+      if (used != text.size() || v >= 0xFFFFFFFFul) throw std::out_of_range("id");
+      from = static_cast<std::uint32_t>(v + 1);
+    } catch (const std::exception&) {
+      return c->fail(400, "Last-Event-ID must be the id of an event of this stream");
+    }
+  }
+  const caf::actor shard = broker_->command_shard_for(g.vin);
+  ask<command_reply>(
+      system_, shard, g, timeout_,
+      [c, g, from, shard, &system = system_, timeout = timeout_](std::optional<command_reply> r) {
+        if (!r) return c->fail(504, "the command shard did not answer in time");
+        if (!r->ok) return c->fail(r->status, r->error);
+        http_response header{boost::beast::http::status::ok, c->request.version()};
+        header.set(boost::beast::http::field::content_type, "text/event-stream");
+        auto stream = c->respond.stream(std::move(header));
+        if (!stream) return;
+        std::make_shared<event_follower>(system, shard, g, std::move(stream), timeout, from)
+            ->deliver(r->record);
+      });
 }
 
 void management_api::cancel_command(std::shared_ptr<call> c) {

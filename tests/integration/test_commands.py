@@ -7,7 +7,9 @@ and-forward to a vehicle that connects later, idempotency keys, long polls,
 notifications, bounds and bad requests, and commands that resume after a
 node restart."""
 
+import http.client
 import json
+import subprocess
 import time
 import unittest
 
@@ -21,6 +23,35 @@ LONG = 8  # seconds a long poll may wait in these tests
 
 def vin(n):
     return f"CMDTEST{n:010d}"
+
+
+class EventStream:
+    """A text/event-stream response read as a browser's EventSource would:
+    events() yields {"id", "event", "data"} dicts until the node ends the
+    stream."""
+
+    def __init__(self, port, path, headers=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=LONG + 10)
+        self.conn.request("GET", path, headers=headers or {})
+        self.resp = self.conn.getresponse()
+
+    def events(self):
+        event = {}
+        while True:
+            line = self.resp.readline()
+            if not line:
+                return
+            line = line.decode().rstrip("\n")
+            if not line:
+                if event:
+                    yield event
+                event = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(": ")
+                event[key] = value
+
+    def close(self):
+        self.conn.close()
 
 
 class Commands:
@@ -306,6 +337,58 @@ class CommandWorkflowTest(Commands, unittest.TestCase):
         metrics = self.api.get("/metrics").body
         self.assertRegex(metrics, r'convoy_refusals_total\{reason="command_limit"\} [1-9]')
         self.assertRegex(metrics, r"convoy_commands_cancelled_total [1-9]")
+
+    def test_server_sent_events_follow_a_command_to_its_end(self):
+        v = vin(40)
+        self.setup_vehicle(v)
+        car = self.vehicle(v)
+        c = self.submit(v, "climate", params={"celsius": 21}, timeoutSeconds=20)
+        path = f"/api/v1/vehicles/{v}/commands/{c['id']}/events"
+        stream = EventStream(self.broker.http_port, path)
+        self.addCleanup(stream.close)
+        self.assertEqual(stream.resp.status, 200)
+        self.assertEqual(stream.resp.getheader("Content-Type"), "text/event-stream")
+        events = stream.events()
+        self.assertEqual([next(events)["event"], next(events)["event"]], ["received", "sent"])
+        m = car.expect()
+        self.report(car, m, "accepted")
+        accepted = next(events)
+        self.assertEqual((accepted["id"], accepted["event"]), ("2", "accepted"))
+        self.assertEqual(json.loads(accepted["data"])["terminal"], False)
+        self.report(car, m, "succeeded", {"celsius": 21})
+        last = next(events)
+        data = json.loads(last["data"])
+        self.assertEqual((last["event"], last["id"], data["id"], data["terminal"], data["result"]),
+                         ("succeeded", "3", c["id"], True, {"celsius": 21}))
+        self.assertEqual(list(events), [])  # the stream ends with the terminal event
+        # A reconnecting EventSource resumes after the last event it saw.
+        again = EventStream(self.broker.http_port, path, {"Last-Event-ID": "1"})
+        self.addCleanup(again.close)
+        self.assertEqual([e["event"] for e in again.events()], ["accepted", "succeeded"])
+        # curl, as an operator would follow it.
+        out = subprocess.run(["curl", "-sN", f"http://127.0.0.1:{self.broker.http_port}{path}"],
+                             capture_output=True, text=True, timeout=20).stdout
+        self.assertEqual(out.count("event: "), 4, out)
+        self.assertIn("event: succeeded\n", out)
+        # Streams that cannot start are ordinary JSON errors.
+        r = self.api.get(f"/api/v1/vehicles/{v}/commands/c000000000000absent/events")
+        self.assertEqual((r.status, r.json["status"]), (404, 404))
+        r = self.api.get(path, headers={"Last-Event-ID": "x"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("Last-Event-ID", r.json["message"])
+
+    def test_an_event_stream_whose_client_leaves_ends_without_harm(self):
+        v = vin(41)
+        self.setup_vehicle(v)
+        c = self.submit(v, "lock-doors", ttlSeconds=60)  # offline: held
+        stream = EventStream(self.broker.http_port, f"/api/v1/vehicles/{v}/commands/{c['id']}/events")
+        events = stream.events()
+        self.assertEqual([next(events)["event"], next(events)["event"]], ["received", "queued"])
+        stream.close()
+        # The next event finds the client gone; the command and the node go on.
+        self.assertEqual(self.api.post(f"/api/v1/vehicles/{v}/commands/{c['id']}/cancel").status, 200)
+        self.assertEqual(self.wait_for(v, c["id"], "cancelled")["status"], "cancelled")
+        self.assertEqual(self.api.get("/healthz").status, 200)
 
     def test_list_pages_newest_first(self):
         v = vin(14)

@@ -4,6 +4,7 @@ every route against a live node with real MQTT clients, paging, and the
 OpenAPI document checked route by route against the running node."""
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -426,6 +427,19 @@ class OpenApiTest(ApiTestCase):
                     continue
                 with self.subTest(method=method, path=concrete):
                     body = bodies.get(path) if method in ("post", "patch", "put") else None
+                    if "text/event-stream" in op["responses"].get("200", {}).get("content", {}):
+                        # A stream that goes on: its status and type are what is checked.
+                        conn = http.client.HTTPConnection("127.0.0.1", self.broker.http_port, timeout=10)
+                        conn.request("GET", concrete, headers={"X-API-Key": self.api.key} if self.api.key else {})
+                        answer = conn.getresponse()
+                        self.assertIn(str(answer.status), op["responses"], concrete)
+                        if answer.status == 200:
+                            self.assertEqual(answer.getheader("Content-Type"), "text/event-stream")
+                            self.assertTrue(answer.readline().startswith(b"id: 0"))
+                        conn.close()
+                        self.assertEqual(self.anonymous.call(method.upper(), concrete).status, 401)
+                        checked += 1
+                        continue
                     r = self.api.call(method.upper(), concrete, body=body)
                     self.assertIn(str(r.status), op["responses"], f"{method} {concrete}: {r}")
                     if r.status >= 400:
