@@ -19,19 +19,6 @@ namespace {
 
 constexpr std::string_view rule_prefix = "rule/";
 
-known_sinks sinks_of(const rules_file& file) {
-  known_sinks s;
-  s.archive = [&file](const std::string& n) {
-    return std::any_of(file.archives.begin(), file.archives.end(),
-                       [&](const archive_spec& a) { return a.name == n; });
-  };
-  s.webhook = [&file](const std::string& n) {
-    return std::any_of(file.webhooks.begin(), file.webhooks.end(),
-                       [&](const webhook_spec& w) { return w.name == n; });
-  };
-  return s;
-}
-
 }  // namespace
 
 std::string rule_definition_key(const std::string& name) {

@@ -148,15 +148,7 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
   const toml::array* list = rules->as_array();
   if (!list || !list->is_array_of_tables()) fail(name, rules, "'rule' must be [[rule]] tables");
   std::set<std::string> names;
-  known_sinks sinks;
-  sinks.archive = [&out](const std::string& n) {
-    return std::any_of(out.archives.begin(), out.archives.end(),
-                       [&](const archive_spec& a) { return a.name == n; });
-  };
-  sinks.webhook = [&out](const std::string& n) {
-    return std::any_of(out.webhooks.begin(), out.webhooks.end(),
-                       [&](const webhook_spec& w) { return w.name == n; });
-  };
+  const known_sinks sinks = sinks_of(out);  // the archives and webhooks read above
   for (std::size_t i = 0; i < list->size(); ++i) {
     const toml::table& t = *list->get(i)->as_table();
     std::string where = "rule[" + std::to_string(i) + "].";
@@ -211,6 +203,19 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
     out.rules.push_back(std::move(r));
   }
   return out;
+}
+
+known_sinks sinks_of(const rules_file& file) {
+  known_sinks s;
+  s.archive = [&file](const std::string& n) {
+    return std::any_of(file.archives.begin(), file.archives.end(),
+                       [&](const archive_spec& a) { return a.name == n; });
+  };
+  s.webhook = [&file](const std::string& n) {
+    return std::any_of(file.webhooks.begin(), file.webhooks.end(),
+                       [&](const webhook_spec& w) { return w.name == n; });
+  };
+  return s;
 }
 
 rules_file load_rules_file(const std::string& path) {

@@ -9,6 +9,7 @@
 #include "actors/archive_writer.hpp"
 #include "actors/telemetry_rules.hpp"
 #include "actors/webhook.hpp"
+#include "runtime/rule_definition.hpp"
 
 namespace convoy::runtime {
 
@@ -47,6 +48,10 @@ struct rules_file {
 //
 // Throws rules_file_error.
 rules_file load_rules_file(const std::string& path);
+
+// The archives and webhooks `file` defines, for check_rule; it reads
+// `file` when asked, so `file` must outlive it.
+known_sinks sinks_of(const rules_file& file);
 rules_file parse_rules_file(std::string_view text, const std::string& name);
 
 }  // namespace convoy::runtime
