@@ -221,11 +221,11 @@ void rule_book::erase(const std::string& name, std::function<void(outcome)> done
 
 void rule_book::persist(const std::string& name, const std::string& json_text,
                         std::function<outcome()> apply, std::function<void(outcome)> done) {
-  auto finish = [this, apply = std::move(apply), done](bool stored) {
+  auto finish = [self = shared_from_this(), apply = std::move(apply), done](bool stored) {
     if (!stored) return done({500, "the rule could not be stored (see the node's log)"});
     outcome o;
     {
-      std::lock_guard lock{mutex_};
+      std::lock_guard lock{self->mutex_};
       o = apply();
     }
     done(std::move(o));

@@ -28,7 +28,9 @@ namespace convoy::runtime {
 class webhook_client;
 class webhook_io;
 
-class rule_book {
+// Made with std::make_shared: a write on its way to storage keeps the book
+// alive until it is answered.
+class rule_book : public std::enable_shared_from_this<rule_book> {
  public:
   struct settings {
     std::string archive_root;  // archive NAME writes into archive_root/NAME
