@@ -30,6 +30,7 @@ using transport_ptr = std::shared_ptr<webhook_transport>;
 struct webhook_spec {
   std::string name;
   std::string url;
+  std::string ca_file;  // https: the CAs that sign the endpoint's certificate (empty: the system's)
   std::uint32_t batch_size = 100;    // items per POST at most
   std::uint32_t batch_ms = 1000;     // a partial batch waits at most this long
   std::uint32_t max_queue = 10'000;  // items held while the endpoint is down; then the oldest go
@@ -91,7 +92,7 @@ typename Inspector::result_type inspect(Inspector& f, webhook_item& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, webhook_spec& x) {
-  return f(caf::meta::type_name("webhook_spec"), x.name, x.url, x.batch_size, x.batch_ms,
+  return f(caf::meta::type_name("webhook_spec"), x.name, x.url, x.ca_file, x.batch_size, x.batch_ms,
            x.max_queue, x.timeout_ms, x.retry_initial_ms, x.retry_max_ms);
 }
 template <class Inspector>

@@ -115,7 +115,7 @@ void node::start() {
                          load_purpose_file(cfg_.consent.purposes_file));
     if (!cfg_.rules.file.empty()) loaded = load_rules_file(cfg_.rules.file);
     for (const auto& w : loaded.webhooks)
-      webhook_client::check_url(w.url);
+      webhook_client::check(w);
   } catch (const webhook_url_error& e) {
     throw std::runtime_error("rules.file " + cfg_.rules.file + ": " + e.what());
   } catch (const purpose_file_error& e) {

@@ -95,8 +95,7 @@ void rule_book::run_sinks_locked(rules_file& file) {
     auto running = webhooks_.find(w.name);
     if (running != webhooks_.end() && running->second.spec == w) continue;
     if (!webhook_io_) webhook_io_ = std::make_shared<webhook_io>();
-    clients[w.name] = std::make_shared<webhook_client>(webhook_io_, w.url,
-                                                       std::chrono::milliseconds(w.timeout_ms));
+    clients[w.name] = std::make_shared<webhook_client>(webhook_io_, w);
   }
   for (const auto& w : file.webhooks) {
     auto client = clients.find(w.name);
@@ -110,7 +109,7 @@ void rule_book::run_sinks_locked(rules_file& file) {
       spdlog::info("webhook '{}' started: {}", w.name, w.url);
     } else {
       // The running actor keeps its queue; its client posts to the new URL.
-      running->second.client->retarget(w.url, std::chrono::milliseconds(w.timeout_ms));
+      running->second.client->retarget(w);
       running->second.spec = w;
       caf::anon_send(running->second.actor.actor, webhook_reconfigure{w});
     }

@@ -85,16 +85,17 @@ archive_spec parse_archive(const std::string& name, const std::string& archive,
 webhook_spec parse_webhook(const std::string& name, const std::string& hook, const toml::table& t) {
   std::string where = "webhook." + hook + ".";
   only_keys(name, t, where,
-            {"url", "batch_size", "batch_ms", "max_queue", "timeout_ms", "retry_initial_ms",
-             "retry_max_ms"});
+            {"url", "ca_file", "batch_size", "batch_ms", "max_queue", "timeout_ms",
+             "retry_initial_ms", "retry_max_ms"});
   webhook_spec w;
   w.name = hook;
   w.url = text(name, t, where, "url", true);
-  if (!w.url.starts_with("http://") || w.url.size() <= 7 || w.url[7] == '/')
-    fail(name, t.get("url"),
-         "'" + where +
-             "url' must be an http:// URL with a host (for https, put a TLS proxy in "
-             "front)");
+  const auto host_at = w.url.starts_with("https://") ? 8u : w.url.starts_with("http://") ? 7u : 0u;
+  if (host_at == 0 || w.url.size() <= host_at || w.url[host_at] == '/')
+    fail(name, t.get("url"), "'" + where + "url' must be an http:// or https:// URL with a host");
+  w.ca_file = text(name, t, where, "ca_file", false);
+  if (!w.ca_file.empty() && host_at != 8)
+    fail(name, t.get("ca_file"), "'" + where + "ca_file' is for https:// URLs");
   auto u32 = [&](std::string_view key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
     return static_cast<std::uint32_t>(integer(name, t, where, key, fallback, low, high));
   };

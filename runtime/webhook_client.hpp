@@ -12,8 +12,14 @@
 
 #include "actors/webhook.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace convoy::runtime {
 
+// A webhook the client cannot post to: its URL, or the CA file of an
+// https URL.
 class webhook_url_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -36,27 +42,28 @@ class webhook_io {
 
 class webhook_client : public webhook_transport {
  public:
-  // url: http://host[:port][/path]; throws webhook_url_error for others
-  // (https is not supported yet: put a TLS proxy in between).
-  webhook_client(std::shared_ptr<webhook_io> io, const std::string& url,
-                 std::chrono::milliseconds timeout);
+  // spec.url: http://host[:port][/path] or https://...; https verifies the
+  // server's certificate and name against spec.ca_file (empty: the
+  // system's trusted CAs). Throws webhook_url_error for what it cannot use.
+  webhook_client(std::shared_ptr<webhook_io> io, const webhook_spec& spec);
 
   void post(std::string body, std::function<void(bool ok, std::string why)> done) override;
-  // Later POSTs go to `url` (the webhook's definition changed); throws
-  // webhook_url_error as the constructor does, leaving the old target.
-  void retarget(const std::string& url, std::chrono::milliseconds timeout);
-  // Throws webhook_url_error when url is not one the client can use.
-  static void check_url(const std::string& url) { parse(url, std::chrono::milliseconds(1)); }
+  // Later POSTs go where `spec` says (the webhook's definition changed);
+  // throws webhook_url_error as the constructor does, leaving the old target.
+  void retarget(const webhook_spec& spec);
+  // Throws webhook_url_error when the client could not post as spec says.
+  static void check(const webhook_spec& spec) { parse(spec); }
 
- private:
   struct endpoint {
     std::string host;
     std::string port;
     std::string target;
-    std::chrono::milliseconds timeout;
+    std::chrono::milliseconds timeout{5000};
+    std::shared_ptr<boost::asio::ssl::context> tls;  // null for http
   };
-  static std::shared_ptr<const endpoint> parse(const std::string& url,
-                                               std::chrono::milliseconds timeout);
+
+ private:
+  static std::shared_ptr<const endpoint> parse(const webhook_spec& spec);
 
   std::shared_ptr<webhook_io> io_;
   // Swapped whole by retarget on another thread than post's.

@@ -10,6 +10,7 @@ import glob
 import gzip
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -209,9 +210,10 @@ class RulesFailureTest(unittest.TestCase):
 
 class Hook:
     """A webhook endpoint on 127.0.0.1 that records the JSON arrays POSTed
-    to it; `failing` makes it answer 500."""
+    to it; `failing` makes it answer 500; with tls=(cert, key) it speaks
+    https."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         import http.server
         import threading
         self.batches = []
@@ -232,6 +234,11 @@ class Hook:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -500,6 +507,71 @@ batch_ms = 20
             time.sleep(0.05)
         self.assertEqual(second.items()[0]["data"], {"locked": False})
         self.assertEqual(len(first.items()), 1)
+
+
+class HttpsWebhookTest(unittest.TestCase):
+    """Webhooks over https verify the endpoint's certificate and name: a
+    mismatch fails the POSTs (logged, counted, the items kept), and the
+    corrected definition, reloaded, delivers them all."""
+
+    def test_https_verifies_and_keeps_the_items_until_it_can_post(self):
+        from certs import CertAuthority
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        ca = CertAuthority(os.path.join(tmp.name, "ca"))
+        hook = Hook(tls=ca.issue("hook", cn="localhost", sans=("DNS:localhost",), server=True))
+        self.addCleanup(hook.close)
+        text = """
+[[rule]]
+name = "doors"
+topic = "vehicles/+/telemetry/doors"
+actions = ["webhook"]
+webhook = "secure"
+
+[webhook.secure]
+url = "https://{host}:{port}/hook"
+ca_file = "{ca}"
+batch_size = 1
+batch_ms = 20
+retry_initial_ms = 50
+retry_max_ms = 200
+"""
+        # 127.0.0.1 is not a name the certificate carries: refused.
+        broker, rules, _ = rules_node(tmp.name, text.format(host="127.0.0.1", port=hook.port, ca=ca.cert),
+                                      **{"auth.reload_interval_ms": 100})
+        self.addCleanup(broker.stop)
+        car = Client(broker.port, CAR, V5)
+        car.connect()
+        self.addCleanup(car.close)
+        for i in range(3):
+            car.publish(f"vehicles/{CAR}/telemetry/doors", json.dumps({"n": i}), qos=1)
+        api = Api(broker.http_port)
+        deadline = time.monotonic() + 5
+        while not re.search(r"convoy_webhook_failures_total [1-9]", api.get("/metrics").body):
+            self.assertLess(time.monotonic(), deadline, broker.log())
+            time.sleep(0.05)
+        self.assertIn("TLS handshake", broker.log())
+        self.assertEqual(hook.items(), [])
+        time.sleep(1.1)  # a new modification time
+        with open(rules, "w") as f:
+            f.write(text.format(host="localhost", port=hook.port, ca=ca.cert))
+        deadline = time.monotonic() + 8
+        while len(hook.items()) < 3:
+            self.assertLess(time.monotonic(), deadline, broker.log())
+            time.sleep(0.05)
+        self.assertEqual([i["data"]["n"] for i in hook.items()], [0, 1, 2])
+
+    def test_a_ca_file_that_cannot_be_read_stops_the_node(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        rules = os.path.join(tmp.name, "rules.toml")
+        with open(rules, "w") as f:
+            f.write('[webhook.x]\nurl = "https://localhost:1/h"\nca_file = "/nonexistent/ca.crt"\n')
+        p = subprocess.run([BINARY, "node", "--set", f"mqtt.port={free_port()}", "--set", f"rules.file={rules}",
+                            "--set", f"node.data_dir={tmp.name}/data", "--set", "http.port=0",
+                            "--set", "websocket.port=0"], capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("ca_file /nonexistent/ca.crt cannot be read", p.stderr + p.stdout)
 
 
 class RulesOverApiTest(unittest.TestCase):
