@@ -106,8 +106,8 @@ class durable_store {
   virtual bool save_command(const command_record& c, completion done) = 0;
   virtual bool erase_command(const std::string& vin, const std::string& id, completion done) = 0;
 
-  // What the management API defined (routing rules), as JSON text keyed by
-  // kind and name ("rule/overspeed"), for start-up.
+  // What the management API defined (routing rules, webhooks, archives), as
+  // JSON text keyed by kind and name ("rule/overspeed"), for start-up.
   virtual std::vector<std::pair<std::string, std::string>> load_definitions() = 0;
   virtual bool save_definition(const std::string& key, const std::string& json,
                                completion done) = 0;

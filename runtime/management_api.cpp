@@ -12,9 +12,11 @@
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/archive_writer.hpp"
 #include "actors/inspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/webhook.hpp"
 #include "runtime/actor_ask.hpp"
 #include "runtime/api_call.hpp"
 #include "runtime/prometheus_text.hpp"
@@ -116,6 +118,20 @@ const std::vector<management_api::route>& management_api::routes() {
       {v::get, "/api/v1/rules/{name}", &management_api::get_rule, a::operator_only},
       {v::put, "/api/v1/rules/{name}", &management_api::put_rule, a::operator_only},
       {v::delete_, "/api/v1/rules/{name}", &management_api::delete_rule, a::operator_only},
+      {v::get, "/api/v1/archives", &management_api::list_sinks<archive_spec>, a::operator_only},
+      {v::get, "/api/v1/archives/{name}", &management_api::get_sink<archive_spec>,
+       a::operator_only},
+      {v::put, "/api/v1/archives/{name}", &management_api::put_sink<archive_spec>,
+       a::operator_only},
+      {v::delete_, "/api/v1/archives/{name}", &management_api::delete_sink<archive_spec>,
+       a::operator_only},
+      {v::get, "/api/v1/webhooks", &management_api::list_sinks<webhook_spec>, a::operator_only},
+      {v::get, "/api/v1/webhooks/{name}", &management_api::get_sink<webhook_spec>,
+       a::operator_only},
+      {v::put, "/api/v1/webhooks/{name}", &management_api::put_sink<webhook_spec>,
+       a::operator_only},
+      {v::delete_, "/api/v1/webhooks/{name}", &management_api::delete_sink<webhook_spec>,
+       a::operator_only},
       {v::post, "/api/v1/vehicles/{vin}/commands", &management_api::submit_command,
        a::operator_only},
       {v::get, "/api/v1/vehicles/{vin}/commands", &management_api::list_commands, a::operator_only},

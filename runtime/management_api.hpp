@@ -88,6 +88,15 @@ class management_api {
   void get_rule(std::shared_ptr<call> c);
   void put_rule(std::shared_ptr<call> c);
   void delete_rule(std::shared_ptr<call> c);
+  // Archives (Spec archive_spec) and webhooks (webhook_spec).
+  template <class Spec>
+  void list_sinks(std::shared_ptr<call> c);
+  template <class Spec>
+  void get_sink(std::shared_ptr<call> c);
+  template <class Spec>
+  void put_sink(std::shared_ptr<call> c);
+  template <class Spec>
+  void delete_sink(std::shared_ptr<call> c);
   void test_rules(std::shared_ptr<call> c);
   // Remote commands (runtime/management_api_commands.cpp).
   void submit_command(std::shared_ptr<call> c);

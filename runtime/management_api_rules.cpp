@@ -1,6 +1,7 @@
 // The management API's routing-rule routes: the rules in force with their
 // match counts, rules made, replaced and deleted over the API, and a dry
-// run that says where a message would go.
+// run that says where a message would go; the archives and webhooks they
+// feed, from rules.file and made over the API.
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "runtime/management_api.hpp"
 #include "runtime/rule_book.hpp"
 #include "runtime/rule_definition.hpp"
+#include "runtime/webhook_client.hpp"
 
 namespace convoy::runtime {
 
@@ -78,7 +80,7 @@ void management_api::delete_rule(std::shared_ptr<call> c) {
   if (!rules_) return c->fail(503, "this node has no rule book");
   const std::string name = c->param("name");
   spdlog::info("routing rule '{}' deleted by {}", name, c->who);
-  rules_->erase(name, [c](rule_book::outcome o) {
+  rules_->erase(rule_book::kind::rule, name, [c](rule_book::outcome o) {
     if (o.status >= 300) return c->fail(o.status, o.message);
     c->no_content();
   });
@@ -145,5 +147,115 @@ void management_api::test_rules(std::shared_ptr<call> c) {
   }
   c->reply(200, out);
 }
+
+// ---- archives and webhooks ----
+
+namespace {
+
+json shown(const archive_spec& a, bool from_api) {
+  json j = archive_to_json(a);
+  j["origin"] = from_api ? "api" : "file";
+  return j;
+}
+
+json shown(const webhook_spec& w, bool from_api) {
+  json j = webhook_to_json(w);
+  j["origin"] = from_api ? "api" : "file";
+  return j;
+}
+
+template <class Spec>
+const std::vector<std::pair<Spec, bool>>& defined(const rule_book::sink_listing& l) {
+  if constexpr (std::is_same_v<Spec, archive_spec>)
+    return l.archives;
+  else
+    return l.webhooks;
+}
+
+}  // namespace
+
+template <class Spec>
+void management_api::list_sinks(std::shared_ptr<call> c) {
+  json data = json::array();
+  if (rules_) {
+    const auto listing = rules_->sinks_defined();
+    for (const auto& [spec, from_api] : defined<Spec>(listing))
+      data.push_back(shown(spec, from_api));
+  }
+  c->reply(200, {{"data", std::move(data)}});
+}
+
+template <class Spec>
+void management_api::get_sink(std::shared_ptr<call> c) {
+  const std::string name = c->param("name");
+  const char* what = std::is_same_v<Spec, archive_spec> ? "archive" : "webhook";
+  if (rules_) {
+    const auto listing = rules_->sinks_defined();
+    for (const auto& [spec, from_api] : defined<Spec>(listing))
+      if (spec.name == name) return c->reply(200, shown(spec, from_api));
+  }
+  c->fail(404, "no " + std::string{what} + " '" + name + "'");
+}
+
+// The body holds the settings of rules.file's [archive.NAME] or
+// [webhook.NAME] in the API's key names; stored, and in use, before the
+// answer: 201 for a new one, 200 when it replaced one.
+template <class Spec>
+void management_api::put_sink(std::shared_ptr<call> c) {
+  if (!rules_) return c->fail(503, "this node has no rule book");
+  constexpr bool archive = std::is_same_v<Spec, archive_spec>;
+  const char* what = archive ? "archive" : "webhook";
+  const std::string name = c->param("name");
+  if (!valid_definition_name(name))
+    return c->fail(400, std::string{"a "} + what + " name is 1 to 64 letters, digits, '-' or '_'");
+  auto body = c->body_object();
+  if (!body) return;
+  if (auto n = body->find("name"); n != body->end() && *n != name)
+    return c->fail(400,
+                   std::string{what} + " '" + name + "': \"name\" must be the name in the path");
+  Spec spec;
+  try {
+    json_definition_reader in{*body};
+    if constexpr (archive) {
+      spec = read_archive(name, in);
+    } else {
+      spec = read_webhook(name, in);
+      webhook_client::check(spec);
+    }
+  } catch (const std::exception& e) {  // definition_error, webhook_url_error
+    return c->fail(400, std::string{what} + " '" + name + "': " + e.what());
+  }
+  spdlog::info("{} '{}' put by {}", what, name, c->who);
+  auto book = rules_;
+  rules_->put(spec, [c, book, name](rule_book::outcome o) {
+    if (o.status >= 300) return c->fail(o.status, o.message);
+    const auto listing = book->sinks_defined();
+    for (const auto& [s, from_api] : defined<Spec>(listing))
+      if (s.name == name) return c->reply(o.status, shown(s, from_api));
+    c->fail(409, "it was replaced meanwhile");
+  });
+}
+
+template <class Spec>
+void management_api::delete_sink(std::shared_ptr<call> c) {
+  if (!rules_) return c->fail(503, "this node has no rule book");
+  constexpr bool archive = std::is_same_v<Spec, archive_spec>;
+  const std::string name = c->param("name");
+  spdlog::info("{} '{}' deleted by {}", archive ? "archive" : "webhook", name, c->who);
+  rules_->erase(archive ? rule_book::kind::archive : rule_book::kind::webhook, name,
+                [c](rule_book::outcome o) {
+                  if (o.status >= 300) return c->fail(o.status, o.message);
+                  c->no_content();
+                });
+}
+
+template void management_api::list_sinks<archive_spec>(std::shared_ptr<call>);
+template void management_api::list_sinks<webhook_spec>(std::shared_ptr<call>);
+template void management_api::get_sink<archive_spec>(std::shared_ptr<call>);
+template void management_api::get_sink<webhook_spec>(std::shared_ptr<call>);
+template void management_api::put_sink<archive_spec>(std::shared_ptr<call>);
+template void management_api::put_sink<webhook_spec>(std::shared_ptr<call>);
+template void management_api::delete_sink<archive_spec>(std::shared_ptr<call>);
+template void management_api::delete_sink<webhook_spec>(std::shared_ptr<call>);
 
 }  // namespace convoy::runtime

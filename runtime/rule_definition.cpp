@@ -182,4 +182,135 @@ std::optional<telemetry_rule> rule_from_json(const std::string& name, const json
   return r;
 }
 
+namespace {
+
+std::int64_t bounded(definition_reader& in, std::string_view key, std::int64_t fallback,
+                     std::int64_t low, std::int64_t high) {
+  auto v = in.integer(key);
+  if (!v) return fallback;
+  if (*v < low || *v > high)
+    in.fail(key, in.quote(key) + " must be an integer from " + std::to_string(low) + " to " +
+                     std::to_string(high));
+  return *v;
+}
+
+}  // namespace
+
+archive_spec read_archive(const std::string& name, definition_reader& in) {
+  in.only({"gzip", "max_segment_bytes", "max_segment_seconds", "flush_ms", "sync",
+           "max_pending_bytes"});
+  archive_spec a;
+  a.name = name;
+  a.gzip = in.boolean("gzip").value_or(false);
+  a.max_segment_bytes =
+      static_cast<std::uint64_t>(bounded(in, "max_segment_bytes", 64ll << 20, 4096, 1ll << 40));
+  a.max_segment_seconds =
+      static_cast<std::uint32_t>(bounded(in, "max_segment_seconds", 3600, 1, 30ll * 86'400));
+  a.flush_ms = static_cast<std::uint32_t>(bounded(in, "flush_ms", 200, 1, 60'000));
+  a.sync = in.boolean("sync").value_or(true);
+  a.max_pending_bytes =
+      static_cast<std::size_t>(bounded(in, "max_pending_bytes", 16ll << 20, 1ll << 16, 1ll << 32));
+  return a;
+}
+
+webhook_spec read_webhook(const std::string& name, definition_reader& in) {
+  in.only({"url", "ca_file", "batch_size", "batch_ms", "max_queue", "timeout_ms",
+           "retry_initial_ms", "retry_max_ms"});
+  webhook_spec w;
+  w.name = name;
+  auto url = in.text("url");
+  if (!url) in.fail("url", in.quote("url") + " is required");
+  w.url = *url;
+  const auto host_at = w.url.starts_with("https://") ? 8u : w.url.starts_with("http://") ? 7u : 0u;
+  if (host_at == 0 || w.url.size() <= host_at || w.url[host_at] == '/')
+    in.fail("url", in.quote("url") + " must be an http:// or https:// URL with a host");
+  w.ca_file = in.text("ca_file").value_or("");
+  if (!w.ca_file.empty() && host_at != 8)
+    in.fail("ca_file", in.quote("ca_file") + " is for https:// URLs");
+  auto u32 = [&](std::string_view key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
+    return static_cast<std::uint32_t>(bounded(in, key, fallback, low, high));
+  };
+  w.batch_size = u32("batch_size", 100, 1, 100'000);
+  w.batch_ms = u32("batch_ms", 1000, 1, 600'000);
+  w.max_queue = u32("max_queue", 10'000, 1, 10'000'000);
+  w.timeout_ms = u32("timeout_ms", 5000, 100, 600'000);
+  w.retry_initial_ms = u32("retry_initial_ms", 500, 10, 600'000);
+  w.retry_max_ms = u32("retry_max_ms", 30'000, 10, 3'600'000);
+  if (w.retry_max_ms < w.retry_initial_ms)
+    in.fail("retry_max_ms",
+            in.quote("retry_max_ms") + " must not be below " + in.quote("retry_initial_ms"));
+  return w;
+}
+
+const json* json_definition_reader::find(std::string_view key) const {
+  auto it = j_.find(key_name(key, key_style::json));
+  return it == j_.end() ? nullptr : &*it;
+}
+
+void json_definition_reader::only(std::initializer_list<std::string_view> known) {
+  for (const auto& [k, v] : j_.items()) {
+    bool ok = k == "name" || k == "origin" || k == "directory";  // shown by GET, ignored
+    for (auto key : known)
+      ok = ok || k == key_name(key, key_style::json);
+    if (ok) continue;
+    std::string list;
+    for (auto key : known)
+      list += (list.empty() ? "" : ", ") + key_name(key, key_style::json);
+    fail({}, "unknown key \"" + k + "\" (known: " + list + ")");
+  }
+}
+
+std::optional<std::string> json_definition_reader::text(std::string_view key) {
+  const json* v = find(key);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) fail(key, quote(key) + " must be a string");
+  return v->get<std::string>();
+}
+
+std::optional<std::int64_t> json_definition_reader::integer(std::string_view key) {
+  const json* v = find(key);
+  if (!v) return std::nullopt;
+  if (!v->is_number_integer()) fail(key, quote(key) + " must be an integer");
+  return v->get<std::int64_t>();
+}
+
+std::optional<bool> json_definition_reader::boolean(std::string_view key) {
+  const json* v = find(key);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) fail(key, quote(key) + " must be true or false");
+  return v->get<bool>();
+}
+
+void json_definition_reader::fail(std::string_view, const std::string& what) {
+  throw definition_error(what);
+}
+
+std::string json_definition_reader::quote(std::string_view key) const {
+  return "\"" + key_name(key, key_style::json) + "\"";
+}
+
+json archive_to_json(const archive_spec& a) {
+  return {{"name", a.name},
+          {"directory", a.directory},
+          {"gzip", a.gzip},
+          {"maxSegmentBytes", a.max_segment_bytes},
+          {"maxSegmentSeconds", a.max_segment_seconds},
+          {"flushMs", a.flush_ms},
+          {"sync", a.sync},
+          {"maxPendingBytes", a.max_pending_bytes}};
+}
+
+json webhook_to_json(const webhook_spec& w) {
+  json out = {{"name", w.name},
+              {"url", w.url},
+              {"batchSize", w.batch_size},
+              {"batchMs", w.batch_ms},
+              {"maxQueue", w.max_queue},
+              {"timeoutMs", w.timeout_ms},
+              {"retryInitialMs", w.retry_initial_ms},
+              {"retryMaxMs", w.retry_max_ms}};
+  if (!w.ca_file.empty()) out["caFile"] = w.ca_file;
+  return out;
+}
+
 }  // namespace convoy::runtime

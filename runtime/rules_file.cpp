@@ -41,19 +41,6 @@ std::vector<std::string> strings(const std::string& name, const toml::table& t,
   return toml_strings<rules_file_error>(name, t, where, key);
 }
 
-std::int64_t integer(const std::string& name, const toml::table& t, const std::string& where,
-                     std::string_view key, std::int64_t fallback, std::int64_t low,
-                     std::int64_t high) {
-  const toml::node* n = t.get(key);
-  if (!n) return fallback;
-  const auto* v = n->as_integer();
-  if (!v || v->get() < low || v->get() > high)
-    fail(name, n,
-         "'" + where + std::string{key} + "' must be an integer from " + std::to_string(low) +
-             " to " + std::to_string(high));
-  return v->get();
-}
-
 bool boolean(const std::string& name, const toml::table& t, const std::string& where,
              std::string_view key, bool fallback) {
   const toml::node* n = t.get(key);
@@ -62,54 +49,41 @@ bool boolean(const std::string& name, const toml::table& t, const std::string& w
   return n->as_boolean()->get();
 }
 
-archive_spec parse_archive(const std::string& name, const std::string& archive,
-                           const toml::table& t) {
-  std::string where = "archive." + archive + ".";
-  only_keys(name, t, where,
-            {"gzip", "max_segment_bytes", "max_segment_seconds", "flush_ms", "sync",
-             "max_pending_bytes"});
-  archive_spec a;
-  a.name = archive;
-  a.gzip = boolean(name, t, where, "gzip", false);
-  a.max_segment_bytes = static_cast<std::uint64_t>(
-      integer(name, t, where, "max_segment_bytes", 64ll << 20, 4096, 1ll << 40));
-  a.max_segment_seconds = static_cast<std::uint32_t>(
-      integer(name, t, where, "max_segment_seconds", 3600, 1, 30ll * 86'400));
-  a.flush_ms = static_cast<std::uint32_t>(integer(name, t, where, "flush_ms", 200, 1, 60'000));
-  a.sync = boolean(name, t, where, "sync", true);
-  a.max_pending_bytes = static_cast<std::size_t>(
-      integer(name, t, where, "max_pending_bytes", 16ll << 20, 1ll << 16, 1ll << 32));
-  return a;
-}
+// A [archive.NAME] or [webhook.NAME] table as a definition_reader.
+class toml_definition_reader : public definition_reader {
+ public:
+  toml_definition_reader(const std::string& file, const toml::table& t, std::string where)
+      : file_(file), t_(t), where_(std::move(where)) {}
+  void only(std::initializer_list<std::string_view> known) override {
+    only_keys(file_, t_, where_, known);
+  }
+  std::optional<std::string> text(std::string_view key) override {
+    if (!t_.get(key)) return std::nullopt;
+    return runtime::text(file_, t_, where_, key, false);
+  }
+  std::optional<std::int64_t> integer(std::string_view key) override {
+    const toml::node* n = t_.get(key);
+    if (!n) return std::nullopt;
+    if (!n->as_integer()) fail(key, quote(key) + " must be an integer");
+    return n->as_integer()->get();
+  }
+  std::optional<bool> boolean(std::string_view key) override {
+    if (!t_.get(key)) return std::nullopt;
+    return runtime::boolean(file_, t_, where_, key, false);
+  }
+  [[noreturn]] void fail(std::string_view key, const std::string& what) override {
+    const toml::node* at = key.empty() ? nullptr : t_.get(key);
+    runtime::fail(file_, at ? at : &t_, what);
+  }
+  std::string quote(std::string_view key) const override {
+    return "'" + where_ + std::string{key} + "'";
+  }
 
-webhook_spec parse_webhook(const std::string& name, const std::string& hook, const toml::table& t) {
-  std::string where = "webhook." + hook + ".";
-  only_keys(name, t, where,
-            {"url", "ca_file", "batch_size", "batch_ms", "max_queue", "timeout_ms",
-             "retry_initial_ms", "retry_max_ms"});
-  webhook_spec w;
-  w.name = hook;
-  w.url = text(name, t, where, "url", true);
-  const auto host_at = w.url.starts_with("https://") ? 8u : w.url.starts_with("http://") ? 7u : 0u;
-  if (host_at == 0 || w.url.size() <= host_at || w.url[host_at] == '/')
-    fail(name, t.get("url"), "'" + where + "url' must be an http:// or https:// URL with a host");
-  w.ca_file = text(name, t, where, "ca_file", false);
-  if (!w.ca_file.empty() && host_at != 8)
-    fail(name, t.get("ca_file"), "'" + where + "ca_file' is for https:// URLs");
-  auto u32 = [&](std::string_view key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
-    return static_cast<std::uint32_t>(integer(name, t, where, key, fallback, low, high));
-  };
-  w.batch_size = u32("batch_size", 100, 1, 100'000);
-  w.batch_ms = u32("batch_ms", 1000, 1, 600'000);
-  w.max_queue = u32("max_queue", 10'000, 1, 10'000'000);
-  w.timeout_ms = u32("timeout_ms", 5000, 100, 600'000);
-  w.retry_initial_ms = u32("retry_initial_ms", 500, 10, 600'000);
-  w.retry_max_ms = u32("retry_max_ms", 30'000, 10, 3'600'000);
-  if (w.retry_max_ms < w.retry_initial_ms)
-    fail(name, t.get("retry_max_ms"),
-         "'" + where + "retry_max_ms' must not be below retry_initial_ms");
-  return w;
-}
+ private:
+  const std::string& file_;
+  const toml::table& t_;
+  std::string where_;
+};
 
 }  // namespace
 
@@ -129,7 +103,8 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
         fail(name, &value, "archive name '" + archive + "' must be letters, digits, '-' or '_'");
       const toml::table* spec = value.as_table();
       if (!spec) fail(name, &value, "'archive." + archive + "' must be a table");
-      out.archives.push_back(parse_archive(name, archive, *spec));
+      toml_definition_reader in{name, *spec, "archive." + archive + "."};
+      out.archives.push_back(read_archive(archive, in));
     }
   }
   if (const toml::node* hooks = root.get("webhook")) {
@@ -141,7 +116,8 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
         fail(name, &value, "webhook name '" + hook + "' must be letters, digits, '-' or '_'");
       const toml::table* spec = value.as_table();
       if (!spec) fail(name, &value, "'webhook." + hook + "' must be a table");
-      out.webhooks.push_back(parse_webhook(name, hook, *spec));
+      toml_definition_reader in{name, *spec, "webhook." + hook + "."};
+      out.webhooks.push_back(read_webhook(hook, in));
     }
   }
   const toml::node* rules = root.get("rule");

@@ -21,7 +21,7 @@ enum class database : std::uint8_t {
   consents,        // VIN, subject, purpose -> stored_consent (schema version 3)
   vehicle_states,  // VIN -> stored_vehicle_state (schema version 4)
   commands,        // VIN, command id -> stored_command (schema version 5)
-  definitions,     // kind/name -> JSON: what the management API defined (schema version 6)
+  definitions,     // kind/name -> JSON: rules, webhooks, archives made over the API (schema 6)
 };
 
 inline constexpr std::size_t database_count = 11;

@@ -412,7 +412,9 @@ class OpenApiTest(ApiTestCase):
                   "/api/v1/vehicles/{vin}/devices/{deviceId}/replace": {"deviceId": "d3", "fingerprint": FP2},
                   "/api/v1/vehicles/{vin}/commands": {"command": "climate", "ttlSeconds": 60},
                   "/api/v1/rules/test": {"topic": "vehicles/V/telemetry/x", "payload": "{}"},
-                  "/api/v1/rules/{name}": {"topic": "doc/#", "actions": ["deliver"]}}
+                  "/api/v1/rules/{name}": {"topic": "doc/#", "actions": ["deliver"]},
+                  "/api/v1/archives/{name}": {"gzip": True},
+                  "/api/v1/webhooks/{name}": {"url": "http://127.0.0.1:9/doc"}}
         checked = 0
         # Reads first, then writes, deletes last: later calls still find things.
         order = {"get": 0, "post": 1, "patch": 1, "put": 1, "delete": 2}
@@ -483,10 +485,11 @@ class GarbageTest(ApiTestCase):
         keys = ["topic", "payload", "payloadEncoding", "qos", "retain", "messageExpiryInterval",
                 "userProperties", "contentType", "responseTopic", "correlationData", "vin", "model",
                 "region", "deviceId", "fingerprint", "actions", "where", "format", "archive", "webhook",
-                "republishTopic", "subject", "name"]
+                "republishTopic", "subject", "name", "url", "caFile", "batchSize", "gzip", "flushMs", "sync"]
         targets = [("POST", "/api/v1/publish"), ("POST", "/api/v1/vehicles"),
                    ("PATCH", f"/api/v1/vehicles/{VIN}"), ("POST", f"/api/v1/vehicles/{VIN}/devices"),
-                   ("POST", f"/api/v1/vehicles/{VIN}/devices/x/replace"), ("PUT", "/api/v1/rules/fuzz")]
+                   ("POST", f"/api/v1/vehicles/{VIN}/devices/x/replace"), ("PUT", "/api/v1/rules/fuzz"),
+                   ("PUT", "/api/v1/webhooks/fuzz"), ("PUT", "/api/v1/archives/fuzz")]
         self.api.post("/api/v1/vehicles", {"vin": VIN})
         for _ in range(200):
             body = {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(0, 5))}

@@ -687,6 +687,90 @@ class RulesOverApiTest(unittest.TestCase):
         api = Api(broker.http_port)
         self.assertEqual([d["name"] for d in api.get("/api/v1/rules").json["data"]], ["bulk", "speeding"])
 
+    def test_archives_and_webhooks_over_the_api(self):
+        first, second = Hook(), Hook()
+        self.addCleanup(first.close)
+        self.addCleanup(second.close)
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        settings = {"node.data_dir": os.path.join(tmp.name, "data"), "rules.archive_dir": os.path.join(tmp.name, "arch")}
+        broker = Broker(settings).start()
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        hook = {"url": f"http://127.0.0.1:{first.port}/hook", "batchSize": 1, "batchMs": 20}
+        r = api.call("PUT", "/api/v1/webhooks/ops", body=hook)
+        self.assertEqual((r.status, r.json["origin"], r.json["maxQueue"]), (201, "api", 10000), r)
+        r = api.call("PUT", "/api/v1/archives/cold", body={"gzip": True, "flushMs": 20})
+        self.assertEqual((r.status, r.json["directory"]), (201, os.path.join(tmp.name, "arch", "cold")), r)
+        rule = {"topic": "vehicles/+/telemetry/alerts", "actions": ["archive", "webhook"],
+                "archive": "cold", "webhook": "ops"}
+        self.assertEqual(api.call("PUT", "/api/v1/rules/alerts", body=rule).status, 201)
+        for body, fragment in [({"url": "ftp://x/y"}, '"url" must be an http:// or https:// URL'),
+                               ({"url": "http://h:1/x", "batchSize": 0}, '"batchSize" must be an integer from 1 to 100000'),
+                               ({"url": "http://h:1/x", "caFile": "/x.pem"}, '"caFile" is for https:// URLs'),
+                               ({"url": "https://h:1/x", "caFile": "/nonexistent.pem"}, "cannot be read"),
+                               ({"batchSize": 1}, '"url" is required'),
+                               ({"url": "http://h:1/x", "color": 1}, 'unknown key "color"')]:
+            r = api.call("PUT", "/api/v1/webhooks/bad", body=body)
+            self.assertEqual(r.status, 400, (body, r))
+            self.assertIn(fragment, r.json["message"])
+            self.assertTrue(r.json["message"].startswith("webhook 'bad': "), r.json["message"])
+        r = api.call("PUT", "/api/v1/archives/bad", body={"flushMs": "soon"})
+        self.assertEqual((r.status, r.json["message"]), (400, "archive 'bad': \"flushMs\" must be an integer"))
+        r = api.delete("/api/v1/webhooks/ops")
+        self.assertEqual(r.status, 409)
+        self.assertIn("used by rule 'alerts'", r.json["message"])
+        self.assertEqual(api.delete("/api/v1/archives/absent").status, 404)
+
+        car = Client(broker.port, CAR, V5)
+        car.connect()
+        car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"n": 1}), qos=1)
+        self.assertEqual(len(read_archive(os.path.join(tmp.name, "arch", "cold"))), 1)
+        deadline = time.monotonic() + 5
+        while len(first.items()) < 1:
+            self.assertLess(time.monotonic(), deadline, broker.log())
+            time.sleep(0.05)
+        car.close()
+
+        # All three come back after a restart; a changed webhook keeps its actor and moves.
+        broker.stop(keep_data=True)
+        broker = Broker(settings).start()
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        self.assertEqual([w["name"] for w in api.get("/api/v1/webhooks").json["data"]], ["ops"])
+        self.assertEqual(api.get("/api/v1/archives/cold").json["gzip"], True)
+        r = api.call("PUT", "/api/v1/webhooks/ops", body={**hook, "url": f"http://127.0.0.1:{second.port}/hook"})
+        self.assertEqual(r.status, 200, r)
+        car = Client(broker.port, CAR, V5)
+        car.connect()
+        self.addCleanup(car.close)
+        car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"n": 2}), qos=1)
+        self.assertEqual(len(read_archive(os.path.join(tmp.name, "arch", "cold"))), 2)
+        deadline = time.monotonic() + 5
+        while len(second.items()) < 1:
+            self.assertLess(time.monotonic(), deadline, broker.log())
+            time.sleep(0.05)
+        self.assertEqual((len(first.items()), second.items()[0]["data"]), (1, {"n": 2}))
+        # Deleted in order: the rule, then what it fed.
+        self.assertEqual(api.delete("/api/v1/rules/alerts").status, 204)
+        self.assertEqual(api.delete("/api/v1/webhooks/ops").status, 204)
+        self.assertEqual(api.delete("/api/v1/archives/cold").status, 204)
+        self.assertEqual(api.get("/api/v1/webhooks/ops").status, 404)
+        self.assertEqual(api.get("/api/v1/archives").json["data"], [])
+
+    def test_names_rules_file_defines_are_not_the_apis(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        broker, _, _ = rules_node(tmp.name, RULES)
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        listed = api.get("/api/v1/archives").json["data"]
+        self.assertEqual([(a["name"], a["origin"]) for a in listed], [("cold", "file"), ("speeding", "file")])
+        r = api.call("PUT", "/api/v1/archives/cold", body={})
+        self.assertEqual(r.status, 409)
+        self.assertIn("defined in rules.file", r.json["message"])
+        self.assertEqual(api.delete("/api/v1/archives/speeding").status, 409)
+
     def test_without_a_rules_file_the_api_makes_the_rules(self):
         broker = Broker().start()
         self.addCleanup(broker.stop)

@@ -209,7 +209,7 @@ max_segment_bytes = 1048576
   CHECK(parse_error("[webhook.ops]\nurl = \"https://example.com/x\"\nca_file = \"ca.pem\"\n") == "");
   CHECK(parse_error("[webhook.ops]\nurl = \"http://h:1/x\"\nretry_initial_ms = 500\n"
                     "retry_max_ms = 100\n")
-            .find("must not be below retry_initial_ms") != std::string::npos);
+            .find("must not be below 'webhook.ops.retry_initial_ms'") != std::string::npos);
   CHECK(republish_topic("services/{vin}/{topic}", "vehicles/V1/telemetry/a") ==
         "services/V1/telemetry/a");
   CHECK(republish_topic("services/{vin}", "fleet/x") == "");  // no VIN: no topic
