@@ -762,6 +762,87 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
     });
   });
 
+  // Archives and webhooks: those of rules.file and those made over the API.
+  struct sink_args {
+    std::string name, url, ca_file;
+    std::optional<std::int64_t> batch_size, batch_ms, max_queue, timeout_ms, flush_ms,
+        max_segment_bytes, max_segment_seconds;
+    std::optional<bool> gzip, sync;
+  };
+  auto sa = std::make_shared<sink_args>();
+  auto print_sink = [](const json& d) {
+    json flat = d;
+    for (auto& [k, v] : flat.items())
+      if (!v.is_string()) v = v.dump();
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (const auto& [k, v] : flat.items())
+      fields.emplace_back(k, k);
+    print_fields(flat, fields);
+  };
+  for (const char* kind : {"archives", "webhooks"}) {
+    const bool hooks = std::string_view{kind} == "webhooks";
+    auto* app =
+        ctl.add_subcommand(kind, hooks ? "Webhooks of the routing rules: list, get, put, delete"
+                                       : "Archives of the routing rules: list, get, put, delete");
+    app->require_subcommand(1);
+    const std::string base = std::string{"/api/v1/"} + kind;
+    add(app->add_subcommand("list", "Those of rules.file and those made over the API"), [output,
+                                                                                         base,
+                                                                                         hooks](
+                                                                                            session&
+                                                                                                s) {
+      output(s, s.call("GET", base)["data"], [hooks](const json& d) {
+        if (hooks)
+          print_rows(d, {{"WEBHOOK", "name"}, {"ORIGIN", "origin"}, {"URL", "url"}});
+        else
+          print_rows(d, {{"ARCHIVE", "name"}, {"ORIGIN", "origin"}, {"DIRECTORY", "directory"}});
+      });
+    });
+    auto* get = app->add_subcommand("get", "One, with its settings");
+    get->add_option("name", sa->name, "Its name")->required();
+    add(get, [output, base, sa, print_sink](session& s) {
+      output(s, s.call("GET", base + "/" + encode(sa->name)), print_sink);
+    });
+    auto* put = app->add_subcommand("put", "Create or replace one over the API (stored)");
+    put->add_option("name", sa->name, "Its name")->required();
+    if (hooks) {
+      put->add_option("url", sa->url, "http:// or https:// URL")->required();
+      put->add_option("--ca-file", sa->ca_file, "https: the CAs to trust (default: the system's)");
+      put->add_option("--batch-size", sa->batch_size, "Items per POST at most");
+      put->add_option("--batch-ms", sa->batch_ms, "How long a partial batch waits");
+      put->add_option("--max-queue", sa->max_queue, "Items held while the endpoint is down");
+      put->add_option("--timeout-ms", sa->timeout_ms, "Per POST");
+    } else {
+      put->add_option("--gzip", sa->gzip, "true: gzip segments");
+      put->add_option("--sync", sa->sync, "false: no fdatasync per batch");
+      put->add_option("--flush-ms", sa->flush_ms, "How long a batch waits");
+      put->add_option("--max-segment-bytes", sa->max_segment_bytes, "Rotate at this size");
+      put->add_option("--max-segment-seconds", sa->max_segment_seconds, "Rotate at this age");
+    }
+    add(put, [output, base, sa, print_sink](session& s) {
+      json body = json::object();
+      if (!sa->url.empty()) body["url"] = sa->url;
+      if (!sa->ca_file.empty()) body["caFile"] = sa->ca_file;
+      for (auto [key, value] : {std::pair{"batchSize", &sa->batch_size},
+                                {"batchMs", &sa->batch_ms},
+                                {"maxQueue", &sa->max_queue},
+                                {"timeoutMs", &sa->timeout_ms},
+                                {"flushMs", &sa->flush_ms},
+                                {"maxSegmentBytes", &sa->max_segment_bytes},
+                                {"maxSegmentSeconds", &sa->max_segment_seconds}})
+        if (*value) body[key] = **value;
+      if (sa->gzip) body["gzip"] = *sa->gzip;
+      if (sa->sync) body["sync"] = *sa->sync;
+      output(s, s.call("PUT", base + "/" + encode(sa->name), body), print_sink);
+    });
+    auto* del = app->add_subcommand("delete", "Delete one made over the API (no rule may name it)");
+    del->add_option("name", sa->name, "Its name")->required();
+    add(del, [base, sa, hooks](session& s) {
+      s.call("DELETE", base + "/" + encode(sa->name));
+      std::cout << "deleted " << (hooks ? "webhook " : "archive ") << sa->name << "\n";
+    });
+  }
+
   auto* devices = ctl.add_subcommand("devices", "The device registry: a vehicle's devices");
   devices->require_subcommand(1);
   auto* d_add = devices->add_subcommand("add", "Add a device with its certificate fingerprint");

@@ -757,6 +757,21 @@ class RulesOverApiTest(unittest.TestCase):
         self.assertEqual(api.delete("/api/v1/archives/cold").status, 204)
         self.assertEqual(api.get("/api/v1/webhooks/ops").status, 404)
         self.assertEqual(api.get("/api/v1/archives").json["data"], [])
+        # The same through convoy ctl.
+        ctl = [BINARY, "ctl", "--url", f"http://127.0.0.1:{broker.http_port}"]
+        run = lambda *args: subprocess.run(ctl + list(args), capture_output=True, text=True, timeout=30)
+        p = run("webhooks", "put", "ops2", f"http://127.0.0.1:{first.port}/hook", "--batch-size", "7")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"batchSize:\s+7")
+        p = run("archives", "put", "warm", "--gzip", "true")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(run("webhooks", "list").stdout, r"ops2\s+api\s+http://127.0.0.1:\d+/hook")
+        self.assertRegex(run("archives", "get", "warm").stdout, r"gzip:\s+true")
+        p = run("webhooks", "put", "bad", "ftp://x")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("must be an http:// or https:// URL", p.stderr)
+        self.assertEqual(run("webhooks", "delete", "ops2").returncode, 0)
+        self.assertEqual(run("archives", "delete", "warm").returncode, 0)
 
     def test_names_rules_file_defines_are_not_the_apis(self):
         tmp = tempfile.TemporaryDirectory()
