@@ -16,8 +16,6 @@
 #include "actors/inspection.hpp"
 #include "actors/metrics.hpp"
 #include "actors/telemetry_payload.hpp"
-#include "protocol/base64.hpp"
-#include "protocol/utf8.hpp"
 
 namespace convoy {
 
@@ -109,10 +107,7 @@ std::string archive_line(const app_message& m) {
   std::string_view payload = m.payload ? std::string_view{*m.payload} : std::string_view{};
   // Bulk telemetry is archived without being parsed: text stays text,
   // anything else is base64.
-  if (mqtt::is_valid_utf8(payload))
-    line["payload"] = payload;
-  else
-    line["payloadBase64"] = base64_encode(payload);
+  put_raw_payload(line, payload);
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

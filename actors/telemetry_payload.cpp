@@ -2,6 +2,9 @@
 
 #include <zlib.h>
 
+#include "protocol/base64.hpp"
+#include "protocol/utf8.hpp"
+
 namespace convoy {
 
 std::optional<payload_format> parse_payload_format(std::string_view name) {
@@ -24,6 +27,13 @@ std::string_view to_string(payload_format f) {
       return "msgpack";
   }
   return "auto";
+}
+
+void put_raw_payload(nlohmann::json& record, std::string_view payload) {
+  if (mqtt::is_valid_utf8(payload))
+    record["payload"] = payload;
+  else
+    record["payloadBase64"] = base64_encode(payload);
 }
 
 std::string gzip_compress(std::string_view data) {

@@ -35,6 +35,10 @@ decoded_payload decode_payload(std::string_view payload, std::string_view conten
                                payload_format format, std::size_t max_inflated = 1 << 20);
 
 // gzip, for tests and the archive's segment files: one complete gzip member.
+// The payload as it came, in a JSON record of the message: "payload" when
+// it is UTF-8 text, else "payloadBase64" (archives and webhooks).
+void put_raw_payload(nlohmann::json& record, std::string_view payload);
+
 std::string gzip_compress(std::string_view data);
 // Inflates a gzip stream (all members); nullopt when corrupt or larger than max.
 std::optional<std::string> gzip_inflate(std::string_view data, std::size_t max);

@@ -10,8 +10,6 @@
 #include "actors/metrics.hpp"
 #include "actors/telemetry_payload.hpp"
 #include "actors/telemetry_rules.hpp"
-#include "protocol/base64.hpp"
-#include "protocol/utf8.hpp"
 
 namespace convoy {
 
@@ -88,10 +86,8 @@ std::string webhook_item_json(const app_message& m) {
                                 payload_format::automatic);
   if (!decoded.value.is_discarded())
     item["data"] = std::move(decoded.value);
-  else if (mqtt::is_valid_utf8(payload))
-    item["payload"] = payload;
   else
-    item["payloadBase64"] = base64_encode(payload);
+    put_raw_payload(item, payload);
   return item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
