@@ -19,6 +19,16 @@
 
 namespace convoy::runtime {
 
+template <class... Args>
+std::optional<storage::read_txn> lmdb_store::begin_read(fmt::format_string<Args...> what,
+                                                        Args&&... args) {
+  auto txn = storage::read_txn::begin(env_);
+  if (txn) return std::move(*txn);
+  spdlog::error("storage: {}: {}", fmt::format(what, std::forward<Args>(args)...),
+                txn.error().what());
+  return std::nullopt;
+}
+
 namespace {
 
 std::string encode_props(const mqtt::properties& props) {
@@ -294,11 +304,8 @@ std::optional<vehicle_record> vehicle_from(std::string_view value, std::string_v
 }  // namespace
 
 std::optional<vehicle_record> lmdb_store::load_vehicle(const std::string& vin) {
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: reading vehicle '{}': {}", vin, txn.error().what());
-    return std::nullopt;
-  }
+  auto txn = begin_read("reading vehicle '{}'", vin);
+  if (!txn) return std::nullopt;
   auto value = txn->get(storage::database::vehicles, storage::name_key(vin));
   if (!value) {
     spdlog::error("storage: reading vehicle '{}': {}", vin, value.error().what());
@@ -315,11 +322,8 @@ std::vector<vehicle_record> lmdb_store::list_vehicles(
     const std::function<bool(const vehicle_record&)>& wanted, bool& more) {
   std::vector<vehicle_record> out;
   more = false;
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: listing vehicles: {}", txn.error().what());
-    return out;
-  }
+  auto txn = begin_read("listing vehicles");
+  if (!txn) return out;
   auto scanned = txn->for_each_after(storage::database::vehicles, storage::name_key(after),
                                      [&](std::string_view key, std::string_view value) {
                                        auto v = vehicle_from(value, key);
@@ -359,11 +363,8 @@ bool lmdb_store::erase_vehicle(const std::string& vin, completion done) {
 
 std::vector<consent_record> lmdb_store::load_consents(const std::string& vin) {
   std::vector<consent_record> out;
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: reading the consents of '{}': {}", vin, txn.error().what());
-    return out;
-  }
+  auto txn = begin_read("reading the consents of '{}'", vin);
+  if (!txn) return out;
   auto scanned =
       txn->for_each(storage::database::consents, storage::consent_prefix(vin),
                     [&](std::string_view, std::string_view value) {
@@ -383,11 +384,8 @@ std::vector<consent_record> lmdb_store::load_consents(const std::string& vin) {
 }
 
 std::optional<vehicle_state> lmdb_store::load_vehicle_state(const std::string& vin) {
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: reading the state of '{}': {}", vin, txn.error().what());
-    return std::nullopt;
-  }
+  auto txn = begin_read("reading the state of '{}'", vin);
+  if (!txn) return std::nullopt;
   auto value = txn->get(storage::database::vehicle_states, storage::name_key(vin));
   if (!value || !*value) return std::nullopt;
   auto stored = storage::decode_vehicle_state(**value);
@@ -465,11 +463,8 @@ std::string_view vin_of_command_key(std::string_view key) {
 std::vector<command_record> lmdb_store::load_commands(
     const std::function<bool(std::string_view vin)>& wanted) {
   std::vector<command_record> out;
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: reading commands: {}", txn.error().what());
-    return out;
-  }
+  auto txn = begin_read("reading commands");
+  if (!txn) return out;
   auto scanned = txn->for_each(
       storage::database::commands, "", [&](std::string_view key, std::string_view value) {
         if (!wanted(vin_of_command_key(key))) return;
@@ -486,11 +481,8 @@ std::vector<command_record> lmdb_store::load_commands(
 
 std::optional<command_record> lmdb_store::load_command(const std::string& vin,
                                                        const std::string& id) {
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: reading command '{}': {}", id, txn.error().what());
-    return std::nullopt;
-  }
+  auto txn = begin_read("reading command '{}'", id);
+  if (!txn) return std::nullopt;
   auto value = txn->get(storage::database::commands, storage::command_key(vin, id));
   if (!value || !*value) return std::nullopt;
   auto stored = storage::decode_command(**value);
@@ -508,11 +500,8 @@ std::vector<command_record> lmdb_store::list_commands(const std::string& vin,
   // its keys forward and keeping the newest is cheap enough.
   std::vector<std::string> values;
   more = false;
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: listing the commands of '{}': {}", vin, txn.error().what());
-    return {};
-  }
+  auto txn = begin_read("listing the commands of '{}'", vin);
+  if (!txn) return {};
   const std::string prefix = storage::command_prefix(vin);
   auto scanned = txn->for_each(storage::database::commands, prefix,
                                [&](std::string_view key, std::string_view value) {
@@ -567,11 +556,8 @@ bool lmdb_store::erase_command(const std::string& vin, const std::string& id, co
 
 std::vector<std::pair<std::string, std::string>> lmdb_store::load_definitions() {
   std::vector<std::pair<std::string, std::string>> out;
-  auto txn = storage::read_txn::begin(env_);
-  if (!txn) {
-    spdlog::error("storage: reading definitions: {}", txn.error().what());
-    return out;
-  }
+  auto txn = begin_read("reading definitions");
+  if (!txn) return out;
   auto scanned = txn->for_each(storage::database::definitions, "",
                                [&](std::string_view key, std::string_view value) {
                                  out.emplace_back(std::string{key}, std::string{value});

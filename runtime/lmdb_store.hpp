@@ -5,8 +5,11 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "actors/durable_store.hpp"
 #include "runtime/storage/group_commit.hpp"
+#include "runtime/storage/read_txn.hpp"
 #include "runtime/storage/storage_env.hpp"
 #include "runtime/storage/storage_options.hpp"
 
@@ -67,6 +70,10 @@ class lmdb_store final : public durable_store {
   const storage::commit_counters& counters() const { return writer_.counters(); }
 
  private:
+  // A read transaction, or nullopt after logging "storage: <what>: <why>"
+  // (formatted only then).
+  template <class... Args>
+  std::optional<storage::read_txn> begin_read(fmt::format_string<Args...> what, Args&&... args);
   // One queue entry of stored_id fewer; at none, the message goes too.
   void drop_reference(std::uint64_t stored_id, storage::write_batch& batch);
   void put_retained(const app_message& m, storage::write_batch& batch);
