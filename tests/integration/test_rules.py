@@ -76,6 +76,15 @@ def rules_node(directory, text, archive_dir=None, **settings):
     return broker, rules, archive_dir
 
 
+def wait_until(case, condition, explain, timeout=5):
+    """Polls condition() until it holds; fails the test after `timeout`
+    seconds with explain() (the node's log, say)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        case.assertLess(time.monotonic(), deadline, explain())
+        time.sleep(0.05)
+
+
 def read_archive(directory):
     lines = []
     for path in sorted(glob.glob(os.path.join(directory, "segment-*"))):
@@ -426,10 +435,7 @@ class RulesReloadTest(unittest.TestCase):
             return api.post("/api/v1/rules/test", {"topic": topic, "payload": "{}"}).json
 
         def wait_log(text, count):
-            deadline = time.monotonic() + 5
-            while broker.log().count(text) < count:
-                self.assertLess(time.monotonic(), deadline, broker.log())
-                time.sleep(0.05)
+            wait_until(self, lambda: broker.log().count(text) >= count, broker.log)
 
         self.assertTrue(decision(f"vehicles/{CAR}/telemetry/doors")["deliver"])
         time.sleep(1.1)  # a new modification time, whatever the file system's resolution
@@ -479,10 +485,7 @@ batch_ms = 20
             with open(rules + ".tmp", "w") as f:
                 f.write(text)
             os.replace(rules + ".tmp", rules)
-            deadline = time.monotonic() + 5
-            while broker.log().count("routing rules reloaded") < reloads:
-                self.assertLess(time.monotonic(), deadline, broker.log())
-                time.sleep(0.05)
+            wait_until(self, lambda: broker.log().count("routing rules reloaded") >= reloads, broker.log)
         write(RULES + added.format(port=first.port), 1)
         self.assertIn("archive 'doors' started", broker.log())
         self.assertIn("webhook 'ops' started", broker.log())
@@ -491,20 +494,14 @@ batch_ms = 20
         self.addCleanup(car.close)
         car.publish(f"vehicles/{CAR}/telemetry/doors", json.dumps({"locked": True}), qos=1)
         self.assertEqual(len(read_archive(os.path.join(archive_dir, "doors"))), 1)  # PUBACK after the write
-        deadline = time.monotonic() + 5
-        while len(first.items()) < 1:
-            self.assertLess(time.monotonic(), deadline, broker.log())
-            time.sleep(0.05)
+        wait_until(self, lambda: len(first.items()) >= 1, broker.log)
         # The webhook moves to another endpoint and the archive to gzip:
         # the same actors carry on with the new definitions.
         write(RULES + added.format(port=second.port).replace("flush_ms = 20", "flush_ms = 20\ngzip = true"), 2)
         car.publish(f"vehicles/{CAR}/telemetry/doors", json.dumps({"locked": False}), qos=1)
         self.assertEqual(len(read_archive(os.path.join(archive_dir, "doors"))), 2)
         self.assertTrue(glob.glob(os.path.join(archive_dir, "doors", "segment-*.jsonl.gz")))
-        deadline = time.monotonic() + 5
-        while len(second.items()) < 1:
-            self.assertLess(time.monotonic(), deadline, broker.log())
-            time.sleep(0.05)
+        wait_until(self, lambda: len(second.items()) >= 1, broker.log)
         self.assertEqual(second.items()[0]["data"], {"locked": False})
         self.assertEqual(len(first.items()), 1)
 
@@ -546,19 +543,13 @@ retry_max_ms = 200
         for i in range(3):
             car.publish(f"vehicles/{CAR}/telemetry/doors", json.dumps({"n": i}), qos=1)
         api = Api(broker.http_port)
-        deadline = time.monotonic() + 5
-        while not re.search(r"convoy_webhook_failures_total [1-9]", api.get("/metrics").body):
-            self.assertLess(time.monotonic(), deadline, broker.log())
-            time.sleep(0.05)
+        wait_until(self, lambda: re.search(r"convoy_webhook_failures_total [1-9]", api.get("/metrics").body), broker.log)
         self.assertIn("TLS handshake", broker.log())
         self.assertEqual(hook.items(), [])
         time.sleep(1.1)  # a new modification time
         with open(rules, "w") as f:
             f.write(text.format(host="localhost", port=hook.port, ca=ca.cert))
-        deadline = time.monotonic() + 8
-        while len(hook.items()) < 3:
-            self.assertLess(time.monotonic(), deadline, broker.log())
-            time.sleep(0.05)
+        wait_until(self, lambda: len(hook.items()) >= 3, broker.log, timeout=8)
         self.assertEqual([i["data"]["n"] for i in hook.items()], [0, 1, 2])
 
     def test_a_ca_file_that_cannot_be_read_stops_the_node(self):
@@ -654,10 +645,7 @@ class RulesOverApiTest(unittest.TestCase):
         time.sleep(1.1)
         with open(rules, "a") as f:
             f.write('\n[[rule]]\nname = "doors"\ntopic = "x/#"\nactions = ["deliver"]\n')
-        deadline = time.monotonic() + 5
-        while "rules.file not reloaded" not in broker.log():
-            self.assertLess(time.monotonic(), deadline, broker.log())
-            time.sleep(0.05)
+        wait_until(self, lambda: "rules.file not reloaded" in broker.log(), broker.log)
         self.assertIn("rule 'doors' is defined both in rules.file and over the API", broker.log())
         with open(rules, "w") as f:
             f.write(RULES)
@@ -726,10 +714,7 @@ class RulesOverApiTest(unittest.TestCase):
         car.connect()
         car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"n": 1}), qos=1)
         self.assertEqual(len(read_archive(os.path.join(tmp.name, "arch", "cold"))), 1)
-        deadline = time.monotonic() + 5
-        while len(first.items()) < 1:
-            self.assertLess(time.monotonic(), deadline, broker.log())
-            time.sleep(0.05)
+        wait_until(self, lambda: len(first.items()) >= 1, broker.log)
         car.close()
 
         # All three come back after a restart; a changed webhook keeps its actor and moves.
@@ -746,10 +731,7 @@ class RulesOverApiTest(unittest.TestCase):
         self.addCleanup(car.close)
         car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"n": 2}), qos=1)
         self.assertEqual(len(read_archive(os.path.join(tmp.name, "arch", "cold"))), 2)
-        deadline = time.monotonic() + 5
-        while len(second.items()) < 1:
-            self.assertLess(time.monotonic(), deadline, broker.log())
-            time.sleep(0.05)
+        wait_until(self, lambda: len(second.items()) >= 1, broker.log)
         self.assertEqual((len(first.items()), second.items()[0]["data"]), (1, {"n": 2}))
         # Deleted in order: the rule, then what it fed.
         self.assertEqual(api.delete("/api/v1/rules/alerts").status, 204)
