@@ -50,6 +50,16 @@ json to_json(const subscription_record& r) {
   return j;
 }
 
+// A session with its subscriptions, as GET of one client or session shows it.
+json with_subscriptions(const session_summary& s) {
+  json j = to_json(s);
+  json subs = json::array();
+  for (const auto& r : s.subscriptions)
+    subs.push_back(to_json(r));
+  j["subscriptions"] = std::move(subs);
+  return j;
+}
+
 }  // namespace
 
 void management_api::page_sessions(std::shared_ptr<call> c, bool connected_only) {
@@ -134,12 +144,7 @@ void management_api::get_client(std::shared_ptr<call> c) {
                            if (!s || !s->connected)
                              return c->fail(
                                  404, "client '" + c->param("clientId") + "' is not connected");
-                           json j = to_json(*s);
-                           json subs = json::array();
-                           for (const auto& r : s->subscriptions)
-                             subs.push_back(to_json(r));
-                           j["subscriptions"] = std::move(subs);
-                           c->reply(200, j);
+                           c->reply(200, with_subscriptions(*s));
                          });
   });
 }
@@ -149,12 +154,7 @@ void management_api::get_session(std::shared_ptr<call> c) {
     ask<session_summary>(system_, session, session_summary_request{true}, timeout_,
                          [c](std::optional<session_summary> s) {
                            if (!s) return c->fail(404, "the session ended");
-                           json j = to_json(*s);
-                           json subs = json::array();
-                           for (const auto& r : s->subscriptions)
-                             subs.push_back(to_json(r));
-                           j["subscriptions"] = std::move(subs);
-                           c->reply(200, j);
+                           c->reply(200, with_subscriptions(*s));
                          });
   });
 }
