@@ -153,6 +153,7 @@ struct node_config {
     std::string archive_dir;  // where archives keep their segments; empty: data_dir/archive
     std::uint32_t max_inflated_bytes = 1'048'576;  // a gzip payload inflates to at most this
     std::uint32_t workers = 4;                     // rule worker actors (republish), by hash of VIN
+    std::uint32_t max_api_definitions = 256;       // rules, webhooks and archives made over the API
     bool operator==(const rules_section&) const = default;
   } rules;
 

@@ -430,6 +430,11 @@ constexpr auto keys = std::to_array<key_info>({
         "Rule worker actors that check, enrich and republish high-priority telemetry; vehicles "
         "are spread over them by VIN.",
         1, 1024),
+    integer_key<&nc::rules, &nc::rules_section::max_api_definitions>(
+        "rules.max_api_definitions",
+        "Most rules, webhooks and archives the management API may hold together (every message "
+        "is checked against every rule); a PUT beyond it is refused with 409.",
+        0, 100'000),
 
     // [commands]
     bool_key<&nc::commands, &nc::commands_section::enabled>(

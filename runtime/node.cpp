@@ -200,6 +200,7 @@ void node::start() {
           ? (std::filesystem::path(cfg_.node.data_dir) / "archive").string()
           : cfg_.rules.archive_dir;
   book_settings.max_inflated = cfg_.rules.max_inflated_bytes;
+  book_settings.max_api_definitions = cfg_.rules.max_api_definitions;
   rules_ = std::make_shared<rule_book>(*system_, ctx->rules, store_, book_settings);
   if (!cfg_.rules.file.empty()) rules_file_stamp_ = file_stamp::of(cfg_.rules.file);
   rules_->start(std::move(loaded));

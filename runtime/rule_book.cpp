@@ -264,11 +264,20 @@ rule_book::sink_listing rule_book::sinks_defined() const {
   return out;
 }
 
+std::optional<rule_book::outcome> rule_book::over_bound_locked(bool replaces) const {
+  if (replaces ||
+      api_.size() + api_archives_.size() + api_webhooks_.size() < settings_.max_api_definitions)
+    return std::nullopt;
+  return outcome{409, "the API holds " + std::to_string(settings_.max_api_definitions) +
+                          " rules, webhooks and archives already (rules.max_api_definitions)"};
+}
+
 void rule_book::put(telemetry_rule r, std::function<void(outcome)> done) {
   r.from_api = true;
   {
     std::lock_guard lock{mutex_};
     if (auto why = conflict_locked(r, file_); !why.empty()) return done({409, why});
+    if (auto full = over_bound_locked(api_.count(r.name) > 0)) return done(*full);
   }
   const std::string key = definition_key(kind::rule, r.name);
   std::string text = rule_to_json(r).dump();
@@ -289,6 +298,10 @@ void rule_book::put(telemetry_rule r, std::function<void(outcome)> done) {
           return {409, why};
         }
         bool created = api_.count(r.name) == 0;
+        if (auto full = over_bound_locked(!created)) {
+          if (store_) store_->erase_definition(key, [](bool) {});
+          return *full;
+        }
         api_[r.name] = std::move(r);
         install_locked();
         return {created ? 201u : 200u, {}};
@@ -305,17 +318,28 @@ void rule_book::put_sink(kind k, Spec spec, json shown, std::function<void(outco
                ? std::string{word(k)} + " '" + name + "' is defined in rules.file: change it there"
                : std::string{};
   };
+  auto replaces = [this](const Spec& s) {
+    if constexpr (std::is_same_v<Spec, archive_spec>)
+      return api_archives_.count(s.name) > 0;
+    else
+      return api_webhooks_.count(s.name) > 0;
+  };
   {
     std::lock_guard lock{mutex_};
     if (auto why = clash(spec.name); !why.empty()) return done({409, why});
+    if (auto full = over_bound_locked(replaces(spec))) return done(*full);
   }
   const std::string key = definition_key(k, spec.name);
   persist(
       key, shown.dump(),
-      [this, k, key, clash, spec = std::move(spec)]() mutable -> outcome {
+      [this, k, key, clash, replaces, spec = std::move(spec)]() mutable -> outcome {
         if (auto why = clash(spec.name); !why.empty()) {
           if (store_) store_->erase_definition(key, [](bool) {});
           return {409, why};
+        }
+        if (auto full = over_bound_locked(replaces(spec))) {
+          if (store_) store_->erase_definition(key, [](bool) {});
+          return *full;
         }
         bool created = false;
         if constexpr (std::is_same_v<Spec, archive_spec>) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ class rule_book : public std::enable_shared_from_this<rule_book> {
   struct settings {
     std::string archive_root;  // archive NAME writes into archive_root/NAME
     std::size_t max_inflated = 1 << 20;
+    std::size_t max_api_definitions = 256;  // rules, webhooks and archives together
   };
   // What an API change came to: 200 replaced, 201 created, 204 deleted, or
   // an error status with its message.
@@ -91,6 +93,9 @@ class rule_book : public std::enable_shared_from_this<rule_book> {
 
   // With mutex_ held: `file` with the API's archives and webhooks added.
   rules_file with_api_sinks_locked(const rules_file& file) const;
+  // With mutex_ held: 409 when a new definition would pass
+  // settings::max_api_definitions.
+  std::optional<outcome> over_bound_locked(bool replaces) const;
   // With mutex_ held: the merged rule set from file_ and api_.
   void install_locked();
   // With mutex_ held: starts or reconfigures what `defined` defines;

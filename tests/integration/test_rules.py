@@ -755,6 +755,21 @@ class RulesOverApiTest(unittest.TestCase):
         self.assertEqual(run("webhooks", "delete", "ops2").returncode, 0)
         self.assertEqual(run("archives", "delete", "warm").returncode, 0)
 
+    def test_the_api_holds_at_most_max_api_definitions(self):
+        broker = Broker({"rules.max_api_definitions": 2}).start()
+        self.addCleanup(broker.stop)
+        api = Api(broker.http_port)
+        rule = {"topic": "a/#", "actions": ["deliver"]}
+        self.assertEqual(api.call("PUT", "/api/v1/rules/a", body=rule).status, 201)
+        self.assertEqual(api.call("PUT", "/api/v1/webhooks/w", body={"url": "http://127.0.0.1:9/x"}).status, 201)
+        for path, body in (("/api/v1/rules/b", rule), ("/api/v1/archives/c", {})):
+            r = api.call("PUT", path, body=body)
+            self.assertEqual(r.status, 409, r)
+            self.assertIn("rules.max_api_definitions", r.json["message"])
+        self.assertEqual(api.call("PUT", "/api/v1/rules/a", body={**rule, "topic": "b/#"}).status, 200)  # a replacement fits
+        self.assertEqual(api.delete("/api/v1/rules/a").status, 204)
+        self.assertEqual(api.call("PUT", "/api/v1/rules/b", body=rule).status, 201)
+
     def test_names_rules_file_defines_are_not_the_apis(self):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)

@@ -176,14 +176,15 @@ TEST_CASE("config schema covers every field of node_config") {
   [[maybe_unused]] auto& [purposes_file, consent_shards, max_cached_vehicles, service_roles] =
       c.consent;
   [[maybe_unused]] auto& [state_enabled, state_shards, history_size, state_cached] = c.state;
-  [[maybe_unused]] auto& [rules_file, archive_dir, max_inflated_bytes, rule_workers] = c.rules;
+  [[maybe_unused]] auto& [rules_file, archive_dir, max_inflated_bytes, rule_workers,
+                          max_api_definitions] = c.rules;
   [[maybe_unused]] auto& [commands_enabled, command_shards, require_consent, default_timeout,
                           max_timeout, max_ttl, max_active, max_active_per_vehicle, retention,
                           notification_topic] = c.commands;
   [[maybe_unused]] auto& [http_enabled, http_bind, http_port, api_keys_file, operator_role,
                           metrics_require_auth, max_body_bytes, http_max_connections,
                           request_timeout_ms] = c.http;
-  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 4 + 4 + 4 + 10 + 9);
+  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 4 + 4 + 5 + 10 + 9);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
