@@ -74,6 +74,7 @@ void rule_book::start(rules_file file) {
     std::string name = key.substr(key.find('/') + 1);
     json j = json::parse(text, nullptr, false);
     try {
+      if (!j.is_object()) throw definition_error("the stored record is not a JSON object");
       json_definition_reader in{j};
       if (archive) {
         if (defines(file_.archives, name)) throw definition_error("rules.file defines it too");
