@@ -426,12 +426,16 @@ void rule_book::persist(const std::string& key, const std::string& json_text,
   if (!store_) return finish(true);
   // The storage's thread may only send a message (durable_store): an actor
   // waits for it and then starts archives and webhooks and answers.
-  auto waiter = system_.spawn([finish](caf::event_based_actor* self) -> caf::behavior {
-    return {[self, finish](definition_stored_atom, bool stored) {
-      finish(stored);
-      self->quit();
-    }};
-  });
+  // (It takes `finish` as a spawn argument: CAF 0.17 binds a null reference
+  // for a function actor spawned without arguments.)
+  auto waiter = system_.spawn(
+      [](caf::event_based_actor* self, std::function<void(bool)> then) -> caf::behavior {
+        return {[self, then](definition_stored_atom, bool stored) {
+          then(stored);
+          self->quit();
+        }};
+      },
+      std::function<void(bool)>{std::move(finish)});
   auto tell = [waiter](bool stored) {
     caf::anon_send(waiter, definition_stored_atom::value, stored);
   };
