@@ -128,6 +128,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<webhook_item>("convoy.webhook_item");
   cfg.add_message_type<webhook_result>("convoy.webhook_result");
   cfg.add_message_type<webhook_reconfigure>("convoy.webhook_reconfigure");
+  cfg.add_message_type<webhook_status_request>("convoy.webhook_status_request");
+  cfg.add_message_type<webhook_status>("convoy.webhook_status");
   cfg.add_message_type<archive_reconfigure>("convoy.archive_reconfigure");
   cfg.add_message_type<vehicle_state>("convoy.vehicle_state");
   cfg.add_message_type<vehicle_state_request>("convoy.vehicle_state_request");

@@ -130,6 +130,9 @@ caf::behavior webhook(webhook_actor* self, webhook_spec spec, transport_ptr tran
       },
       [self](send_atom) { send_batch(self); },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
+      [self](webhook_status_request) {
+        return webhook_status{self->state.queue.size(), self->state.failing};
+      },
   };
 }
 

@@ -51,6 +51,13 @@ struct webhook_reconfigure {
   webhook_spec spec;
 };
 
+// API -> webhook: how it is doing, answered with webhook_status.
+struct webhook_status_request {};
+struct webhook_status {
+  std::uint64_t queued = 0;  // items not yet posted, the POST in flight's among them
+  bool failing = false;      // the last POST failed; retrying with back-off
+};
+
 // Transport -> webhook: how the batch of `count` items fared.
 struct webhook_result {
   bool ok = false;
@@ -98,6 +105,14 @@ typename Inspector::result_type inspect(Inspector& f, webhook_spec& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, webhook_reconfigure& x) {
   return f(caf::meta::type_name("webhook_reconfigure"), x.spec);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_status_request&) {
+  return f(caf::meta::type_name("webhook_status_request"));
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_status& x) {
+  return f(caf::meta::type_name("webhook_status"), x.queued, x.failing);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, webhook_result& x) {

@@ -20,6 +20,7 @@
 #include "runtime/actor_ask.hpp"
 #include "runtime/api_call.hpp"
 #include "runtime/prometheus_text.hpp"
+#include "runtime/rule_book.hpp"
 
 namespace convoy::runtime {
 
@@ -350,16 +351,30 @@ void management_api::prometheus(std::shared_ptr<call> c) {
                             std::chrono::steady_clock::now() - facts_.started)
                             .count();
   base.actors_running = system_.registry().running();
+  std::vector<std::pair<std::string, caf::actor>> hooks;
+  if (rules_) hooks = rules_->webhook_actors();
+  // The mailboxes, then the webhooks; the system outlives every answer.
   ask_all<std::uint64_t>(
       system_, targets, mailbox_probe{}, std::chrono::milliseconds(1000),
-      [c, who, base](std::vector<std::optional<std::uint64_t>> answers) mutable {
+      [c, who, base, hooks,
+       &system = system_](std::vector<std::optional<std::uint64_t>> answers) mutable {
         for (std::size_t i = 0; i < answers.size(); ++i)
           if (answers[i]) base.mailboxes.push_back({(*who)[i].kind, (*who)[i].index, *answers[i]});
-        base.resident_bytes = resident_memory_bytes();
-        http_response r{http::status::ok, c->request.version()};
-        r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        r.body() = render_prometheus(base);
-        c->respond(std::move(r));
+        std::vector<caf::actor> actors;
+        for (const auto& [name, actor] : hooks)
+          actors.push_back(actor);
+        ask_all<webhook_status>(
+            system, actors, webhook_status_request{}, std::chrono::milliseconds(1000),
+            [c, base, hooks](std::vector<std::optional<webhook_status>> states) mutable {
+              for (std::size_t i = 0; i < states.size(); ++i)
+                if (states[i])
+                  base.webhooks.push_back({hooks[i].first, states[i]->queued, states[i]->failing});
+              base.resident_bytes = resident_memory_bytes();
+              http_response r{http::status::ok, c->request.version()};
+              r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+              r.body() = render_prometheus(base);
+              c->respond(std::move(r));
+            });
       });
 }
 

@@ -10,6 +10,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/broker_context.hpp"
 #include "config/config.hpp"
@@ -97,6 +98,8 @@ class management_api {
   void put_sink(std::shared_ptr<call> c);
   template <class Spec>
   void delete_sink(std::shared_ptr<call> c);
+  template <class Spec>
+  void answer_sinks(std::shared_ptr<call> c, nlohmann::json data, bool one);
   void test_rules(std::shared_ptr<call> c);
   // Remote commands (runtime/management_api_commands.cpp).
   void submit_command(std::shared_ptr<call> c);

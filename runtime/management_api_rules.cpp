@@ -4,12 +4,15 @@
 // feed, from rules.file and made over the API.
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "actors/rule_worker.hpp"
 #include "actors/telemetry_rules.hpp"
 #include "protocol/base64.hpp"
 #include "protocol/topic.hpp"
+#include "runtime/actor_ask.hpp"
 #include "runtime/api_call.hpp"
 #include "runtime/management_api.hpp"
 #include "runtime/rule_book.hpp"
@@ -174,15 +177,45 @@ const std::vector<std::pair<Spec, bool>>& defined(const rule_book::sink_listing&
 
 }  // namespace
 
+// Webhooks with how they are doing ("queued", "failing"), asked of their
+// actors; archives as defined.
+template <class Spec>
+void management_api::answer_sinks(std::shared_ptr<call> c, json data, bool one) {
+  auto finish = [c, one](json d) {
+    if (one) return c->reply(200, d.front());
+    c->reply(200, {{"data", std::move(d)}});
+  };
+  if constexpr (std::is_same_v<Spec, archive_spec>) {
+    finish(std::move(data));
+  } else {
+    std::vector<caf::actor> actors;
+    const auto running = rules_->webhook_actors();
+    for (const auto& item : data) {
+      auto it = std::find_if(running.begin(), running.end(),
+                             [&](const auto& r) { return r.first == item["name"]; });
+      actors.push_back(it == running.end() ? caf::actor{} : it->second);
+    }
+    ask_all<webhook_status>(
+        system_, actors, webhook_status_request{}, timeout_,
+        [finish, data](std::vector<std::optional<webhook_status>> states) mutable {
+          for (std::size_t i = 0; i < states.size(); ++i)
+            if (states[i]) {
+              data[i]["queued"] = states[i]->queued;
+              data[i]["failing"] = states[i]->failing;
+            }
+          finish(std::move(data));
+        });
+  }
+}
+
 template <class Spec>
 void management_api::list_sinks(std::shared_ptr<call> c) {
   json data = json::array();
-  if (rules_) {
-    const auto listing = rules_->sinks_defined();
-    for (const auto& [spec, from_api] : defined<Spec>(listing))
-      data.push_back(shown(spec, from_api));
-  }
-  c->reply(200, {{"data", std::move(data)}});
+  if (!rules_) return c->reply(200, {{"data", std::move(data)}});
+  const auto listing = rules_->sinks_defined();
+  for (const auto& [spec, from_api] : defined<Spec>(listing))
+    data.push_back(shown(spec, from_api));
+  answer_sinks<Spec>(std::move(c), std::move(data), false);
 }
 
 template <class Spec>
@@ -192,7 +225,8 @@ void management_api::get_sink(std::shared_ptr<call> c) {
   if (rules_) {
     const auto listing = rules_->sinks_defined();
     for (const auto& [spec, from_api] : defined<Spec>(listing))
-      if (spec.name == name) return c->reply(200, shown(spec, from_api));
+      if (spec.name == name)
+        return answer_sinks<Spec>(std::move(c), json::array({shown(spec, from_api)}), true);
   }
   c->fail(404, "no " + std::string{what} + " '" + name + "'");
 }

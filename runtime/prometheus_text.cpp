@@ -169,6 +169,14 @@ std::string render_prometheus(const metrics_readings& r) {
   for (const auto& m : r.mailboxes)
     w.sample("mailbox_messages",
              label("actor", m.actor) + "," + label("index", std::to_string(m.index)), m.messages);
+  w.family("webhook_queued_items", "gauge",
+           "Items a webhook holds that its endpoint has not taken yet.");
+  for (const auto& h : r.webhooks)
+    w.sample("webhook_queued_items", label("webhook", h.name), h.queued);
+  w.family("webhook_failing", "gauge",
+           "1 while a webhook's last POST failed and it retries with back-off, else 0.");
+  for (const auto& h : r.webhooks)
+    w.sample("webhook_failing", label("webhook", h.name), std::uint64_t{h.failing ? 1u : 0u});
 
   w.histogram("publish_to_deliver_seconds",
               "From a PUBLISH reaching its publisher's session to its delivery being handed to "

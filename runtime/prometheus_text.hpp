@@ -14,7 +14,13 @@ struct metrics_readings {
     std::uint32_t index = 0;
     std::uint64_t messages = 0;
   };
-  std::vector<mailbox> mailboxes;    // those that answered the probe
+  std::vector<mailbox> mailboxes;  // those that answered the probe
+  struct webhook {
+    std::string name;
+    std::uint64_t queued = 0;
+    bool failing = false;
+  };
+  std::vector<webhook> webhooks;     // those that answered
   std::uint64_t actors_running = 0;  // CAF's count of live actors
   std::uint64_t topic_shards = 0;
   std::uint64_t registry_shards = 0;

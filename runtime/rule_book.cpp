@@ -273,6 +273,14 @@ std::optional<rule_book::outcome> rule_book::over_bound_locked(bool replaces) co
                           " rules, webhooks and archives already (rules.max_api_definitions)"};
 }
 
+std::vector<std::pair<std::string, caf::actor>> rule_book::webhook_actors() const {
+  std::lock_guard lock{mutex_};
+  std::vector<std::pair<std::string, caf::actor>> out;
+  for (const auto& [name, w] : webhooks_)
+    out.emplace_back(name, w.actor.actor);
+  return out;
+}
+
 void rule_book::put(telemetry_rule r, std::function<void(outcome)> done) {
   r.from_api = true;
   {

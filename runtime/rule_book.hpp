@@ -67,6 +67,8 @@ class rule_book : public std::enable_shared_from_this<rule_book> {
   // The archives and webhooks rules may name now.
   known_sinks sinks() const;
   sink_listing sinks_defined() const;
+  // The webhook actors running now, by name (for their status).
+  std::vector<std::pair<std::string, caf::actor>> webhook_actors() const;
 
   // Creates or replaces an API definition; `done` runs once it is stored
   // and in force, or refused, maybe on the storage's thread.

@@ -339,10 +339,17 @@ class RuleActionsTest(unittest.TestCase):
         time.sleep(0.6)  # a few failed retries
         metrics = self.api.get("/metrics").body
         self.assertRegex(metrics, r"convoy_webhook_failures_total [1-9]")
+        # Operators see it held and failing, in the metrics and the API.
+        self.assertIn('convoy_webhook_queued_items{webhook="ops"} 5', metrics)
+        self.assertIn('convoy_webhook_failing{webhook="ops"} 1', metrics)
+        shown = self.api.get("/api/v1/webhooks/ops").json
+        self.assertEqual((shown["queued"], shown["failing"], shown["origin"]), (5, True, "file"))
         # Back up: the held items arrive, none lost, in order.
         self.hook.failing = False
         self.wait("held items posted after the outage",
                   lambda: sum(1 for i in self.hook.items() if i["data"].get("phase") == "down") >= 5)
+        self.wait("the queue empty again", lambda: self.api.get("/api/v1/webhooks").json["data"][0]["queued"] == 0)
+        self.assertIn('convoy_webhook_failing{webhook="ops"} 0', self.api.get("/metrics").body)
         down = [i["data"]["n"] for i in self.hook.items() if i["data"].get("phase") == "down"]
         self.assertEqual(down, list(range(5)))
         self.assertIn("failed", self.broker.log())
