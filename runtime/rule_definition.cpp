@@ -53,14 +53,19 @@ std::optional<rule_problem> check_rule(const telemetry_rule& r, const known_sink
       r.filter.starts_with("$"))
     return problem("topic", q("topic") + " must be a topic filter (not $ or $share)");
   if (r.actions == 0) return problem("actions", q("actions") + " is required (a non-empty array)");
-  if (r.has(rule_action::archive)) {
-    if (r.archive.empty())
-      return problem("archive", "the archive action needs " + q("archive") + " (a name)");
-    if (!sinks.archive || !sinks.archive(r.archive))
-      return problem("archive", "there is no archive '" + r.archive + "'");
-  } else if (!r.archive.empty()) {
-    return problem("archive", q("archive") + " is set but " + q("actions") + " has no archive");
-  }
+  // The archive and webhook actions name what they feed, and only they do.
+  auto named = [&](rule_action action, const std::string& key, const std::string& value,
+                   const std::function<bool(const std::string&)>& known) {
+    if (r.has(action)) {
+      if (value.empty())
+        return problem(key, "the " + key + " action needs " + q(key) + " (a name)");
+      if (!known || !known(value)) return problem(key, "there is no " + key + " '" + value + "'");
+    } else if (!value.empty()) {
+      return problem(key, q(key) + " is set but " + q("actions") + " has no " + key);
+    }
+    return std::optional<rule_problem>{};
+  };
+  if (auto p = named(rule_action::archive, "archive", r.archive, sinks.archive)) return p;
   if (r.has(rule_action::republish)) {
     if (r.republish_topic.empty())
       return problem("republish_topic", "the republish action needs " + q("republish_topic"));
@@ -75,14 +80,7 @@ std::optional<rule_problem> check_rule(const telemetry_rule& r, const known_sink
     return problem("republish_topic", q("republish_topic") + " and " + q("subject") +
                                           " belong to the republish action");
   }
-  if (r.has(rule_action::webhook)) {
-    if (r.webhook.empty())
-      return problem("webhook", "the webhook action needs " + q("webhook") + " (a name)");
-    if (!sinks.webhook || !sinks.webhook(r.webhook))
-      return problem("webhook", "there is no webhook '" + r.webhook + "'");
-  } else if (!r.webhook.empty()) {
-    return problem("webhook", q("webhook") + " is set but " + q("actions") + " has no webhook");
-  }
+  if (auto p = named(rule_action::webhook, "webhook", r.webhook, sinks.webhook)) return p;
   return std::nullopt;
 }
 

@@ -94,32 +94,24 @@ rules_file parse_rules_file(std::string_view text_in, const std::string& name) {
       fail(name, &value,
            "unknown table '" + std::string{key.str()} + "' (known: rule, archive, webhook)");
   rules_file out;
-  if (const toml::node* archives = root.get("archive")) {
-    const toml::table* t = archives->as_table();
-    if (!t) fail(name, archives, "'archive' must hold [archive.NAME] tables");
+  // [archive.NAME] and [webhook.NAME] tables, each read by its reader.
+  auto definitions = [&](const std::string& kind, auto read, auto& into) {
+    const toml::node* node = root.get(kind);
+    if (!node) return;
+    const toml::table* t = node->as_table();
+    if (!t) fail(name, node, "'" + kind + "' must hold [" + kind + ".NAME] tables");
     for (const auto& [key, value] : *t) {
-      std::string archive{key.str()};
-      if (!valid_definition_name(archive))
-        fail(name, &value, "archive name '" + archive + "' must be letters, digits, '-' or '_'");
+      std::string defined{key.str()};
+      if (!valid_definition_name(defined))
+        fail(name, &value, kind + " name '" + defined + "' must be letters, digits, '-' or '_'");
       const toml::table* spec = value.as_table();
-      if (!spec) fail(name, &value, "'archive." + archive + "' must be a table");
-      toml_definition_reader in{name, *spec, "archive." + archive + "."};
-      out.archives.push_back(read_archive(archive, in));
+      if (!spec) fail(name, &value, "'" + kind + "." + defined + "' must be a table");
+      toml_definition_reader in{name, *spec, kind + "." + defined + "."};
+      into.push_back(read(defined, in));
     }
-  }
-  if (const toml::node* hooks = root.get("webhook")) {
-    const toml::table* t = hooks->as_table();
-    if (!t) fail(name, hooks, "'webhook' must hold [webhook.NAME] tables");
-    for (const auto& [key, value] : *t) {
-      std::string hook{key.str()};
-      if (!valid_definition_name(hook))
-        fail(name, &value, "webhook name '" + hook + "' must be letters, digits, '-' or '_'");
-      const toml::table* spec = value.as_table();
-      if (!spec) fail(name, &value, "'webhook." + hook + "' must be a table");
-      toml_definition_reader in{name, *spec, "webhook." + hook + "."};
-      out.webhooks.push_back(read_webhook(hook, in));
-    }
-  }
+  };
+  definitions("archive", read_archive, out.archives);
+  definitions("webhook", read_webhook, out.webhooks);
   const toml::node* rules = root.get("rule");
   if (!rules) return out;
   const toml::array* list = rules->as_array();

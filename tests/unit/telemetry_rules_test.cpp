@@ -206,7 +206,8 @@ max_segment_bytes = 1048576
             .find("must be an http:// or https:// URL") != std::string::npos);
   CHECK(parse_error("[webhook.ops]\nurl = \"http://example.com/x\"\nca_file = \"ca.pem\"\n")
             .find("'webhook.ops.ca_file' is for https:// URLs") != std::string::npos);
-  CHECK(parse_error("[webhook.ops]\nurl = \"https://example.com/x\"\nca_file = \"ca.pem\"\n") == "");
+  CHECK(parse_error("[webhook.ops]\nurl = \"https://example.com/x\"\nca_file = \"ca.pem\"\n") ==
+        "");
   CHECK(parse_error("[webhook.ops]\nurl = \"http://h:1/x\"\nretry_initial_ms = 500\n"
                     "retry_max_ms = 100\n")
             .find("must not be below 'webhook.ops.retry_initial_ms'") != std::string::npos);
