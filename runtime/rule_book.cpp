@@ -97,7 +97,7 @@ void rule_book::start(rules_file file) {
     std::string error;
     json j = json::parse(text, nullptr, false);
     auto r = rule_from_json(name, j, sinks_of(defined), error);
-    if (r) error = conflict_locked(*r, file_);
+    if (r) error = name_taken(name, file_);
     if (!error.empty()) {
       left_out("rule", name, error);
       continue;
@@ -120,9 +120,9 @@ std::string rule_book::use_file(rules_file file) {
   for (const auto& w : file.webhooks)
     if (api_webhooks_.count(w.name))
       return "webhook '" + w.name + "' is defined both in rules.file and over the API";
-  for (const auto& [name, r] : api_)
-    if (auto why = conflict_locked(r, file); !why.empty()) return why;
   rules_file defined = with_api_sinks_locked(file);
+  for (const auto& [name, r] : api_)
+    if (auto why = conflict_locked(r, file, defined); !why.empty()) return why;
   try {
     run_sinks_locked(defined);
   } catch (const webhook_url_error& e) {
@@ -144,11 +144,16 @@ rules_file rule_book::with_api_sinks_locked(const rules_file& file) const {
   return out;
 }
 
-std::string rule_book::conflict_locked(const telemetry_rule& r, const rules_file& file) const {
+std::string rule_book::name_taken(const std::string& name, const rules_file& file) {
   if (std::any_of(file.rules.begin(), file.rules.end(),
-                  [&](const telemetry_rule& f) { return f.name == r.name; }))
-    return "rule '" + r.name + "' is defined both in rules.file and over the API";
-  const rules_file defined = with_api_sinks_locked(file);
+                  [&](const telemetry_rule& f) { return f.name == name; }))
+    return "rule '" + name + "' is defined both in rules.file and over the API";
+  return {};
+}
+
+std::string rule_book::conflict_locked(const telemetry_rule& r, const rules_file& file,
+                                       const rules_file& defined) const {
+  if (auto why = name_taken(r.name, file); !why.empty()) return why;
   if (auto problem = check_rule(r, sinks_of(defined), key_style::json))
     return "the API rule '" + r.name + "': " + problem->message;
   return {};
@@ -169,25 +174,29 @@ std::string rule_book::user_locked(kind k, const std::string& name) const {
 void rule_book::run_sinks_locked(rules_file& defined) {
   for (auto& a : defined.archives)
     a.directory = settings_.archive_root + "/" + a.name;
-  // Every webhook that changes is checked first: one that cannot be used
+  // Every webhook that changes is prepared first: one that cannot be used
   // refuses the whole change before anything changes.
+  std::map<std::string, webhook_client::endpoint_ptr> prepared;
   for (const auto& w : defined.webhooks) {
     auto running = webhooks_.find(w.name);
-    if (running == webhooks_.end() || !(running->second.spec == w)) webhook_client::check(w);
+    if (running == webhooks_.end() || !(running->second.spec == w))
+      prepared[w.name] = webhook_client::prepare(w);
   }
   for (const auto& w : defined.webhooks) {
+    auto endpoint = prepared.find(w.name);
+    if (endpoint == prepared.end()) continue;  // unchanged
     auto running = webhooks_.find(w.name);
     if (running == webhooks_.end()) {
       if (!webhook_io_) webhook_io_ = std::make_shared<webhook_io>();
-      auto client = std::make_shared<webhook_client>(webhook_io_, w);
+      auto client = std::make_shared<webhook_client>(webhook_io_, endpoint->second);
       fed_actor actor = spawn_fed([&](inflow_ptr bound) {
         return system_.spawn(webhook, w, transport_ptr{client}, std::move(bound));
       });
       webhooks_.emplace(w.name, running_webhook{w, client, std::move(actor)});
       spdlog::info("webhook '{}' started: {}", w.name, w.url);
-    } else if (!(running->second.spec == w)) {
+    } else {
       // The running actor keeps its queue; its client posts to the new URL.
-      running->second.client->retarget(w);
+      running->second.client->retarget(endpoint->second);
       running->second.spec = w;
       caf::anon_send(running->second.actor.actor, webhook_reconfigure{w});
       spdlog::info("webhook '{}' reconfigured: {}", w.name, w.url);
@@ -285,7 +294,8 @@ void rule_book::put(telemetry_rule r, std::function<void(outcome)> done) {
   r.from_api = true;
   {
     std::lock_guard lock{mutex_};
-    if (auto why = conflict_locked(r, file_); !why.empty()) return done({409, why});
+    if (auto why = conflict_locked(r, file_, with_api_sinks_locked(file_)); !why.empty())
+      return done({409, why});
     if (auto full = over_bound_locked(api_.count(r.name) > 0)) return done(*full);
   }
   const std::string key = definition_key(kind::rule, r.name);
@@ -295,7 +305,7 @@ void rule_book::put(telemetry_rule r, std::function<void(outcome)> done) {
       [this, key, r = std::move(r)]() mutable -> outcome {
         // rules.file changed while the rule was being stored: what was
         // stored before goes back.
-        if (auto why = conflict_locked(r, file_); !why.empty()) {
+        if (auto why = conflict_locked(r, file_, with_api_sinks_locked(file_)); !why.empty()) {
           if (store_) {
             auto old = api_.find(r.name);
             auto ignore = [](bool) {};
@@ -341,7 +351,7 @@ void rule_book::put_sink(kind k, Spec spec, json shown, std::function<void(outco
   const std::string key = definition_key(k, spec.name);
   persist(
       key, shown.dump(),
-      [this, k, key, clash, replaces, spec = std::move(spec)]() mutable -> outcome {
+      [this, key, clash, replaces, spec = std::move(spec)]() mutable -> outcome {
         if (auto why = clash(spec.name); !why.empty()) {
           if (store_) store_->erase_definition(key, [](bool) {});
           return {409, why};
@@ -368,7 +378,6 @@ void rule_book::put_sink(kind k, Spec spec, json shown, std::function<void(outco
           return {400, e.what()};
         }
         install_locked();
-        (void)k;
         return {created ? 201u : 200u, {}};
       },
       std::move(done));

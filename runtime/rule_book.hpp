@@ -104,9 +104,12 @@ class rule_book : public std::enable_shared_from_this<rule_book> {
   // throws webhook_url_error before changing anything when a webhook
   // cannot be used.
   void run_sinks_locked(rules_file& defined);
-  // With mutex_ held: why the API rule r cannot stand next to `file` (and
-  // the API's archives and webhooks), or empty.
-  std::string conflict_locked(const telemetry_rule& r, const rules_file& file) const;
+  // Why an API rule may not be named `name` next to `file`, or empty.
+  static std::string name_taken(const std::string& name, const rules_file& file);
+  // With mutex_ held: why the API rule r cannot stand next to `file`, whose
+  // archives and webhooks with the API's are `defined`, or empty.
+  std::string conflict_locked(const telemetry_rule& r, const rules_file& file,
+                              const rules_file& defined) const;
   // With mutex_ held: the rule of file_ or api_ that names archive or
   // webhook `name`, or empty.
   std::string user_locked(kind k, const std::string& name) const;

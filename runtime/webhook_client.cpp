@@ -26,14 +26,14 @@ webhook_io::~webhook_io() {
   if (thread_.joinable()) thread_.join();
 }
 
-webhook_client::webhook_client(std::shared_ptr<webhook_io> io, const webhook_spec& spec)
-    : io_(std::move(io)), endpoint_(parse(spec)) {}
+webhook_client::webhook_client(std::shared_ptr<webhook_io> io, endpoint_ptr to)
+    : io_(std::move(io)), endpoint_(std::move(to)) {}
 
-void webhook_client::retarget(const webhook_spec& spec) {
-  endpoint_.store(parse(spec));
+void webhook_client::retarget(endpoint_ptr to) {
+  endpoint_.store(std::move(to));
 }
 
-std::shared_ptr<const webhook_client::endpoint> webhook_client::parse(const webhook_spec& spec) {
+webhook_client::endpoint_ptr webhook_client::prepare(const webhook_spec& spec) {
   const std::string& url = spec.url;
   endpoint e;
   e.timeout = std::chrono::milliseconds(spec.timeout_ms);

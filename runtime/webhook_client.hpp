@@ -42,18 +42,9 @@ class webhook_io {
 
 class webhook_client : public webhook_transport {
  public:
-  // spec.url: http://host[:port][/path] or https://...; https verifies the
-  // server's certificate and name against spec.ca_file (empty: the
-  // system's trusted CAs). Throws webhook_url_error for what it cannot use.
-  webhook_client(std::shared_ptr<webhook_io> io, const webhook_spec& spec);
-
-  void post(std::string body, std::function<void(bool ok, std::string why)> done) override;
-  // Later POSTs go where `spec` says (the webhook's definition changed);
-  // throws webhook_url_error as the constructor does, leaving the old target.
-  void retarget(const webhook_spec& spec);
-  // Throws webhook_url_error when the client could not post as spec says.
-  static void check(const webhook_spec& spec) { parse(spec); }
-
+  // Where POSTs go: from spec.url, http://host[:port][/path] or https://...;
+  // https verifies the server's certificate and name against spec.ca_file
+  // (empty: the system's trusted CAs).
   struct endpoint {
     std::string host;
     std::string port;
@@ -61,10 +52,21 @@ class webhook_client : public webhook_transport {
     std::chrono::milliseconds timeout{5000};
     std::shared_ptr<boost::asio::ssl::context> tls;  // null for http
   };
+  using endpoint_ptr = std::shared_ptr<const endpoint>;
+
+  // Where spec says to post, its CA file read; throws webhook_url_error for
+  // what the client cannot use.
+  static endpoint_ptr prepare(const webhook_spec& spec);
+  // Throws webhook_url_error when the client could not post as spec says.
+  static void check(const webhook_spec& spec) { prepare(spec); }
+
+  webhook_client(std::shared_ptr<webhook_io> io, endpoint_ptr to);
+
+  void post(std::string body, std::function<void(bool ok, std::string why)> done) override;
+  // Later POSTs go to `to` (the webhook's definition changed).
+  void retarget(endpoint_ptr to);
 
  private:
-  static std::shared_ptr<const endpoint> parse(const webhook_spec& spec);
-
   std::shared_ptr<webhook_io> io_;
   // Swapped whole by retarget on another thread than post's.
   std::atomic<std::shared_ptr<const endpoint>> endpoint_;
