@@ -96,7 +96,17 @@ def read_archive(directory):
     return lines
 
 
-class RulesTest(unittest.TestCase):
+class NodeClients:
+    """client(cid): an MQTT 5 client of the class's node, closed after the test."""
+
+    def client(self, cid):
+        c = Client(self.broker.port, cid, V5)
+        c.connect()
+        self.addCleanup(c.close)
+        return c
+
+
+class RulesTest(NodeClients, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
@@ -107,12 +117,6 @@ class RulesTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.broker.stop()
         cls.tmp.cleanup()
-
-    def client(self, cid):
-        c = Client(self.broker.port, cid, V5)
-        c.connect()
-        self.addCleanup(c.close)
-        return c
 
     def wait_archive(self, name, count, timeout=5):
         deadline = time.monotonic() + timeout
@@ -282,7 +286,7 @@ retry_max_ms = 400
 """
 
 
-class RuleActionsTest(unittest.TestCase):
+class RuleActionsTest(NodeClients, unittest.TestCase):
     """Webhook with retry and back-off, republish with enrichment and
     consent, next to delivery and the archive."""
 
@@ -300,17 +304,8 @@ class RuleActionsTest(unittest.TestCase):
         cls.hook.close()
         cls.tmp.cleanup()
 
-    def client(self, cid):
-        c = Client(self.broker.port, cid, V5)
-        c.connect()
-        self.addCleanup(c.close)
-        return c
-
     def wait(self, what, predicate, timeout=8):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            self.assertLess(time.monotonic(), deadline, what)
-            time.sleep(0.05)
+        wait_until(self, predicate, lambda: what, timeout)
 
     def test_webhook_batches_and_survives_an_outage(self):
         car = self.client(CAR)
