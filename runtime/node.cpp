@@ -10,7 +10,6 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/archive_writer.hpp"
 #include "actors/command_shard.hpp"
 #include "actors/consent_shard.hpp"
 #include "actors/messages.hpp"
@@ -23,7 +22,6 @@
 #include "actors/storage_gate.hpp"
 #include "actors/topic_shard.hpp"
 #include "actors/vehicle_state_shard.hpp"
-#include "actors/webhook.hpp"
 #include "runtime/access_file.hpp"
 #include "runtime/mqtt_connection.hpp"
 #include "runtime/purpose_file.hpp"
