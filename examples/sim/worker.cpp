@@ -785,7 +785,7 @@ void worker::send_encoded(client& c, const mqtt::publish_packet& p, std::int64_t
   send(c, scratch_.data(), scratch_.size(), now);
 }
 
-// A command of the node's command workflows (actors/command_workflow.hpp)
+// A command of the node's command workflows (actors/vehicle/command_workflow.hpp)
 // carries its id and response topic in a JSON payload; the vehicle reports
 // accepted and then its outcome there, as a real vehicle would.
 bool worker::answer_workflow_command(client& c, const mqtt::publish_packet& command,

@@ -14,7 +14,7 @@ namespace convoy::storage {
 struct stored_device {
   std::string device_id;
   std::string fingerprint;  // lower-case hex SHA-256 of the certificate's DER bytes
-  std::uint8_t status = 0;  // device_status in actors/messages.hpp
+  std::uint8_t status = 0;  // device_status in actors/core/messages.hpp
   std::int64_t added_at_ms = 0;
   friend bool operator==(const stored_device&, const stored_device&) = default;
 };
@@ -26,7 +26,7 @@ struct stored_vehicle {
   std::string vin;
   std::string model;
   std::string region;
-  std::uint8_t status = 0;  // vehicle_status in actors/messages.hpp
+  std::uint8_t status = 0;  // vehicle_status in actors/core/messages.hpp
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::vector<stored_device> devices;

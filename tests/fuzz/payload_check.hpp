@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/telemetry_payload.hpp"
-#include "actors/telemetry_rules.hpp"
+#include "actors/rules/telemetry_payload.hpp"
+#include "actors/rules/telemetry_rules.hpp"
 
 namespace convoy::fuzz {
 

@@ -27,15 +27,15 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/broker_context.hpp"
-#include "actors/connect_policy.hpp"
-#include "actors/messages.hpp"
-#include "actors/refusal_log.hpp"
-#include "actors/registry_control.hpp"
-#include "actors/registry_shard.hpp"
-#include "actors/session_registry.hpp"
-#include "actors/session_sink.hpp"
-#include "actors/topic_shard.hpp"
+#include "actors/core/broker_context.hpp"
+#include "actors/core/messages.hpp"
+#include "actors/core/refusal_log.hpp"
+#include "actors/core/session_sink.hpp"
+#include "actors/routing/session_registry.hpp"
+#include "actors/routing/topic_shard.hpp"
+#include "actors/session/connect_policy.hpp"
+#include "actors/vehicle/registry_control.hpp"
+#include "actors/vehicle/registry_shard.hpp"
 #include "protocol/decoder.hpp"
 
 namespace convoy::fuzz {
@@ -114,10 +114,10 @@ class session_harness {
     ctx->settings.topic_alias_maximum = 4;
     ctx->settings.max_topic_levels = 8;
     ctx->settings.max_subscriptions_per_client = 16;
-    ctx->placement = cluster::topic_placement{2, 1};
+    ctx->topic_placement = placement::topic_placement{2, 1};
     for (std::uint32_t i = 0; i < 2; ++i)
-      ctx->shards.push_back(system_.spawn(topic_shard, i, store_ptr{}));
-    ctx->registry_shards.push_back(system_.spawn(registry_shard, store_ptr{}, caf::actor{}));
+      ctx->topic_shards.add(system_.spawn(topic_shard, i, store_ptr{}));
+    ctx->registry_shards.add(system_.spawn(registry_shard, store_ptr{}, caf::actor{}));
     ctx->refusal_log = system_.spawn(refusal_log, std::size_t{8}, std::size_t{64});
     context_ptr shared = ctx;
     ctx->registry_control = system_.spawn(registry_control, shared);
@@ -127,7 +127,7 @@ class session_harness {
 
   ~session_harness() {
     caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
-    for (const auto& a : ctx_->shards)
+    for (const auto& a : ctx_->topic_shards)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     for (const auto& a : ctx_->registry_shards)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
@@ -210,7 +210,7 @@ class session_harness {
     std::size_t quiet = 0;
     std::size_t seen = sink->frames();
     for (int cycle = 0; cycle < 50 && quiet < 2 && !stuck; ++cycle) {
-      for (const auto& shard : ctx_->shards) {
+      for (const auto& shard : ctx_->topic_shards) {
         auto probe = std::make_shared<app_message>();
         probe->topic = "$fuzz/barrier";
         ask(shard, route_request{message_ref{std::move(probe)}});

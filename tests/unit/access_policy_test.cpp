@@ -1,10 +1,10 @@
-// Topic and client id rules with placeholders (actors/access_policy) and
-// the policy file that defines them (runtime/access_file).
+// Topic and client id rules with placeholders (actors/core/access_policy) and
+// the policy file that defines them (runtime/auth/access_file).
 
 #include <doctest/doctest.h>
 
-#include "actors/access_policy.hpp"
-#include "runtime/access_file.hpp"
+#include "actors/core/access_policy.hpp"
+#include "runtime/auth/access_file.hpp"
 
 using namespace convoy;
 using convoy::runtime::access_file_error;

@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
-#include "runtime/certificate_identity.hpp"
+#include "runtime/auth/certificate_identity.hpp"
 
 using convoy::runtime::pick_identity;
 using convoy::runtime::read_certificate_identity;

@@ -10,10 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/command.hpp"
-#include "actors/command_json.hpp"
-#include "actors/command_workflow.hpp"
-#include "runtime/lmdb_store.hpp"
+#include "actors/vehicle/command.hpp"
+#include "actors/vehicle/command_json.hpp"
+#include "actors/vehicle/command_workflow.hpp"
+#include "runtime/storage/lmdb_store.hpp"
 #include "runtime/storage/stored_command.hpp"
 #include "storage_test_support.hpp"
 

@@ -3,8 +3,8 @@
 
 #include <doctest/doctest.h>
 
-#include "actors/consent_catalog.hpp"
-#include "runtime/purpose_file.hpp"
+#include "actors/vehicle/consent_catalog.hpp"
+#include "runtime/node/purpose_file.hpp"
 #include "runtime/storage/stored_consent.hpp"
 
 using namespace convoy;

@@ -15,8 +15,8 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
-#include "actors/metrics.hpp"
-#include "runtime/http_server.hpp"
+#include "actors/core/metrics.hpp"
+#include "runtime/http/http_server.hpp"
 
 using namespace convoy;
 using namespace convoy::runtime;

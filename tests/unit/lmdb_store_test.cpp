@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/lmdb_store.hpp"
+#include "runtime/storage/lmdb_store.hpp"
 #include "runtime/storage/read_txn.hpp"
 #include "storage_test_support.hpp"
 

@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/api_keys.hpp"
-#include "runtime/management_api.hpp"
+#include "runtime/auth/api_keys.hpp"
+#include "runtime/http/management_api.hpp"
 
 using namespace convoy::runtime;
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "runtime/password_file.hpp"
+#include "runtime/auth/password_file.hpp"
 
 using convoy::runtime::password_file;
 using convoy::runtime::password_file_error;

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "actors/session_sink.hpp"
+#include "actors/core/session_sink.hpp"
 #include "protocol/decoder.hpp"
 
 namespace convoy::test {

@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-#include "actors/registry_shard.hpp"
+#include "actors/vehicle/registry_shard.hpp"
 
 using convoy::normalize_fingerprint;
 using convoy::valid_vin;

@@ -8,9 +8,9 @@
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
-#include "actors/messages.hpp"
-#include "actors/session_registry.hpp"
-#include "actors/topic_shard.hpp"
+#include "actors/core/messages.hpp"
+#include "actors/routing/session_registry.hpp"
+#include "actors/routing/topic_shard.hpp"
 #include "recording_sink.hpp"
 
 using namespace convoy;
@@ -46,8 +46,8 @@ TEST_CASE("a topic shard in another actor system serves subscribe, publish and d
   auto remote_shard = session_node.middleman().remote_actor("127.0.0.1", *port);
   REQUIRE(remote_shard);
   auto ctx = std::make_shared<broker_context>();
-  ctx->placement = cluster::topic_placement{1, 2};
-  ctx->shards = {*remote_shard};
+  ctx->topic_placement = placement::topic_placement{1, 2};
+  ctx->topic_shards.add(*remote_shard);
   auto registry = session_node.spawn(session_registry, context_ptr{ctx});
   // Actor systems wait for their actors on destruction: stop them even when
   // a REQUIRE below ends the test early.

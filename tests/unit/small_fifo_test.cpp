@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "actors/small_fifo.hpp"
+#include "actors/core/small_fifo.hpp"
 
 using convoy::small_fifo;
 

@@ -6,9 +6,10 @@
 #include <algorithm>
 #include <set>
 
-#include "actors/subscription_index.hpp"
-#include "actors/topic_shard.hpp"
-#include "cluster/placement.hpp"
+#include "actors/placement/stable_hash.hpp"
+#include "actors/placement/topic_placement.hpp"
+#include "actors/routing/subscription_index.hpp"
+#include "actors/routing/topic_shard.hpp"
 #include "protocol/topic.hpp"
 
 using namespace convoy;
@@ -120,8 +121,8 @@ TEST_CASE_FIXTURE(fixture, "keyed shared groups send one vehicle's messages to o
   for (const auto& n : names)
     index.insert("$share/convoy-by-vin-x/vehicles/+/telemetry/#", entry(make(), n));
   for (std::string vin : {"VIN1", "VIN2", "WVWZZZ1JZXW000001", "A"}) {
-    // The member of index hash(vin) % members, every time: no round robin.
-    std::string owner = "shared:" + names[std::hash<std::string_view>{}(vin) % names.size()];
+    // The member whose index is the VIN's slice, every time: no round robin.
+    std::string owner = "shared:" + names[placement::slice_of(vin, 4)];
     for (int i = 0; i < 5; ++i)
       CHECK(matches(index, "vehicles/" + vin + "/telemetry/speed") ==
             std::multiset<std::string>{owner});
@@ -169,7 +170,7 @@ TEST_CASE_FIXTURE(fixture, "deliveries merge a session's overlapping subscriptio
 }
 
 TEST_CASE("placement keeps one vehicle's topics on one shard and spreads wildcards") {
-  cluster::topic_placement p{16, 2};
+  placement::topic_placement p{16, 2};
   auto s = p.shard_for_topic("vehicles/VIN1/telemetry");
   CHECK(p.shard_for_topic("vehicles/VIN1/commands/lock") == s);
   CHECK(p.shard_for_topic("vehicles/VIN1") == s);
@@ -185,7 +186,7 @@ TEST_CASE("placement keeps one vehicle's topics on one shard and spreads wildcar
   CHECK(used.size() == 16);
 
   // Property: a topic matched by a single-shard filter lives on that shard.
-  cluster::topic_placement one_level{7, 1};
+  placement::topic_placement one_level{7, 1};
   for (std::string topic : {"a", "a/b", "a/b/c", "b/c"})
     for (std::string filter : {"a/#", "a/b", "a/+", "a", "a/b/#"})
       if (mqtt::topic_matches(filter, topic))

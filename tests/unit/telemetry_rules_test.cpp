@@ -8,14 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/archive_writer.hpp"
-#include "actors/inflow_bound.hpp"
-#include "actors/rule_worker.hpp"
-#include "actors/telemetry_payload.hpp"
-#include "actors/telemetry_rules.hpp"
+#include "actors/core/inflow_bound.hpp"
+#include "actors/rules/archive_writer.hpp"
+#include "actors/rules/rule_worker.hpp"
+#include "actors/rules/telemetry_payload.hpp"
+#include "actors/rules/telemetry_rules.hpp"
 #include "protocol/base64.hpp"
-#include "runtime/rule_definition.hpp"
-#include "runtime/rules_file.hpp"
+#include "runtime/rules/rule_definition.hpp"
+#include "runtime/rules/rules_file.hpp"
 
 using namespace convoy;
 using nlohmann::json;

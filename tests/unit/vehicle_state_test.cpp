@@ -3,7 +3,7 @@
 
 #include <doctest/doctest.h>
 
-#include "actors/vehicle_state.hpp"
+#include "actors/vehicle/vehicle_state.hpp"
 #include "runtime/storage/stored_vehicle_state.hpp"
 
 using namespace convoy;

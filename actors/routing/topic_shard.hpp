@@ -1,0 +1,86 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/core/durable_store.hpp"
+#include "actors/core/messages.hpp"
+#include "actors/routing/subscription_index.hpp"
+#include "actors/vehicle/consent_catalog.hpp"
+
+namespace convoy {
+
+// One slice of the topic space: the subscriptions that can match topics of
+// the slice, and the slice's retained messages. Which slice a topic belongs
+// to is decided by placement::topic_placement.
+struct topic_shard_state {
+  std::uint32_t index = 0;  // position in the node's shard list, for logs and metrics
+  subscription_index subscriptions;
+  std::map<std::string, message_ref, std::less<>> retained;
+
+  // What the shard knows of a subscriber beyond its subscriptions; only
+  // sessions with a flag set have an entry.
+  struct subscriber_flags {
+    bool persistent = false;        // QoS 1/2 messages for it are stored before the PUBACK
+    bool refusing = false;          // its queue is full: QoS 1/2 messages for it are refused
+    std::uint32_t incarnation = 0;  // of the session, for its stored queue entries
+  };
+  std::unordered_map<caf::actor_addr, subscriber_flags> flags;
+
+  // Services whose telemetry passes a consent check (their identity, the
+  // consent subject), and what is checked: topics a purpose covers go to
+  // the VIN's consent shard instead of to the session.
+  std::unordered_map<caf::actor_addr, std::string> gated;
+  std::unique_ptr<consent_catalog> consent_purposes;
+  std::vector<caf::actor> consent_shards;
+
+  // Null when the node keeps nothing on disk. Routes of retained messages
+  // and of QoS 1/2 messages to persistent sessions are answered once the
+  // message is durable.
+  store_ptr store;
+  struct route_awaiting_store {
+    caf::response_promise promise;
+    route_outcome outcome;
+  };
+  std::unordered_map<std::uint64_t, route_awaiting_store> awaiting_store;
+  std::uint64_t next_store_token = 0;
+
+  // Deliveries gathered during the current run of the mailbox, per session,
+  // sent as one delivery_batch each when the run ends (see topic_shard.cpp).
+  struct outgoing {
+    caf::actor session;
+    std::vector<delivery> deliveries;
+  };
+  std::vector<outgoing> outbox;
+  std::unordered_map<caf::abstract_actor*, std::size_t> outbox_slot;
+  bool flush_scheduled = false;
+
+  static inline const char* name = "topic_shard";
+};
+
+// `index` is the shard's place in the topic placement. (It also spares CAF
+// 0.17 an argument-less function actor, which it spawns through a null
+// shared_ptr.) `store` keeps retained messages across restarts, or is null.
+caf::behavior topic_shard(caf::stateful_actor<topic_shard_state>* self, std::uint32_t index,
+                          store_ptr store);
+
+// One delivery a route produces. client_id points into the subscription
+// index: valid until the index changes.
+struct planned_delivery {
+  caf::actor session;
+  delivery d;
+  const std::string* client_id = nullptr;
+};
+
+// The deliveries a route produces, one per subscriber session (overlapping
+// subscriptions of one session merge into one delivery with the highest QoS
+// and every subscription identifier) plus one per shared group. Exposed for
+// tests; the shard actor sends them.
+std::vector<planned_delivery> plan_deliveries(subscription_index& index, const message_ref& msg);
+
+}  // namespace convoy
