@@ -380,6 +380,17 @@ struct loader {
       need("jwt.public_key_file", "when jwt.enabled is true (or jwt.hs256_secret_file)");
   }
 
+  // Like mosquitto 2.0's local-only mode: a node that lets anyone in and
+  // authorizes nothing is for the machine it runs on. Its MQTT listeners
+  // take loopback connections only, unless their address was set.
+  void apply_local_only() {
+    if (!config.auth.allow_anonymous || !config.auth.acl_file.empty()) return;
+    for (std::string_view key : {"mqtt.bind", "tls.bind", "websocket.bind"}) {
+      const key_info* k = find_key(key);
+      if (origin_of(k) == "default") k->set(config, std::string{"127.0.0.1"});
+    }
+  }
+
   // A key that must be set because another one is.
   void need(std::string_view key, std::string_view because) {
     const key_info* k = find_key(key);
@@ -456,6 +467,7 @@ load_result load_config(const config_sources& sources) {
   l.read_environment(sources.environment);
   l.read_overrides(sources.overrides);
   if (l.errors.empty()) l.check_combination();
+  if (l.errors.empty()) l.apply_local_only();
   if (!l.errors.empty()) return std::move(l.errors);
   return std::move(l.config);
 }

@@ -113,7 +113,9 @@ constexpr auto keys = std::to_array<key_info>({
     // [mqtt]
     string_key<&nc::mqtt, &nc::mqtt_section::bind>(
         "mqtt.bind",
-        "Address the MQTT listener binds to; 0.0.0.0 is every IPv4 interface, :: every IPv6 one."),
+        "Address the MQTT listener binds to; 0.0.0.0 is every IPv4 interface, :: every IPv6 one. "
+        "With anonymous logins allowed and no auth.acl_file the default is 127.0.0.1 (local-only "
+        "mode); an address set explicitly is kept."),
     integer_key<&nc::mqtt, &nc::mqtt_section::port>(
         "mqtt.port", "TCP port of the MQTT listener; 0 lets the operating system pick a free one."),
     integer_key<&nc::mqtt, &nc::mqtt_section::max_packet_size>(
@@ -272,7 +274,8 @@ constexpr auto keys = std::to_array<key_info>({
         "auth.acl_file",
         "TOML file of roles (the client ids, publish topics and subscribe filters their members "
         "may use, with {client_id}, {identity}, {vin} and {region} placeholders) and who has which "
-        "role. Empty: no authorization, every client may publish and subscribe anywhere."),
+        "role. Empty: every client may publish and subscribe to every topic but the $CONTROL "
+        "topics (registry and operator requests), which only a role may be granted."),
     integer_key<&nc::auth, &nc::auth_section::reload_interval_ms>(
         "auth.reload_interval_ms",
         "How often auth.acl_file and rules.file are checked for changes; a changed file applies "
@@ -284,7 +287,9 @@ constexpr auto keys = std::to_array<key_info>({
     bool_key<&nc::tls, &nc::tls_section::enabled>(
         "tls.enabled", "Whether the MQTT over TLS listener runs (next to the plain TCP one)."),
     string_key<&nc::tls, &nc::tls_section::bind>("tls.bind",
-                                                 "Address the MQTT over TLS listener binds to."),
+                                                 "Address the MQTT over TLS listener binds "
+                                                 "to. Local-only mode (see mqtt.bind) makes "
+                                                 "the default 127.0.0.1."),
     integer_key<&nc::tls, &nc::tls_section::port>(
         "tls.port", "TCP port of the MQTT over TLS listener; 0 lets the operating system pick."),
     optional_string_key<&nc::tls, &nc::tls_section::cert_file>(
@@ -325,7 +330,9 @@ constexpr auto keys = std::to_array<key_info>({
         "websocket.enabled",
         "Whether the MQTT over WebSocket listener runs, for browsers and companion apps."),
     string_key<&nc::websocket, &nc::websocket_section::bind>(
-        "websocket.bind", "Address the WebSocket listeners bind to."),
+        "websocket.bind",
+        "Address the WebSocket listeners bind to. Local-only mode (see mqtt.bind) makes the "
+        "default 127.0.0.1."),
     integer_key<&nc::websocket, &nc::websocket_section::port>(
         "websocket.port",
         "TCP port of MQTT over WebSocket (ws); 0 lets the operating system pick."),

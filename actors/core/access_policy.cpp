@@ -215,8 +215,15 @@ bool access_policy::may_use_client_id(const access_role& role,
   return false;
 }
 
+bool is_control_topic(std::string_view topic_or_filter) {
+  constexpr std::string_view control = "$CONTROL";
+  return topic_or_filter.starts_with(control) &&
+         (topic_or_filter.size() == control.size() || topic_or_filter[control.size()] == '/');
+}
+
 bool access_policy::may_publish(const access_role& role, std::string_view topic,
                                 const access_template::subject& who) {
+  if (role.all_but_control) return !is_control_topic(topic);
   for (const auto& t : role.publish)
     if (t.matches_topic(topic, who)) return true;
   return false;
@@ -225,6 +232,7 @@ bool access_policy::may_publish(const access_role& role, std::string_view topic,
 bool access_policy::may_subscribe(const access_role& role, std::string_view filter,
                                   const access_template::subject& who) {
   if (auto shared = mqtt::parse_shared_filter(filter)) filter = shared->filter;
+  if (role.all_but_control) return !is_control_topic(filter);
   for (const auto& t : role.subscribe)
     if (t.covers_filter(filter, who)) return true;
   return false;

@@ -68,7 +68,16 @@ struct access_role {
   std::vector<access_template> client_ids;  // empty: any client id
   std::vector<access_template> publish;
   std::vector<access_template> subscribe;
+  // The built-in role of a node without auth.acl_file: every topic and
+  // filter, $-topics too, except the $CONTROL topics (registry and operator
+  // requests), which only a role of an ACL file can be given.
+  bool all_but_control = false;
 };
+
+// Whether a topic name, or a filter, lies in $CONTROL/... A filter can only
+// reach those topics by naming "$CONTROL" as its first level: wildcards
+// there do not match $-topics.
+bool is_control_topic(std::string_view topic_or_filter);
 
 // Roles and who has which, loaded from auth.acl_file. Immutable: a reload
 // makes a new policy and swaps it in.

@@ -120,14 +120,41 @@ void hand_over(session_registry_actor* self, connect_request req) {
             [self, req](caf::error&) mutable { finish_replacing(self, std::move(req), false); });
 }
 
+// The vehicle's region, for {region} in access rules, when the registry
+// knows it; the vehicle connects either way.
+void admit_with_region(session_registry_actor* self, connect_request req) {
+  const principal_ptr& who = req.params.principal;
+  registry_check check{who->identity, who->fingerprint};
+  self->request(self->state.ctx->registry_shards.for_key(who->identity), std::chrono::seconds(5),
+                std::move(check))
+      .then(
+          [self, req](registry_verdict& verdict) mutable {
+            if (!verdict.region.empty()) {
+              client_principal with_region = *req.params.principal;
+              with_region.region = std::move(verdict.region);
+              req.params.principal = make_principal(std::move(with_region));
+            }
+            hand_over(self, std::move(req));
+          },
+          [self, req](caf::error& e) mutable {
+            spdlog::warn(
+                "device registry did not answer for '{}' ({}): connected without its "
+                "region",
+                req.params.principal->identity, to_string(e));
+            hand_over(self, std::move(req));
+          });
+}
+
 // A vehicle logging in by certificate must be registered and active, and
 // connect from an active device (when the registry is required); its
-// region comes with the verdict, for {region} in access rules.
+// region comes with the verdict, for {region} in access rules (also when
+// the registry is not required).
 void admit(session_registry_actor* self, connect_request req) {
   const auto& ctx = *self->state.ctx;
   const principal_ptr& who = req.params.principal;
-  if (!ctx.registry_required || !who || who->method != auth_method::certificate)
+  if (!who || who->method != auth_method::certificate || ctx.registry_shards.empty())
     return hand_over(self, std::move(req));
+  if (!ctx.registry_required) return admit_with_region(self, std::move(req));
   registry_check check{who->identity, who->fingerprint};
   self->request(ctx.registry_shards.for_key(who->identity), caf::infinite, std::move(check))
       .then(

@@ -132,17 +132,21 @@ registry_result apply(registry_shard_state& st, const registry_command& cmd, boo
   return {true, {}, std::move(v)};
 }
 
+// A refusal carries the vehicle's region too: without registry.required a
+// refused check only fills {region} in access rules.
 registry_verdict check(registry_shard_state& st, const registry_check& c) {
   const vehicle_record* v = find_vehicle(st, c.vin);
   if (!v) return {false, "vehicle " + c.vin + " is not registered", {}};
-  if (v->status != vehicle_status::active) return {false, "vehicle " + c.vin + " is suspended", {}};
+  if (v->status != vehicle_status::active)
+    return {false, "vehicle " + c.vin + " is suspended", v->region};
   for (const auto& d : v->devices) {
     if (d.fingerprint != c.fingerprint) continue;
     if (d.status != device_status::active)
-      return {false, "device " + d.device_id + " is " + std::string{to_string(d.status)}, {}};
+      return {false, "device " + d.device_id + " is " + std::string{to_string(d.status)},
+              v->region};
     return {true, {}, v->region};
   }
-  return {false, "this certificate is not registered for vehicle " + c.vin, {}};
+  return {false, "this certificate is not registered for vehicle " + c.vin, v->region};
 }
 
 }  // namespace

@@ -116,6 +116,16 @@ access_policy parse_access_file(std::string_view text, const std::string& name) 
   return p;
 }
 
+access_policy builtin_access_policy() {
+  access_policy p;
+  access_role everyone;
+  everyone.name = "everyone";
+  everyone.all_but_control = true;
+  p.roles.emplace(everyone.name, std::move(everyone));
+  p.certificate_role = p.password_role = p.jwt_role = p.anonymous_role = "everyone";
+  return p;
+}
+
 access_policy load_access_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw access_file_error("auth.acl_file '" + path + "': cannot be read");

@@ -33,6 +33,11 @@ class access_file_error : public std::runtime_error {
 // Throws access_file_error.
 access_policy load_access_file(const std::string& path);
 
+// The rules of a node without auth.acl_file: every login may publish and
+// subscribe to every topic but $CONTROL/..., so the registry and operator
+// requests need a role of an ACL file that names them.
+access_policy builtin_access_policy();
+
 // The same from text, for tests; `name` stands for the file in messages.
 access_policy parse_access_file(std::string_view text, const std::string& name);
 

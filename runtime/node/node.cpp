@@ -101,18 +101,23 @@ void node::start() {
   // OpenSSL writes to sockets with plain send(), without MSG_NOSIGNAL: a
   // client that vanished mid-write would kill the node with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  // Files that can stop the start are read before any actor exists: an
-  // actor spawned and never told to quit would keep the actor system (and
-  // the process) from ending.
-  std::shared_ptr<const consent_catalog> purposes;
-  rules_file loaded;
+  startup_files files = load_files();
+  spawn_actors(std::move(files));
+  open_edges();
+}
+
+// Files that can stop the start are read before any actor exists: an actor
+// spawned and never told to quit would keep the actor system (and the
+// process) from ending.
+node::startup_files node::load_files() {
+  startup_files files;
   try {
-    purposes = cfg_.consent.purposes_file.empty()
-                   ? std::make_shared<const consent_catalog>(consent_catalog::builtin())
-                   : std::make_shared<const consent_catalog>(
-                         load_purpose_file(cfg_.consent.purposes_file));
-    if (!cfg_.rules.file.empty()) loaded = load_rules_file(cfg_.rules.file);
-    for (const auto& w : loaded.webhooks)
+    files.purposes = cfg_.consent.purposes_file.empty()
+                         ? std::make_shared<const consent_catalog>(consent_catalog::builtin())
+                         : std::make_shared<const consent_catalog>(
+                               load_purpose_file(cfg_.consent.purposes_file));
+    if (!cfg_.rules.file.empty()) files.rules = load_rules_file(cfg_.rules.file);
+    for (const auto& w : files.rules.webhooks)
       webhook_client::check(w);
   } catch (const webhook_url_error& e) {
     throw std::runtime_error("rules.file " + cfg_.rules.file + ": " + e.what());
@@ -132,100 +137,52 @@ void node::start() {
         "clients without a username are let in on {}:{} (auth.allow_anonymous = true): "
         "meant for development, set it to false in production",
         cfg_.mqtt.bind, cfg_.mqtt.port);
+  if (auth_->allows_anonymous() && cfg_.auth.acl_file.empty())
+    spdlog::warn(
+        "local-only mode (anonymous logins and no auth.acl_file): MQTT listens on {}, MQTT over "
+        "WebSocket on {} and over TLS on {}; loopback unless mqtt.bind, websocket.bind or "
+        "tls.bind say otherwise",
+        cfg_.mqtt.bind, cfg_.websocket.bind, cfg_.tls.bind);
   if (!cfg_.auth.password_file.empty())
     spdlog::info("{} users from {}", auth_->users(), cfg_.auth.password_file);
-  auto ctx = std::make_shared<broker_context>();
-  ctx->settings = settings_from(cfg_);
   if (!cfg_.auth.acl_file.empty()) {
     access_file_stamp_ = file_stamp::of(cfg_.auth.acl_file);
     try {
-      ctx->access->install(
-          std::make_shared<const access_policy>(load_access_file(cfg_.auth.acl_file)));
+      files.access = std::make_shared<const access_policy>(load_access_file(cfg_.auth.acl_file));
     } catch (const access_file_error& e) {
       throw std::runtime_error(std::string{"auth.acl_file: "} + e.what());
     }
     spdlog::info("access rules from {}", cfg_.auth.acl_file);
   } else {
-    spdlog::warn("no auth.acl_file: every client may publish and subscribe to every topic");
+    files.access = std::make_shared<const access_policy>(builtin_access_policy());
+    spdlog::warn(
+        "no auth.acl_file: every client may publish and subscribe to every topic but the "
+        "$CONTROL topics (registry and operator requests), which need an ACL role");
   }
-  ctx->topic_placement =
-      placement::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};
-  if (cfg_.storage.enabled) {
-    auto options = storage::storage_options_from(cfg_);
-    options.commit.on_commit = [](std::uint64_t us) { metrics::storage_commit.observe(us); };
-    store_ = std::make_shared<lmdb_store>(options);
-    spdlog::info("storage in {} (storage.sync = {})", options.data_dir.string(), cfg_.storage.sync);
-  } else {
-    spdlog::warn("storage disabled: sessions and retained messages end with the process");
-  }
-  for (std::uint32_t i = 0; i < cfg_.broker.topic_shards; ++i)
-    shards_.push_back(system_->spawn(topic_shard, i, store_ptr{store_}));
-  ctx->topic_shards = placement::slice_directory<caf::actor>{shards_};
-  ctx->store = store_;
-  if (store_) ctx->storage_gate = system_->spawn(storage_gate, store_ptr{store_});
-  for (std::uint32_t i = 0; i < cfg_.registry.shards; ++i)
-    ctx->registry_shards.add(system_->spawn(registry_shard, store_ptr{store_}, ctx->storage_gate));
-  ctx->registry_required = cfg_.registry.required;
-  ctx->consent_purposes = std::move(purposes);
-  for (std::uint32_t i = 0; i < cfg_.consent.shards; ++i)
-    ctx->consent_shards.add(
-        system_->spawn(consent_shard, store_ptr{store_}, ctx->storage_gate, ctx->consent_purposes));
-  for (auto role : split_list(cfg_.consent.service_roles))
-    ctx->consent_service_roles.emplace_back(role);
-  if (!ctx->consent_service_roles.empty())
-    for (const auto& shard : shards_)
-      caf::anon_send(
-          shard, consent_gate_setup{ctx->consent_purposes->purposes(), ctx->consent_shards.all()});
-  if (cfg_.state.enabled) {
-    for (std::uint32_t i = 0; i < cfg_.state.shards; ++i)
-      ctx->state_inflows.push_back(std::make_shared<inflow_bound>(default_inflow_limit));
-    for (std::uint32_t i = 0; i < cfg_.state.shards; ++i)
-      ctx->state_shards.add(system_->spawn(
-          vehicle_state_shard, i, store_ptr{store_}, std::size_t{cfg_.state.history_size},
-          std::size_t{cfg_.state.max_cached_vehicles}, inflow_ptr{ctx->state_inflows[i]}));
-    // Sessions send them telemetry (the routing rules' state action, the
-    // default for telemetry), each message to its VIN's shard.
-  }
-  // Routing rules: those of rules.file and those made over the API.
-  ctx->rules = std::make_shared<rules_control>();
-  for (std::uint32_t i = 0; i < cfg_.rules.workers; ++i)
-    ctx->rule_workers.add(spawn_fed([&](inflow_ptr bound) {
-      return system_->spawn(rule_worker, i, context_ptr{ctx}, std::move(bound));
-    }));
-  rule_book::settings book_settings;
-  book_settings.archive_root =
-      cfg_.rules.archive_dir.empty()
-          ? (std::filesystem::path(cfg_.node.data_dir) / "archive").string()
-          : cfg_.rules.archive_dir;
-  book_settings.max_inflated = cfg_.rules.max_inflated_bytes;
-  book_settings.max_api_definitions = cfg_.rules.max_api_definitions;
-  rules_ = std::make_shared<rule_book>(*system_, ctx->rules, store_, book_settings);
-  if (!cfg_.rules.file.empty()) rules_file_stamp_ = file_stamp::of(cfg_.rules.file);
-  rules_->start(std::move(loaded));
-  if (cfg_.commands.enabled) {
-    command_settings settings;
-    settings.notification_topic = cfg_.commands.notification_topic;
-    settings.require_consent = cfg_.commands.require_consent;
-    settings.retention_ms = std::int64_t{cfg_.commands.retention_hours} * 3'600'000;
-    settings.max_active = cfg_.commands.max_active;
-    settings.max_active_per_vehicle = cfg_.commands.max_active_per_vehicle;
-    const auto count = cfg_.commands.shards;
-    for (std::uint32_t i = 0; i < count; ++i)
-      ctx->command_shards.add(system_->spawn(command_shard, i, count, context_ptr{ctx}, settings));
-    // Vehicles report on vehicles/{vin}/command-status/{id}: one shared
-    // subscription of all command shards, as for vehicle state.
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const auto& shard = ctx->command_shards.at(i);
-      caf::anon_send(shard, command_shards{ctx->command_shards.all()});
-      subscribe_request s;
-      s.subscriber = shard;
-      s.client_id = "$convoy/commands/" + std::to_string(i);
-      s.filter = "$share/convoy-by-vin-commands/vehicles/+/command-status/+";
-      s.options.max_qos = mqtt::qos::at_least_once;
-      for (const auto& topic_shard : ctx->topic_shards)
-        caf::anon_send(topic_shard, s);
+  // Unusable TLS files stop the node at start.
+  if (cfg_.tls.enabled || (cfg_.websocket.enabled && cfg_.websocket.tls_enabled)) {
+    try {
+      tls_ = std::make_unique<tls_context_source>(cfg_.tls);
+    } catch (const tls_error& e) {
+      throw std::runtime_error(std::string{"TLS: "} + e.what());
     }
   }
+  return files;
+}
+
+// The actors of the node, in the order they need each other: storage, topic
+// shards, the vehicle services, the routing rules, commands, then the
+// session registry and the sessions restored from disk.
+void node::spawn_actors(startup_files files) {
+  auto ctx = std::make_shared<broker_context>();
+  ctx->settings = settings_from(cfg_);
+  ctx->access->install(std::move(files.access));
+  ctx->topic_placement =
+      placement::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};
+  spawn_storage_and_topic_shards(*ctx);
+  spawn_vehicle_services(*ctx, std::move(files.purposes));
+  start_routing_rules(ctx, std::move(files.rules));
+  if (cfg_.commands.enabled) spawn_command_shards(ctx);
   if (store_) {
     // Queued in the shards' mailboxes before the listener opens, so ahead
     // of any subscription.
@@ -245,6 +202,99 @@ void node::start() {
   for (const auto& shard : ctx->registry_shards)
     caf::anon_send(shard, registry_listener{edge_.registry});
   if (store_) restore_sessions();
+}
+
+void node::spawn_storage_and_topic_shards(broker_context& ctx) {
+  if (cfg_.storage.enabled) {
+    auto options = storage::storage_options_from(cfg_);
+    options.commit.on_commit = [](std::uint64_t us) { metrics::storage_commit.observe(us); };
+    store_ = std::make_shared<lmdb_store>(options);
+    spdlog::info("storage in {} (storage.sync = {})", options.data_dir.string(), cfg_.storage.sync);
+  } else {
+    spdlog::warn("storage disabled: sessions and retained messages end with the process");
+  }
+  for (std::uint32_t i = 0; i < cfg_.broker.topic_shards; ++i)
+    shards_.push_back(system_->spawn(topic_shard, i, store_ptr{store_}));
+  ctx.topic_shards = placement::slice_directory<caf::actor>{shards_};
+  ctx.store = store_;
+  if (store_) ctx.storage_gate = system_->spawn(storage_gate, store_ptr{store_});
+}
+
+// Registry, consent and vehicle state shards, by VIN.
+void node::spawn_vehicle_services(broker_context& ctx,
+                                  std::shared_ptr<const consent_catalog> purposes) {
+  for (std::uint32_t i = 0; i < cfg_.registry.shards; ++i)
+    ctx.registry_shards.add(system_->spawn(registry_shard, store_ptr{store_}, ctx.storage_gate));
+  ctx.registry_required = cfg_.registry.required;
+  ctx.consent_purposes = std::move(purposes);
+  for (std::uint32_t i = 0; i < cfg_.consent.shards; ++i)
+    ctx.consent_shards.add(
+        system_->spawn(consent_shard, store_ptr{store_}, ctx.storage_gate, ctx.consent_purposes));
+  for (auto role : split_list(cfg_.consent.service_roles))
+    ctx.consent_service_roles.emplace_back(role);
+  if (!ctx.consent_service_roles.empty())
+    for (const auto& shard : shards_)
+      caf::anon_send(
+          shard, consent_gate_setup{ctx.consent_purposes->purposes(), ctx.consent_shards.all()});
+  if (cfg_.state.enabled) {
+    for (std::uint32_t i = 0; i < cfg_.state.shards; ++i)
+      ctx.state_inflows.push_back(std::make_shared<inflow_bound>(default_inflow_limit));
+    for (std::uint32_t i = 0; i < cfg_.state.shards; ++i)
+      ctx.state_shards.add(system_->spawn(
+          vehicle_state_shard, i, store_ptr{store_}, std::size_t{cfg_.state.history_size},
+          std::size_t{cfg_.state.max_cached_vehicles}, inflow_ptr{ctx.state_inflows[i]}));
+    // Sessions send them telemetry (the routing rules' state action, the
+    // default for telemetry), each message to its VIN's shard.
+  }
+}
+
+// Rule workers, and the rule book with the rules of rules.file and the API.
+void node::start_routing_rules(const std::shared_ptr<broker_context>& ctx, rules_file loaded) {
+  ctx->rules = std::make_shared<rules_control>();
+  for (std::uint32_t i = 0; i < cfg_.rules.workers; ++i)
+    ctx->rule_workers.add(spawn_fed([&](inflow_ptr bound) {
+      return system_->spawn(rule_worker, i, context_ptr{ctx}, std::move(bound));
+    }));
+  rule_book::settings book_settings;
+  book_settings.archive_root =
+      cfg_.rules.archive_dir.empty()
+          ? (std::filesystem::path(cfg_.node.data_dir) / "archive").string()
+          : cfg_.rules.archive_dir;
+  book_settings.max_inflated = cfg_.rules.max_inflated_bytes;
+  book_settings.max_api_definitions = cfg_.rules.max_api_definitions;
+  rules_ = std::make_shared<rule_book>(*system_, ctx->rules, store_, book_settings);
+  if (!cfg_.rules.file.empty()) rules_file_stamp_ = file_stamp::of(cfg_.rules.file);
+  rules_->start(std::move(loaded));
+}
+
+void node::spawn_command_shards(const std::shared_ptr<broker_context>& ctx) {
+  command_settings settings;
+  settings.notification_topic = cfg_.commands.notification_topic;
+  settings.require_consent = cfg_.commands.require_consent;
+  settings.retention_ms = std::int64_t{cfg_.commands.retention_hours} * 3'600'000;
+  settings.max_active = cfg_.commands.max_active;
+  settings.max_active_per_vehicle = cfg_.commands.max_active_per_vehicle;
+  const auto count = cfg_.commands.shards;
+  for (std::uint32_t i = 0; i < count; ++i)
+    ctx->command_shards.add(system_->spawn(command_shard, i, count, context_ptr{ctx}, settings));
+  // Vehicles report on vehicles/{vin}/command-status/{id}: one shared
+  // subscription of all command shards, as for vehicle state.
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const auto& shard = ctx->command_shards.at(i);
+    caf::anon_send(shard, command_shards{ctx->command_shards.all()});
+    subscribe_request s;
+    s.subscriber = shard;
+    s.client_id = "$convoy/commands/" + std::to_string(i);
+    s.filter = "$share/convoy-by-vin-commands/vehicles/+/command-status/+";
+    s.options.max_qos = mqtt::qos::at_least_once;
+    for (const auto& topic_shard : ctx->topic_shards)
+      caf::anon_send(topic_shard, s);
+  }
+}
+
+// The edges: MQTT (TCP, TLS, WebSocket) and HTTP listeners, their I/O
+// threads, signals and file watches.
+void node::open_edges() {
   edge_.connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
   edge_.max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
   edge_.auth_failure_delay_ms = cfg_.auth.failure_delay_ms;
@@ -254,15 +304,6 @@ void node::start() {
   edge_.max_publish_bytes_rate = cfg_.mqtt.max_publish_bytes_rate;
   edge_.max_auth_failure_delay_ms = cfg_.auth.max_failure_delay_ms;
   edge_.certificate_identity_field = cfg_.tls.identity;
-  // Before anything listens: unusable TLS files stop the node at start.
-  if (cfg_.tls.enabled || (cfg_.websocket.enabled && cfg_.websocket.tls_enabled)) {
-    try {
-      tls_ = std::make_unique<tls_context_source>(cfg_.tls);
-    } catch (const tls_error& e) {
-      throw std::runtime_error(std::string{"TLS: "} + e.what());
-    }
-  }
-
   auto io_threads = std::max<std::uint32_t>(cfg_.broker.io_threads, 1);
   for (std::uint32_t i = 0; i < io_threads; ++i) {
     io_contexts_.push_back(std::make_unique<boost::asio::io_context>(1));

@@ -15,6 +15,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "actors/vehicle/consent_catalog.hpp"
 #include "config/config.hpp"
 #include "runtime/auth/authenticator.hpp"
 #include "runtime/edge/edge_context.hpp"
@@ -23,6 +24,7 @@
 #include "runtime/http/http_server.hpp"
 #include "runtime/http/management_api.hpp"
 #include "runtime/node/file_stamp.hpp"
+#include "runtime/rules/rules_file.hpp"
 #include "runtime/storage/lmdb_store.hpp"
 
 namespace convoy::runtime {
@@ -70,6 +72,20 @@ class node {
   caf::actor_system& system() { return *system_; }
 
  private:
+  // What the files named by the configuration hold, read before any actor
+  // exists.
+  struct startup_files {
+    std::shared_ptr<const consent_catalog> purposes;
+    rules_file rules;
+    policy_ptr access;
+  };
+  startup_files load_files();
+  void spawn_actors(startup_files files);
+  void spawn_storage_and_topic_shards(broker_context& ctx);
+  void spawn_vehicle_services(broker_context& ctx, std::shared_ptr<const consent_catalog> purposes);
+  void start_routing_rules(const std::shared_ptr<broker_context>& ctx, rules_file loaded);
+  void spawn_command_shards(const std::shared_ptr<broker_context>& ctx);
+  void open_edges();
   void restore_sessions();
   void start_tls();
   void start_websocket();

@@ -30,9 +30,12 @@ class Broker:
     removes it unless told to keep it). Extra settings are `--set key=value`
     overrides, e.g. {"mqtt.max_packet_size": 1024}."""
 
-    def __init__(self, settings=None, port=None):
+    def __init__(self, settings=None, port=None, loopback_binds=True):
         self.settings = dict(settings or {})
         self.port = port
+        # False: the node picks its listeners' addresses itself (local-only
+        # mode or every interface); the tests still connect over loopback.
+        self.loopback_binds = loopback_binds
         self.proc = None
         self.log_path = None
         self.data_dir = self.settings.pop("node.data_dir", None)
@@ -52,8 +55,10 @@ class Broker:
                 self.settings[key] = getattr(self, attr)
             self.settings.setdefault(key, 0)
             setattr(self, attr, self.settings[key] or None)
-        args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={self.port}",
-                "--set", "websocket.bind=127.0.0.1", "--set", f"node.data_dir={self.data_dir}"]
+        args = [BINARY, "node", "--set", f"mqtt.port={self.port}",
+                "--set", f"node.data_dir={self.data_dir}"]
+        if self.loopback_binds:
+            args += ["--set", "mqtt.bind=127.0.0.1", "--set", "websocket.bind=127.0.0.1"]
         for key, value in self.settings.items():
             if isinstance(value, bool):
                 value = "true" if value else "false"

@@ -236,10 +236,16 @@ class RegistryDurabilityTest(unittest.TestCase):
         self.addCleanup(tmp.cleanup)
         pki = Pki(tmp.name)
         tls_port = free_port()
+        # The $CONTROL topics need a role that grants them.
+        acl = os.path.join(tmp.name, "acl.toml")
+        with open(acl, "w") as f:
+            f.write('[assign]\nanonymous = "ops"\ncertificate = "ops"\n[roles.ops]\n'
+                    'publish = ["#", "$CONTROL/convoy/registry/v1"]\n'
+                    'subscribe = ["#", "$CONTROL/convoy/registry/v1/#"]\n')
         broker = Broker({
             "tls.enabled": True, "tls.port": tls_port, "tls.client_certificates": "optional",
             "tls.cert_file": pki.server[0], "tls.key_file": pki.server[1], "tls.ca_file": pki.ca.cert,
-            "registry.required": True,
+            "registry.required": True, "auth.acl_file": acl,
         }).start()
         self.addCleanup(broker.stop)
         ops = Client(broker.port, "ops", V311)

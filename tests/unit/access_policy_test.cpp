@@ -179,3 +179,24 @@ TEST_CASE("access file: the example file loads") {
   CHECK(p.find("operator"));
   CHECK(p.role_for(make_principal("ops-console", auth_method::password)) == "operator");
 }
+
+TEST_CASE("without an ACL file every topic is open but the $CONTROL topics") {
+  const access_policy p = runtime::builtin_access_policy();
+  const access_role* role = p.find(p.anonymous_role);
+  REQUIRE(role != nullptr);
+  access_template::subject who{"any", "", "", ""};
+  CHECK(access_policy::may_publish(*role, "vehicles/V1/telemetry", who));
+  CHECK(access_policy::may_publish(*role, "$convoy-test/x", who));
+  CHECK(access_policy::may_publish(*role, "$CONTROLLER/x", who));
+  CHECK_FALSE(access_policy::may_publish(*role, "$CONTROL/convoy/registry/v1", who));
+  CHECK_FALSE(access_policy::may_publish(*role, "$CONTROL", who));
+  CHECK(access_policy::may_subscribe(*role, "#", who));
+  CHECK(access_policy::may_subscribe(*role, "+/convoy/registry/v1", who));  // no $-topics
+  CHECK(access_policy::may_subscribe(*role, "$share/g/vehicles/#", who));
+  CHECK_FALSE(access_policy::may_subscribe(*role, "$CONTROL/#", who));
+  CHECK_FALSE(access_policy::may_subscribe(*role, "$share/g/$CONTROL/convoy/registry/v1", who));
+  // Every login method gets the same role.
+  CHECK(p.certificate_role == p.anonymous_role);
+  CHECK(p.password_role == p.anonymous_role);
+  CHECK(p.jwt_role == p.anonymous_role);
+}

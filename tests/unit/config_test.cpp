@@ -86,9 +86,18 @@ load_result load_env(std::vector<std::pair<std::string, std::string>> environmen
   return load_config({.environment = std::move(environment)});
 }
 
-// __FILE__ is absolute with CMake: tests/unit/config_test.cpp of the source tree.
+// What a node loads with no file, variables or --set: the embedded defaults
+// in local-only mode (anonymous logins, no ACL: MQTT listeners on loopback).
+node_config loaded_defaults() {
+  node_config c;
+  c.mqtt.bind = c.tls.bind = c.websocket.bind = "127.0.0.1";
+  return c;
+}
+
+// From the build (tests/CMakeLists.txt): __FILE__ is relative when ccache
+// rewrites paths (base_dir).
 fs::path source_root() {
-  return fs::path(__FILE__).parent_path().parent_path().parent_path();
+  return fs::path(CONVOY_SOURCE_DIR);
 }
 
 fs::path example_path() {
@@ -106,16 +115,36 @@ std::string read_all(const fs::path& p) {
 
 TEST_CASE("config defaults are the embedded ones") {
   node_config c = expect_config(load_config({}));
-  CHECK(c == node_config{});
+  // The embedded defaults let anonymous clients in and authorize nothing:
+  // local-only mode keeps the MQTT listeners on loopback.
+  CHECK(c == loaded_defaults());
   CHECK(c.node.name == "convoy-1");
   CHECK(c.node.data_dir == "./data");
   CHECK(c.log.level == "info");
-  CHECK(c.mqtt.bind == "0.0.0.0");
+  CHECK(c.mqtt.bind == "127.0.0.1");
   CHECK(c.mqtt.port == 1883);
   CHECK(c.mqtt.max_packet_size == 1'048'576);
   CHECK(c.mqtt.maximum_qos == 2);
   CHECK(c.broker.topic_shards == 8);
   CHECK(c.broker.actor_threads == 0);
+}
+
+TEST_CASE("local-only mode: anonymous logins without an ACL bind the MQTT listeners to loopback") {
+  // Unless an address is set, from any source.
+  node_config c = expect_config(load_set({"websocket.bind=0.0.0.0"}));
+  CHECK(c.mqtt.bind == "127.0.0.1");
+  CHECK(c.tls.bind == "127.0.0.1");
+  CHECK(c.websocket.bind == "0.0.0.0");
+  c = expect_config(load_env({{"CONVOY_MQTT_BIND", "0.0.0.0"}}));
+  CHECK(c.mqtt.bind == "0.0.0.0");
+  CHECK(c.websocket.bind == "127.0.0.1");
+  // An ACL or logins required: the listeners take every interface.
+  for (std::string set : {"auth.acl_file=/etc/convoy/acl.toml", "auth.allow_anonymous=false"}) {
+    c = expect_config(load_set({set}));
+    CHECK(c.mqtt.bind == "0.0.0.0");
+    CHECK(c.tls.bind == "0.0.0.0");
+    CHECK(c.websocket.bind == "0.0.0.0");
+  }
 }
 
 TEST_CASE("config schema covers every field of node_config") {
@@ -220,8 +249,8 @@ topic_shards = 16
   CHECK(c.mqtt.retain_available == false);
   CHECK(c.mqtt.maximum_qos == 1);
   CHECK(c.broker.topic_shards == 16);
-  // Untouched keys keep their defaults.
-  CHECK(c.mqtt.bind == "0.0.0.0");
+  // Untouched keys keep their defaults (local-only mode's loopback here).
+  CHECK(c.mqtt.bind == "127.0.0.1");
   CHECK(c.broker.io_threads == 1);
 }
 
@@ -229,8 +258,8 @@ TEST_CASE("config file accepts dotted keys, inline tables and an empty document"
   node_config c = expect_config(load_file("mqtt.port = 1885\nbroker = { io_threads = 3 }\n"));
   CHECK(c.mqtt.port == 1885);
   CHECK(c.broker.io_threads == 3);
-  CHECK(expect_config(load_file("")) == node_config{});
-  CHECK(expect_config(load_file("# only a comment\n[mqtt]\n")) == node_config{});
+  CHECK(expect_config(load_file("")) == loaded_defaults());
+  CHECK(expect_config(load_file("# only a comment\n[mqtt]\n")) == loaded_defaults());
 }
 
 TEST_CASE("config environment overrides defaults") {
@@ -252,7 +281,7 @@ TEST_CASE("config environment ignores tool variables and other CONVOY_ names") {
                                           {"CONVOY_SANITIZE", "ON"},
                                           {"convoy_mqtt_port", "1"},
                                           {"XCONVOY_MQTT_PORT", "2"}}));
-  CHECK(c == node_config{});
+  CHECK(c == loaded_defaults());
 }
 
 TEST_CASE("config --set overrides defaults") {
