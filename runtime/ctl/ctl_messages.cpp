@@ -10,6 +10,23 @@
 
 namespace convoy::ctl {
 
+namespace {
+
+// /api/v1/retained/ and the topic's levels, each percent-encoded: the API
+// takes the topic as the rest of the path.
+std::string retained_path(const std::string& topic) {
+  std::string path = "/api/v1/retained";
+  std::size_t start = 0;
+  for (;;) {
+    auto slash = topic.find('/', start);
+    path += "/" + encode(topic.substr(start, slash - start));
+    if (slash == std::string::npos) return path;
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
 void add_message_commands(CLI::App& ctl, command_set& set) {
   struct publishing {
     std::string topic, payload, content_type;
@@ -56,9 +73,9 @@ void add_message_commands(CLI::App& ctl, command_set& set) {
   });
   auto topic = std::make_shared<std::string>();
   auto* ret_get = retained->add_subcommand("get", "The retained message of a topic");
-  ret_get->add_option("topic", *topic, "Topic")->required();
+  ret_get->add_option("topic", *topic, "Topic, e.g. fleet/weather/eu")->required();
   set.add(ret_get, [topic](session& s) {
-    output(s, s.call("GET", "/api/v1/retained/" + encode(*topic)), [](const json& m) {
+    output(s, s.call("GET", retained_path(*topic)), [](const json& m) {
       print_fields(m, {{"topic", "topic"},
                        {"qos", "qos"},
                        {"encoding", "payloadEncoding"},
@@ -67,9 +84,9 @@ void add_message_commands(CLI::App& ctl, command_set& set) {
     });
   });
   auto* ret_delete = retained->add_subcommand("delete", "Clear the retained message of a topic");
-  ret_delete->add_option("topic", *topic, "Topic")->required();
+  ret_delete->add_option("topic", *topic, "Topic, e.g. fleet/weather/eu")->required();
   set.add(ret_delete, [topic](session& s) {
-    s.call("DELETE", "/api/v1/retained/" + encode(*topic));
+    s.call("DELETE", retained_path(*topic));
     std::cout << "cleared the retained message of " << *topic << "\n";
   });
 }

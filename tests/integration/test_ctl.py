@@ -32,12 +32,18 @@ class CtlTest(unittest.TestCase):
         cls.broker.stop()
         cls.tmp.cleanup()
 
-    def ctl(self, *args, key=True, expect=0, env=None):
-        argv = [BINARY, "ctl", "--url", self.url]
+    def run_ctl(self, *args, key=True, url=True, env=None):
+        argv = [BINARY, "ctl"]
+        if url:
+            argv += ["--url", self.url]
         if key:
             argv += ["--api-key", self.key]
-        p = subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30,
-                           env={**os.environ, **(env or {})})
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVOY_")}
+        return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30,
+                              env={**environment, **(env or {})})
+
+    def ctl(self, *args, key=True, url=True, expect=0, env=None):
+        p = self.run_ctl(*args, key=key, url=url, env=env)
         self.assertEqual(p.returncode, expect, f"{args}: {p.stdout} {p.stderr}")
         return p.stdout if expect == 0 else p.stderr
 
@@ -90,8 +96,21 @@ class CtlTest(unittest.TestCase):
         self.assertRegex(self.ctl("retained", "get", "ctl/pub/x"), r"payload:\s+hello")
         self.assertIn("cleared", self.ctl("retained", "delete", "ctl/pub/x"))
         self.assertIn("404", self.ctl("retained", "get", "ctl/pub/x", expect=1))
+        self.assertIn("404", self.ctl("retained", "delete", "ctl/pub/x", expect=1))
+        self.assertIn("400", self.ctl("retained", "get", "ctl/pub/+", expect=1))
         self.assertIn("400", self.ctl("publish", "bad/+", "x", expect=1))
         sub.close()
+
+    def test_retained_by_the_plain_topic_path(self):
+        # Levels that need encoding, an empty level: ctl sends the topic as the
+        # rest of the path, level by level.
+        topic = "ctl/ret/a b//ü"
+        self.ctl("publish", topic, "odd", "--retain")
+        got = json.loads(self.ctl("--json", "retained", "get", topic))
+        self.assertEqual((got["topic"], got["payload"]), (topic, "odd"))
+        self.assertIn("404", self.ctl("retained", "get", "ctl/ret/a b/ü", expect=1))
+        self.assertIn(f"cleared the retained message of {topic}", self.ctl("retained", "delete", topic))
+        self.assertEqual(json.loads(self.ctl("--json", "retained", "list", "ctl/ret/#")), [])
 
     def test_vehicles_and_devices(self):
         out = self.ctl("vehicles", "create", VIN, "--model", "ID.4", "--region", "eu-west")
