@@ -30,6 +30,12 @@ struct refused {
   std::string message;
 };
 
+// A remote command that was waited for ended in another state than
+// succeeded, or had not ended when the wait gave up (exit 3).
+struct not_succeeded {
+  std::string status;
+};
+
 // One node's API as JSON.
 class session {
  public:

@@ -44,6 +44,9 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
     } catch (const refused& r) {
       std::cerr << "convoy ctl: " << r.status << ": " << r.message << "\n";
       return 1;
+    } catch (const not_succeeded& n) {
+      std::cerr << "convoy ctl: the command did not succeed: " << n.status << "\n";
+      return 3;
     } catch (const connection_error& e) {
       std::cerr << "convoy ctl: " << e.what() << "\n";
       return 2;

@@ -36,7 +36,8 @@ void print_command(const json& c) {
 }
 
 // Long polls until the command ends (or its timeout and TTL pass), each poll
-// inside the client's own timeout, and shows it.
+// inside the client's own timeout; shows it, and throws not_succeeded unless
+// it succeeded.
 void wait_and_show(session& s, const std::string& path, json c) {
   double within = c["timeoutSeconds"].get<double>() + c["ttlSeconds"].get<double>() + 10;
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(within);
@@ -45,6 +46,9 @@ void wait_and_show(session& s, const std::string& path, json c) {
     c = s.call("GET", path + "?wait=" + std::to_string(poll) +
                           "&seen=" + std::to_string(c["events"].get<std::uint64_t>()));
   output(s, c, print_command);
+  const std::string status = c["status"].get<std::string>();
+  if (!c["terminal"].get<bool>()) throw not_succeeded{status + ", not ended yet"};
+  if (status != "succeeded") throw not_succeeded{status};
 }
 
 }  // namespace
@@ -64,7 +68,9 @@ void add_command_commands(CLI::App& ctl, command_set& set) {
   k_send->add_option("--timeout-seconds", ka->timeout, "Time for the vehicle's final report");
   k_send->add_option("--ttl", ka->ttl, "Seconds to hold it for an offline vehicle");
   k_send->add_option("--idempotency-key", ka->key, "Repeated sends with it make one command");
-  k_send->add_flag("--wait", ka->wait, "Wait until the command ends and show its timeline");
+  k_send->add_flag("--wait", ka->wait,
+                   "Wait until the command ends and show its timeline; exit 3 unless it "
+                   "succeeded");
   set.add(k_send, [ka, base](session& s) {
     json body{{"command", ka->name}};
     if (!ka->params.empty()) {
@@ -97,7 +103,7 @@ void add_command_commands(CLI::App& ctl, command_set& set) {
   auto* k_get = commands_app->add_subcommand("get", "A command with its timeline");
   k_get->add_option("vin", ka->vin, "VIN")->required();
   k_get->add_option("id", ka->id, "The command's id")->required();
-  k_get->add_flag("--wait", ka->wait, "Wait until it ends");
+  k_get->add_flag("--wait", ka->wait, "Wait until it ends; exit 3 unless it succeeded");
   set.add(k_get, [ka, base](session& s) {
     const std::string path = base() + "/" + encode(ka->id);
     json c = s.call("GET", path);

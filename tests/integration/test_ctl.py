@@ -172,13 +172,16 @@ class CtlTest(unittest.TestCase):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(sim.wait, 30)
         self.addCleanup(sim.terminate)
-        # The simulated vehicle answers accepted, then succeeded.
+        # The simulated vehicle answers accepted, then succeeded (exit 0; until
+        # it listens, the commands end otherwise, exit 3).
         deadline = time.monotonic() + 10
         while True:
-            out = self.ctl("commands", "send", car, "lock-doors", "--subject", "companion-app",
-                           "--params", '{"doors": "all"}', "--ttl", "10", "--wait")
-            if "succeeded" in out or time.monotonic() > deadline:
+            p = self.run_ctl("commands", "send", car, "lock-doors", "--subject", "companion-app",
+                             "--params", '{"doors": "all"}', "--ttl", "10", "--wait")
+            if p.returncode != 3 or time.monotonic() > deadline:
                 break
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout
         self.assertRegex(out, r"status:\s+succeeded")
         timeline = [r["STATUS"] for r in self.rows(out[out.index("AT "):])]
         self.assertEqual(timeline[-3:], ["sent", "accepted", "succeeded"])
@@ -190,6 +193,32 @@ class CtlTest(unittest.TestCase):
         self.assertIn("409", self.ctl("commands", "cancel", car, command_id, expect=1))
         self.assertIn("rejected", self.ctl("commands", "send", car, "lock-doors", "--subject", "nobody"))
         self.assertIn("must be a JSON object", self.ctl("commands", "send", car, "x", "--params", "[1]", expect=2))
+
+    def test_wait_for_a_command_that_does_not_succeed_exits_3(self):
+        car = "CTLWAIT0000000001"  # never connects
+        self.ctl("vehicles", "create", car)
+        self.ctl("consents", "grant", car, "companion-app", "remote-control")
+        # Offline without a TTL: it ends at once, expired.
+        p = self.run_ctl("commands", "send", car, "lock-doors", "--subject", "companion-app", "--wait")
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"status:\s+expired")
+        self.assertIn("the command did not succeed: expired", p.stderr)
+        command_id = re.search(r"id:\s+(\S+)", p.stdout).group(1)
+        # Held for its TTL, then expired: --wait follows it there.
+        p = self.run_ctl("--json", "commands", "send", car, "climate", "--subject", "companion-app",
+                         "--ttl", "1", "--wait")
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertEqual([e["status"] for e in json.loads(p.stdout)["timeline"]],
+                         ["received", "queued", "expired"])
+        # No consent: rejected.
+        p = self.run_ctl("commands", "send", car, "lock-doors", "--subject", "nobody", "--wait")
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertIn("did not succeed: rejected", p.stderr)
+        # get --wait of an ended command says the same; without --wait it is 0.
+        self.assertIn("did not succeed: expired", self.ctl("commands", "get", car, command_id, "--wait", expect=3))
+        self.assertRegex(self.ctl("commands", "get", car, command_id), r"status:\s+expired")
+        self.assertRegex(self.ctl("commands", "send", car, "lock-doors", "--subject", "companion-app"),
+                         r"status:\s+expired")
 
     def test_credentials_and_exit_codes(self):
         self.assertIn("401", self.ctl("node", key=False, expect=1))
