@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <iostream>
 
@@ -18,11 +17,7 @@ namespace convoy::ctl {
 
 session::session(const options& o)
     : opts_(o),
-      client_(o.url,
-              o.api_key.empty() && std::getenv("CONVOY_API_KEY") ? std::getenv("CONVOY_API_KEY")
-                                                                 : o.api_key,
-              o.token.empty() && std::getenv("CONVOY_API_TOKEN") ? std::getenv("CONVOY_API_TOKEN")
-                                                                 : o.token,
+      client_(o.url, o.api_key, o.token,
               std::chrono::milliseconds(static_cast<long>(o.timeout_s * 1000))) {}
 
 json session::call(const std::string& method, const std::string& target, const json& body) {

@@ -15,11 +15,14 @@
 namespace convoy::ctl {
 
 std::function<int()> add_commands(CLI::App& ctl, options& opts) {
-  ctl.add_option("--url", opts.url, "The node's HTTP address")
+  ctl.add_option("--url", opts.url, "The node's HTTP address (or $CONVOY_URL)")
+      ->envname("CONVOY_URL")
       ->capture_default_str()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  ctl.add_option("--api-key", opts.api_key, "API key (or $CONVOY_API_KEY)");
-  ctl.add_option("--token", opts.token, "Bearer JWT with the operator role (or $CONVOY_API_TOKEN)");
+  ctl.add_option("--api-key", opts.api_key, "API key (or $CONVOY_API_KEY)")
+      ->envname("CONVOY_API_KEY");
+  ctl.add_option("--token", opts.token, "Bearer JWT with the operator role (or $CONVOY_API_TOKEN)")
+      ->envname("CONVOY_API_TOKEN");
   ctl.add_flag("--json", opts.json, "Print the API's JSON instead of tables");
   ctl.add_option("--timeout", opts.timeout_s, "Seconds to wait for the node")
       ->capture_default_str();

@@ -14,9 +14,9 @@ namespace convoy::ctl {
 // 0 done, 1 the node refused (its status and message are printed), 2 the
 // node could not be reached or the command line is wrong.
 struct options {
-  std::string url = "http://127.0.0.1:8080";
-  std::string api_key;  // or $CONVOY_API_KEY
-  std::string token;    // or $CONVOY_API_TOKEN
+  std::string url = "http://127.0.0.1:8080";  // or $CONVOY_URL
+  std::string api_key;                        // or $CONVOY_API_KEY
+  std::string token;                          // or $CONVOY_API_TOKEN
   bool json = false;
   double timeout_s = 10;
 };

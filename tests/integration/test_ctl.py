@@ -220,6 +220,14 @@ class CtlTest(unittest.TestCase):
         self.assertRegex(self.ctl("commands", "send", car, "lock-doors", "--subject", "companion-app"),
                          r"status:\s+expired")
 
+    def test_url_from_the_environment_and_the_flag_wins(self):
+        self.assertIn("name:", self.ctl("node", url=False, env={"CONVOY_URL": self.url}))
+        dead = f"http://127.0.0.1:{free_port()}"
+        self.assertIn("name:", self.ctl("node", env={"CONVOY_URL": dead}))
+        err = self.ctl("node", url=False, env={"CONVOY_URL": dead}, expect=2)
+        self.assertIn(f"cannot connect 127.0.0.1:{dead.rsplit(':', 1)[1]}", err)
+        self.assertIn("plain HTTP", self.ctl("node", url=False, env={"CONVOY_URL": "https://x:1"}, expect=2))
+
     def test_credentials_and_exit_codes(self):
         self.assertIn("401", self.ctl("node", key=False, expect=1))
         self.assertIn("name:", self.ctl("node", key=False, env={"CONVOY_API_KEY": self.key}))
