@@ -1,5 +1,6 @@
-// `convoy ctl`: its options, and running the subcommand parsed; the
-// subcommands are in ctl_<area>.cpp, one file per area of the management API.
+// `convoy ctl`: its options, its exit codes, and running the subcommand
+// parsed; the subcommands are in ctl_<area>.cpp, one file per area of the
+// management API.
 
 #include "runtime/ctl/ctl.hpp"
 
@@ -14,6 +15,27 @@
 
 namespace convoy::ctl {
 
+namespace {
+
+constexpr const char* exit_codes =
+    "Exit codes:\n"
+    "  0  done\n"
+    "  1  the node refused the request (its HTTP status and message are printed)\n"
+    "  2  the node could not be reached or its answer not read, or the command line is\n"
+    "     wrong (unknown subcommand or option, missing or bad argument)\n"
+    "  3  commands send/get --wait: the command ended in another state than succeeded,\n"
+    "     or had not ended when the wait gave up (its state is printed)\n";
+
+// The subcommands `app` offers, comma-separated.
+std::string subcommand_names(const CLI::App& app) {
+  std::string names;
+  for (const auto* sub : app.get_subcommands({}))
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  return names;
+}
+
+}  // namespace
+
 std::function<int()> add_commands(CLI::App& ctl, options& opts) {
   ctl.add_option("--url", opts.url, "The node's HTTP address (or $CONVOY_URL)")
       ->envname("CONVOY_URL")
@@ -27,6 +49,7 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
   ctl.add_option("--timeout", opts.timeout_s, "Seconds to wait for the node")
       ->capture_default_str();
   ctl.require_subcommand(1);
+  ctl.footer(exit_codes);
 
   auto commands = std::make_shared<command_set>();
   add_node_commands(ctl, *commands);
@@ -61,6 +84,35 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
       return 2;
     }
   };
+}
+
+int parse_failed(const CLI::App& ctl, const CLI::ParseError& e) {
+  // The deepest subcommand the words reached: a word it did not take, where
+  // a subcommand belongs, is a mistyped subcommand.
+  const CLI::App* at = &ctl;
+  std::string where;
+  for (bool deeper = true; deeper;) {
+    deeper = false;
+    for (const auto* sub : at->get_subcommands({}))
+      if (sub->parsed()) {
+        at = sub;
+        where += " " + sub->get_name();
+        deeper = true;
+        break;
+      }
+  }
+  const bool has_subcommands = !at->get_subcommands({}).empty();
+  const auto left = at->remaining();
+  if (has_subcommands && !left.empty() && !left.front().starts_with("-")) {
+    std::cerr << "convoy ctl" << where << ": unknown subcommand '" << left.front()
+              << "'; one of: " << subcommand_names(*at) << "\n";
+  } else if (has_subcommands && at->get_subcommands().empty()) {
+    std::cerr << "convoy ctl" << where
+              << ": a subcommand is required; one of: " << subcommand_names(*at) << "\n";
+  } else {
+    std::cerr << "convoy ctl" << where << ": " << e.what() << "\nRun with --help for more.\n";
+  }
+  return 2;
 }
 
 }  // namespace convoy::ctl

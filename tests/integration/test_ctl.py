@@ -1,6 +1,8 @@
 """`convoy ctl` against a live node: every command in table and --json
-form, credentials from flags and the environment, and its exit codes when
-the node refuses (1) or cannot be reached (2)."""
+form, credentials and the node's URL from flags and the environment, and its
+documented exit codes: the node refuses (1), cannot be reached or the command
+line is wrong (2, a mistyped subcommand named with the valid ones), a command
+waited for does not succeed (3)."""
 
 import json
 import os
@@ -219,6 +221,41 @@ class CtlTest(unittest.TestCase):
         self.assertRegex(self.ctl("commands", "get", car, command_id), r"status:\s+expired")
         self.assertRegex(self.ctl("commands", "send", car, "lock-doors", "--subject", "companion-app"),
                          r"status:\s+expired")
+
+    def test_mistyped_or_missing_subcommands_exit_2_naming_the_valid_ones(self):
+        err = self.ctl("clientz", expect=2)
+        self.assertIn("unknown subcommand 'clientz'", err)
+        self.assertRegex(err, r"one of: .*\bclients\b.*\bvehicles\b")
+        self.assertNotIn("A subcommand is required", err)
+        err = self.ctl("vehicles", "creat", VIN, expect=2)
+        self.assertIn("convoy ctl vehicles: unknown subcommand 'creat'", err)
+        self.assertRegex(err, r"one of: list, create, update, get, suspend, activate, delete")
+        err = self.ctl("retained", "gett", "a/b", expect=2)
+        self.assertIn("unknown subcommand 'gett'; one of: list, get, delete", err)
+        self.assertIn("a subcommand is required; one of:", self.ctl(expect=2))
+        self.assertIn("convoy ctl commands: a subcommand is required; one of: send, list, get, cancel",
+                      self.ctl("commands", expect=2))
+        # Other command line errors are 2 as well, not CLI11's own codes.
+        self.assertIn("client_id is required", self.ctl("client", expect=2))
+        self.assertIn("--bogus", self.ctl("node", "--bogus", expect=2))
+        self.assertIn("extra", self.ctl("node", "extra", expect=2))
+        self.assertIn("qos", self.ctl("publish", "a/b", "x", "-q", "7", expect=2).lower())
+        for help_of in ((), ("vehicles",), ("commands", "send")):
+            self.assertIn("Exit codes:", self.ctl(*help_of, "--help"), help_of)
+
+    def test_exit_codes_are_documented(self):
+        """--help lists 0-3, each as the tests here see it."""
+        out = self.ctl("--help", key=False)
+        table = dict(re.findall(r"^  (\d)  (.+)$", out[out.index("Exit codes:"):], re.M))
+        self.assertEqual(sorted(table), ["0", "1", "2", "3"])
+        self.assertIn("done", table["0"])
+        self.assertIn("refused", table["1"])
+        self.assertIn("could not be reached", table["2"])
+        self.assertIn("--wait", table["3"])
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "CONFIG.md")) as f:
+            config_md = f.read()
+        for code in table:
+            self.assertRegex(config_md, rf"\| {code} \|", f"exit code {code} not in docs/CONFIG.md")
 
     def test_url_from_the_environment_and_the_flag_wins(self):
         self.assertIn("name:", self.ctl("node", url=False, env={"CONVOY_URL": self.url}))
