@@ -77,7 +77,10 @@ after=$(( $(wc -l <"$work/telemetry.txt") - before ))
 step "The app received $after location messages in 2 s after the revocation"
 
 step "The app tries to unlock the doors"
-ctl commands send "$VIN" unlock-doors --subject "$APP" --wait
+# Rejected for want of consent: ctl exits 3, the command did not succeed.
+rc=0
+ctl commands send "$VIN" unlock-doors --subject "$APP" --wait || rc=$?
+[[ $rc -eq 3 ]] || { echo "expected ctl to exit 3 (not succeeded), got $rc" >&2; exit 1; }
 
 withheld=$(curl -s "http://127.0.0.1:$http_port/metrics" | awk -F' ' '/^convoy_drops_total\{reason="no_consent"\}/ {print $2}')
 step "Telemetry withheld for want of consent so far: ${withheld:-0} messages"

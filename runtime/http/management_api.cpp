@@ -97,8 +97,9 @@ const std::vector<management_api::route>& management_api::routes() {
        a::operator_only},
       {v::post, "/api/v1/publish", &management_api::publish, a::operator_only},
       {v::get, "/api/v1/retained", &management_api::list_retained, a::operator_only},
-      {v::get, "/api/v1/retained/{topic}", &management_api::get_retained, a::operator_only},
-      {v::delete_, "/api/v1/retained/{topic}", &management_api::delete_retained, a::operator_only},
+      {v::get, "/api/v1/retained/{topic...}", &management_api::get_retained, a::operator_only},
+      {v::delete_, "/api/v1/retained/{topic...}", &management_api::delete_retained,
+       a::operator_only},
       {v::get, "/api/v1/vehicles", &management_api::list_vehicles, a::operator_only},
       {v::post, "/api/v1/vehicles", &management_api::registry_route<reg::create_vehicle, 201>,
        a::operator_only},
@@ -168,7 +169,10 @@ std::vector<std::string> management_api::route_names() {
   std::vector<std::string> names;
   for (const auto& r : routes()) {
     auto verb = http::to_string(r.method);
-    names.push_back(std::string{verb.data(), verb.size()} + " " + std::string{r.pattern});
+    // OpenAPI writes a rest-of-path parameter as a plain one.
+    std::string pattern{r.pattern};
+    if (auto rest = pattern.find("...}"); rest != std::string::npos) pattern.erase(rest, 3);
+    names.push_back(std::string{verb.data(), verb.size()} + " " + pattern);
   }
   return names;
 }
@@ -250,11 +254,27 @@ void management_api::handle(http_request&& request, const http_peer& peer, http_
   std::vector<std::string> allowed;
   for (const auto& r : routes()) {
     auto pattern = split_path(r.pattern);
-    if (pattern.size() != parts.size()) continue;
+    // {name...} last takes the rest of the path, one or more segments, each
+    // percent-decoded and joined by '/' (a topic, slashes and empty levels
+    // included).
+    if (pattern.back().ends_with("...}")) {
+      if (parts.size() < pattern.size()) continue;
+    } else if (pattern.size() != parts.size()) {
+      continue;
+    }
     std::map<std::string, std::string> params;
     bool match = true;
-    for (std::size_t i = 0; i < parts.size() && match; ++i) {
-      if (pattern[i].front() == '{') {
+    for (std::size_t i = 0; i < pattern.size() && match; ++i) {
+      if (pattern[i].ends_with("...}")) {
+        std::string value;
+        for (std::size_t j = i; j < parts.size() && match; ++j) {
+          bool ok = true;
+          value += (j == i ? "" : "/") + url_decode(parts[j], ok, false);
+          match = ok;
+        }
+        if (value.empty()) match = false;
+        params[std::string{pattern[i].substr(1, pattern[i].size() - 5)}] = std::move(value);
+      } else if (pattern[i].front() == '{') {
         bool ok = true;
         std::string value = url_decode(parts[i], ok, false);
         if (!ok || value.empty()) match = false;

@@ -43,7 +43,8 @@ class management_api {
 
   void handle(http_request&& request, const http_peer& peer, http_responder respond);
 
-  // The routes, "GET /api/v1/clients/{clientId}", for the OpenAPI check.
+  // The routes, "GET /api/v1/clients/{clientId}", for the OpenAPI check (a
+  // rest-of-path {topic...} as {topic}, OpenAPI's way).
   static std::vector<std::string> route_names();
   // The OpenAPI 3 document served at /api/v1/openapi.json (docs/openapi.json).
   static std::string_view openapi_document();

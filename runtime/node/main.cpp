@@ -91,7 +91,13 @@ int main(int argc, char** argv) {
   std::string key_name;
   key_cmd->add_option("name", key_name, "Who the key is for (letters, digits, - _ .)")->required();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // ctl documents its exit codes: a wrong command line is 2.
+    if (e.get_exit_code() != 0 && ctl_cmd->parsed()) return convoy::ctl::parse_failed(*ctl_cmd, e);
+    return app.exit(e);
+  }
 
   if (key_cmd->parsed()) {
     if (key_name.empty() ||

@@ -1,6 +1,8 @@
 """`convoy ctl` against a live node: every command in table and --json
-form, credentials from flags and the environment, and its exit codes when
-the node refuses (1) or cannot be reached (2)."""
+form, credentials and the node's URL from flags and the environment, and its
+documented exit codes: the node refuses (1), cannot be reached or the command
+line is wrong (2, a mistyped subcommand named with the valid ones), a command
+waited for does not succeed (3)."""
 
 import json
 import os
@@ -32,12 +34,18 @@ class CtlTest(unittest.TestCase):
         cls.broker.stop()
         cls.tmp.cleanup()
 
-    def ctl(self, *args, key=True, expect=0, env=None):
-        argv = [BINARY, "ctl", "--url", self.url]
+    def run_ctl(self, *args, key=True, url=True, env=None):
+        argv = [BINARY, "ctl"]
+        if url:
+            argv += ["--url", self.url]
         if key:
             argv += ["--api-key", self.key]
-        p = subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30,
-                           env={**os.environ, **(env or {})})
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVOY_")}
+        return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30,
+                              env={**environment, **(env or {})})
+
+    def ctl(self, *args, key=True, url=True, expect=0, env=None):
+        p = self.run_ctl(*args, key=key, url=url, env=env)
         self.assertEqual(p.returncode, expect, f"{args}: {p.stdout} {p.stderr}")
         return p.stdout if expect == 0 else p.stderr
 
@@ -90,8 +98,21 @@ class CtlTest(unittest.TestCase):
         self.assertRegex(self.ctl("retained", "get", "ctl/pub/x"), r"payload:\s+hello")
         self.assertIn("cleared", self.ctl("retained", "delete", "ctl/pub/x"))
         self.assertIn("404", self.ctl("retained", "get", "ctl/pub/x", expect=1))
+        self.assertIn("404", self.ctl("retained", "delete", "ctl/pub/x", expect=1))
+        self.assertIn("400", self.ctl("retained", "get", "ctl/pub/+", expect=1))
         self.assertIn("400", self.ctl("publish", "bad/+", "x", expect=1))
         sub.close()
+
+    def test_retained_by_the_plain_topic_path(self):
+        # Levels that need encoding, an empty level: ctl sends the topic as the
+        # rest of the path, level by level.
+        topic = "ctl/ret/a b//ü"
+        self.ctl("publish", topic, "odd", "--retain")
+        got = json.loads(self.ctl("--json", "retained", "get", topic))
+        self.assertEqual((got["topic"], got["payload"]), (topic, "odd"))
+        self.assertIn("404", self.ctl("retained", "get", "ctl/ret/a b/ü", expect=1))
+        self.assertIn(f"cleared the retained message of {topic}", self.ctl("retained", "delete", topic))
+        self.assertEqual(json.loads(self.ctl("--json", "retained", "list", "ctl/ret/#")), [])
 
     def test_vehicles_and_devices(self):
         out = self.ctl("vehicles", "create", VIN, "--model", "ID.4", "--region", "eu-west")
@@ -153,13 +174,16 @@ class CtlTest(unittest.TestCase):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(sim.wait, 30)
         self.addCleanup(sim.terminate)
-        # The simulated vehicle answers accepted, then succeeded.
+        # The simulated vehicle answers accepted, then succeeded (exit 0; until
+        # it listens, the commands end otherwise, exit 3).
         deadline = time.monotonic() + 10
         while True:
-            out = self.ctl("commands", "send", car, "lock-doors", "--subject", "companion-app",
-                           "--params", '{"doors": "all"}', "--ttl", "10", "--wait")
-            if "succeeded" in out or time.monotonic() > deadline:
+            p = self.run_ctl("commands", "send", car, "lock-doors", "--subject", "companion-app",
+                             "--params", '{"doors": "all"}', "--ttl", "10", "--wait")
+            if p.returncode != 3 or time.monotonic() > deadline:
                 break
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout
         self.assertRegex(out, r"status:\s+succeeded")
         timeline = [r["STATUS"] for r in self.rows(out[out.index("AT "):])]
         self.assertEqual(timeline[-3:], ["sent", "accepted", "succeeded"])
@@ -171,6 +195,75 @@ class CtlTest(unittest.TestCase):
         self.assertIn("409", self.ctl("commands", "cancel", car, command_id, expect=1))
         self.assertIn("rejected", self.ctl("commands", "send", car, "lock-doors", "--subject", "nobody"))
         self.assertIn("must be a JSON object", self.ctl("commands", "send", car, "x", "--params", "[1]", expect=2))
+
+    def test_wait_for_a_command_that_does_not_succeed_exits_3(self):
+        car = "CTLWAIT0000000001"  # never connects
+        self.ctl("vehicles", "create", car)
+        self.ctl("consents", "grant", car, "companion-app", "remote-control")
+        # Offline without a TTL: it ends at once, expired.
+        p = self.run_ctl("commands", "send", car, "lock-doors", "--subject", "companion-app", "--wait")
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"status:\s+expired")
+        self.assertIn("the command did not succeed: expired", p.stderr)
+        command_id = re.search(r"id:\s+(\S+)", p.stdout).group(1)
+        # Held for its TTL, then expired: --wait follows it there.
+        p = self.run_ctl("--json", "commands", "send", car, "climate", "--subject", "companion-app",
+                         "--ttl", "1", "--wait")
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertEqual([e["status"] for e in json.loads(p.stdout)["timeline"]],
+                         ["received", "queued", "expired"])
+        # No consent: rejected.
+        p = self.run_ctl("commands", "send", car, "lock-doors", "--subject", "nobody", "--wait")
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertIn("did not succeed: rejected", p.stderr)
+        # get --wait of an ended command says the same; without --wait it is 0.
+        self.assertIn("did not succeed: expired", self.ctl("commands", "get", car, command_id, "--wait", expect=3))
+        self.assertRegex(self.ctl("commands", "get", car, command_id), r"status:\s+expired")
+        self.assertRegex(self.ctl("commands", "send", car, "lock-doors", "--subject", "companion-app"),
+                         r"status:\s+expired")
+
+    def test_mistyped_or_missing_subcommands_exit_2_naming_the_valid_ones(self):
+        err = self.ctl("clientz", expect=2)
+        self.assertIn("unknown subcommand 'clientz'", err)
+        self.assertRegex(err, r"one of: .*\bclients\b.*\bvehicles\b")
+        self.assertNotIn("A subcommand is required", err)
+        err = self.ctl("vehicles", "creat", VIN, expect=2)
+        self.assertIn("convoy ctl vehicles: unknown subcommand 'creat'", err)
+        self.assertRegex(err, r"one of: list, create, update, get, suspend, activate, delete")
+        err = self.ctl("retained", "gett", "a/b", expect=2)
+        self.assertIn("unknown subcommand 'gett'; one of: list, get, delete", err)
+        self.assertIn("a subcommand is required; one of:", self.ctl(expect=2))
+        self.assertIn("convoy ctl commands: a subcommand is required; one of: send, list, get, cancel",
+                      self.ctl("commands", expect=2))
+        # Other command line errors are 2 as well, not CLI11's own codes.
+        self.assertIn("client_id is required", self.ctl("client", expect=2))
+        self.assertIn("--bogus", self.ctl("node", "--bogus", expect=2))
+        self.assertIn("extra", self.ctl("node", "extra", expect=2))
+        self.assertIn("qos", self.ctl("publish", "a/b", "x", "-q", "7", expect=2).lower())
+        for help_of in ((), ("vehicles",), ("commands", "send")):
+            self.assertIn("Exit codes:", self.ctl(*help_of, "--help"), help_of)
+
+    def test_exit_codes_are_documented(self):
+        """--help lists 0-3, each as the tests here see it."""
+        out = self.ctl("--help", key=False)
+        table = dict(re.findall(r"^  (\d)  (.+)$", out[out.index("Exit codes:"):], re.M))
+        self.assertEqual(sorted(table), ["0", "1", "2", "3"])
+        self.assertIn("done", table["0"])
+        self.assertIn("refused", table["1"])
+        self.assertIn("could not be reached", table["2"])
+        self.assertIn("--wait", table["3"])
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "CONFIG.md")) as f:
+            config_md = f.read()
+        for code in table:
+            self.assertRegex(config_md, rf"\| {code} \|", f"exit code {code} not in docs/CONFIG.md")
+
+    def test_url_from_the_environment_and_the_flag_wins(self):
+        self.assertIn("name:", self.ctl("node", url=False, env={"CONVOY_URL": self.url}))
+        dead = f"http://127.0.0.1:{free_port()}"
+        self.assertIn("name:", self.ctl("node", env={"CONVOY_URL": dead}))
+        err = self.ctl("node", url=False, env={"CONVOY_URL": dead}, expect=2)
+        self.assertIn(f"cannot connect 127.0.0.1:{dead.rsplit(':', 1)[1]}", err)
+        self.assertIn("plain HTTP", self.ctl("node", url=False, env={"CONVOY_URL": "https://x:1"}, expect=2))
 
     def test_credentials_and_exit_codes(self):
         self.assertIn("401", self.ctl("node", key=False, expect=1))
