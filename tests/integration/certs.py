@@ -147,3 +147,10 @@ def fingerprint(cert):
     out = subprocess.run([OPENSSL, "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
                          check=True, capture_output=True, text=True).stdout
     return out.strip().split("=", 1)[1]
+
+
+def common_name(cert):
+    """The CN of the certificate's subject."""
+    out = subprocess.run([OPENSSL, "x509", "-in", cert, "-noout", "-subject", "-nameopt", "multiline"],
+                         check=True, capture_output=True, text=True).stdout
+    return out.split("commonName")[1].split("=")[1].strip()

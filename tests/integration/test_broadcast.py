@@ -5,11 +5,10 @@ subscribe to other regions, and may not broadcast. Vehicles log in with
 client certificates and get their region from the device registry, managed
 over the HTTP API."""
 
-import subprocess
 import unittest
 
 from broker import TlsTestCase
-from certs import fingerprint
+from certs import common_name, fingerprint
 from http_api import Api
 from paho_util import V5, V311, Client
 
@@ -46,8 +45,7 @@ class BroadcastTest(TlsTestCase):
         cls.cars = {}
         for name, pair, region in (("eu1", cls.pki.device, "eu-west"), ("eu2", cls.pki.second, "eu-west"),
                                    ("us1", cls.third, "us-east")):
-            vin = subprocess.run(["openssl", "x509", "-in", pair[0], "-noout", "-subject", "-nameopt", "multiline"],
-                                 check=True, capture_output=True, text=True).stdout.split("commonName")[1].split("=")[1].strip()
+            vin = common_name(pair[0])
             assert api.post("/api/v1/vehicles", {"vin": vin, "region": region}).status == 201
             assert api.post(f"/api/v1/vehicles/{vin}/devices",
                             {"deviceId": "tcu", "fingerprint": fingerprint(pair[0])}).status == 201
