@@ -200,3 +200,17 @@ class Conn:
 
     def close(self):
         self.sock.close()
+
+
+def assert_disconnect(case, c, code):
+    """The node ends the connection c for a violation: in MQTT 5 a
+    DISCONNECT with exactly this reason code first (a DISCONNECT without
+    one, meaning 0x00, fails too), then the close with no other packet; in
+    3.1.1 the close without any packet. case: the unittest.TestCase."""
+    if c.version == V5:
+        p = c.read()
+        case.assertIsNotNone(p, f"closed without DISCONNECT 0x{code:02x}")
+        case.assertEqual(p[0], 0xE0, f"expected DISCONNECT 0x{code:02x}, got 0x{p[0]:02x} {p[1]!r}")
+        case.assertGreaterEqual(len(p[1]), 1, "DISCONNECT without reason code (0x00)")
+        case.assertEqual(p[1][0], code, f"DISCONNECT reason 0x{p[1][0]:02x}, expected 0x{code:02x}")
+    case.assertTrue(c.closed())

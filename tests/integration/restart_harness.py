@@ -4,19 +4,18 @@ the storage tests."""
 
 import time
 
-from broker import Broker
 from paho_util import V5, Client, PacketTypes, props
 
 
 class RestartableNode:
-    """Mixed into a unittest.TestCase; `settings` are the node's --set
+    """Mixed into a broker.NodeTestCase; `settings` are the node's --set
     overrides, `version` the clients' MQTT version."""
 
     settings = None
     version = V5
 
     def setUp(self):
-        self.broker = Broker(self.settings).start()
+        self.broker = self.node(self.settings)
         self.clients = []
 
     def tearDown(self):
@@ -25,7 +24,6 @@ class RestartableNode:
                 c.close()
             except Exception:
                 pass
-        self.broker.stop()
 
     def client(self, name):
         """A connected clean-start client with a unique id."""
@@ -53,6 +51,4 @@ class RestartableNode:
         for c in self.clients:
             c.close()
         self.clients = []
-        if not connected:
-            self.broker.kill()
-        self.broker.start()
+        self.broker.restart(kill=True)

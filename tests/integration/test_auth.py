@@ -8,26 +8,11 @@ import tempfile
 import time
 import unittest
 
-from broker import BINARY, Broker, RawClient, free_port
+from broker import MOSQUITTO_PASSWD, BrokerTestCase, NodeTestCase, RawClient, make_password_file
 from raw_mqtt import V5, V311, connect_bytes
 
-MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
 DELAY_MS = 400
-
-
-def make_password_file(path, users, hash_method=None):
-    """users: {name: password}, written with mosquitto_passwd (-b: batch)."""
-    first = True
-    for name, password in users.items():
-        args = [MOSQUITTO_PASSWD]
-        if hash_method:
-            args += ["-H", hash_method]
-        if first:
-            args.append("-c")
-        args += ["-b", path, name, password]
-        subprocess.run(args, check=True, capture_output=True)
-        first = False
 
 
 def connack(port, version, username=None, password=None, client_id="auth-test"):
@@ -43,11 +28,10 @@ def connack(port, version, username=None, password=None, client_id="auth-test"):
 
 
 @unittest.skipUnless(os.path.exists(MOSQUITTO_PASSWD), "mosquitto_passwd is not installed")
-class PasswordAuthTest(unittest.TestCase):
+class PasswordAuthTest(BrokerTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+    def broker_options(cls):
         cls.passwords = os.path.join(cls.tmp.name, "passwords")
         make_password_file(cls.passwords, {"telematics": "s3cret", "dispatch": "other pw"})
         # An older mosquitto file line ($6$, salted SHA-512) in the same file.
@@ -57,14 +41,8 @@ class PasswordAuthTest(unittest.TestCase):
             out.write("# migrated from mosquitto 1.6\n" + f.read())
         # The delay stays fixed here (test_client_limits checks its growth
         # per address): these tests fail many logins from one address.
-        cls.broker = Broker({"auth.allow_anonymous": False, "auth.password_file": cls.passwords,
-                             "auth.failure_delay_ms": DELAY_MS,
-                             "auth.max_failure_delay_ms": DELAY_MS}).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+        return {"settings": {"auth.allow_anonymous": False, "auth.password_file": cls.passwords,
+                             "auth.failure_delay_ms": DELAY_MS, "auth.max_failure_delay_ms": DELAY_MS}}
 
     def test_right_passwords_get_in(self):
         for version in (V5, V311):
@@ -127,23 +105,21 @@ class PasswordAuthTest(unittest.TestCase):
         self.assertIn("bad user name or password", (bad.stderr + bad.stdout).lower())
 
 
-class AnonymousDefaultTest(unittest.TestCase):
+class AnonymousDefaultTest(NodeTestCase):
     def test_the_developer_default_lets_anyone_in_and_says_so(self):
-        with Broker() as broker:
-            first, body, _ = connack(broker.port, V5)
-            self.assertEqual(body[1], 0)
-            # Without a password file usernames are not checked.
-            first, body, _ = connack(broker.port, V311, "anyone", "anything")
-            self.assertEqual(body[1], 0)
-            self.assertIn("auth.allow_anonymous = true", broker.log())
+        broker = self.node()
+        first, body, _ = connack(broker.port, V5)
+        self.assertEqual(body[1], 0)
+        # Without a password file usernames are not checked.
+        first, body, _ = connack(broker.port, V311, "anyone", "anything")
+        self.assertEqual(body[1], 0)
+        self.assertIn("auth.allow_anonymous = true", broker.log())
 
 
-class BadPasswordFileTest(unittest.TestCase):
+class BadPasswordFileTest(NodeTestCase):
     def run_node(self, password_file):
-        args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={free_port()}",
-                "--set", "storage.enabled=false", "--set", f"auth.password_file={password_file}"]
-        done = subprocess.run(args, capture_output=True, text=True, timeout=10)
-        return done.returncode, done.stdout + done.stderr
+        done = self.node_exits({"storage.enabled": False, "auth.password_file": password_file}, timeout=10)
+        return done.returncode, done.output
 
     def test_a_bad_line_stops_the_node_naming_file_line_and_user(self):
         with tempfile.TemporaryDirectory() as d:

@@ -5,18 +5,14 @@ templates. Sessions belong to the identity that made them. Rule changes
 reach connected clients at once. Each case runs in MQTT 3.1.1 and 5.0."""
 
 import json
-import os
-import shutil
-import tempfile
 import time
 import unittest
 
-from broker import Broker, free_port
+from broker import NodeTestCase, TlsTestCase
+from certs import client_context
 from paho_util import V5, V311, Client, MqttTimeout, props
 from paho.mqtt.packettypes import PacketTypes
-from test_auth import make_password_file
 from raw_mqtt import Conn, connect_bytes, publish_bytes
-from test_tls import Pki, client_context
 
 VIN1 = "WVWZZZ1JZXW000001"  # the CN of Pki.device
 VIN2 = "WVWZZZ1JZXW000002"  # the CN of Pki.second
@@ -52,41 +48,20 @@ SUBACK_REFUSED = {V5: 0x87, V311: 0x80}
 class AuthorizationTests:
     """Mixed into a test case that sets `version`."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = Pki(cls.tmp.name)
-        cls.passwords = os.path.join(cls.tmp.name, "passwords")
-        make_password_file(cls.passwords, {"dispatch": "s3cret", "ops": "0ps"})
-        cls.acl = os.path.join(cls.tmp.name, "acl.toml")
-        cls.write_acl(ACL)
-        cls.tls_port = free_port()
-        cls.broker = Broker({
-            "tls.enabled": True, "tls.port": cls.tls_port, "tls.client_certificates": "optional",
-            "tls.cert_file": cls.pki.server[0], "tls.key_file": cls.pki.server[1],
-            "tls.ca_file": cls.pki.ca.cert,
-            "auth.allow_anonymous": False, "auth.password_file": cls.passwords,
-            "auth.failure_delay_ms": 0, "auth.acl_file": cls.acl,
-            "auth.reload_interval_ms": RELOAD_MS,
-            # These tests are about the rules alone: the service role's
-            # telemetry is not consent-gated here (test_consent_telemetry).
-            "consent.service_roles": "",
-        }).start()
+    settings = {
+        "auth.allow_anonymous": False, "auth.failure_delay_ms": 0, "auth.reload_interval_ms": RELOAD_MS,
+        # These tests are about the rules alone: the service role's
+        # telemetry is not consent-gated here (test_consent_telemetry).
+        "consent.service_roles": "",
+    }
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+    def broker_options(cls):
+        return {**super().broker_options(), "files": {"auth.acl_file": ACL},
+                "passwords": {"dispatch": "s3cret", "ops": "0ps"}}
 
-    @classmethod
-    def write_acl(cls, text):
-        tmp = cls.acl + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, cls.acl)
-
-    def setUp(self):
-        self.assertTrue(self.broker.alive(), "the node died during an earlier test")
+    def write_acl(self, text):
+        self.broker.write("auth.acl_file", text)
 
     def restore_acl(self):
         """Puts the original rules back and waits until the node has them."""
@@ -95,10 +70,7 @@ class AuthorizationTests:
         self.wait_reloads(before + 1)
 
     def wait_reloads(self, count, timeout=5):
-        deadline = time.monotonic() + timeout
-        while self.broker.log().count("access rules reloaded") < count:
-            self.assertLess(time.monotonic(), deadline, "the rules were not reloaded")
-            time.sleep(0.02)
+        self.broker.wait_for_log("access rules reloaded", count, timeout)
 
     def vehicle(self, client_id=VIN1, pair=None, **kw):
         c = Client(self.tls_port, client_id, self.version,
@@ -276,45 +248,30 @@ class AuthorizationTests:
     def test_a_broken_rule_file_keeps_the_rules_in_force(self):
         self.addCleanup(self.restore_acl)
         self.write_acl(ACL + '\n[roles.bad]\npublish = ["{nope}"]\n')
-        deadline = time.monotonic() + 5
-        while "auth.acl_file not reloaded" not in self.broker.log():
-            self.assertLess(time.monotonic(), deadline, "the broken file was not reported")
-            time.sleep(0.05)
+        self.broker.wait_for_log("auth.acl_file not reloaded")
         self.assertIn("unknown placeholder {nope}", self.broker.log())
         car = self.vehicle()
         car.connect()
         self.assertEqual(car.subscribe(f"vehicles/{VIN1}/commands/#", qos=1), [1])
 
 
-class AuthorizationV311(AuthorizationTests, unittest.TestCase):
+class AuthorizationV311(AuthorizationTests, TlsTestCase):
     version = V311
 
 
-class AuthorizationV5(AuthorizationTests, unittest.TestCase):
+class AuthorizationV5(AuthorizationTests, TlsTestCase):
     version = V5
 
 
-class ResumeUnderNewRulesTest(unittest.TestCase):
+class ResumeUnderNewRulesTest(NodeTestCase):
     """A persistent session stored under old rules loses, when it comes back
     after a restart, the subscriptions the new rules no longer allow."""
 
     def test_restored_subscriptions_are_checked_again(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        pki = Pki(tmp.name)
-        acl = os.path.join(tmp.name, "acl.toml")
-        with open(acl, "w") as f:
-            f.write(ACL)
-        passwords = os.path.join(tmp.name, "passwords")
-        make_password_file(passwords, {"dispatch": "s3cret"})
-        tls_port = free_port()
-        settings = {
-            "tls.enabled": True, "tls.port": tls_port, "tls.client_certificates": "optional",
-            "tls.cert_file": pki.server[0], "tls.key_file": pki.server[1], "tls.ca_file": pki.ca.cert,
-            "auth.allow_anonymous": False, "auth.password_file": passwords, "auth.acl_file": acl,
-        }
-        broker = Broker(settings).start()
-        self.addCleanup(broker.stop)
+        pki = self.pki()
+        broker = self.node({"auth.allow_anonymous": False}, tls=pki.tls(), files={"auth.acl_file": ACL},
+                           passwords={"dispatch": "s3cret"})
+        tls_port = broker.tls_port
         for version in (V5, V311):
             session = {"clean": False}
             if version == V5:
@@ -325,8 +282,8 @@ class ResumeUnderNewRulesTest(unittest.TestCase):
             car.subscribe(f"vehicles/{VIN1}/commands/#", qos=1)
             car.disconnect()
         broker.stop(keep_data=True)
-        with open(acl, "w") as f:
-            f.write(ACL.replace('"vehicles/{vin}/commands/#", "broadcast/#"', '"vehicles/{vin}/commands/#"'))
+        broker.write("auth.acl_file", ACL.replace('"vehicles/{vin}/commands/#", "broadcast/#"',
+                                                  '"vehicles/{vin}/commands/#"'))
         broker.start()
         svc = Client(tls_port, "svc-dispatch-1", V5, tls=pki.paho_tls())
         svc.paho.username_pw_set("dispatch", "s3cret")
@@ -354,29 +311,20 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class RefusalRingTest(unittest.TestCase):
+class RefusalRingTest(NodeTestCase):
     """Every refusal is counted and recorded in the client's refusal ring,
     which operators read on $CONTROL/convoy/clients/v1: the why behind a
     message that did not arrive."""
 
     def test_each_reason_lands_in_the_ring(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        pki = Pki(tmp.name)
-        acl = os.path.join(tmp.name, "acl.toml")
-        with open(acl, "w") as f:
-            f.write(ACL.replace('publish = ["#"]', 'publish = ["#", "$CONTROL/convoy/+/v1"]')
-                       .replace('subscribe = ["#"]', 'subscribe = ["#", "$CONTROL/convoy/+/v1/#"]'))
-        passwords = os.path.join(tmp.name, "passwords")
-        make_password_file(passwords, {"ops": "0ps", "dispatch": "s3cret"})
-        tls_port = free_port()
-        broker = Broker({
-            "tls.enabled": True, "tls.port": tls_port, "tls.client_certificates": "optional",
-            "tls.cert_file": pki.server[0], "tls.key_file": pki.server[1], "tls.ca_file": pki.ca.cert,
-            "auth.allow_anonymous": False, "auth.password_file": passwords, "auth.acl_file": acl,
-            "auth.failure_delay_ms": 0, "mqtt.max_queued_messages": 3, "mqtt.max_topic_levels": 6,
-        }).start()
-        self.addCleanup(broker.stop)
+        pki = self.pki()
+        acl = (ACL.replace('publish = ["#"]', 'publish = ["#", "$CONTROL/convoy/+/v1"]')
+                  .replace('subscribe = ["#"]', 'subscribe = ["#", "$CONTROL/convoy/+/v1/#"]'))
+        broker = self.node({"auth.allow_anonymous": False, "auth.failure_delay_ms": 0,
+                            "mqtt.max_queued_messages": 3, "mqtt.max_topic_levels": 6},
+                           tls=pki.tls(), files={"auth.acl_file": acl},
+                           passwords={"ops": "0ps", "dispatch": "s3cret"})
+        tls_port = broker.tls_port
         for version in (V5, V311):
             with self.subTest(version=version):
                 car_id = f"{VIN1}-ring-{version}"

@@ -34,6 +34,7 @@ from raw_mqtt import (
     unsubscribe_bytes,
     parse_props,
     Conn,
+    assert_disconnect,
 )
 
 
@@ -64,17 +65,6 @@ class EdgeTestCase(BrokerTestCase):
         self.addCleanup(c.close)
         return c
 
-    def assert_disconnect(self, c, code):
-        """v5: DISCONNECT with exactly this reason code, then the close.
-        3.1.1: the close without any packet."""
-        if c.version == V5:
-            p = c.read()
-            self.assertIsNotNone(p, f"closed without DISCONNECT 0x{code:02x}")
-            self.assertEqual(p[0], 0xE0, f"expected DISCONNECT 0x{code:02x}, got 0x{p[0]:02x} {p[1]!r}")
-            self.assertGreaterEqual(len(p[1]), 1, "DISCONNECT without reason code (0x00)")
-            self.assertEqual(p[1][0], code, f"DISCONNECT reason 0x{p[1][0]:02x}, expected 0x{code:02x}")
-        self.assertTrue(c.closed())
-
     def assert_connack_refused(self, c, code):
         """v5 CONNACK with this reason code, then the close."""
         body = c.expect(0x20)
@@ -86,7 +76,7 @@ class EdgeTestCase(BrokerTestCase):
         """A connected client sends data; it must be disconnected."""
         c = self.connect(version)
         c.send(data)
-        self.assert_disconnect(c, v5_code)
+        assert_disconnect(self, c, v5_code)
 
     def assert_serves(self):
         """The node runs and a fresh client completes a QoS 1 round trip."""
@@ -280,7 +270,7 @@ class BadInputTest(EdgeTestCase):
         # MQTT-3.14.2-2: Session Expiry 0 at CONNECT cannot be raised at DISCONNECT.
         c = self.connect()
         c.send(packet(0xE0, b"\x00" + props_block(prop_u32(0x11, 60))))
-        self.assert_disconnect(c, 0x82)
+        assert_disconnect(self, c, 0x82)
 
     # ---- MQTT 5 properties ----
 
@@ -345,7 +335,7 @@ class BadInputTest(EdgeTestCase):
                     self.assertIn((0x27, 1024), self.connack_props)
                 # Only the fixed header of a 1 MB PUBLISH: the node must not wait for the body.
                 c.send(b"\x30" + varint(1024 * 1024))
-                self.assert_disconnect(c, 0x95)
+                assert_disconnect(self, c, 0x95)
                 # One byte over the limit, sent whole.
                 c = self.connect(version)
                 head_len = 1 + len(varint(1024))
@@ -353,7 +343,7 @@ class BadInputTest(EdgeTestCase):
                 topic = "t/big"
                 fixed = len(utf8(topic)) + (1 if version == V5 else 0)
                 c.send(publish_bytes(topic, b"y" * (body_len - fixed), version=version))
-                self.assert_disconnect(c, 0x95)
+                assert_disconnect(self, c, 0x95)
                 # Exactly the limit is accepted.
                 c = self.connect(version)
                 body_len = 1024 - head_len
@@ -459,7 +449,7 @@ class BadInputTest(EdgeTestCase):
         for i in range(1, 21):
             c.expect(0x50, i.to_bytes(2, "big") + b"\x10")
         c.send(publish_bytes("rm/21/x", b"x", qos=1, pid=21))
-        self.assert_disconnect(c, 0x93)
+        assert_disconnect(self, c, 0x93)
         # Releasing one makes room again.
         c = self.connect()
         c.send(b"".join(publish_bytes(f"rm/{i}/x", b"x", qos=2, pid=i) for i in range(1, 21)))
@@ -537,7 +527,7 @@ class BadInputTest(EdgeTestCase):
         c.close()
         c = self.connect(client_id=cid, clean=False, props=prop_u32(0x11, 60), present=True)
         c.send(publish_bytes("", b"x", qos=1, pid=2, props=prop_u16(0x23, 5)))
-        self.assert_disconnect(c, 0x82)
+        assert_disconnect(self, c, 0x82)
 
     def test_topic_alias_works(self):
         c = self.connect()
@@ -593,7 +583,7 @@ class BadInputTest(EdgeTestCase):
                 continue
             body = c.expect(0x20)
             self.assertEqual(body[:2], b"\x00\x00")
-            self.assert_disconnect(c, 0x81)
+            assert_disconnect(self, c, 0x81)
 
 
 class FeaturesOffTest(EdgeTestCase):
@@ -770,7 +760,7 @@ class SlowClientTest(EdgeTestCase):
                 c = self.connect(version, keep_alive=1)
                 start = time.monotonic()
                 c.send(publish_bytes("t/ka", b"x" * 50, version=version)[:10])
-                self.assert_disconnect(c, 0x8D)
+                assert_disconnect(self, c, 0x8D)
                 elapsed = time.monotonic() - start
                 self.assertGreaterEqual(elapsed, 1.0)
                 self.assertLess(elapsed, 3.5)

@@ -5,17 +5,12 @@ subscribe to other regions, and may not broadcast. Vehicles log in with
 client certificates and get their region from the device registry, managed
 over the HTTP API."""
 
-import os
-import subprocess
-import tempfile
 import unittest
 
-from broker import Broker, free_port
+from broker import TlsTestCase
+from certs import common_name, fingerprint
 from http_api import Api
 from paho_util import V5, V311, Client
-from test_auth import make_password_file
-from test_registry import fingerprint
-from test_tls import Pki
 
 ACL = """
 [assign]
@@ -34,40 +29,27 @@ publish = ["broadcast/#"]
 """
 
 
-class BroadcastTest(unittest.TestCase):
+class BroadcastTest(TlsTestCase):
+    settings = {"auth.allow_anonymous": False, "auth.failure_delay_ms": 0, "registry.required": True}
+
+    @classmethod
+    def broker_options(cls):
+        return {**super().broker_options(), "files": {"auth.acl_file": ACL},
+                "passwords": {"weather-svc": "w3ather"}}
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = Pki(cls.tmp.name)
+        super().setUpClass()
         cls.third = cls.pki.ca.issue("third", cn="WVWZZZ1JZXW000009")
-        passwords = os.path.join(cls.tmp.name, "passwords")
-        make_password_file(passwords, {"weather-svc": "w3ather"})
-        acl = os.path.join(cls.tmp.name, "acl.toml")
-        with open(acl, "w") as f:
-            f.write(ACL)
-        cls.tls_port = free_port()
-        cls.broker = Broker({
-            "tls.enabled": True, "tls.port": cls.tls_port, "tls.client_certificates": "optional",
-            "tls.cert_file": cls.pki.server[0], "tls.key_file": cls.pki.server[1],
-            "tls.ca_file": cls.pki.ca.cert, "auth.allow_anonymous": False,
-            "auth.password_file": passwords, "auth.failure_delay_ms": 0, "auth.acl_file": acl,
-            "registry.required": True,
-        }).start()
         api = Api(cls.broker.http_port)
         cls.cars = {}
         for name, pair, region in (("eu1", cls.pki.device, "eu-west"), ("eu2", cls.pki.second, "eu-west"),
                                    ("us1", cls.third, "us-east")):
-            vin = subprocess.run(["openssl", "x509", "-in", pair[0], "-noout", "-subject", "-nameopt", "multiline"],
-                                 check=True, capture_output=True, text=True).stdout.split("commonName")[1].split("=")[1].strip()
+            vin = common_name(pair[0])
             assert api.post("/api/v1/vehicles", {"vin": vin, "region": region}).status == 201
             assert api.post(f"/api/v1/vehicles/{vin}/devices",
                             {"deviceId": "tcu", "fingerprint": fingerprint(pair[0])}).status == 201
             cls.cars[name] = (vin, pair, region)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
 
     def car(self, name, version=V5, clean=True, **kw):
         vin, pair, _ = self.cars[name]

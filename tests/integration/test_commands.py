@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from broker import Broker
+from broker import BrokerTestCase, NodeTestCase
 from http_api import Api
 from paho_util import V311, V5, Client, MqttTimeout
 
@@ -112,15 +112,13 @@ class Commands:
         return [e["status"] for e in c["timeline"]]
 
 
-class CommandWorkflowTest(Commands, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker({"commands.max_active_per_vehicle": 3}).start()
-        cls.api = Api(cls.broker.http_port)
+class CommandWorkflowTest(Commands, BrokerTestCase):
+    settings = {"commands.max_active_per_vehicle": 3}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.api = Api(cls.broker.http_port)
 
     def test_succeeded_over_mqtt5_with_notification(self):
         v = vin(1)
@@ -407,20 +405,15 @@ class CommandWorkflowTest(Commands, unittest.TestCase):
         self.assertEqual(seen, list(reversed(made)))
 
 
-class CommandRestartTest(Commands, unittest.TestCase):
+class CommandRestartTest(Commands, NodeTestCase):
     """Workflows are stored at every event and resume after a restart."""
 
     def setUp(self):
-        self.broker = Broker().start()
+        self.broker = self.node()
         self.api = Api(self.broker.http_port)
-        self.addCleanup(self.broker.stop)
 
     def restart(self, kill=False):
-        if kill:
-            self.broker.kill()
-        else:
-            self.broker.stop(keep_data=True)
-        self.broker.start()
+        self.broker.restart(kill=kill)
         self.api = Api(self.broker.http_port)
 
     def test_queued_command_survives_a_restart_and_is_delivered(self):

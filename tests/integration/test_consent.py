@@ -3,27 +3,21 @@ revoke taking effect at once, expiry, durability across a restart, a
 purposes file of the operator's own, and the errors of each."""
 
 import os
-import subprocess
-import tempfile
 import time
 import unittest
 
-from broker import BINARY, Broker, free_port
+from broker import BrokerTestCase, NodeTestCase, write_file
 from http_api import Api, quote
 
 VIN = "WVWZZZ1JZXW000321"
 
 
-class ConsentTest(unittest.TestCase):
+class ConsentTest(BrokerTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = Broker().start()
+        super().setUpClass()
         cls.api = Api(cls.broker.http_port)
         assert cls.api.post("/api/v1/vehicles", {"vin": VIN}).status == 201
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
 
     def base(self, vin=VIN):
         return f"/api/v1/vehicles/{vin}/consents"
@@ -118,46 +112,33 @@ class ConsentTest(unittest.TestCase):
         self.api.post(self.base(), {"subject": "kept-app", "purpose": "diagnostics"})
         self.api.post(self.base(), {"subject": "gone-app", "purpose": "diagnostics"})
         self.api.delete(f"{self.base()}/gone-app/diagnostics")
-        self.broker.stop(keep_data=True)
-        self.broker.start()
+        self.broker.restart()
         self.assertTrue(self.check("kept-app", command="read-dtc")["allowed"])
         self.assertFalse(self.check("gone-app", command="read-dtc")["allowed"])
         self.api.delete(f"{self.base()}/kept-app/diagnostics")
 
 
-class PurposesFileTest(unittest.TestCase):
+class PurposesFileTest(NodeTestCase):
     def test_a_purposes_file_replaces_the_builtin_catalog(self):
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "purposes.toml")
-            with open(path, "w") as f:
-                f.write('[purposes.ev-charging]\ndescription = "Charging"\n'
-                        'topics = ["vehicles/{vin}/telemetry/battery/#"]\ncommands = ["charging"]\n')
-            broker = Broker({"consent.purposes_file": path}).start()
-            try:
-                api = Api(broker.http_port)
-                self.assertEqual([p["name"] for p in api.get("/api/v1/consent-purposes").json["data"]], ["ev-charging"])
-                api.post("/api/v1/vehicles", {"vin": VIN})
-                self.assertEqual(api.post(f"/api/v1/vehicles/{VIN}/consents",
-                                          {"subject": "cpo", "purpose": "location"}).status, 400)
-                self.assertEqual(api.post(f"/api/v1/vehicles/{VIN}/consents",
-                                          {"subject": "cpo", "purpose": "ev-charging"}).status, 201)
-                r = api.get(f"/api/v1/vehicles/{VIN}/consents/check?subject=cpo&topic="
-                            f"{quote(f'vehicles/{VIN}/telemetry/battery/soc')}").json
-                self.assertEqual(r, {"allowed": True, "purpose": "ev-charging"})
-            finally:
-                broker.stop()
+        broker = self.node(files={"consent.purposes_file": '[purposes.ev-charging]\ndescription = "Charging"\n'
+                                  'topics = ["vehicles/{vin}/telemetry/battery/#"]\ncommands = ["charging"]\n'})
+        api = Api(broker.http_port)
+        self.assertEqual([p["name"] for p in api.get("/api/v1/consent-purposes").json["data"]], ["ev-charging"])
+        api.post("/api/v1/vehicles", {"vin": VIN})
+        self.assertEqual(api.post(f"/api/v1/vehicles/{VIN}/consents",
+                                  {"subject": "cpo", "purpose": "location"}).status, 400)
+        self.assertEqual(api.post(f"/api/v1/vehicles/{VIN}/consents",
+                                  {"subject": "cpo", "purpose": "ev-charging"}).status, 201)
+        r = api.get(f"/api/v1/vehicles/{VIN}/consents/check?subject=cpo&topic="
+                    f"{quote(f'vehicles/{VIN}/telemetry/battery/soc')}").json
+        self.assertEqual(r, {"allowed": True, "purpose": "ev-charging"})
 
     def test_a_bad_purposes_file_stops_the_node_naming_it(self):
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "purposes.toml")
-            with open(path, "w") as f:
-                f.write('[purposes.bad]\ntopics = ["elsewhere/#"]\n')
-            p = subprocess.run([BINARY, "node", "--set", f"mqtt.port={free_port()}", "--set", f"node.data_dir={d}/data",
-                                "--set", "http.port=0", "--set", "websocket.port=0",
-                                "--set", f"consent.purposes_file={path}"], capture_output=True, text=True, timeout=20)
-            self.assertNotEqual(p.returncode, 0)
-            self.assertIn(f"{path}:1", p.stdout + p.stderr)
-            self.assertIn("must start with vehicles/{vin}/", p.stdout + p.stderr)
+        path = write_file(os.path.join(self.temp_dir(), "purposes.toml"), '[purposes.bad]\ntopics = ["elsewhere/#"]\n')
+        p = self.node_exits({"consent.purposes_file": path})
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"{path}:1", p.output)
+        self.assertIn("must start with vehicles/{vin}/", p.output)
 
 
 if __name__ == "__main__":

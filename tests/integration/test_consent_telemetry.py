@@ -7,16 +7,13 @@ QoS 1 message of a persistent service session is not delivered after a
 restart either (its stored copy was released)."""
 
 import json
-import os
-import tempfile
 import unittest
 
-from broker import Broker
+from broker import BrokerTestCase
 from http_api import Api
 from paho.mqtt.packettypes import PacketTypes
 
 from paho_util import V5, Client, props
-from test_auth import make_password_file
 
 CAR = "WVWZZZ1JZXW000701"
 OTHER = "WVWZZZ1JZXW000702"
@@ -45,25 +42,19 @@ subscribe = ["#"]
 """
 
 
-class ConsentTelemetryTest(unittest.TestCase):
+class ConsentTelemetryTest(BrokerTestCase):
+    @classmethod
+    def broker_options(cls):
+        return {"settings": {"auth.allow_anonymous": False, "auth.failure_delay_ms": 0},
+                "files": {"auth.acl_file": ACL},
+                "passwords": {"insurer": "pw1", "ops": "pw2", CAR: "car", OTHER: "car"}}
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        passwords = os.path.join(cls.tmp.name, "passwords")
-        make_password_file(passwords, {"insurer": "pw1", "ops": "pw2", CAR: "car", OTHER: "car"})
-        acl = os.path.join(cls.tmp.name, "acl.toml")
-        with open(acl, "w") as f:
-            f.write(ACL)
-        cls.broker = Broker({"auth.allow_anonymous": False, "auth.password_file": passwords,
-                             "auth.acl_file": acl, "auth.failure_delay_ms": 0}).start()
+        super().setUpClass()
         cls.api = Api(cls.broker.http_port)
         for vin in (CAR, OTHER):
             assert cls.api.post("/api/v1/vehicles", {"vin": vin}).status == 201
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
 
     def client(self, user, password, client_id=None, **kw):
         c = Client(self.broker.port, client_id or user, V5, **kw)
@@ -146,8 +137,7 @@ class ConsentTelemetryTest(unittest.TestCase):
         self.grant("location")
         self.publish(car, "location", {"n": "allowed"})
         car.close()
-        self.broker.stop(keep_data=True)
-        self.broker.start()
+        self.broker.restart()
         self.__class__.api = self.api = Api(self.broker.http_port)
         again = self.client("insurer", "pw1", "insurer-durable", clean=False, properties=durable)
         m = again.expect()

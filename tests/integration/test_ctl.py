@@ -9,10 +9,9 @@ import os
 import re
 import time
 import subprocess
-import tempfile
 import unittest
 
-from broker import BINARY, Broker, free_port
+from broker import BrokerTestCase, convoy, convoy_in_background, free_port
 from paho_util import V5, V311, Client
 from test_http_api import make_key
 
@@ -21,28 +20,24 @@ FP1 = ":".join(["a1"] * 32)
 FP2 = ":".join(["b2"] * 32)
 
 
-class CtlTest(unittest.TestCase):
+class CtlTest(BrokerTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+    def broker_options(cls):
         cls.key, keys_file = make_key(cls.tmp.name)
-        cls.broker = Broker({"http.api_keys_file": keys_file}).start()
-        cls.url = f"http://127.0.0.1:{cls.broker.http_port}"
+        return {"settings": {"http.api_keys_file": keys_file}}
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+    @property
+    def url(self):
+        return self.broker.url
 
     def run_ctl(self, *args, key=True, url=True, env=None):
-        argv = [BINARY, "ctl"]
+        argv = ["ctl"]
         if url:
             argv += ["--url", self.url]
         if key:
             argv += ["--api-key", self.key]
         environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVOY_")}
-        return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30,
-                              env={**environment, **(env or {})})
+        return convoy(*argv, *args, env={**environment, **(env or {})})
 
     def ctl(self, *args, key=True, url=True, expect=0, env=None):
         p = self.run_ctl(*args, key=key, url=url, env=env)
@@ -156,8 +151,7 @@ class CtlTest(unittest.TestCase):
         car.close()
         deadline = time.monotonic() + 5
         while True:
-            p = subprocess.run([BINARY, "ctl", "--url", self.url, "--api-key", self.key, "state", vin],
-                               capture_output=True, text=True, timeout=30)
+            p = self.broker.ctl("--api-key", self.key, "state", vin)
             if p.returncode == 0:
                 break
             self.assertLess(time.monotonic(), deadline, p.stderr)
@@ -168,10 +162,10 @@ class CtlTest(unittest.TestCase):
         car = "CTLSIM00000000000"  # `convoy sim --client-id-prefix CTLSIM`, vehicle 0
         self.ctl("vehicles", "create", car)
         self.ctl("consents", "grant", car, "companion-app", "remote-control")
-        sim = subprocess.Popen([BINARY, "sim", "--port", str(self.broker.port), "--vehicles", "1",
-                                "--subscribers", "0", "--publish-rate", "0", "--responders",
-                                "--client-id-prefix", "CTLSIM", "--duration", "20"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sim = convoy_in_background("sim", "--port", self.broker.port, "--vehicles", "1",
+                                   "--subscribers", "0", "--publish-rate", "0", "--responders",
+                                   "--client-id-prefix", "CTLSIM", "--duration", "20",
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(sim.wait, 30)
         self.addCleanup(sim.terminate)
         # The simulated vehicle answers accepted, then succeeded (exit 0; until
@@ -269,11 +263,10 @@ class CtlTest(unittest.TestCase):
         self.assertIn("401", self.ctl("node", key=False, expect=1))
         self.assertIn("name:", self.ctl("node", key=False, env={"CONVOY_API_KEY": self.key}))
         self.assertIn("401", self.ctl("--api-key", "wrong", "node", key=False, expect=1))
-        p = subprocess.run([BINARY, "ctl", "--url", f"http://127.0.0.1:{free_port()}", "node"],
-                           capture_output=True, text=True, timeout=30)
+        p = convoy("ctl", "--url", f"http://127.0.0.1:{free_port()}", "node")
         self.assertEqual(p.returncode, 2)
         self.assertIn("cannot connect", p.stderr)
-        p = subprocess.run([BINARY, "ctl", "--url", "https://x:1", "node"], capture_output=True, text=True, timeout=30)
+        p = convoy("ctl", "--url", "https://x:1", "node")
         self.assertEqual(p.returncode, 2)
         self.assertIn("plain HTTP", p.stderr)
 

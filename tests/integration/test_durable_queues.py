@@ -8,7 +8,7 @@ import unittest
 
 import paho.mqtt.client as mqtt
 
-from broker import RawClient
+from broker import NodeTestCase, RawClient
 from paho_util import V311, V5, PacketTypes, props
 from raw_mqtt import V5 as RAW_V5, V311 as RAW_V311, connect_bytes, packet, prop_u32, \
     publish_bytes, subscribe_bytes
@@ -80,11 +80,11 @@ class QueuedAcrossRestartTests(RestartableNode):
         v.expect_none(0.8)
 
 
-class QueuedAcrossRestartV311(QueuedAcrossRestartTests, unittest.TestCase):
+class QueuedAcrossRestartV311(QueuedAcrossRestartTests, NodeTestCase):
     version = V311
 
 
-class QueuedAcrossRestartV5(QueuedAcrossRestartTests, unittest.TestCase):
+class QueuedAcrossRestartV5(QueuedAcrossRestartTests, NodeTestCase):
     version = V5
 
     def test_message_expiry_is_honoured_across_restart(self):
@@ -109,7 +109,7 @@ class QueuedAcrossRestartV5(QueuedAcrossRestartTests, unittest.TestCase):
         v.expect_none(0.5)
 
 
-class InflightAcrossRestartTest(RestartableNode, unittest.TestCase):
+class InflightAcrossRestartTest(RestartableNode, NodeTestCase):
     """Messages on the wire when the node dies are resent after the restart
     under their packet ids: QoS 2 PUBLISH with DUP, or the PUBREL once the
     client's PUBREC had arrived, so the client never takes them for new."""
@@ -193,7 +193,7 @@ class InflightAcrossRestartTest(RestartableNode, unittest.TestCase):
         sub.close()
 
 
-class QueueBoundsTest(RestartableNode, unittest.TestCase):
+class QueueBoundsTest(RestartableNode, NodeTestCase):
     """A full queue drops its oldest QoS 0 message first; with none left, new
     QoS 1/2 messages are refused with Quota exceeded (0x97)."""
 
@@ -264,7 +264,7 @@ class QueueBoundsTest(RestartableNode, unittest.TestCase):
         v.expect_none(0.5)
 
 
-class CrashTest(RestartableNode, unittest.TestCase):
+class CrashTest(RestartableNode, NodeTestCase):
     """The issue's crash test: a publisher streams K QoS 1 and K QoS 2 messages
     to two persistent subscribers, one offline and one online; the node is
     killed with SIGKILL mid-stream and restarted. Every message whose PUBACK or

@@ -9,14 +9,12 @@ import json
 import os
 import re
 import secrets
-import subprocess
-import tempfile
 import time
 import unittest
 
 import jwt
 
-from broker import BINARY, Broker, free_port
+from broker import BrokerTestCase, NodeTestCase, convoy, write_file
 from http_api import Api, quote, raw_http
 from paho_util import V5, V311, Client, props
 from paho.mqtt.packettypes import PacketTypes
@@ -28,7 +26,7 @@ FP2 = ":".join(["cd"] * 32)
 
 def make_key(directory, name="ops"):
     """A key made by `convoy api-key`, and the keys file holding it."""
-    out = subprocess.run([BINARY, "api-key", name], capture_output=True, text=True, check=True).stdout
+    out = convoy("api-key", name, check=True).stdout
     key = re.search(r"key:\s+(\S+)", out).group(1)
     line = re.search(r"line:\s+(.+)", out).group(1)
     path = os.path.join(directory, "api-keys")
@@ -37,25 +35,20 @@ def make_key(directory, name="ops"):
     return key, path
 
 
-class ApiTestCase(unittest.TestCase):
+class ApiTestCase(BrokerTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+    def broker_options(cls):
         cls.key, cls.keys_file = make_key(cls.tmp.name)
         cls.secret = secrets.token_hex(32)
-        cls.secret_file = os.path.join(cls.tmp.name, "hs256")
-        with open(cls.secret_file, "w") as f:
-            f.write(cls.secret)
-        cls.broker = Broker({"http.api_keys_file": cls.keys_file, "jwt.enabled": True,
-                             "jwt.hs256_secret_file": cls.secret_file, "http.max_body_bytes": 4096,
-                             **getattr(cls, "extra", {})}).start()
-        cls.api = Api(cls.broker.http_port, key=cls.key)
-        cls.anonymous = Api(cls.broker.http_port)
+        return {"settings": {"http.api_keys_file": cls.keys_file, "jwt.enabled": True,
+                             "http.max_body_bytes": 4096, **getattr(cls, "extra", {})},
+                "files": {"jwt.hs256_secret_file": cls.secret}}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.api = Api(cls.broker.http_port, key=cls.key)
+        cls.anonymous = Api(cls.broker.http_port)
 
     def token(self, lifetime=300, **claims):
         now = int(time.time())
@@ -365,8 +358,7 @@ class RegistryTest(ApiTestCase):
         self.assertEqual(listed("status=suspended"), [vins[4]])
         self.assertError(self.api.get("/api/v1/vehicles?status=gone"), 400, "status")
         # After a restart the pages come from storage.
-        self.broker.stop(keep_data=True)
-        self.broker.start()
+        self.broker.restart()
         self.assertEqual(listed("x=1"), vins)
         one = [v for v in self.api.get(f"/api/v1/vehicles?after={vins[3]}&limit=1").json["data"]][0]
         self.assertEqual((one["vin"], one["status"], one["devices"][0]["deviceId"]), (vins[4], "suspended", "tcu"))
@@ -517,32 +509,22 @@ class GarbageTest(ApiTestCase):
         self.assertEqual(self.api.get("/healthz").status, 200)
 
 
-class OpenByDefaultTest(unittest.TestCase):
+class OpenByDefaultTest(NodeTestCase):
     def test_without_keys_or_jwt_the_api_is_open_on_loopback_and_the_node_warns(self):
-        broker = Broker().start()
-        try:
-            self.assertEqual(Api(broker.http_port).get("/api/v1/node").status, 200)
-            self.assertIn("takes requests without credentials", broker.log())
-        finally:
-            broker.stop()
+        broker = self.node()
+        self.assertEqual(Api(broker.http_port).get("/api/v1/node").status, 200)
+        self.assertIn("takes requests without credentials", broker.log())
 
     def test_a_non_loopback_bind_without_credentials_is_refused_at_start(self):
-        with tempfile.TemporaryDirectory() as d:
-            p = subprocess.run([BINARY, "node", "--set", f"mqtt.port={free_port()}", "--set", f"node.data_dir={d}",
-                                "--set", "http.bind=0.0.0.0"], capture_output=True, text=True, timeout=20)
-            self.assertEqual(p.returncode, 2)
-            self.assertIn("http.api_keys_file", p.stderr)
+        p = self.node_exits({"http.bind": "0.0.0.0"})
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("http.api_keys_file", p.stderr)
 
     def test_a_bad_keys_file_stops_the_node_naming_it(self):
-        with tempfile.TemporaryDirectory() as d:
-            keys = os.path.join(d, "keys")
-            with open(keys, "w") as f:
-                f.write("ops not-a-hash\n")
-            p = subprocess.run([BINARY, "node", "--set", f"mqtt.port={free_port()}", "--set", f"node.data_dir={d}",
-                                "--set", f"http.port={free_port()}", "--set", f"websocket.port={free_port()}",
-                                "--set", f"http.api_keys_file={keys}"], capture_output=True, text=True, timeout=20)
-            self.assertNotEqual(p.returncode, 0)
-            self.assertIn(f"{keys}:1", p.stdout + p.stderr)
+        keys = write_file(os.path.join(self.temp_dir(), "keys"), "ops not-a-hash\n")
+        p = self.node_exits({"http.api_keys_file": keys})
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"{keys}:1", p.output)
 
 
 if __name__ == "__main__":

@@ -10,18 +10,16 @@ import hmac
 import json
 import os
 import secrets
-import subprocess
-import tempfile
 import time
 import unittest
 
 import jwt
 
-from broker import Broker, free_port, packet
-from certs import CertAuthority
+from broker import BrokerTestCase, NodeTestCase, packet, write_file
+from certs import CertAuthority, client_context, server_tls
+from certs import run as openssl
 from paho_util import V5, V311, Client
 from raw_mqtt import Conn, connect_bytes, parse_props, prop_str, props_block
-from test_tls import client_context
 
 ISSUER = "https://idp.fleet.example"
 AUDIENCE = "convoy"
@@ -36,10 +34,6 @@ client_ids = ["{identity}-*"]
 publish = ["vehicles/+/commands/#"]
 subscribe = ["vehicles/+/telemetry/#"]
 """
-
-
-def openssl(*args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
 class Keys:
@@ -90,35 +84,24 @@ def tls_conn(port, ca, version):
     return Conn(port, version, tls=client_context(ca))
 
 
-class JwtTestBase(unittest.TestCase):
+class JwtTestBase(BrokerTestCase):
     public_key = "rsa_pub"
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+    def broker_options(cls):
         cls.keys = Keys(cls.tmp.name)
         cls.ca = CertAuthority(os.path.join(cls.tmp.name, "ca"))
-        server = cls.ca.issue("server", cn="localhost", sans=["IP:127.0.0.1"], server=True)
-        acl = os.path.join(cls.tmp.name, "acl.toml")
-        with open(acl, "w") as f:
-            f.write(ACL)
-        cls.tls_port = free_port()
-        cls.broker = Broker({
-            "tls.enabled": True, "tls.port": cls.tls_port, "tls.client_certificates": "none",
-            "tls.cert_file": server[0], "tls.key_file": server[1],
-            "auth.allow_anonymous": False, "auth.failure_delay_ms": 0, "auth.acl_file": acl,
+        return {"settings": {
+            "auth.allow_anonymous": False, "auth.failure_delay_ms": 0,
             "jwt.enabled": True, "jwt.hs256_secret_file": cls.keys.secret_file,
             "jwt.public_key_file": getattr(cls.keys, cls.public_key),
             "jwt.issuer": ISSUER, "jwt.audience": AUDIENCE, "jwt.leeway_s": 0,
-        }).start()
+        }, "tls": server_tls(cls.ca), "files": {"auth.acl_file": ACL}}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
-
-    def setUp(self):
-        self.assertTrue(self.broker.alive(), "the node died during an earlier test")
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tls_port = cls.broker.tls_port
 
     def login(self, version, token, client_id="dispatch-1", username="svc"):
         """The CONNACK reason (3.1.1 return code) of a CONNECT with the token as password."""
@@ -267,29 +250,19 @@ class Es256Test(JwtTestBase):
                 self.assertEqual(self.login(version, self.keys.token("RS256")), BAD_LOGIN[version])
 
 
-class JwtConfigurationTest(unittest.TestCase):
+class JwtConfigurationTest(NodeTestCase):
     def test_bad_key_files_stop_the_node(self):
-        from broker import BINARY
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        short = os.path.join(tmp.name, "short.secret")
-        with open(short, "w") as f:
-            f.write("too short")
-        not_pem = os.path.join(tmp.name, "not.pem")
-        with open(not_pem, "w") as f:
-            f.write("hello")
+        tmp = self.temp_dir()
+        short = write_file(os.path.join(tmp, "short.secret"), "too short")
+        not_pem = write_file(os.path.join(tmp, "not.pem"), "hello")
         for settings, named in (({"jwt.enabled": "true"}, "jwt.public_key_file"),
                                 ({"jwt.enabled": "true", "jwt.hs256_secret_file": short}, "at least 32 bytes"),
                                 ({"jwt.enabled": "true", "jwt.public_key_file": not_pem}, "not a PEM public key"),
                                 ({"jwt.enabled": "true", "jwt.public_key_file": "/nonexistent"}, "cannot be read")):
             with self.subTest(named=named):
-                args = [BINARY, "node", "--set", f"mqtt.port={free_port()}",
-                        "--set", f"node.data_dir={tmp.name}/data"]
-                for k, v in settings.items():
-                    args += ["--set", f"{k}={v}"]
-                p = subprocess.run(args, capture_output=True, text=True, timeout=20)
+                p = self.node_exits(settings)
                 self.assertNotEqual(p.returncode, 0)
-                self.assertIn(named, p.stdout + p.stderr)
+                self.assertIn(named, p.output)
 
 
 if __name__ == "__main__":

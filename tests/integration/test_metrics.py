@@ -9,7 +9,7 @@ import unittest
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from broker import Broker
+from broker import BrokerTestCase
 from http_api import Api
 from paho_util import V5, V311, Client
 from raw_mqtt import Conn, connect_bytes, publish_bytes
@@ -37,15 +37,13 @@ def value(families, name, **labels):
     raise AssertionError(f"no sample {name} {labels}")
 
 
-class MetricsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker({"mqtt.max_queued_messages": 3, "mqtt.queue_qos0_messages": True}).start()
-        cls.api = Api(cls.broker.http_port)
+class MetricsTest(BrokerTestCase):
+    settings = {"mqtt.max_queued_messages": 3, "mqtt.queue_qos0_messages": True}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.api = Api(cls.broker.http_port)
 
     def test_every_family_is_there_with_its_type(self):
         f = scrape(self.api)

@@ -15,7 +15,7 @@ import itertools
 import time
 import unittest
 
-from broker import Broker, BrokerTestCase, packet, utf8, varint
+from broker import BrokerTestCase, NodeTestCase, packet, utf8, varint
 
 from raw_mqtt import (
     V5,
@@ -33,6 +33,7 @@ from raw_mqtt import (
     unsubscribe_bytes,
     parse_props,
     Conn,
+    assert_disconnect,
 )
 
 
@@ -119,14 +120,6 @@ class RulesTestCase(BrokerTestCase):
             c.expect(0x50, pid.to_bytes(2, "big") + reason)
             c.send(ack("pubrel", pid))
             c.expect(0x70, pid.to_bytes(2, "big"))
-
-    def assert_disconnect(self, c, code):
-        if c.version == V5:
-            p = c.read()
-            self.assertIsNotNone(p, f"closed without DISCONNECT 0x{code:02x}")
-            self.assertEqual(p[0], 0xE0, f"expected DISCONNECT, got {p!r}")
-            self.assertEqual(p[1][:1], bytes([code]))
-        self.assertTrue(c.closed())
 
 
 class QoS2Test(RulesTestCase):
@@ -434,7 +427,7 @@ class RedeliveryTest(RulesTestCase):
                 cid = self.name()
                 old = self.connect(v, cid)
                 new = self.connect(v, cid)
-                self.assert_disconnect(old, 0x8E)
+                assert_disconnect(self, old, 0x8E)
                 new.send(b"\xc0\x00")
                 new.expect(0xD0, b"")
 
@@ -529,7 +522,7 @@ class FeaturesTest(RulesTestCase):
                 self.subscribe(s, [(topic, 0)])
                 w = self.connect(v, will=(topic, "bad"))
                 w.send(b"\x00\x00")
-                self.assert_disconnect(w, 0x81)
+                assert_disconnect(self, w, 0x81)
                 m = parse_publish(*s.read(), v)
                 self.assertEqual(m["payload"], b"bad")
 
@@ -923,18 +916,16 @@ class BusyShardTest(RulesTestCase):
                 p.expect(0x70, b"\x00\x05")
 
 
-class ShutdownTest(unittest.TestCase):
+class ShutdownTest(NodeTestCase):
     def test_clients_told_server_shutting_down(self):
-        b = Broker().start()
-        try:
-            c5 = Conn(b.port, V5)
-            c5.send(connect_bytes("bye5"))
-            c5.expect(0x20)
-            c4 = Conn(b.port, V311)
-            c4.send(connect_bytes("bye4", V311))
-            c4.expect(0x20)
-        finally:
-            b.stop()
+        b = self.node()
+        c5 = Conn(b.port, V5)
+        c5.send(connect_bytes("bye5"))
+        c5.expect(0x20)
+        c4 = Conn(b.port, V311)
+        c4.send(connect_bytes("bye4", V311))
+        c4.expect(0x20)
+        b.stop()
         self.assertEqual(c5.read(), (0xE0, b"\x8b"))
         self.assertIsNone(c5.read())
         self.assertIsNone(c4.read())
@@ -950,7 +941,7 @@ class MaximumQoSTest(RulesTestCase):
         self.assertIn((0x24, 1), self.connack_props)
         self.subscribe(c, [("mq/a", 2), ("mq/b", 1), ("mq/c", 0)], granted=[1, 1, 0])
         c.send(publish_bytes("mq/a", b"x", qos=2, pid=1))
-        self.assert_disconnect(c, 0x9B)
+        assert_disconnect(self, c, 0x9B)
         c = Conn(self.broker.port, V5)
         self.addCleanup(c.close)
         c.send(connect_bytes(self.name(), will=("mq/w", "x"), flags=0x02 | 0x04 | 0x10))

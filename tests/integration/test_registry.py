@@ -5,18 +5,14 @@ $CONTROL/convoy/registry/v1; provisioning, part replacement and suspension
 take effect on live connections. Each case runs in MQTT 3.1.1 and 5.0."""
 
 import json
-import os
-import subprocess
-import tempfile
 import time
 import unittest
 import uuid
 
-from broker import Broker, free_port
+from broker import NodeTestCase, TlsTestCase
+from certs import fingerprint
 from paho_util import V5, V311, Client, props
 from paho.mqtt.packettypes import PacketTypes
-from test_auth import make_password_file
-from test_tls import Pki
 
 CONTROL = "$CONTROL/convoy/registry/v1"
 NOT_AUTHORIZED = {V5: 0x87, V311: 5}
@@ -37,40 +33,17 @@ subscribe = ["#", "$CONTROL/convoy/registry/v1/#", "ops/#"]
 """
 
 
-def fingerprint(cert):
-    out = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
-                         check=True, capture_output=True, text=True).stdout
-    return out.strip().split("=", 1)[1]  # "AB:CD:..." as operators copy it
-
-
 class RegistryTests:
     """Mixed into a test case that sets `version`."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = Pki(cls.tmp.name)
-        passwords = os.path.join(cls.tmp.name, "passwords")
-        make_password_file(passwords, {"ops": "0ps"})
-        acl = os.path.join(cls.tmp.name, "acl.toml")
-        with open(acl, "w") as f:
-            f.write(ACL)
-        cls.tls_port = free_port()
-        cls.broker = Broker({
-            "tls.enabled": True, "tls.port": cls.tls_port, "tls.client_certificates": "optional",
-            "tls.cert_file": cls.pki.server[0], "tls.key_file": cls.pki.server[1],
-            "tls.ca_file": cls.pki.ca.cert,
-            "auth.allow_anonymous": False, "auth.password_file": passwords,
-            "auth.failure_delay_ms": 0, "auth.acl_file": acl, "registry.required": True,
-        }).start()
+    settings = {"auth.allow_anonymous": False, "auth.failure_delay_ms": 0, "registry.required": True}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+    def broker_options(cls):
+        return {**super().broker_options(), "files": {"auth.acl_file": ACL}, "passwords": {"ops": "0ps"}}
 
     def setUp(self):
-        self.assertTrue(self.broker.alive(), "the node died during an earlier test")
+        super().setUp()
         self.ops = Client(self.tls_port, f"ops-{uuid.uuid4().hex[:8]}", V5, tls=self.pki.paho_tls())
         self.ops.paho.username_pw_set("ops", "0ps")
         self.addCleanup(self.ops.close)
@@ -175,10 +148,7 @@ class RegistryTests:
         self.assertEqual(car.expect().payload, b"rain")
         # The vehicle moves region: its old region's subscription goes.
         self.control({"command": "updateVehicle", "vin": vin, "region": "us-east"})
-        deadline = time.monotonic() + 2
-        while "subscription 'broadcast/eu-west/#' removed" not in self.broker.log():
-            self.assertLess(time.monotonic(), deadline, "the old region's subscription stayed")
-            time.sleep(0.02)
+        self.broker.wait_for_log("subscription 'broadcast/eu-west/#' removed", timeout=2)
         self.ops.publish("broadcast/eu-west/weather", b"snow", qos=1)
         car.expect_none()
         self.assertEqual(car.subscribe("broadcast/us-east/#", qos=1), [1])
@@ -220,34 +190,30 @@ class RegistryTests:
         self.assertTrue(answer["responses"][0]["ok"])
 
 
-class RegistryV311(RegistryTests, unittest.TestCase):
+class RegistryV311(RegistryTests, TlsTestCase):
     version = V311
 
 
-class RegistryV5(RegistryTests, unittest.TestCase):
+class RegistryV5(RegistryTests, TlsTestCase):
     version = V5
 
 
-class RegistryDurabilityTest(unittest.TestCase):
+class RegistryDurabilityTest(NodeTestCase):
     """Registrations are on disk before they are answered and survive SIGKILL."""
 
     def test_registry_survives_a_kill(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        pki = Pki(tmp.name)
-        tls_port = free_port()
+        pki = self.pki()
         # The $CONTROL topics need a role that grants them.
-        acl = os.path.join(tmp.name, "acl.toml")
-        with open(acl, "w") as f:
-            f.write('[assign]\nanonymous = "ops"\ncertificate = "ops"\n[roles.ops]\n'
-                    'publish = ["#", "$CONTROL/convoy/registry/v1"]\n'
-                    'subscribe = ["#", "$CONTROL/convoy/registry/v1/#"]\n')
-        broker = Broker({
-            "tls.enabled": True, "tls.port": tls_port, "tls.client_certificates": "optional",
-            "tls.cert_file": pki.server[0], "tls.key_file": pki.server[1], "tls.ca_file": pki.ca.cert,
-            "registry.required": True, "auth.acl_file": acl,
-        }).start()
-        self.addCleanup(broker.stop)
+        acl = ('[assign]
+anonymous = "ops"
+certificate = "ops"
+[roles.ops]
+'
+               'publish = ["#", "$CONTROL/convoy/registry/v1"]
+'
+               'subscribe = ["#", "$CONTROL/convoy/registry/v1/#"]
+')
+        broker = self.node({"registry.required": True}, tls=pki.tls(), files={"auth.acl_file": acl})
         ops = Client(broker.port, "ops", V311)
         ops.connect()
         ops.subscribe(CONTROL + "/response", qos=1)
@@ -259,9 +225,8 @@ class RegistryDurabilityTest(unittest.TestCase):
         answer = json.loads(ops.expect().payload)
         self.assertTrue(all(r["ok"] for r in answer["responses"]), answer)
         ops.close()
-        broker.kill()
-        broker.start()
-        car = Client(tls_port, vin, V5, tls=pki.paho_tls(pki.device))
+        broker.restart(kill=True)
+        car = Client(broker.tls_port, vin, V5, tls=pki.paho_tls(pki.device))
         self.addCleanup(car.close)
         self.assertEqual(car.connect().reason, 0)
 

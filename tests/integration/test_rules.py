@@ -11,14 +11,12 @@ import gzip
 import json
 import os
 import re
-import subprocess
-import tempfile
 import time
 import unittest
 
 from paho.mqtt.packettypes import PacketTypes
 
-from broker import BINARY, Broker, free_port
+from broker import BrokerTestCase, NodeTestCase, write_file
 from http_api import Api
 from paho_util import V5, Client, props
 from raw_mqtt import Conn, connect_bytes, prop_pair, publish_bytes
@@ -64,16 +62,13 @@ def msgpack_map(d):
     return out
 
 
-def rules_node(directory, text, archive_dir=None, **settings):
-    """A node with `text` as its rules.file, both in `directory` (archives
-    in directory/archive unless said): (broker started, rules file path,
-    archive dir)."""
-    rules = os.path.join(directory, "rules.toml")
-    with open(rules, "w") as f:
-        f.write(text)
-    archive_dir = archive_dir or os.path.join(directory, "archive")
-    broker = Broker({"rules.file": rules, "rules.archive_dir": archive_dir, **settings}).start()
-    return broker, rules, archive_dir
+def rules_node(case, text, archive_dir=None, **settings):
+    """A node of the test case's with `text` as its rules.file (archives in
+    a directory of the test's unless said): (broker started, rules file
+    path, archive dir)."""
+    archive_dir = archive_dir or os.path.join(case.temp_dir(), "archive")
+    broker = case.node({"rules.archive_dir": archive_dir, **settings}, files={"rules.file": text})
+    return broker, broker.path("rules.file"), archive_dir
 
 
 def wait_until(case, condition, explain, timeout=5):
@@ -106,17 +101,17 @@ class NodeClients:
         return c
 
 
-class RulesTest(NodeClients, unittest.TestCase):
+class RulesTest(NodeClients, BrokerTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.broker, cls.rules, cls.archive_dir = rules_node(cls.tmp.name, RULES)
-        cls.api = Api(cls.broker.http_port)
+    def broker_options(cls):
+        cls.archive_dir = os.path.join(cls.tmp.name, "archive")
+        return {"settings": {"rules.archive_dir": cls.archive_dir}, "files": {"rules.file": RULES}}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.rules = cls.broker.path("rules.file")
+        cls.api = Api(cls.broker.http_port)
 
     def wait_archive(self, name, count, timeout=5):
         deadline = time.monotonic() + timeout
@@ -175,15 +170,11 @@ class RulesTest(NodeClients, unittest.TestCase):
             time.sleep(0.05)
 
 
-class RulesFailureTest(unittest.TestCase):
+class RulesFailureTest(NodeTestCase):
     def test_an_archive_that_cannot_be_written_fails_its_messages_only(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        blocked = os.path.join(tmp.name, "blocked")
-        with open(blocked, "w") as f:
-            f.write("a file where the archive directory should be")
-        broker = rules_node(tmp.name, RULES, archive_dir=blocked)[0]
-        self.addCleanup(broker.stop)
+        tmp = self.temp_dir()
+        blocked = write_file(os.path.join(tmp, "blocked"), "a file where the archive directory should be")
+        broker = rules_node(self, RULES, archive_dir=blocked)[0]
         car = Client(broker.port, CAR, V5)
         car.connect()
         self.addCleanup(car.close)
@@ -208,17 +199,11 @@ class RulesFailureTest(unittest.TestCase):
         self.assertIn("cannot open", broker.log())
 
     def test_a_bad_rules_file_stops_the_node_naming_file_and_line(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        rules = os.path.join(tmp.name, "rules.toml")
-        with open(rules, "w") as f:
-            f.write('[[rule]]\nname = "x"\ntopic = "a/#"\nactions = ["teleport"]\n')
-        p = subprocess.run([BINARY, "node", "--set", f"rules.file={rules}", "--set", "mqtt.port=0",
-                            "--set", "http.enabled=false", "--set", "websocket.enabled=false",
-                            "--set", f"node.data_dir={tmp.name}/data"],
-                           capture_output=True, text=True, timeout=20)
+        rules = write_file(os.path.join(self.temp_dir(), "rules.toml"),
+                           '[[rule]]\nname = "x"\ntopic = "a/#"\nactions = ["teleport"]\n')
+        p = self.node_exits({"rules.file": rules, "http.enabled": False, "websocket.enabled": False})
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn(f"{rules}:4: rule 'x': unknown action 'teleport'", p.stdout + p.stderr)
+        self.assertIn(f"{rules}:4: rule 'x': unknown action 'teleport'", p.output)
 
 
 class Hook:
@@ -286,23 +271,27 @@ retry_max_ms = 400
 """
 
 
-class RuleActionsTest(NodeClients, unittest.TestCase):
+class RuleActionsTest(NodeClients, BrokerTestCase):
     """Webhook with retry and back-off, republish with enrichment and
     consent, next to delivery and the archive."""
 
     @classmethod
-    def setUpClass(cls):
+    def broker_options(cls):
         cls.hook = Hook()
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.broker, _, cls.archive_dir = rules_node(cls.tmp.name, ENRICHED.format(port=cls.hook.port))
+        cls.archive_dir = os.path.join(cls.tmp.name, "archive")
+        return {"settings": {"rules.archive_dir": cls.archive_dir},
+                "files": {"rules.file": ENRICHED.format(port=cls.hook.port)}}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.api = Api(cls.broker.http_port)
         assert cls.api.post("/api/v1/vehicles", {"vin": CAR, "model": "ID.4", "region": "eu-west"}).status == 201
 
     @classmethod
     def tearDownClass(cls):
-        cls.broker.stop()
+        super().tearDownClass()
         cls.hook.close()
-        cls.tmp.cleanup()
 
     def wait(self, what, predicate, timeout=8):
         wait_until(self, predicate, lambda: what, timeout)
@@ -372,12 +361,9 @@ class RuleActionsTest(NodeClients, unittest.TestCase):
         self.api.delete(f"/api/v1/vehicles/{CAR}/consents/alerts-app/telemetry")
 
 
-class RulesApiTest(unittest.TestCase):
+class RulesApiTest(NodeTestCase):
     def test_list_and_dry_run(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        broker = rules_node(tmp.name, RULES)[0]
-        self.addCleanup(broker.stop)
+        broker = rules_node(self, RULES)[0]
         api = Api(broker.http_port)
         listed = api.get("/api/v1/rules").json["data"]
         self.assertEqual([r["name"] for r in listed], ["bulk", "speeding"])
@@ -399,11 +385,9 @@ class RulesApiTest(unittest.TestCase):
         car.publish(f"vehicles/{CAR}/telemetry/speed", json.dumps({"kmh": 200}), qos=1)
         self.assertEqual(api.get("/api/v1/rules").json["data"][1]["matched"], 1)
         # The same through convoy ctl.
-        ctl = [BINARY, "ctl", "--url", f"http://127.0.0.1:{broker.http_port}", "rules"]
-        out = subprocess.run(ctl + ["list"], capture_output=True, text=True, timeout=30).stdout
+        out = broker.ctl("rules", "list").stdout
         self.assertRegex(out, r"speeding\s+file\s+vehicles/\+/telemetry/speed\s+deliver,state,archive\s+1")
-        out = subprocess.run(ctl + ["test", f"vehicles/{CAR}/telemetry/bulk/x", "raw", "-p", "priority=low"],
-                             capture_output=True, text=True, timeout=30).stdout
+        out = broker.ctl("rules", "test", f"vehicles/{CAR}/telemetry/bulk/x", "raw", "-p", "priority=low").stdout
         self.assertRegex(out, r"matched:\s+bulk\n")
         self.assertRegex(out, r"deliver:\s+no\n")
         self.assertRegex(out, r"archive:\s+cold\n")
@@ -415,22 +399,17 @@ class RulesApiTest(unittest.TestCase):
             self.assertIn(fragment, r.json["message"])
 
 
-class RulesReloadTest(unittest.TestCase):
+class RulesReloadTest(NodeTestCase):
     """A changed rules.file applies without a restart, starting the
     archives and webhooks it adds and reconfiguring changed ones; one that
     does not load, or names an archive it does not define, leaves the rules
     in force."""
 
     def test_reload(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        broker, rules, _ = rules_node(tmp.name, RULES, **{"auth.reload_interval_ms": 100})
-        self.addCleanup(broker.stop)
+        broker, rules, _ = rules_node(self, RULES, **{"auth.reload_interval_ms": 100})
 
         def write(text):
-            with open(rules + ".tmp", "w") as f:
-                f.write(text)
-            os.replace(rules + ".tmp", rules)
+            broker.write("rules.file", text)
         api = Api(broker.http_port)
 
         def decision(topic):
@@ -461,10 +440,7 @@ class RulesReloadTest(unittest.TestCase):
         first, second = Hook(), Hook()
         self.addCleanup(first.close)
         self.addCleanup(second.close)
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        broker, rules, archive_dir = rules_node(tmp.name, RULES, **{"auth.reload_interval_ms": 100})
-        self.addCleanup(broker.stop)
+        broker, rules, archive_dir = rules_node(self, RULES, **{"auth.reload_interval_ms": 100})
         added = """
 [[rule]]
 name = "doors"
@@ -484,9 +460,7 @@ batch_ms = 20
 
         def write(text, reloads):
             time.sleep(1.1)  # a new modification time
-            with open(rules + ".tmp", "w") as f:
-                f.write(text)
-            os.replace(rules + ".tmp", rules)
+            broker.write("rules.file", text)
             wait_until(self, lambda: broker.log().count("routing rules reloaded") >= reloads, broker.log)
         write(RULES + added.format(port=first.port), 1)
         self.assertIn("archive 'doors' started", broker.log())
@@ -508,16 +482,15 @@ batch_ms = 20
         self.assertEqual(len(first.items()), 1)
 
 
-class HttpsWebhookTest(unittest.TestCase):
+class HttpsWebhookTest(NodeTestCase):
     """Webhooks over https verify the endpoint's certificate and name: a
     mismatch fails the POSTs (logged, counted, the items kept), and the
     corrected definition, reloaded, delivers them all."""
 
     def test_https_verifies_and_keeps_the_items_until_it_can_post(self):
         from certs import CertAuthority
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        ca = CertAuthority(os.path.join(tmp.name, "ca"))
+        tmp = self.temp_dir()
+        ca = CertAuthority(os.path.join(tmp, "ca"))
         hook = Hook(tls=ca.issue("hook", cn="localhost", sans=("DNS:localhost",), server=True))
         self.addCleanup(hook.close)
         text = """
@@ -536,9 +509,8 @@ retry_initial_ms = 50
 retry_max_ms = 200
 """
         # 127.0.0.1 is not a name the certificate carries: refused.
-        broker, rules, _ = rules_node(tmp.name, text.format(host="127.0.0.1", port=hook.port, ca=ca.cert),
+        broker, rules, _ = rules_node(self, text.format(host="127.0.0.1", port=hook.port, ca=ca.cert),
                                       **{"auth.reload_interval_ms": 100})
-        self.addCleanup(broker.stop)
         car = Client(broker.port, CAR, V5)
         car.connect()
         self.addCleanup(car.close)
@@ -555,30 +527,23 @@ retry_max_ms = 200
         self.assertEqual([i["data"]["n"] for i in hook.items()], [0, 1, 2])
 
     def test_a_ca_file_that_cannot_be_read_stops_the_node(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        rules = os.path.join(tmp.name, "rules.toml")
-        with open(rules, "w") as f:
-            f.write('[webhook.x]\nurl = "https://localhost:1/h"\nca_file = "/nonexistent/ca.crt"\n')
-        p = subprocess.run([BINARY, "node", "--set", f"mqtt.port={free_port()}", "--set", f"rules.file={rules}",
-                            "--set", f"node.data_dir={tmp.name}/data", "--set", "http.port=0",
-                            "--set", "websocket.port=0"], capture_output=True, text=True, timeout=20)
+        rules = write_file(os.path.join(self.temp_dir(), "rules.toml"),
+                           '[webhook.x]\nurl = "https://localhost:1/h"\nca_file = "/nonexistent/ca.crt"\n')
+        p = self.node_exits({"rules.file": rules})
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("ca_file /nonexistent/ca.crt cannot be read", p.stderr + p.stdout)
+        self.assertIn("ca_file /nonexistent/ca.crt cannot be read", p.output)
 
 
-class RulesOverApiTest(unittest.TestCase):
+class RulesOverApiTest(NodeTestCase):
     """Rules made, replaced and deleted over the API: stored, in force for
     the next message, after the file's rules, kept across a restart, and
     refused with a message that names the problem."""
 
     def test_put_get_delete_and_restart(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        data_dir = os.path.join(tmp.name, "data")
+        tmp = self.temp_dir()
+        data_dir = os.path.join(tmp, "data")
         settings = {"auth.reload_interval_ms": 100, "node.data_dir": data_dir}
-        broker, rules, archive_dir = rules_node(tmp.name, RULES, **settings)
-        self.addCleanup(broker.stop)
+        broker, rules, archive_dir = rules_node(self, RULES, **settings)
         api = Api(broker.http_port)
         car = Client(broker.port, CAR, V5)
         car.connect()
@@ -635,9 +600,7 @@ class RulesOverApiTest(unittest.TestCase):
         # A restart keeps it (LMDB), evaluated as before.
         car.close()
         watcher.close()
-        broker.stop(keep_data=True)
-        broker = Broker({"rules.file": rules, "rules.archive_dir": archive_dir, **settings}).start()
-        self.addCleanup(broker.stop)
+        broker.restart()
         api = Api(broker.http_port)
         self.assertEqual(api.get("/api/v1/rules/doors").json["origin"], "api")
         d = api.post("/api/v1/rules/test", {"topic": doors, "payload": "{\"locked\": true}",
@@ -653,27 +616,23 @@ class RulesOverApiTest(unittest.TestCase):
             f.write(RULES)
 
         # Through convoy ctl: put, get, delete.
-        ctl = [BINARY, "ctl", "--url", f"http://127.0.0.1:{broker.http_port}", "rules"]
-        p = subprocess.run(ctl + ["put", "hot", "vehicles/+/telemetry/temp", "-a", "deliver", "-a", "state",
-                                  "-w", "celsius > 90", "-p", "priority=high"],
-                           capture_output=True, text=True, timeout=30)
+        p = broker.ctl("rules", "put", "hot", "vehicles/+/telemetry/temp", "-a", "deliver", "-a", "state",
+                       "-w", "celsius > 90", "-p", "priority=high")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"origin:\s+api")
         self.assertRegex(p.stdout, r"where:\s+celsius > 90")
-        out = subprocess.run(ctl + ["list"], capture_output=True, text=True, timeout=30).stdout
+        out = broker.ctl("rules", "list").stdout
         self.assertRegex(out, r"hot\s+api\s+vehicles/\+/telemetry/temp\s+deliver,state")
-        p = subprocess.run(ctl + ["put", "bad", "a/#", "-a", "fly"], capture_output=True, text=True, timeout=30)
+        p = broker.ctl("rules", "put", "bad", "a/#", "-a", "fly")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("unknown action", p.stderr)
-        p = subprocess.run(ctl + ["delete", "hot"], capture_output=True, text=True, timeout=30)
+        p = broker.ctl("rules", "delete", "hot")
         self.assertEqual(p.returncode, 0, p.stderr)
 
         # Deleted: gone now and after a restart.
         self.assertEqual(api.delete("/api/v1/rules/doors").status, 204)
         self.assertEqual(api.get("/api/v1/rules/doors").status, 404)
-        broker.stop(keep_data=True)
-        broker = Broker({"rules.file": rules, "rules.archive_dir": archive_dir, **settings}).start()
-        self.addCleanup(broker.stop)
+        broker.restart()
         api = Api(broker.http_port)
         self.assertEqual([d["name"] for d in api.get("/api/v1/rules").json["data"]], ["bulk", "speeding"])
 
@@ -681,17 +640,15 @@ class RulesOverApiTest(unittest.TestCase):
         first, second = Hook(), Hook()
         self.addCleanup(first.close)
         self.addCleanup(second.close)
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        settings = {"node.data_dir": os.path.join(tmp.name, "data"), "rules.archive_dir": os.path.join(tmp.name, "arch")}
-        broker = Broker(settings).start()
-        self.addCleanup(broker.stop)
+        tmp = self.temp_dir()
+        settings = {"node.data_dir": os.path.join(tmp, "data"), "rules.archive_dir": os.path.join(tmp, "arch")}
+        broker = self.node(settings)
         api = Api(broker.http_port)
         hook = {"url": f"http://127.0.0.1:{first.port}/hook", "batchSize": 1, "batchMs": 20}
         r = api.call("PUT", "/api/v1/webhooks/ops", body=hook)
         self.assertEqual((r.status, r.json["origin"], r.json["maxQueue"]), (201, "api", 10000), r)
         r = api.call("PUT", "/api/v1/archives/cold", body={"gzip": True, "flushMs": 20})
-        self.assertEqual((r.status, r.json["directory"]), (201, os.path.join(tmp.name, "arch", "cold")), r)
+        self.assertEqual((r.status, r.json["directory"]), (201, os.path.join(tmp, "arch", "cold")), r)
         rule = {"topic": "vehicles/+/telemetry/alerts", "actions": ["archive", "webhook"],
                 "archive": "cold", "webhook": "ops"}
         self.assertEqual(api.call("PUT", "/api/v1/rules/alerts", body=rule).status, 201)
@@ -715,14 +672,12 @@ class RulesOverApiTest(unittest.TestCase):
         car = Client(broker.port, CAR, V5)
         car.connect()
         car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"n": 1}), qos=1)
-        self.assertEqual(len(read_archive(os.path.join(tmp.name, "arch", "cold"))), 1)
+        self.assertEqual(len(read_archive(os.path.join(tmp, "arch", "cold"))), 1)
         wait_until(self, lambda: len(first.items()) >= 1, broker.log)
         car.close()
 
         # All three come back after a restart; a changed webhook keeps its actor and moves.
-        broker.stop(keep_data=True)
-        broker = Broker(settings).start()
-        self.addCleanup(broker.stop)
+        broker.restart()
         api = Api(broker.http_port)
         self.assertEqual([w["name"] for w in api.get("/api/v1/webhooks").json["data"]], ["ops"])
         self.assertEqual(api.get("/api/v1/archives/cold").json["gzip"], True)
@@ -732,7 +687,7 @@ class RulesOverApiTest(unittest.TestCase):
         car.connect()
         self.addCleanup(car.close)
         car.publish(f"vehicles/{CAR}/telemetry/alerts", json.dumps({"n": 2}), qos=1)
-        self.assertEqual(len(read_archive(os.path.join(tmp.name, "arch", "cold"))), 2)
+        self.assertEqual(len(read_archive(os.path.join(tmp, "arch", "cold"))), 2)
         wait_until(self, lambda: len(second.items()) >= 1, broker.log)
         self.assertEqual((len(first.items()), second.items()[0]["data"]), (1, {"n": 2}))
         # Deleted in order: the rule, then what it fed.
@@ -742,8 +697,7 @@ class RulesOverApiTest(unittest.TestCase):
         self.assertEqual(api.get("/api/v1/webhooks/ops").status, 404)
         self.assertEqual(api.get("/api/v1/archives").json["data"], [])
         # The same through convoy ctl.
-        ctl = [BINARY, "ctl", "--url", f"http://127.0.0.1:{broker.http_port}"]
-        run = lambda *args: subprocess.run(ctl + list(args), capture_output=True, text=True, timeout=30)
+        run = broker.ctl
         p = run("webhooks", "put", "ops2", f"http://127.0.0.1:{first.port}/hook", "--batch-size", "7")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"batchSize:\s+7")
@@ -758,8 +712,7 @@ class RulesOverApiTest(unittest.TestCase):
         self.assertEqual(run("archives", "delete", "warm").returncode, 0)
 
     def test_the_api_holds_at_most_max_api_definitions(self):
-        broker = Broker({"rules.max_api_definitions": 2}).start()
-        self.addCleanup(broker.stop)
+        broker = self.node({"rules.max_api_definitions": 2})
         api = Api(broker.http_port)
         rule = {"topic": "a/#", "actions": ["deliver"]}
         self.assertEqual(api.call("PUT", "/api/v1/rules/a", body=rule).status, 201)
@@ -773,10 +726,7 @@ class RulesOverApiTest(unittest.TestCase):
         self.assertEqual(api.call("PUT", "/api/v1/rules/b", body=rule).status, 201)
 
     def test_names_rules_file_defines_are_not_the_apis(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        broker, _, _ = rules_node(tmp.name, RULES)
-        self.addCleanup(broker.stop)
+        broker, _, _ = rules_node(self, RULES)
         api = Api(broker.http_port)
         listed = api.get("/api/v1/archives").json["data"]
         self.assertEqual([(a["name"], a["origin"]) for a in listed], [("cold", "file"), ("speeding", "file")])
@@ -786,8 +736,7 @@ class RulesOverApiTest(unittest.TestCase):
         self.assertEqual(api.delete("/api/v1/archives/speeding").status, 409)
 
     def test_without_a_rules_file_the_api_makes_the_rules(self):
-        broker = Broker().start()
-        self.addCleanup(broker.stop)
+        broker = self.node()
         api = Api(broker.http_port)
         self.assertEqual(api.get("/api/v1/rules").json["data"], [])
         watcher = Client(broker.port, "no-file-watcher", V5)

@@ -6,18 +6,15 @@ role grants them; a vehicle's registered region fills {region} in access
 rules also when registry.required is false."""
 
 import json
-import os
 import socket
 import subprocess
-import tempfile
 import unittest
 
-from broker import Broker, free_port
+from broker import NodeTestCase, TlsTestCase
+from certs import VIN
 from http_api import Api
 from paho_util import V5, Client
 from raw_mqtt import Conn, connect_bytes, publish_bytes
-from test_registry import fingerprint
-from test_tls import VIN, Pki
 
 CONTROL = "$CONTROL/convoy/registry/v1"
 NEW_VIN = "WVWZZZ1JZXW000777"
@@ -52,19 +49,9 @@ def create_vehicle_over_mqtt(port):
     return done.returncode, done.stdout
 
 
-class LocalOnlyModeTest(unittest.TestCase):
-    def node(self, settings=None):
-        broker = Broker(settings or {}, loopback_binds=False).start()
-        self.addCleanup(broker.stop)
-        return broker
-
-    def write_acl(self, text):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        path = os.path.join(tmp.name, "acl.toml")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+class LocalOnlyModeTest(NodeTestCase):
+    def node(self, settings=None, **kwargs):
+        return super().node(settings, loopback_binds=False, **kwargs)
 
     def test_the_default_node_listens_on_loopback_and_says_so(self):
         broker = self.node()
@@ -79,10 +66,10 @@ class LocalOnlyModeTest(unittest.TestCase):
         self.assertEqual(listening_addresses(broker.ws_port), {"127.0.0.1"})
 
     def test_a_node_with_an_acl_or_without_anonymous_logins_listens_everywhere(self):
-        acl = self.write_acl('[assign]\nanonymous = "any"\n[roles.any]\npublish = ["#"]\n')
-        for settings in ({"auth.acl_file": acl}, {"auth.allow_anonymous": False}):
-            with self.subTest(settings=settings):
-                broker = self.node(settings)
+        acl = '[assign]\nanonymous = "any"\n[roles.any]\npublish = ["#"]\n'
+        for settings, files in (({}, {"auth.acl_file": acl}), ({"auth.allow_anonymous": False}, {})):
+            with self.subTest(settings=settings, files=files):
+                broker = self.node(settings, files=files)
                 self.assertEqual(listening_addresses(broker.port), {"0.0.0.0"})
                 self.assertNotIn("local-only mode", broker.log())
                 broker.stop()
@@ -105,9 +92,9 @@ class LocalOnlyModeTest(unittest.TestCase):
         self.assertIn("$CONTROL topics", broker.log())
 
     def test_an_acl_role_grants_the_control_topics(self):
-        acl = self.write_acl('[assign]\nanonymous = "ops"\n[roles.ops]\n'
-                             'publish = ["#", "$CONTROL/convoy/registry/v1"]\nsubscribe = ["#"]\n')
-        broker = self.node({"auth.acl_file": acl, "mqtt.bind": "127.0.0.1"})
+        acl = ('[assign]\nanonymous = "ops"\n[roles.ops]\n'
+               'publish = ["#", "$CONTROL/convoy/registry/v1"]\nsubscribe = ["#"]\n')
+        broker = self.node({"mqtt.bind": "127.0.0.1"}, files={"auth.acl_file": acl})
         rc, printed = create_vehicle_over_mqtt(broker.port)
         self.assertEqual(rc, 0, printed)
         self.assertEqual(json.loads(printed)["responses"][0]["ok"], True, printed)
@@ -128,30 +115,23 @@ publish = ["broadcast/#"]
 """
 
 
-class RegionWithoutRequiredRegistryTest(unittest.TestCase):
+class RegionWithoutRequiredRegistryTest(TlsTestCase):
     """registry.required = false: any certificate of the CA connects, and a
     registered vehicle's region still reaches {region}."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = Pki(cls.tmp.name)
-        acl = os.path.join(cls.tmp.name, "acl.toml")
-        with open(acl, "w") as f:
-            f.write(ACL)
-        cls.tls_port = free_port()
-        cls.broker = Broker({
-            "tls.enabled": True, "tls.port": cls.tls_port, "tls.client_certificates": "optional",
-            "tls.cert_file": cls.pki.server[0], "tls.key_file": cls.pki.server[1],
-            "tls.ca_file": cls.pki.ca.cert, "auth.acl_file": acl, "registry.required": False,
-        }).start()
-        api = Api(cls.broker.http_port)
-        assert api.post("/api/v1/vehicles", {"vin": VIN, "region": "eu-west"}).status == 201
+    settings = {"registry.required": False}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+    def broker_options(cls):
+        options = super().broker_options()
+        options["files"] = {"auth.acl_file": ACL}
+        return options
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        api = Api(cls.broker.http_port)
+        assert api.post("/api/v1/vehicles", {"vin": VIN, "region": "eu-west"}).status == 201
 
     def car(self, pair, client_id):
         c = Client(self.tls_port, client_id, V5, tls=self.pki.paho_tls(pair))

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from broker import BINARY, BrokerTestCase, free_port
+from broker import BrokerTestCase, convoy, convoy_in_background, free_port
 
 SUMMARY_FIELDS = (
     "parameters", "duration", "clients", "connected", "connected_at_end", "connect_failed",
@@ -31,9 +31,8 @@ def run_sim(port, *args, timeout=30):
     """Runs `convoy sim` to completion: (exit code, summary or None, stderr, seconds)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "summary.json")
-        cmd = [BINARY, "sim", "--port", str(port), "--json", out, *map(str, args)]
         start = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = convoy("sim", "--port", port, "--json", out, *args, timeout=timeout)
         elapsed = time.monotonic() - start
         summary = None
         if os.path.exists(out):
@@ -195,10 +194,10 @@ class SimAgainstConvoy(BrokerTestCase, SimChecks):
         vin = "RSP00000000000002"  # vehicle 2 with --client-id-prefix RSP
         for version in ("5", "3.1.1"):
             with self.subTest(protocol=version):
-                sim = subprocess.Popen(
-                    [BINARY, "sim", "--port", str(self.broker.port), "--protocol", version,
-                     "--vehicles", "3", "--subscribers", "0", "--publish-rate", "0", "--responders",
-                     "--client-id-prefix", "RSP", "--duration", "6", "--json", "-"],
+                sim = convoy_in_background(
+                    "sim", "--port", self.broker.port, "--protocol", version,
+                    "--vehicles", "3", "--subscribers", "0", "--publish-rate", "0", "--responders",
+                    "--client-id-prefix", "RSP", "--duration", "6", "--json", "-",
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 try:
                     v5 = version == "5"

@@ -2,12 +2,11 @@
 retained messages that survive a SIGKILL, in MQTT 3.1.1 and 5.0."""
 
 import os
-import subprocess
 import tempfile
 import time
 import unittest
 
-from broker import BINARY, Broker, RawClient, free_port
+from broker import Broker, NodeTestCase, RawClient
 from paho_util import V311, V5, Client, PacketTypes, props
 from raw_mqtt import V5 as RAW_V5, connect_bytes, packet, prop_u32, publish_bytes
 from restart_harness import RestartableNode
@@ -15,23 +14,21 @@ from restart_harness import RestartableNode
 START_TIMEOUT = 10
 
 
-def run_node_expecting_failure(data_dir, *extra):
+def run_node_expecting_failure(data_dir):
     """Starts a node that must refuse to run; returns its exit code and output."""
-    args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={free_port()}",
-            "--set", f"node.data_dir={data_dir}", *extra]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=START_TIMEOUT)
-    return done.returncode, done.stdout + done.stderr
+    done = Broker({"node.data_dir": data_dir}).exits(timeout=START_TIMEOUT)
+    return done.returncode, done.output
 
 
-class DataDirTest(unittest.TestCase):
+class DataDirTest(NodeTestCase):
     def test_second_node_on_the_same_data_dir_is_refused(self):
-        with Broker() as first:
-            code, output = run_node_expecting_failure(first.data_dir)
-            self.assertNotEqual(code, 0)
-            self.assertIn(first.data_dir, output)
-            self.assertIn("in use by another node", output)
-            self.assertIn(f"pid {first.proc.pid}", output)
-            self.assertTrue(first.alive(), "the refused node disturbed the running one")
+        first = self.node()
+        code, output = run_node_expecting_failure(first.data_dir)
+        self.assertNotEqual(code, 0)
+        self.assertIn(first.data_dir, output)
+        self.assertIn("in use by another node", output)
+        self.assertIn(f"pid {first.proc.pid}", output)
+        self.assertTrue(first.alive(), "the refused node disturbed the running one")
 
     def test_a_dir_that_is_not_a_convoy_data_dir_is_refused(self):
         with tempfile.TemporaryDirectory() as d:
@@ -49,14 +46,9 @@ class DataDirTest(unittest.TestCase):
             self.assertIn(f.name, output)
 
     def test_a_lock_left_by_a_killed_node_does_not_block_the_next(self):
-        broker = Broker()
-        try:
-            broker.start()
-            broker.kill()
-            broker.start()
-            self.assertTrue(broker.alive())
-        finally:
-            broker.stop()
+        broker = self.node()
+        broker.restart(kill=True)
+        self.assertTrue(broker.alive())
 
 
 class RetainedAcrossRestartTests(RestartableNode):
@@ -167,12 +159,12 @@ class SessionsAcrossRestartTests:
 
 
 class SessionsAcrossRestartV311(SessionsAcrossRestartTests, RetainedAcrossRestartTests,
-                                unittest.TestCase):
+                                NodeTestCase):
     version = V311
 
 
 class SessionsAcrossRestartV5(SessionsAcrossRestartTests, RetainedAcrossRestartTests,
-                              unittest.TestCase):
+                              NodeTestCase):
     version = V5
 
     def test_session_expiry_counts_the_time_the_node_was_down(self):
@@ -197,11 +189,11 @@ class SessionsAcrossRestartV5(SessionsAcrossRestartTests, RetainedAcrossRestartT
         self.assertTrue(v.connect().session_present)
 
 
-class RetainedAcrossRestartV311(RetainedAcrossRestartTests, unittest.TestCase):
+class RetainedAcrossRestartV311(RetainedAcrossRestartTests, NodeTestCase):
     version = V311
 
 
-class RetainedAcrossRestartV5(RetainedAcrossRestartTests, unittest.TestCase):
+class RetainedAcrossRestartV5(RetainedAcrossRestartTests, NodeTestCase):
     version = V5
 
     def test_properties_and_expiry_survive_restart(self):
@@ -225,16 +217,13 @@ class RetainedAcrossRestartV5(RetainedAcrossRestartTests, unittest.TestCase):
         sub.expect_none(0.5)
 
 
-class ExactlyOnceAcrossRestartTest(unittest.TestCase):
+class ExactlyOnceAcrossRestartTest(NodeTestCase):
     """Incoming QoS 2 state survives SIGKILL: a resent PUBLISH whose PUBREC
     the client saw is not routed twice, and an id released with PUBCOMP is
     free for a new message."""
 
     def setUp(self):
-        self.broker = Broker().start()
-
-    def tearDown(self):
-        self.broker.stop()
+        self.broker = self.node()
 
     def publisher(self, clean):
         c = RawClient(self.broker.port)
@@ -266,8 +255,7 @@ class ExactlyOnceAcrossRestartTest(unittest.TestCase):
         sub.close()
         pub.close()
 
-        self.broker.kill()
-        self.broker.start()
+        self.broker.restart(kill=True)
 
         sub = self.subscriber()
         pub, present = self.publisher(clean=False)
@@ -287,79 +275,75 @@ class ExactlyOnceAcrossRestartTest(unittest.TestCase):
         pub.close()
 
 
-class RapidCleanStartsTest(unittest.TestCase):
+class RapidCleanStartsTest(NodeTestCase):
     """Clean starts of one client id arriving back to back, while the
     previous session is still being replaced: each gets its own CONNACK in
     turn, one session ends up serving the last connection, and the node
     still stops cleanly (no orphaned session keeps it alive)."""
 
     def test_back_to_back_clean_starts_leave_one_session(self):
-        with Broker() as broker:
-            first = RawClient(broker.port)
-            first.send(connect_bytes("twin", props=prop_u32(0x11, 60)))
-            self.assertEqual(first.read_packet()[0], 0x20)
-            others = [RawClient(broker.port) for _ in range(5)]
-            for c in others:
-                c.send(connect_bytes("twin", clean=True))
-            last = others[-1]
-            self.assertEqual(last.read_packet()[0], 0x20)
-            last.send(publish_bytes("twin/check", b"x", qos=1, pid=1))
-            first_byte, body = last.read_packet()
-            self.assertEqual((first_byte, body[:2]), (0x40, (1).to_bytes(2, "big")))
-            # A replaced connection may have had its CONNACK (then a
-            # DISCONNECT 0x8E) or, replaced before its CONNACK could go, none;
-            # either way it is closed.
-            for c in [first] + others[:-1]:
-                seen = []
-                while (p := c.read_packet()) is not None:
-                    seen.append(p[0])
-                self.assertTrue(set(seen) <= {0x20, 0xE0}, f"unexpected packets {seen}")
-                c.close()
-            last.close()
+        broker = self.node()
+        first = RawClient(broker.port)
+        first.send(connect_bytes("twin", props=prop_u32(0x11, 60)))
+        self.assertEqual(first.read_packet()[0], 0x20)
+        others = [RawClient(broker.port) for _ in range(5)]
+        for c in others:
+            c.send(connect_bytes("twin", clean=True))
+        last = others[-1]
+        self.assertEqual(last.read_packet()[0], 0x20)
+        last.send(publish_bytes("twin/check", b"x", qos=1, pid=1))
+        first_byte, body = last.read_packet()
+        self.assertEqual((first_byte, body[:2]), (0x40, (1).to_bytes(2, "big")))
+        # A replaced connection may have had its CONNACK (then a
+        # DISCONNECT 0x8E) or, replaced before its CONNACK could go, none;
+        # either way it is closed.
+        for c in [first] + others[:-1]:
+            seen = []
+            while (p := c.read_packet()) is not None:
+                seen.append(p[0])
+            self.assertTrue(set(seen) <= {0x20, 0xE0}, f"unexpected packets {seen}")
+            c.close()
+        last.close()
 
 
-class StorageFullTest(unittest.TestCase):
+class StorageFullTest(NodeTestCase):
     def test_a_full_storage_refuses_the_publish_and_the_node_goes_on(self):
         # 1 MiB of map: the third retained message of 300 KiB no longer fits.
-        with Broker({"storage.map_size_mb": 1, "mqtt.max_packet_size": 1 << 20}) as broker:
-            c = RawClient(broker.port)
-            c.send(connect_bytes("filler"))
-            self.assertEqual(c.read_packet()[0], 0x20)
-            reasons = []
-            for i in range(1, 6):
-                c.send(publish_bytes(f"storage/full/{i}", os.urandom(300 * 1024), qos=1, pid=i,
-                                     retain=True))
-                first, body = c.read_packet()
-                self.assertEqual((first, body[:2]), (0x40, i.to_bytes(2, "big")))
-                reasons.append(body[2] if len(body) > 2 else 0)
-            self.assertLess(reasons[0], 0x80, "the first message fits")  # 0x10: no subscribers
-            self.assertIn(0x83, reasons, "no publish was refused though the map is full")
-            self.assertIn("storage full", broker.log())
-            # Small writes still go through and the node still routes.
-            c.send(publish_bytes("storage/small", b"tiny", qos=1, pid=9))
+        broker = self.node({"storage.map_size_mb": 1, "mqtt.max_packet_size": 1 << 20})
+        c = RawClient(broker.port)
+        c.send(connect_bytes("filler"))
+        self.assertEqual(c.read_packet()[0], 0x20)
+        reasons = []
+        for i in range(1, 6):
+            c.send(publish_bytes(f"storage/full/{i}", os.urandom(300 * 1024), qos=1, pid=i,
+                                 retain=True))
             first, body = c.read_packet()
-            self.assertEqual((first, body[:2]), (0x40, (9).to_bytes(2, "big")))
-            c.close()
+            self.assertEqual((first, body[:2]), (0x40, i.to_bytes(2, "big")))
+            reasons.append(body[2] if len(body) > 2 else 0)
+        self.assertLess(reasons[0], 0x80, "the first message fits")  # 0x10: no subscribers
+        self.assertIn(0x83, reasons, "no publish was refused though the map is full")
+        self.assertIn("storage full", broker.log())
+        # Small writes still go through and the node still routes.
+        c.send(publish_bytes("storage/small", b"tiny", qos=1, pid=9))
+        first, body = c.read_packet()
+        self.assertEqual((first, body[:2]), (0x40, (9).to_bytes(2, "big")))
+        c.close()
 
 
-class StorageDisabledTest(unittest.TestCase):
+class StorageDisabledTest(NodeTestCase):
     def test_without_storage_retained_messages_end_with_the_process(self):
-        broker = Broker({"storage.enabled": False}).start()
-        try:
-            pub = Client(broker.port, "pub-disabled", V5)
-            pub.connect()
-            pub.publish("storage/off", b"gone after restart", qos=1, retain=True)
-            pub.close()
-            broker.kill()
-            broker.start()
-            sub = Client(broker.port, "sub-disabled", V5)
-            sub.connect()
-            sub.subscribe("storage/off", 1)
-            sub.expect_none(0.5)
-            sub.close()
-            self.assertEqual(os.listdir(broker.data_dir), [], "the node wrote to its data dir")
-        finally:
-            broker.stop()
+        broker = self.node({"storage.enabled": False})
+        pub = Client(broker.port, "pub-disabled", V5)
+        pub.connect()
+        pub.publish("storage/off", b"gone after restart", qos=1, retain=True)
+        pub.close()
+        broker.restart(kill=True)
+        sub = Client(broker.port, "sub-disabled", V5)
+        sub.connect()
+        sub.subscribe("storage/off", 1)
+        sub.expect_none(0.5)
+        sub.close()
+        self.assertEqual(os.listdir(broker.data_dir), [], "the node wrote to its data dir")
 
 
 if __name__ == "__main__":

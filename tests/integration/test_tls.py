@@ -12,24 +12,14 @@ import tempfile
 import time
 import unittest
 
-from broker import BINARY, Broker, free_port
-from certs import CertAuthority
+from broker import NodeTestCase, TlsTestCase
+from certs import VIN, CertAuthority, client_context
 from paho_util import V5, V311, Client
 from raw_mqtt import Conn, connect_bytes, publish_bytes, subscribe_bytes
-from test_auth import make_password_file
 
 MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
 MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
-VIN = "WVWZZZ1JZXW000001"
 RELOAD_MS = 200
-
-
-def client_context(ca, cert=None, key=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(ca)
-    if cert:
-        ctx.load_cert_chain(cert, key)
-    return ctx
 
 
 def tls_connack(port, ctx, client_id, version=V5, **connect):
@@ -49,59 +39,17 @@ def tls_connack(port, ctx, client_id, version=V5, **connect):
         c.close()
 
 
-class Pki:
-    """One CA with server and device certificates, and a second CA nobody trusts."""
-
-    def __init__(self, directory):
-        self.dir = directory
-        self.ca = CertAuthority(os.path.join(directory, "ca"))
-        self.other_ca = CertAuthority(os.path.join(directory, "other-ca"), name="Untrusted CA")
-        self.server = self.ca.issue("server", cn="localhost", sans=["DNS:localhost", "IP:127.0.0.1"],
-                                    server=True)
-        self.device = self.ca.issue("device", cn=VIN, sans=[f"URI:urn:vin:{VIN}"])
-        self.second = self.ca.issue("second", cn="WVWZZZ1JZXW000002")
-        self.expired = self.ca.issue("expired", cn="WVWZZZ1JZXW000003",
-                                     start="20200101000000Z", end="20210101000000Z")
-        self.not_yet = self.ca.issue("not-yet", cn="WVWZZZ1JZXW000004",
-                                     start="20990101000000Z", end="20991231000000Z")
-        self.no_cn = self.ca.issue("no-cn", sans=["DNS:tcu.example"])
-        self.foreign = self.other_ca.issue("foreign", cn=VIN)
-        self.revoked = self.ca.issue("revoked", cn="WVWZZZ1JZXW000005")
-        self.ca.revoke(self.revoked[0])
-        self.crl = self.ca.write_crl(os.path.join(directory, "crl.pem"))
-
-    def paho_tls(self, pair=None):
-        args = {"ca_certs": self.ca.cert}
-        if pair:
-            args["certfile"], args["keyfile"] = pair
-        return args
-
-
-class MutualTlsTest(unittest.TestCase):
+class MutualTlsTest(TlsTestCase):
     """tls.client_certificates = required, CRL checked, no anonymous logins:
     the certificate is the only way in."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = Pki(cls.tmp.name)
-        cls.tls_port = free_port()
-        cls.broker = Broker({
-            "tls.enabled": True, "tls.port": cls.tls_port,
-            "tls.cert_file": cls.pki.server[0], "tls.key_file": cls.pki.server[1],
-            "tls.ca_file": cls.pki.ca.cert, "tls.crl_file": cls.pki.crl,
-            "tls.reload_interval_ms": RELOAD_MS,
-            "auth.allow_anonymous": False, "auth.failure_delay_ms": 0,
-            "mqtt.connect_timeout_ms": 1000,
-        }).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
-
-    def setUp(self):
-        self.assertTrue(self.broker.alive(), "the node died during an earlier test")
+    tls_clients = "required"
+    tls_crl = True
+    settings = {
+        "tls.reload_interval_ms": RELOAD_MS,
+        "auth.allow_anonymous": False, "auth.failure_delay_ms": 0,
+        "mqtt.connect_timeout_ms": 1000,
+    }
 
     def client(self, client_id, version, pair, **kw):
         c = Client(self.tls_port, client_id, version, tls=self.pki.paho_tls(pair), **kw)
@@ -250,30 +198,15 @@ class MutualTlsTest(unittest.TestCase):
 
 
 @unittest.skipUnless(os.path.exists("/usr/bin/mosquitto_passwd"), "mosquitto_passwd is not installed")
-class OptionalClientCertificatesTest(unittest.TestCase):
+class OptionalClientCertificatesTest(TlsTestCase):
     """tls.client_certificates = optional and tls.identity = san_uri:
     devices log in by certificate, services by password, on one port."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = Pki(cls.tmp.name)
-        passwords = os.path.join(cls.tmp.name, "passwords")
-        make_password_file(passwords, {"dispatch": "s3cret"})
-        cls.tls_port = free_port()
-        cls.broker = Broker({
-            "tls.enabled": True, "tls.port": cls.tls_port, "tls.client_certificates": "optional",
-            "tls.identity": "san_uri",
-            "tls.cert_file": cls.pki.server[0], "tls.key_file": cls.pki.server[1],
-            "tls.ca_file": cls.pki.ca.cert,
-            "auth.allow_anonymous": False, "auth.password_file": passwords,
-            "auth.failure_delay_ms": 0,
-        }).start()
+    settings = {"tls.identity": "san_uri", "auth.allow_anonymous": False, "auth.failure_delay_ms": 0}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+    def broker_options(cls):
+        return {**super().broker_options(), "passwords": {"dispatch": "s3cret"}}
 
     def connack(self, pair, version, **connect):
         ctx = client_context(self.pki.ca.cert, *(pair or ()))
@@ -302,24 +235,19 @@ class OptionalClientCertificatesTest(unittest.TestCase):
             self.assertIsNone(tls_connack(self.tls_port, ctx, "x"))
 
 
-class ServerCertificateReloadTest(unittest.TestCase):
+class ServerCertificateReloadTest(NodeTestCase):
     """Server-only TLS (tls.client_certificates = none); the certificate is
     replaced on disk and new handshakes get the new one without a restart."""
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(self.tmp.cleanup)
-        self.ca = CertAuthority(os.path.join(self.tmp.name, "ca"))
-        self.cert = os.path.join(self.tmp.name, "server.crt")
-        self.key = os.path.join(self.tmp.name, "server.key")
+        tmp = self.temp_dir()
+        self.ca = CertAuthority(os.path.join(tmp, "ca"))
+        self.cert = os.path.join(tmp, "server.crt")
+        self.key = os.path.join(tmp, "server.key")
         self.install(self.ca.issue("first", cn="localhost", sans=["IP:127.0.0.1"], server=True))
-        self.tls_port = free_port()
-        self.broker = Broker({
-            "tls.enabled": True, "tls.port": self.tls_port, "tls.client_certificates": "none",
-            "tls.cert_file": self.cert, "tls.key_file": self.key,
-            "tls.reload_interval_ms": RELOAD_MS, "tls.min_version": "1.3",
-        }).start()
-        self.addCleanup(self.broker.stop)
+        self.broker = self.node({"tls.reload_interval_ms": RELOAD_MS, "tls.min_version": "1.3"},
+                                tls={"cert": self.cert, "key": self.key, "clients": "none"})
+        self.tls_port = self.broker.tls_port
 
     def install(self, pair):
         # Key first, then certificate: a check between the two sees a
@@ -379,7 +307,7 @@ class ServerCertificateReloadTest(unittest.TestCase):
         self.assertTrue(self.broker.alive())
 
 
-class TlsConfigurationTest(unittest.TestCase):
+class TlsConfigurationTest(NodeTestCase):
     """Bad [tls] settings stop the node at start with a message naming the key."""
 
     @classmethod
@@ -394,14 +322,9 @@ class TlsConfigurationTest(unittest.TestCase):
         cls.tmp.cleanup()
 
     def start_fails(self, settings):
-        args = [BINARY, "node", "--set", "mqtt.bind=127.0.0.1", "--set", f"mqtt.port={free_port()}",
-                "--set", f"node.data_dir={self.tmp.name}/data", "--set", "tls.enabled=true",
-                "--set", f"tls.port={free_port()}"]
-        for key, value in settings.items():
-            args += ["--set", f"{key}={value}"]
-        p = subprocess.run(args, capture_output=True, text=True, timeout=20)
-        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
-        return p.stdout + p.stderr
+        p = self.node_exits({"tls.enabled": True, **settings})
+        self.assertNotEqual(p.returncode, 0, p.output)
+        return p.output
 
     def test_missing_and_unusable_files_are_named(self):
         cert, key = self.server

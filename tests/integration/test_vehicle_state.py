@@ -7,22 +7,20 @@ import json
 import time
 import unittest
 
-from broker import Broker
+from broker import BrokerTestCase, NodeTestCase
 from http_api import Api
 from paho_util import V5, V311, Client
 
 VIN = "WVWZZZ1JZXW000456"
 
 
-class VehicleStateTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker({"state.history_size": 5}).start()
-        cls.api = Api(cls.broker.http_port)
+class VehicleStateTest(BrokerTestCase):
+    settings = {"state.history_size": 5}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.api = Api(cls.broker.http_port)
 
     def state(self, vin=VIN, wanted=None):
         """The state once it holds `wanted` fields (telemetry is routed asynchronously)."""
@@ -67,8 +65,7 @@ class VehicleStateTest(unittest.TestCase):
         self.assertEqual(times, sorted(times, reverse=True))
         car.close()
         # Durable: a restart brings it back.
-        self.broker.stop(keep_data=True)
-        self.broker.start()
+        self.broker.restart()
         again = self.state(wanted=["battery.soc"])
         self.assertEqual(again["fields"]["battery.soc"]["value"], 78)
         self.assertEqual(again["fields"]["gear"]["value"], "D")
@@ -90,15 +87,12 @@ class VehicleStateTest(unittest.TestCase):
         self.assertEqual(self.api.get(f"/api/v1/vehicles/{VIN}/history?limit=0").status, 400)
 
 
-class StateOffTest(unittest.TestCase):
+class StateOffTest(NodeTestCase):
     def test_state_off_answers_404_saying_so(self):
-        broker = Broker({"state.enabled": False}).start()
-        try:
-            r = Api(broker.http_port).get(f"/api/v1/vehicles/{VIN}/state")
-            self.assertEqual(r.status, 404)
-            self.assertIn("state.enabled", r.json["message"])
-        finally:
-            broker.stop()
+        broker = self.node({"state.enabled": False})
+        r = Api(broker.http_port).get(f"/api/v1/vehicles/{VIN}/state")
+        self.assertEqual(r.status, 404)
+        self.assertIn("state.enabled", r.json["message"])
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ import socket
 import ssl
 import struct
 import subprocess
-import tempfile
 import time
 import unittest
 
-from broker import Broker, free_port, split_packet
-from certs import CertAuthority
+from broker import Broker, BrokerTestCase, NodeTestCase, split_packet
+from certs import CertAuthority, server_tls
 from paho_util import V5, V311, Client
 from raw_mqtt import connect_bytes, publish_bytes, subscribe_bytes
 
@@ -193,14 +192,8 @@ def connack_reason(packet):
     return body[1]
 
 
-class HandshakeTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker({"websocket.allowed_origins": "https://fleet.example.com, https://ops.example.com"}).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
+class HandshakeTest(BrokerTestCase):
+    settings = {"websocket.allowed_origins": "https://fleet.example.com, https://ops.example.com"}
 
     def test_upgrade_answers_101_with_accept_key_and_mqtt_subprotocol(self):
         c = WsConn(self.broker.ws_port, protocols="chat, mqtt")
@@ -260,26 +253,17 @@ class HandshakeTest(unittest.TestCase):
         c.close()
 
     def test_a_client_that_never_finishes_its_request_is_closed_by_the_connect_timeout(self):
-        broker = Broker({"mqtt.connect_timeout_ms": 500}).start()
-        try:
-            s = socket.create_connection(("127.0.0.1", broker.ws_port), timeout=WAIT)
-            s.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")
-            start = time.monotonic()
-            self.assertEqual(s.recv(100), b"")
-            self.assertLess(time.monotonic() - start, 3)
-            s.close()
-        finally:
-            broker.stop()
+        broker = self.node({"mqtt.connect_timeout_ms": 500})
+        s = socket.create_connection(("127.0.0.1", broker.ws_port), timeout=WAIT)
+        s.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")
+        start = time.monotonic()
+        self.assertEqual(s.recv(100), b"")
+        self.assertLess(time.monotonic() - start, 3)
+        s.close()
 
 
-class FramingTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker({"mqtt.max_packet_size": 4096}).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
+class FramingTest(BrokerTestCase):
+    settings = {"mqtt.max_packet_size": 4096}
 
     def session(self, client_id, version=V5, **kw):
         c = WsConn(self.broker.ws_port)
@@ -418,25 +402,20 @@ def run_js(script, *args, publish=None, timeout=40):
     return json.loads(out.strip().splitlines()[-1])
 
 
-class RealClientsTest(unittest.TestCase):
+class RealClientsTest(BrokerTestCase):
     """MQTT.js and Chromium over ws and wss (server certificate from a test CA)."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+    def broker_options(cls):
         cls.ca = CertAuthority(os.path.join(cls.tmp.name, "ca"))
-        cert, key = cls.ca.issue("server", cn="localhost", sans=["DNS:localhost", "IP:127.0.0.1"], server=True)
-        cls.wss_port = free_port()
-        cls.broker = Broker({"websocket.tls_enabled": True, "websocket.tls_port": cls.wss_port,
-                             "tls.cert_file": cert, "tls.key_file": key,
-                             "tls.client_certificates": "none"}).start()
-        cls.urls = {"ws": f"ws://127.0.0.1:{cls.broker.ws_port}/mqtt",
-                    "wss": f"wss://localhost:{cls.wss_port}/mqtt"}
+        return {"tls": server_tls(cls.ca), "tls_listener": False, "wss": True}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-        cls.tmp.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.wss_port = cls.broker.wss_port
+        cls.urls = {"ws": f"ws://127.0.0.1:{cls.broker.ws_port}/mqtt",
+                    "wss": f"wss://localhost:{cls.wss_port}/mqtt"}
 
     def external(self, topic, payload=b"from paho over tcp"):
         def publish():
@@ -484,7 +463,7 @@ class RealClientsTest(unittest.TestCase):
                 watcher.close()
 
     def test_node_shutdown_says_goodbye_over_websocket(self):
-        broker = Broker().start()
+        broker = self.node()
         c = WsConn(broker.ws_port)
         c.send_mqtt(connect_bytes("ws-shutdown"))
         self.assertEqual(connack_reason(c.read_packet()), 0)
@@ -496,18 +475,13 @@ class RealClientsTest(unittest.TestCase):
         c.close()
 
 
-class ConfigTest(unittest.TestCase):
+class ConfigTest(NodeTestCase):
     def test_wss_without_certificate_and_bad_path_are_named(self):
-        from broker import BINARY
-        with tempfile.TemporaryDirectory() as d:
-            for settings, named in ((["websocket.tls_enabled=true"], "tls.cert_file"),
-                                    (["websocket.path=mqtt"], "websocket.path")):
-                args = [BINARY, "node", "--set", f"mqtt.port={free_port()}", "--set", f"node.data_dir={d}"]
-                for s in settings:
-                    args += ["--set", s]
-                p = subprocess.run(args, capture_output=True, text=True, timeout=20)
-                self.assertNotEqual(p.returncode, 0)
-                self.assertIn(named, p.stdout + p.stderr)
+        for settings, named in (({"websocket.tls_enabled": True}, "tls.cert_file"),
+                                ({"websocket.path": "mqtt"}, "websocket.path")):
+            p = self.node_exits(settings)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(named, p.output)
 
     def test_a_taken_port_is_named(self):
         with socket.socket() as s:
