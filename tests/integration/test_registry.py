@@ -204,15 +204,9 @@ class RegistryDurabilityTest(NodeTestCase):
     def test_registry_survives_a_kill(self):
         pki = self.pki()
         # The $CONTROL topics need a role that grants them.
-        acl = ('[assign]
-anonymous = "ops"
-certificate = "ops"
-[roles.ops]
-'
-               'publish = ["#", "$CONTROL/convoy/registry/v1"]
-'
-               'subscribe = ["#", "$CONTROL/convoy/registry/v1/#"]
-')
+        acl = ('[assign]\nanonymous = "ops"\ncertificate = "ops"\n[roles.ops]\n'
+               'publish = ["#", "$CONTROL/convoy/registry/v1"]\n'
+               'subscribe = ["#", "$CONTROL/convoy/registry/v1/#"]\n')
         broker = self.node({"registry.required": True}, tls=pki.tls(), files={"auth.acl_file": acl})
         ops = Client(broker.port, "ops", V311)
         ops.connect()
