@@ -68,7 +68,7 @@ struct session_state {
   connection_params params;
   sink_ptr sink;  // set while connecting and online, null otherwise
   // Frames written while handling the current run of mailbox messages; one
-  // write to the connection takes them all (see queue_frame in session.cpp).
+  // write to the connection takes them all (see queue_frame in session_outbound.cpp).
   std::vector<outbound_frame> outbox;
 
   // Sorted by filter: a vector costs 24 bytes where a std::map costs 48, and
@@ -92,7 +92,7 @@ struct session_state {
   std::uint32_t connection_generation = 0;
   std::uint32_t timer_generation = 0;
   std::uint32_t incarnation = 0;  // see session_record
-  // QoS 0 flow control towards the shards (see route_qos0 in session.cpp):
+  // QoS 0 flow control towards the shards (see route_qos0 in session_inbound.cpp):
   // at most qos0_barrier_interval and one connection window (512).
   std::uint16_t routes_since_barrier = 0;
   std::uint16_t withheld_credit = 0;

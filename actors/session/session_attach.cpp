@@ -11,6 +11,8 @@
 
 namespace convoy::session_detail {
 
+namespace {
+
 mqtt::connack_packet make_connack(const session_state& st, bool session_present) {
   mqtt::connack_packet c;
   c.session_present = session_present;
@@ -50,6 +52,47 @@ void finish_attach(session_actor* self) {
   st.sink->bind(self, st.params.keep_alive);
   pump(self);
 }
+
+// The stored queue and window of a session loaded at start-up. Messages
+// sent before the restart wait, held, to be resent under their packet ids
+// with DUP (QoS 2: a PUBREL where the PUBREC had arrived); the rest is
+// queued in its order. Expired messages go. The queue takes what was stored even beyond
+// the current bounds: those messages were acknowledged to their publishers.
+void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoing, epoch_ms now) {
+  auto& st = self->state;
+  using stage = inflight_message::stage;
+  epoch_ms next_expiry = 0;
+  for (auto& o : outgoing) {
+    delivery& d = o.d;
+    if (expired(*d.msg, now)) {
+      count_drop(st, counter::dropped_expired, d.msg->topic);
+      forget_delivery(st, d);
+      continue;
+    }
+    bool sent = o.stage != outgoing_stage::queued && o.packet_id != 0 &&
+                st.inflight.count(o.packet_id) == 0;
+    if (sent) {
+      bool released = o.stage == outgoing_stage::pubrel_sent;
+      auto at = released                           ? stage::awaiting_pubcomp
+                : d.qos == mqtt::qos::exactly_once ? stage::awaiting_pubrec
+                                                   : stage::awaiting_puback;
+      if (released) d.msg = {};
+      st.inflight.emplace(o.packet_id,
+                          inflight_message{std::move(d), at, st.next_sequence++, true});
+      ++st.held_count;
+      st.next_packet_id = static_cast<std::uint16_t>(o.packet_id + 1);
+      continue;
+    }
+    if (d.msg->expires_at != 0)
+      next_expiry = next_expiry == 0 ? d.msg->expires_at : std::min(next_expiry, d.msg->expires_at);
+    st.queued_bytes += static_cast<std::uint32_t>(message_bytes(d));
+    st.queue.push_back(std::move(d));
+    metrics::queued_delta(1);
+  }
+  if (next_expiry != 0) arm_sweep(self, next_expiry);
+}
+
+}  // namespace
 
 bool attach(session_actor* self, attach_connection& a) {
   auto& st = self->state;
@@ -120,45 +163,6 @@ void on_session_stored(session_actor* self, const session_stored& s) {
   }
   st.sink->close();
   on_connection_lost(self, true);
-}
-
-// The stored queue and window of a session loaded at start-up. Messages
-// sent before the restart wait, held, to be resent under their packet ids
-// with DUP (QoS 2: a PUBREL where the PUBREC had arrived); the rest is
-// queued in its order. Expired messages go. The queue takes what was stored even beyond
-// the current bounds: those messages were acknowledged to their publishers.
-void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoing, epoch_ms now) {
-  auto& st = self->state;
-  using stage = inflight_message::stage;
-  epoch_ms next_expiry = 0;
-  for (auto& o : outgoing) {
-    delivery& d = o.d;
-    if (expired(*d.msg, now)) {
-      count_drop(st, counter::dropped_expired, d.msg->topic);
-      forget_delivery(st, d);
-      continue;
-    }
-    bool sent = o.stage != outgoing_stage::queued && o.packet_id != 0 &&
-                st.inflight.count(o.packet_id) == 0;
-    if (sent) {
-      bool released = o.stage == outgoing_stage::pubrel_sent;
-      auto at = released                           ? stage::awaiting_pubcomp
-                : d.qos == mqtt::qos::exactly_once ? stage::awaiting_pubrec
-                                                   : stage::awaiting_puback;
-      if (released) d.msg = {};
-      st.inflight.emplace(o.packet_id,
-                          inflight_message{std::move(d), at, st.next_sequence++, true});
-      ++st.held_count;
-      st.next_packet_id = static_cast<std::uint16_t>(o.packet_id + 1);
-      continue;
-    }
-    if (d.msg->expires_at != 0)
-      next_expiry = next_expiry == 0 ? d.msg->expires_at : std::min(next_expiry, d.msg->expires_at);
-    st.queued_bytes += static_cast<std::uint32_t>(message_bytes(d));
-    st.queue.push_back(std::move(d));
-    metrics::queued_delta(1);
-  }
-  if (next_expiry != 0) arm_sweep(self, next_expiry);
 }
 
 // A random, non-zero incarnation for a new session.

@@ -17,6 +17,8 @@
 
 namespace convoy::session_detail {
 
+namespace {
+
 counter received_counter(mqtt::qos q) {
   switch (q) {
     case mqtt::qos::at_most_once:
@@ -26,18 +28,6 @@ counter received_counter(mqtt::qos q) {
     default:
       return counter::messages_received_qos2;
   }
-}
-
-// Lets the connection read on: one more of its packets is handled. Held back
-// while a QoS 0 barrier is pending (see route_qos0).
-void credit_connection(session_actor* self) {
-  auto& st = self->state;
-  if (!st.connected()) return;
-  if (st.barrier_pending) {
-    ++st.withheld_credit;
-    return;
-  }
-  st.sink->consumed(1);
 }
 
 void release_barrier(session_actor* self) {
@@ -321,6 +311,20 @@ void route_acknowledged(session_actor* self, mqtt::qos qos, std::uint16_t id,
             join->rc = reason_code::implementation_specific_error;
             settle();
           });
+}
+
+}  // namespace
+
+// Lets the connection read on: one more of its packets is handled. Held back
+// while a QoS 0 barrier is pending (see route_qos0).
+void credit_connection(session_actor* self) {
+  auto& st = self->state;
+  if (!st.connected()) return;
+  if (st.barrier_pending) {
+    ++st.withheld_credit;
+    return;
+  }
+  st.sink->consumed(1);
 }
 
 void on_publish(session_actor* self, mqtt::publish_packet& p) {

@@ -10,6 +10,8 @@
 
 namespace convoy::session_detail {
 
+namespace {
+
 counter delivered_counter(mqtt::qos q) {
   switch (q) {
     case mqtt::qos::at_most_once:
@@ -20,6 +22,87 @@ counter delivered_counter(mqtt::qos q) {
       return counter::messages_delivered_qos2;
   }
 }
+
+// Frames wait in the outbox until the session has handled the messages
+// already in its mailbox: the flush request queues behind them. Under load
+// one write (often one system call) then carries many packets; when idle,
+// the flush follows at once. A deep mailbox must not hold frames back for
+// long, or the client's acknowledgements, and with them the window, stall:
+// a few frames are written at once.
+constexpr std::size_t outbox_frames = 16;
+
+// While a CONNACK waits for storage the outbox holds what follows it; QoS 0
+// beyond this many frames is dropped (QoS 1/2 are bounded by the window).
+constexpr std::size_t connack_wait_frames = 1024;
+
+// QoS 0 deliveries are counted once the connection took them (flush_outbox).
+bool write_publish(session_actor* self, outbound_frame frame, mqtt::qos q) {
+  auto& st = self->state;
+  if (frame.size() > st.params.client_maximum_packet_size) {
+    count_drop(st, counter::dropped_too_large_for_client);
+    return false;
+  }
+  frame.droppable = q == mqtt::qos::at_most_once;
+  if (frame.droppable && st.phase == session_phase::connecting &&
+      st.outbox.size() >= connack_wait_frames) {
+    count_drop(st, counter::dropped_outbound_backlog);
+    return false;
+  }
+  if (!frame.droppable) {
+    metrics::add(counter::packets_sent);
+    metrics::add(delivered_counter(q));
+  }
+  queue_frame(self, std::move(frame));
+  return true;
+}
+
+// A first delivery of a live message (not a retained one replayed on
+// subscribe, nor a resend) feeds the latency histogram.
+void observe_delivery(const delivery& d, bool dup) {
+  const app_message& m = *d.msg;
+  metrics::message_bytes_delivered(static_cast<std::uint8_t>(d.qos),
+                                   m.payload ? m.payload->size() : 0);
+  if (dup || m.published_us == 0 || (d.retain && m.retain)) return;
+  std::int64_t waited = now_us() - m.published_us;
+  metrics::publish_to_deliver.observe(waited > 0 ? static_cast<std::uint64_t>(waited) : 0);
+}
+
+std::uint16_t allocate_packet_id(session_state& st) {
+  // The window is at most 65535 wide, so a free id always exists when called.
+  while (st.next_packet_id == 0 || st.inflight.count(st.next_packet_id) > 0)
+    ++st.next_packet_id;
+  return st.next_packet_id++;
+}
+
+std::size_t wire_bytes(const inflight_message& m) {
+  return m.d.msg.ptr ? message_bytes(m.d) : 0;
+}
+
+// After a reconnect: resend what the client has not acknowledged, in the
+// order it was first sent (spec 4.4), PUBLISH with DUP and PUBREL as is.
+// The new connection may have a smaller window than the old one, so every
+// unacknowledged message is held back first and resent as the window allows.
+void resend_held(session_actor* self) {
+  auto& st = self->state;
+  if (st.held_count == 0 || !st.connected()) return;
+  std::vector<std::pair<std::uint64_t, std::uint16_t>> order;
+  for (const auto& [id, m] : st.inflight)
+    if (m.held) order.emplace_back(m.sequence, id);
+  std::sort(order.begin(), order.end());
+  for (auto [seq, id] : order) {
+    auto& m = st.inflight.at(id);
+    if (!window_has_room(st, wire_bytes(m))) break;
+    m.held = false;
+    --st.held_count;
+    st.inflight_bytes += wire_bytes(m);
+    if (m.at == inflight_message::stage::awaiting_pubcomp)
+      send_packet(self, mqtt::pub_ack_packet{packet_type::pubrel, id, reason_code::success, {}});
+    else
+      send_publish(self, m.d, id, true);
+  }
+}
+
+}  // namespace
 
 // Hands the frames written so far to the connection in one write.
 void flush_outbox(session_actor* self) {
@@ -42,14 +125,6 @@ void flush_outbox(session_actor* self) {
     count_drop(st, counter::dropped_outbound_backlog);
   }
 }
-
-// Frames wait in the outbox until the session has handled the messages
-// already in its mailbox: the flush request queues behind them. Under load
-// one write (often one system call) then carries many packets; when idle,
-// the flush follows at once. A deep mailbox must not hold frames back for
-// long, or the client's acknowledgements, and with them the window, stall:
-// a few frames are written at once.
-constexpr std::size_t outbox_frames = 16;
 
 void queue_frame(session_actor* self, outbound_frame frame) {
   auto& st = self->state;
@@ -78,45 +153,9 @@ void send_packet(session_actor* self, const mqtt::packet& p) {
   queue_frame(self, std::move(frame));
 }
 
-// While a CONNACK waits for storage the outbox holds what follows it; QoS 0
-// beyond this many frames is dropped (QoS 1/2 are bounded by the window).
-constexpr std::size_t connack_wait_frames = 1024;
-
-// QoS 0 deliveries are counted once the connection took them (flush_outbox).
-bool write_publish(session_actor* self, outbound_frame frame, mqtt::qos q) {
-  auto& st = self->state;
-  if (frame.size() > st.params.client_maximum_packet_size) {
-    count_drop(st, counter::dropped_too_large_for_client);
-    return false;
-  }
-  frame.droppable = q == mqtt::qos::at_most_once;
-  if (frame.droppable && st.phase == session_phase::connecting &&
-      st.outbox.size() >= connack_wait_frames) {
-    count_drop(st, counter::dropped_outbound_backlog);
-    return false;
-  }
-  if (!frame.droppable) {
-    metrics::add(counter::packets_sent);
-    metrics::add(delivered_counter(q));
-  }
-  queue_frame(self, std::move(frame));
-  return true;
-}
-
 // Encodes one delivery as a PUBLISH sharing the message's payload bytes.
 // False if the client's Maximum Packet Size forbids it or the connection
 // refused a droppable (QoS 0) frame.
-// A first delivery of a live message (not a retained one replayed on
-// subscribe, nor a resend) feeds the latency histogram.
-void observe_delivery(const delivery& d, bool dup) {
-  const app_message& m = *d.msg;
-  metrics::message_bytes_delivered(static_cast<std::uint8_t>(d.qos),
-                                   m.payload ? m.payload->size() : 0);
-  if (dup || m.published_us == 0 || (d.retain && m.retain)) return;
-  std::int64_t waited = now_us() - m.published_us;
-  metrics::publish_to_deliver.observe(waited > 0 ? static_cast<std::uint64_t>(waited) : 0);
-}
-
 bool send_publish(session_actor* self, const delivery& d, std::uint16_t packet_id, bool dup) {
   auto& st = self->state;
   const app_message& m = *d.msg;
@@ -148,13 +187,6 @@ bool send_publish(session_actor* self, const delivery& d, std::uint16_t packet_i
   std::size_t payload_size = m.payload ? m.payload->size() : 0;
   mqtt::encode_publish_header(header, payload_size, st.params.version, frame.head);
   return write_publish(self, std::move(frame), d.qos);
-}
-
-std::uint16_t allocate_packet_id(session_state& st) {
-  // The window is at most 65535 wide, so a free id always exists when called.
-  while (st.next_packet_id == 0 || st.inflight.count(st.next_packet_id) > 0)
-    ++st.next_packet_id;
-  return st.next_packet_id++;
 }
 
 // Sends a QoS 1/2 delivery under a fresh packet id and tracks it until acked.
@@ -220,10 +252,6 @@ bool window_has_room(const session_state& st, std::size_t bytes) {
   return st.inflight_bytes == 0 || st.inflight_bytes + bytes <= s.max_outbound_bytes;
 }
 
-std::size_t wire_bytes(const inflight_message& m) {
-  return m.d.msg.ptr ? message_bytes(m.d) : 0;
-}
-
 void forget_inflight(session_state& st, std::map<std::uint16_t, inflight_message>::iterator it) {
   if (it->second.held)
     --st.held_count;
@@ -259,30 +287,6 @@ void deliver(session_actor* self, delivery d) {
     send_tracked(self, std::move(d));
   else
     enqueue(self, std::move(d));
-}
-
-// After a reconnect: resend what the client has not acknowledged, in the
-// order it was first sent (spec 4.4), PUBLISH with DUP and PUBREL as is.
-// The new connection may have a smaller window than the old one, so every
-// unacknowledged message is held back first and resent as the window allows.
-void resend_held(session_actor* self) {
-  auto& st = self->state;
-  if (st.held_count == 0 || !st.connected()) return;
-  std::vector<std::pair<std::uint64_t, std::uint16_t>> order;
-  for (const auto& [id, m] : st.inflight)
-    if (m.held) order.emplace_back(m.sequence, id);
-  std::sort(order.begin(), order.end());
-  for (auto [seq, id] : order) {
-    auto& m = st.inflight.at(id);
-    if (!window_has_room(st, wire_bytes(m))) break;
-    m.held = false;
-    --st.held_count;
-    st.inflight_bytes += wire_bytes(m);
-    if (m.at == inflight_message::stage::awaiting_pubcomp)
-      send_packet(self, mqtt::pub_ack_packet{packet_type::pubrel, id, reason_code::success, {}});
-    else
-      send_publish(self, m.d, id, true);
-  }
 }
 
 void hold_inflight(session_state& st) {

@@ -9,6 +9,23 @@
 
 namespace convoy::session_detail {
 
+namespace {
+
+// Whether QoS 1/2 messages for this session must be refused: its queue is
+// full and holds no QoS 0 message to drop instead.
+bool queue_refuses(const session_state& st) {
+  const auto& s = st.ctx->settings;
+  return !st.queue.empty() && st.queued_qos0 == 0 &&
+         (st.queue.size() >= s.max_queued_messages || st.queued_bytes >= s.max_queued_bytes);
+}
+
+// Expired messages wait in a queue until a sweep drops them: one timer per
+// session with a queue of expiring messages, at most a minute apart, so an
+// offline vehicle does not hold expired messages until it returns.
+constexpr epoch_ms max_sweep_delay_ms = 60'000;
+
+}  // namespace
+
 // A message this session will not deliver leaves its queue in storage too.
 void forget_delivery(const session_state& st, const delivery& d) {
   if (d.stored_id != 0 && st.ctx->store)
@@ -25,14 +42,6 @@ std::vector<std::uint64_t> take_stored_ids(session_state& st) {
     if (d.stored_id != 0) ids.push_back(std::exchange(d.stored_id, 0));
   });
   return ids;
-}
-
-// Whether QoS 1/2 messages for this session must be refused: its queue is
-// full and holds no QoS 0 message to drop instead.
-bool queue_refuses(const session_state& st) {
-  const auto& s = st.ctx->settings;
-  return !st.queue.empty() && st.queued_qos0 == 0 &&
-         (st.queue.size() >= s.max_queued_messages || st.queued_bytes >= s.max_queued_bytes);
 }
 
 // Tells the shards of the subscriptions what changed in how they treat this
@@ -72,11 +81,6 @@ void drain_queue(session_actor* self) {
   }
   if (moved) announce(self);
 }
-
-// Expired messages wait in a queue until a sweep drops them: one timer per
-// session with a queue of expiring messages, at most a minute apart, so an
-// offline vehicle does not hold expired messages until it returns.
-constexpr epoch_ms max_sweep_delay_ms = 60'000;
 
 void arm_sweep(session_actor* self, epoch_ms expires_at) {
   auto& st = self->state;

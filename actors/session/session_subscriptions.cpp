@@ -11,23 +11,7 @@
 
 namespace convoy::session_detail {
 
-// Shards that can hold a subscription to filter: one, or all for filters
-// with a wildcard in their shard key.
-std::vector<caf::actor> shards_for_filter(const broker_context& ctx, std::string_view filter) {
-  std::string_view plain = filter;
-  if (auto shared = mqtt::parse_shared_filter(filter)) plain = shared->filter;
-  if (auto one = ctx.topic_placement.shard_for_filter(plain)) return {ctx.topic_shards.at(*one)};
-  return ctx.topic_shards.all();
-}
-
-// The shards holding this session's subscriptions, each once.
-std::vector<caf::actor> subscription_shards(const session_state& st) {
-  std::vector<caf::actor> out;
-  for (const auto& sub : st.subscriptions)
-    for (auto& shard : shards_for_filter(*st.ctx, sub.filter))
-      if (std::find(out.begin(), out.end(), shard) == out.end()) out.push_back(std::move(shard));
-  return out;
-}
+namespace {
 
 // Where `filter` is, or would be inserted, in the sorted subscriptions.
 std::vector<subscription_record>::iterator find_subscription(session_state& st,
@@ -75,6 +59,26 @@ void finish_subscribe(session_actor* self, subscribe_job& job) {
     send_packet(self, mqtt::suback_packet{job.packet_id, job.reasons, {}});
   for (auto& d : job.retained)
     deliver(self, std::move(d));
+}
+
+}  // namespace
+
+// Shards that can hold a subscription to filter: one, or all for filters
+// with a wildcard in their shard key.
+std::vector<caf::actor> shards_for_filter(const broker_context& ctx, std::string_view filter) {
+  std::string_view plain = filter;
+  if (auto shared = mqtt::parse_shared_filter(filter)) plain = shared->filter;
+  if (auto one = ctx.topic_placement.shard_for_filter(plain)) return {ctx.topic_shards.at(*one)};
+  return ctx.topic_shards.all();
+}
+
+// The shards holding this session's subscriptions, each once.
+std::vector<caf::actor> subscription_shards(const session_state& st) {
+  std::vector<caf::actor> out;
+  for (const auto& sub : st.subscriptions)
+    for (auto& shard : shards_for_filter(*st.ctx, sub.filter))
+      if (std::find(out.begin(), out.end(), shard) == out.end()) out.push_back(std::move(shard));
+  return out;
 }
 
 void on_subscribe(session_actor* self, mqtt::subscribe_packet& p) {
