@@ -34,15 +34,31 @@ struct pending_ack {
   mqtt::reason_code reason = mqtt::reason_code::success;
 };
 
-// The MQTT session of one client id. It outlives its connections while its
-// session expiry allows: subscriptions, in-flight messages, queued messages
-// and the will stay here across reconnects.
 // An incoming QoS 2 PUBLISH not yet released by PUBREL.
 struct qos2_receipt {
   std::uint16_t packet_id = 0;
   bool routed = false;
 };
 
+// Where a session is in its life. Every question "is the client connected"
+// asks this; each transition happens in one function of session.cpp
+// (attach_sink, connack_sent, detach_sink, begin_ending).
+enum class session_phase : std::uint8_t {
+  // No connection: a persistent session waiting for its client (until its
+  // expiry), or a session spawned for a connection not yet attached.
+  offline,
+  // A connection attached; its CONNACK waits for storage, and what the
+  // session writes meanwhile waits behind it in the outbox.
+  connecting,
+  online,  // the CONNACK went out; packets flow both ways
+  ending,  // the session ended and its actor quits
+};
+
+// The MQTT session of one client id. It outlives its connections while its
+// session expiry allows: subscriptions, in-flight messages, queued messages
+// and the will stay here across reconnects. Its code: session.cpp and the
+// files named in session_internal.hpp.
+//
 // Fields are grouped by size: a session is kept for every vehicle, idle or
 // not, and the actor holding this state is allocated in size classes of 256
 // bytes, so a few bytes of padding can cost a whole class.
@@ -50,9 +66,9 @@ struct session_state {
   context_ptr ctx;
 
   connection_params params;
-  sink_ptr sink;  // null while the client is offline
+  sink_ptr sink;  // set while connecting and online, null otherwise
   // Frames written while handling the current run of mailbox messages; one
-  // write to the connection takes them all (see queue_frame in session.cpp).
+  // write to the connection takes them all (see queue_frame in session_outbound.cpp).
   std::vector<outbound_frame> outbox;
 
   // Sorted by filter: a vector costs 24 bytes where a std::map costs 48, and
@@ -76,17 +92,17 @@ struct session_state {
   std::uint32_t connection_generation = 0;
   std::uint32_t timer_generation = 0;
   std::uint32_t incarnation = 0;  // see session_record
-  // QoS 0 flow control towards the shards (see route_qos0 in session.cpp):
+  // QoS 0 flow control towards the shards (see route_qos0 in session_inbound.cpp):
   // at most qos0_barrier_interval and one connection window (512).
   std::uint16_t routes_since_barrier = 0;
   std::uint16_t withheld_credit = 0;
   std::uint16_t next_packet_id = 1;
+  session_phase phase = session_phase::offline;
   bool barrier_pending : 1 = false;
   bool flush_scheduled : 1 = false;
-  bool resumed_before : 1 = false;   // false until the first connection attached
-  bool will_armed : 1 = false;       // the connection was lost and the will waits for its delay
-  bool persisted : 1 = false;        // storage holds a record of this session
-  bool connack_pending : 1 = false;  // waiting for storage before the CONNACK (see attach)
+  bool resumed_before : 1 = false;  // false until the first connection attached
+  bool will_armed : 1 = false;      // the connection was lost and the will waits for its delay
+  bool persisted : 1 = false;       // storage holds a record of this session
   bool connack_session_present : 1 = false;
   // What the shards of the subscriptions were told (subscriber_state).
   bool announced_persistent : 1 = false;
@@ -94,8 +110,12 @@ struct session_state {
   bool sweep_armed : 1 = false;   // a timer will drop expired messages from the queue
   std::uint8_t logged_drops = 0;  // drop reasons already logged for this session
 
-  // The sink id of the current connection, 0 while offline.
-  std::uint64_t connection() const { return sink ? sink->id() : 0; }
+  // Whether a connection is attached (its CONNACK may still be waiting).
+  bool connected() const {
+    return phase == session_phase::connecting || phase == session_phase::online;
+  }
+  // The sink id of the current connection, 0 while there is none.
+  std::uint64_t connection() const { return connected() ? sink->id() : 0; }
 
   // Takes what is still queued off the node's queue gauge.
   ~session_state();

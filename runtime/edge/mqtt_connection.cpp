@@ -14,6 +14,7 @@
 
 #include "actors/core/metrics.hpp"
 #include "actors/session/connect_policy.hpp"
+#include "protocol/disconnect.hpp"
 #include "protocol/encoder.hpp"
 #include "runtime/auth/authenticator.hpp"
 #include "runtime/auth/certificate_identity.hpp"
@@ -631,13 +632,14 @@ void mqtt_connection::server_only(mqtt::packet_type type) {
           std::string{mqtt::to_string(type)} + " is sent only by servers");
 }
 
-// Reason strings go on DISCONNECT even when the client asked for no problem
-// information: the spec allows them there (3.1.2.11.7).
+// MQTT 5 clients are told why in a DISCONNECT (mqtt::disconnect_bytes, as
+// the session does); 3.1.1 connections just close.
 void mqtt_connection::violate(reason_code reason, const std::string& why) {
-  if (version_ == mqtt::protocol_version::v5) {
-    mqtt::disconnect_packet goodbye{reason, {}};
-    if (!why.empty()) goodbye.props.add(mqtt::property_id::reason_string, why);
-    write_now(goodbye);
+  if (auto goodbye = mqtt::disconnect_bytes(version_, reason, why, client_maximum_packet_size_)) {
+    std::vector<outbound_frame> frames(1);
+    frames.front().head = std::move(*goodbye);
+    write(std::move(frames));
+    metrics::add(counter::packets_sent);
   }
   lost();
 }
@@ -682,6 +684,12 @@ void mqtt_connection::bind(caf::actor session, std::uint16_t keep_alive) {
 }
 
 session_sink::write_result mqtt_connection::write(std::vector<outbound_frame> frames) {
+  // A DISCONNECT, from the session or from here, makes the close linger
+  // (see linger_for_close). Every frame starts with its packet's fixed
+  // header, so the first byte tells.
+  for (const auto& f : frames)
+    if (!f.shared_head && !f.head.empty() && (f.head.front() & 0xF0) == 0xE0)
+      disconnect_written_.store(true, std::memory_order_relaxed);
   return write_frames(std::move(frames), ws_ != nullptr);
 }
 
@@ -975,23 +983,43 @@ void mqtt_connection::begin_close() {
 }
 
 void mqtt_connection::finish_close() {
-  if (phase_ != phase::closed && ws_ && ws_->close_sent && !ws_->reader.closed())
+  bool awaits_websocket_close = ws_ && ws_->close_sent && !ws_->reader.closed();
+  if (phase_ != phase::closed &&
+      (awaits_websocket_close || disconnect_written_.load(std::memory_order_relaxed)))
     return linger_for_close();
   close_socket();
 }
 
-// RFC 6455 7.1.1: the server closes TCP once the client has answered its
-// close frame. Closing at once makes that answer meet a reset, which
-// browsers and MQTT.js report as an error (EPIPE) after a clean DISCONNECT.
-// What the client sends meanwhile is read and dropped; a second at most.
+// A connection that ends with a DISCONNECT, or with a WebSocket close frame
+// the client has not answered yet, is not closed at once: what the client
+// still sends (the PUBRELs of a client that has not read the DISCONNECT yet,
+// the answer to the close frame, RFC 6455 7.1.1) would meet a closed socket,
+// and the kernel answers unread bytes with a reset, which makes the client's
+// next send or read fail before it has read the reason code. So the write
+// side is shut down (the client reads the end after the DISCONNECT), and
+// what arrives is read and dropped until the client closes, its WebSocket
+// close frame arrives, or the bound is reached: linger_time, or
+// linger_bytes read, whichever comes first, so a client that never stops
+// sending is still cut off.
+constexpr auto linger_time = std::chrono::seconds(1);
+constexpr std::size_t linger_bytes = 256 * 1024;
+
 void mqtt_connection::linger_for_close() {
-  if (!linger_timer_) {
-    linger_timer_ =
-        std::make_unique<asio::steady_timer>(socket_.get_executor(), std::chrono::seconds(1));
-    linger_timer_->async_wait(
+  if (!linger_) {
+    linger_ = std::make_unique<lingering>(socket_.get_executor());
+    linger_->timer.expires_after(linger_time);
+    linger_->timer.async_wait(
         [self = shared_from_this()](boost::system::error_code) { self->close_socket(); });
+    if (tls_) {
+      std::lock_guard lock{mutex_};
+      tls_->close_notify();
+    }
+    boost::system::error_code ec;
+    socket_.shutdown(socket_type::shutdown_send, ec);
   }
-  socket_.async_wait(tls_read_wants_write_ ? socket_type::wait_write : socket_type::wait_read,
+  // TLS that needs to write to read on cannot: the write side is shut.
+  if (tls_read_wants_write_) return close_socket();
+  socket_.async_wait(socket_type::wait_read,
                      [self = shared_from_this()](boost::system::error_code ec) {
                        if (ec) return self->close_socket();
                        self->on_linger_readable();
@@ -1005,15 +1033,19 @@ void mqtt_connection::on_linger_readable() {
   std::size_t n = read_some(buffer, ec);
   if (ec == asio::error::would_block) return linger_for_close();
   if (ec || n == 0) return close_socket();
-  auto r = ws_->reader.feed({buffer.data(), n});
-  if (ws_->reader.closed() || r.error) return close_socket();
+  linger_->read += n;
+  if (linger_->read >= linger_bytes) return close_socket();
+  if (ws_ && ws_->upgraded) {
+    auto r = ws_->reader.feed({buffer.data(), n});
+    if (ws_->reader.closed() || r.error) return close_socket();
+  }
   linger_for_close();
 }
 
 void mqtt_connection::close_socket() {
   if (phase_ == phase::closed) return;
   phase_ = phase::closed;
-  if (linger_timer_) linger_timer_->cancel();
+  if (linger_) linger_->timer.cancel();
   {
     std::lock_guard lock{mutex_};
     gone_ = true;

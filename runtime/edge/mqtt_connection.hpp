@@ -136,9 +136,9 @@ class mqtt_connection final : public session_sink,
   struct write_batch;
   void gather(write_batch& batch);
   void close_socket();
-  // After the write backlog of a closing connection is out: a WebSocket
-  // client that has not sent its close frame yet gets a moment to (see
-  // linger_for_close), anything else is closed at once.
+  // After the write backlog of a closing connection is out: a connection
+  // that sent a DISCONNECT, or a WebSocket close frame not yet answered,
+  // lingers (see linger_for_close); anything else is closed at once.
   void finish_close();
   void linger_for_close();
   void on_linger_readable();
@@ -158,9 +158,17 @@ class mqtt_connection final : public session_sink,
     websocket::frame_reader reader;
   };
   std::unique_ptr<websocket_state> ws_;
-  std::unique_ptr<boost::asio::steady_timer> linger_timer_;  // only while lingering
-  std::unique_ptr<tls_stream> tls_;                          // null on plain TCP; used under mutex_
+  // Only while a closing connection lingers (see linger_for_close).
+  struct lingering {
+    explicit lingering(const boost::asio::any_io_executor& io) : timer(io) {}
+    boost::asio::steady_timer timer;
+    std::size_t read = 0;  // bytes read and dropped meanwhile
+  };
+  std::unique_ptr<lingering> linger_;
+  std::unique_ptr<tls_stream> tls_;  // null on plain TCP; used under mutex_
   bool tls_read_wants_write_ = false;
+  // A DISCONNECT was written: the close lingers. Set from actor threads.
+  std::atomic<bool> disconnect_written_{false};
   int fd_ = -1;  // socket_'s descriptor, for sends from actor threads
   edge_context& ctx_;
   phase phase_ = phase::awaiting_connect;
