@@ -957,8 +957,15 @@ void mqtt_connection::refuse(reason_code reason, std::string why) {
 void mqtt_connection::shut_down(reason_code reason) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
     if (self->phase_ == phase::closed) return;
-    if (self->phase_ == phase::bound && self->version_ == mqtt::protocol_version::v5)
-      self->write_now(mqtt::disconnect_packet{reason, {}});
+    if (self->phase_ == phase::bound) {
+      if (auto goodbye = mqtt::disconnect_bytes(self->version_, reason, {},
+                                                self->client_maximum_packet_size_)) {
+        std::vector<outbound_frame> frames(1);
+        frames.front().head = std::move(*goodbye);
+        self->write(std::move(frames));
+        metrics::add(counter::packets_sent);
+      }
+    }
     if (self->ws_) self->ws_->close_code = websocket::close_code::going_away;
     self->lost();
   });
