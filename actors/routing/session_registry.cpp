@@ -120,6 +120,13 @@ void hand_over(session_registry_actor* self, connect_request req) {
             [self, req](caf::error&) mutable { finish_replacing(self, std::move(req), false); });
 }
 
+// The login, now with the region the registry holds for its vehicle.
+void take_region(connect_request& req, std::string region) {
+  client_principal with_region = *req.params.principal;
+  with_region.region = std::move(region);
+  req.params.principal = make_principal(std::move(with_region));
+}
+
 // The vehicle's region, for {region} in access rules, when the registry
 // knows it; the vehicle connects either way.
 void admit_with_region(session_registry_actor* self, connect_request req) {
@@ -129,11 +136,7 @@ void admit_with_region(session_registry_actor* self, connect_request req) {
                 std::move(check))
       .then(
           [self, req](registry_verdict& verdict) mutable {
-            if (!verdict.region.empty()) {
-              client_principal with_region = *req.params.principal;
-              with_region.region = std::move(verdict.region);
-              req.params.principal = make_principal(std::move(with_region));
-            }
+            if (!verdict.region.empty()) take_region(req, std::move(verdict.region));
             hand_over(self, std::move(req));
           },
           [self, req](caf::error& e) mutable {
@@ -166,9 +169,7 @@ void admit(session_registry_actor* self, connect_request req) {
               req.sink->refuse(mqtt::reason_code::not_authorized, verdict.reason);
               return;
             }
-            client_principal with_region = *req.params.principal;
-            with_region.region = std::move(verdict.region);
-            req.params.principal = make_principal(std::move(with_region));
+            take_region(req, std::move(verdict.region));
             hand_over(self, std::move(req));
           },
           [req](caf::error& e) mutable {

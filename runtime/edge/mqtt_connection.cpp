@@ -635,12 +635,7 @@ void mqtt_connection::server_only(mqtt::packet_type type) {
 // MQTT 5 clients are told why in a DISCONNECT (mqtt::disconnect_bytes, as
 // the session does); 3.1.1 connections just close.
 void mqtt_connection::violate(reason_code reason, const std::string& why) {
-  if (auto goodbye = mqtt::disconnect_bytes(version_, reason, why, client_maximum_packet_size_)) {
-    std::vector<outbound_frame> frames(1);
-    frames.front().head = std::move(*goodbye);
-    write(std::move(frames));
-    metrics::add(counter::packets_sent);
-  }
+  write_disconnect(reason, why);
   lost();
 }
 
@@ -651,6 +646,17 @@ void mqtt_connection::lost() {
   begin_close();
   if (was_bound)
     caf::anon_send(session_, connection_closed{id(), false, reason_code::unspecified_error});
+}
+
+// MQTT 5 clients get a DISCONNECT (mqtt::disconnect_bytes); 3.1.1 ones
+// nothing, their connection just closes.
+void mqtt_connection::write_disconnect(reason_code reason, std::string_view why) {
+  auto goodbye = mqtt::disconnect_bytes(version_, reason, why, client_maximum_packet_size_);
+  if (!goodbye) return;
+  std::vector<outbound_frame> frames(1);
+  frames.front().head = std::move(*goodbye);
+  write(std::move(frames));
+  metrics::add(counter::packets_sent);
 }
 
 void mqtt_connection::write_now(const mqtt::packet& p) {
@@ -957,15 +963,7 @@ void mqtt_connection::refuse(reason_code reason, std::string why) {
 void mqtt_connection::shut_down(reason_code reason) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
     if (self->phase_ == phase::closed) return;
-    if (self->phase_ == phase::bound) {
-      if (auto goodbye = mqtt::disconnect_bytes(self->version_, reason, {},
-                                                self->client_maximum_packet_size_)) {
-        std::vector<outbound_frame> frames(1);
-        frames.front().head = std::move(*goodbye);
-        self->write(std::move(frames));
-        metrics::add(counter::packets_sent);
-      }
-    }
+    if (self->phase_ == phase::bound) self->write_disconnect(reason, {});
     if (self->ws_) self->ws_->close_code = websocket::close_code::going_away;
     self->lost();
   });

@@ -143,6 +143,7 @@ class mqtt_connection final : public session_sink,
   void linger_for_close();
   void on_linger_readable();
   void write_now(const mqtt::packet& p);
+  void write_disconnect(mqtt::reason_code reason, std::string_view why);
   std::string peer_address() const;
   bool within_publish_rate(const mqtt::publish_packet& p);
 
