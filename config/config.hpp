@@ -184,6 +184,18 @@ struct node_config {
     bool operator==(const http_section&) const = default;
   } http;
 
+  struct cluster_section {
+    std::string etcd;                // http://host:port of etcd, comma-separated; empty: alone
+    std::string name = "convoy";     // members register under /convoy/<name>/ in etcd
+    std::string bind = "127.0.0.1";  // the listener for other nodes (CAF's BASP)
+    std::uint16_t port = 0;          // 0: the OS picks; members find it in etcd
+    std::string advertise;           // host other nodes reach this one at; empty: bind
+    std::uint32_t lease_ttl_seconds = 5;
+    std::uint32_t heartbeat_interval_ms = 1000;  // BASP heartbeats between nodes
+    std::uint32_t connection_timeout_ms = 5000;  // a silent link is closed after this
+    bool operator==(const cluster_section&) const = default;
+  } cluster;
+
   bool operator==(const node_config&) const = default;
 };
 

@@ -375,6 +375,7 @@ struct loader {
     check_websocket();
     check_http();
     check_commands();
+    check_cluster();
     if (config.jwt.enabled && config.jwt.hs256_secret_file.empty() &&
         config.jwt.public_key_file.empty())
       need("jwt.public_key_file", "when jwt.enabled is true (or jwt.hs256_secret_file)");
@@ -429,6 +430,57 @@ struct loader {
            "'commands.notification_topic' must be a topic name (no '+', '#' or leading '$') whose "
            "only placeholders are {vin}, {id}, {name} and {subject}; got '" +
                c.notification_topic + "'");
+  }
+
+  // A cluster member's names become etcd keys and its addresses are what
+  // the other members dial: both must be usable as they are.
+  void check_cluster() {
+    const auto& c = config.cluster;
+    if (c.connection_timeout_ms <= c.heartbeat_interval_ms)
+      fail("cluster.connection_timeout_ms", origin_of(find_key("cluster.connection_timeout_ms")),
+           "'cluster.connection_timeout_ms' (" + std::to_string(c.connection_timeout_ms) +
+               ") must exceed 'cluster.heartbeat_interval_ms' (" +
+               std::to_string(c.heartbeat_interval_ms) +
+               "): a link must see a heartbeat before it times out");
+    if (c.etcd.empty()) return;
+    auto plain_name = [](const std::string& s) {
+      return !s.empty() && s.find_first_not_of(
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                               "0123456789._-") == std::string::npos;
+    };
+    for (std::string_view key : {"cluster.name", "node.name"}) {
+      const key_info* k = find_key(key);
+      auto v = std::get<std::string>(k->get(config));
+      if (!plain_name(v))
+        fail(std::string(key), origin_of(k),
+             "'" + std::string(key) +
+                 "' must hold only letters, digits, '.', '_' and '-' in a "
+                 "cluster (it is part of the member's etcd key); got '" +
+                 v + "'");
+    }
+    std::string_view all = c.etcd;
+    for (std::size_t start = 0; start <= all.size();) {
+      auto comma = std::min(all.find(',', start), all.size());
+      std::string_view url = all.substr(start, comma - start);
+      start = comma + 1;
+      auto authority = url.starts_with("http://") ? url.substr(7) : std::string_view{};
+      auto colon = authority.rfind(':');
+      bool ok =
+          colon != std::string_view::npos && colon > 0 && colon + 1 < authority.size() &&
+          authority.substr(colon + 1).find_first_not_of("0123456789") == std::string_view::npos &&
+          authority.find('/') == std::string_view::npos;
+      if (!ok) {
+        fail("cluster.etcd", origin_of(find_key("cluster.etcd")),
+             "'cluster.etcd' must be http://host:port endpoints separated by commas; '" +
+                 std::string(url) + "' is not one");
+        break;
+      }
+    }
+    const std::string& b = c.bind;
+    if (c.advertise.empty() && (b == "0.0.0.0" || b == "::" || b.empty()))
+      fail("cluster.advertise", origin_of(find_key("cluster.advertise")),
+           "'cluster.advertise' must be set when 'cluster.bind' is the wildcard address " + b +
+               ": the other members need an address to reach this node at");
   }
 
   void check_websocket() {

@@ -512,11 +512,46 @@ constexpr auto keys = std::to_array<key_info>({
     integer_key<&nc::http, &nc::http_section::request_timeout_ms>(
         "http.request_timeout_ms", "Longest an API request waits for the actors it asks; then 504.",
         100, 600'000),
+
+    // [cluster]
+    optional_string_key<&nc::cluster, &nc::cluster_section::etcd>(
+        "cluster.etcd",
+        "etcd endpoints (http://host:port, comma-separated) through which this node joins its "
+        "cluster; empty: the node runs alone and needs no etcd."),
+    string_key<&nc::cluster, &nc::cluster_section::name>(
+        "cluster.name",
+        "Name of the cluster: nodes with the same etcd and name are members of one cluster "
+        "(letters, digits, '.', '_' and '-')."),
+    string_key<&nc::cluster, &nc::cluster_section::bind>(
+        "cluster.bind",
+        "Address the listener for other nodes binds to. Nodes trust each other's messages: keep "
+        "it on a private network."),
+    integer_key<&nc::cluster, &nc::cluster_section::port>(
+        "cluster.port",
+        "TCP port of the listener for other nodes; 0 lets the operating system pick (members "
+        "find each other's ports in etcd)."),
+    optional_string_key<&nc::cluster, &nc::cluster_section::advertise>(
+        "cluster.advertise",
+        "Host or address the other nodes and clients redirected to this node reach it at; "
+        "empty: cluster.bind (which must then not be a wildcard address)."),
+    integer_key<&nc::cluster, &nc::cluster_section::lease_ttl_seconds>(
+        "cluster.lease_ttl_seconds",
+        "TTL of the node's etcd lease: a member that dies or is cut off from etcd leaves the "
+        "cluster within this time, and stops acting as a member before it.",
+        2, 60),
+    integer_key<&nc::cluster, &nc::cluster_section::heartbeat_interval_ms>(
+        "cluster.heartbeat_interval_ms",
+        "Interval of the heartbeats on every link between two nodes.", 100, 60'000),
+    integer_key<&nc::cluster, &nc::cluster_section::connection_timeout_ms>(
+        "cluster.connection_timeout_ms",
+        "A link between two nodes that carried nothing for this long is closed and the peer "
+        "counts as unreachable until the link is back.",
+        200, 600'000),
 });
 
-constexpr std::array<std::string_view, 15> sections = {
-    "node", "log",      "mqtt",    "broker", "storage", "auth",     "tls", "websocket",
-    "jwt",  "registry", "consent", "state",  "rules",   "commands", "http"};
+constexpr std::array<std::string_view, 16> sections = {
+    "node", "log",      "mqtt",    "broker", "storage", "auth",     "tls",  "websocket",
+    "jwt",  "registry", "consent", "state",  "rules",   "commands", "http", "cluster"};
 
 constexpr std::array<std::string_view, 2> reserved_envs = {
     "CONVOY_BINARY",  // path of the convoy executable, for the integration tests
@@ -580,6 +615,9 @@ std::string_view section_description(std::string_view section) {
   }
   if (section == "http") {
     return "The management API, Prometheus metrics and health checks over HTTP.";
+  }
+  if (section == "cluster") {
+    return "Membership of a cluster of nodes, coordinated through etcd.";
   }
   if (section == "websocket") {
     return "MQTT over WebSocket (ws and wss) for browsers, dashboards and companion apps.";

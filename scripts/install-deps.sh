@@ -18,7 +18,8 @@ for arg in "$@"; do
     --tests)
       tests=1
       packages+=(mosquitto mosquitto-clients python3 python3-paho-mqtt python3-jwt
-                 python3-cryptography python3-prometheus-client nodejs chromium curl)
+                 python3-cryptography python3-prometheus-client nodejs chromium curl
+                 etcd-server)
       ;;
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;

@@ -178,6 +178,16 @@ std::string_view name_of(counter c) {
       return "sessions_expired";
     case counter::wills_published:
       return "wills_published";
+    case counter::cluster_members_joined:
+      return "cluster_members_joined";
+    case counter::cluster_members_left:
+      return "cluster_members_left";
+    case counter::cluster_peer_links_lost:
+      return "cluster_peer_links_lost";
+    case counter::cluster_authority_lost:
+      return "cluster_authority_lost";
+    case counter::cluster_etcd_failures:
+      return "cluster_etcd_failures";
     case counter::count_:
       break;
   }

@@ -102,6 +102,11 @@ enum class counter : std::uint8_t {
   sessions_taken_over,
   sessions_expired,
   wills_published,
+  cluster_members_joined,   // members this node saw join (or join again)
+  cluster_members_left,     // members this node saw leave: lease expired, revoked, or rejoined
+  cluster_peer_links_lost,  // links to members that went down (peer died or timed out)
+  cluster_authority_lost,   // times this node stepped down: its lease was not renewed in time
+  cluster_etcd_failures,    // etcd calls that failed: unreachable, timed out, or an error reply
   count_  // number of counters, not a counter
 };
 

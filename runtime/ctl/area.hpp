@@ -102,5 +102,6 @@ void add_vehicle_commands(CLI::App& ctl, command_set& set);  // vehicles, device
 void add_consent_commands(CLI::App& ctl, command_set& set);  // consents
 void add_command_commands(CLI::App& ctl, command_set& set);  // commands
 void add_rule_commands(CLI::App& ctl, command_set& set);     // rules, archives, webhooks
+void add_cluster_commands(CLI::App& ctl, command_set& set);  // cluster
 
 }  // namespace convoy::ctl

@@ -59,6 +59,7 @@ std::function<int()> add_commands(CLI::App& ctl, options& opts) {
   add_consent_commands(ctl, *commands);
   add_command_commands(ctl, *commands);
   add_rule_commands(ctl, *commands);
+  add_cluster_commands(ctl, *commands);
 
   return [commands, &opts]() -> int {
     const auto* run = commands->parsed();

@@ -17,6 +17,7 @@
 #include "actors/core/metrics.hpp"
 #include "actors/rules/archive_writer.hpp"
 #include "actors/rules/webhook.hpp"
+#include "cluster/cluster_view.hpp"
 #include "runtime/http/actor_ask.hpp"
 #include "runtime/http/api_call.hpp"
 #include "runtime/http/prometheus_text.hpp"
@@ -49,6 +50,17 @@ std::string url_decode(std::string_view s, bool& ok, bool plus_is_space = true) 
     }
   }
   return out;
+}
+
+metrics_readings::cluster_reading cluster_reading_of(const cluster::cluster_status& s) {
+  metrics_readings::cluster_reading r;
+  r.phase = s.view.phase;
+  r.authority = s.view.authority;
+  r.incarnation = s.view.incarnation;
+  for (std::size_t i = 0; i < s.view.members.size(); ++i)
+    r.members.push_back({s.view.members[i].node, s.view.members[i].incarnation,
+                         i < s.links.size() ? s.links[i].state : std::string{"unknown"}});
+  return r;
 }
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -86,6 +98,7 @@ const std::vector<management_api::route>& management_api::routes() {
       {v::get, "/api/v1/openapi.json", &management_api::openapi, a::open},
       {v::get, "/api/v1/node", &management_api::node_status, a::operator_only},
       {v::get, "/api/v1/stats", &management_api::stats, a::operator_only},
+      {v::get, "/api/v1/cluster", &management_api::cluster_status, a::operator_only},
       {v::get, "/api/v1/clients", &management_api::list_clients, a::operator_only},
       {v::get, "/api/v1/clients/{clientId}", &management_api::get_client, a::operator_only},
       {v::delete_, "/api/v1/clients/{clientId}", &management_api::kick_client, a::operator_only},
@@ -328,6 +341,27 @@ void management_api::healthz(std::shared_ptr<call> c) {
 void management_api::readyz(std::shared_ptr<call> c) {
   if (facts_.accepting && !facts_.accepting())
     return c->reply(503, {{"status", "not ready"}, {"message", "the listeners are not open"}});
+  if (facts_.cluster_agent) {
+    // A node that may not act as a member takes no clients a load balancer
+    // could send elsewhere.
+    return ask<cluster::cluster_status>(
+        system_, facts_.cluster_agent, cluster::cluster_status_request{},
+        std::chrono::milliseconds(1000), [this, c](std::optional<cluster::cluster_status> s) {
+          if (!s)
+            return c->reply(503, {{"status", "not ready"},
+                                  {"message", "the cluster agent did not answer within a second"}});
+          if (!s->view.authority)
+            return c->reply(
+                503, {{"status", "not ready"},
+                      {"message", "not acting as a member of cluster '" + s->view.cluster + "' (" +
+                                      (s->view.phase.empty() ? "joining" : s->view.phase) + ")"}});
+          probe_core_actors(c);
+        });
+  }
+  probe_core_actors(c);
+}
+
+void management_api::probe_core_actors(std::shared_ptr<call> c) {
   std::vector<caf::actor> probed{session_registry_};
   probed.insert(probed.end(), broker_->topic_shards.begin(), broker_->topic_shards.end());
   ask_all<std::uint64_t>(
@@ -373,10 +407,11 @@ void management_api::prometheus(std::shared_ptr<call> c) {
   base.actors_running = system_.registry().running();
   std::vector<std::pair<std::string, caf::actor>> hooks;
   if (rules_) hooks = rules_->webhook_actors();
+  caf::actor agent = facts_.cluster_agent;
   // The mailboxes, then the webhooks; the system outlives every answer.
   ask_all<std::uint64_t>(
       system_, targets, mailbox_probe{}, std::chrono::milliseconds(1000),
-      [c, who, base, hooks,
+      [c, who, base, hooks, agent,
        &system = system_](std::vector<std::optional<std::uint64_t>> answers) mutable {
         for (std::size_t i = 0; i < answers.size(); ++i)
           if (answers[i]) base.mailboxes.push_back({(*who)[i].kind, (*who)[i].index, *answers[i]});
@@ -385,15 +420,25 @@ void management_api::prometheus(std::shared_ptr<call> c) {
           actors.push_back(actor);
         ask_all<webhook_status>(
             system, actors, webhook_status_request{}, std::chrono::milliseconds(1000),
-            [c, base, hooks](std::vector<std::optional<webhook_status>> states) mutable {
+            [c, base, hooks, &system,
+             agent](std::vector<std::optional<webhook_status>> states) mutable {
               for (std::size_t i = 0; i < states.size(); ++i)
                 if (states[i])
                   base.webhooks.push_back({hooks[i].first, states[i]->queued, states[i]->failing});
-              base.resident_bytes = resident_memory_bytes();
-              http_response r{http::status::ok, c->request.version()};
-              r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-              r.body() = render_prometheus(base);
-              c->respond(std::move(r));
+              auto render = [c](metrics_readings& readings) {
+                readings.resident_bytes = resident_memory_bytes();
+                http_response r{http::status::ok, c->request.version()};
+                r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                r.body() = render_prometheus(readings);
+                c->respond(std::move(r));
+              };
+              if (!agent) return render(base);
+              ask<cluster::cluster_status>(
+                  system, agent, cluster::cluster_status_request{}, std::chrono::milliseconds(1000),
+                  [base, render](std::optional<cluster::cluster_status> s) mutable {
+                    if (s) base.cluster = cluster_reading_of(*s);
+                    render(base);
+                  });
             });
       });
 }

@@ -28,6 +28,8 @@ struct node_facts {
   std::int64_t started_at_ms = 0;  // Unix epoch
   std::function<std::vector<std::pair<std::string, std::uint16_t>>()> listeners;
   std::function<bool()> accepting;  // listeners open, not shutting down
+  // The cluster agent (cluster/cluster_agent.hpp); null for a node alone.
+  caf::actor cluster_agent;
 };
 
 // The HTTP management API under /api/v1, /metrics, /healthz and /readyz.
@@ -60,10 +62,14 @@ class management_api {
   // Handlers, one per route.
   void healthz(std::shared_ptr<call> c);
   void readyz(std::shared_ptr<call> c);
+  void probe_core_actors(std::shared_ptr<call> c);
   void prometheus(std::shared_ptr<call> c);
   void openapi(std::shared_ptr<call> c);
   void node_status(std::shared_ptr<call> c);
   void stats(std::shared_ptr<call> c);
+  // The cluster's members and the links to them
+  // (runtime/http/management_api_cluster.cpp).
+  void cluster_status(std::shared_ptr<call> c);
   void list_clients(std::shared_ptr<call> c);
   void list_sessions(std::shared_ptr<call> c);
   void get_client(std::shared_ptr<call> c);

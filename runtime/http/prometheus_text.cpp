@@ -178,6 +178,26 @@ std::string render_prometheus(const metrics_readings& r) {
   for (const auto& h : r.webhooks)
     w.sample("webhook_failing", label("webhook", h.name), std::uint64_t{h.failing ? 1u : 0u});
 
+  if (r.cluster) {
+    const auto& c = *r.cluster;
+    w.single("cluster_authority", "gauge",
+             "1 while this node may act as a cluster member (its etcd lease renewed in time).",
+             c.authority ? 1.0 : 0.0);
+    w.single("cluster_incarnation", "gauge",
+             "This node's incarnation: the etcd revision of its latest join (0 while joining).",
+             static_cast<double>(c.incarnation));
+    w.single("cluster_members", "gauge", "Members of the cluster this node knows, itself included.",
+             static_cast<double>(c.members.size()));
+    w.family("cluster_member", "gauge",
+             "One sample (always 1) per member this node knows: its incarnation and the state of "
+             "the link to it.");
+    for (const auto& m : c.members)
+      w.sample("cluster_member",
+               label("member", m.node) + "," + label("incarnation", std::to_string(m.incarnation)) +
+                   "," + label("link", m.link),
+               1.0);
+  }
+
   w.histogram("publish_to_deliver_seconds",
               "From a PUBLISH reaching its publisher's session to its delivery being handed to "
               "a subscriber's connection.",

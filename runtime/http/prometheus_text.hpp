@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,19 @@ struct metrics_readings {
   std::uint64_t resident_bytes = 0;
   std::string node;
   std::string version;
+  // In a cluster: this node's standing and the members it knows.
+  struct cluster_member {
+    std::string node;
+    std::int64_t incarnation = 0;
+    std::string link;  // self, connecting, up, down
+  };
+  struct cluster_reading {
+    std::string phase;
+    bool authority = false;
+    std::int64_t incarnation = 0;
+    std::vector<cluster_member> members;
+  };
+  std::optional<cluster_reading> cluster;
 };
 
 // The Prometheus text exposition format (version 0.0.4) of everything the

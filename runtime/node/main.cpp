@@ -54,7 +54,7 @@ int run_node(const std::string& config_file, const std::vector<std::string>& ove
   try {
     convoy::runtime::node node{cfg};
     node.start();
-    node.run_until_signal();
+    return node.run_until_signal();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

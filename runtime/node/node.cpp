@@ -22,6 +22,7 @@
 #include "actors/vehicle/registry_control.hpp"
 #include "actors/vehicle/registry_shard.hpp"
 #include "actors/vehicle/vehicle_state_shard.hpp"
+#include "cluster/cluster_agent.hpp"
 #include "runtime/auth/access_file.hpp"
 #include "runtime/edge/mqtt_connection.hpp"
 #include "runtime/node/purpose_file.hpp"
@@ -79,7 +80,15 @@ broker_settings settings_from(const config::node_config& cfg) {
 
 node::node(config::node_config cfg) : cfg_(std::move(cfg)) {
   register_message_types(caf_cfg_);
+  cluster::register_cluster_message_types(caf_cfg_);
   caf_cfg_.load<caf::io::middleman>();
+  // Off in CAF 0.17.6 unless set, and then a dead peer whose socket stays
+  // open (power loss, a partition) is never noticed. Timespans: a value of
+  // another type is ignored.
+  caf_cfg_.set("middleman.heartbeat-interval",
+               caf::timespan{std::chrono::milliseconds(cfg_.cluster.heartbeat_interval_ms)});
+  caf_cfg_.set("middleman.connection-timeout",
+               caf::timespan{std::chrono::milliseconds(cfg_.cluster.connection_timeout_ms)});
   if (cfg_.broker.actor_threads > 0)
     caf_cfg_.set("scheduler.max-threads", static_cast<std::size_t>(cfg_.broker.actor_threads));
   // CAF's work stealing polls an empty queue in three phases: spinning,
@@ -103,7 +112,54 @@ void node::start() {
   std::signal(SIGPIPE, SIG_IGN);
   startup_files files = load_files();
   spawn_actors(std::move(files));
+  if (clustered()) cluster_agent_ = cluster::spawn_cluster_agent(*system_, std::chrono::seconds(2));
   open_edges();
+  if (clustered()) join_cluster();
+}
+
+void node::join_cluster() {
+  const auto& c = cfg_.cluster;
+  // Blocking, on the main thread: never from an actor's.
+  auto port = system_->middleman().publish(cluster_agent_, c.port, c.bind.c_str(), true);
+  if (!port)
+    throw std::runtime_error("cannot listen for other nodes on " + c.bind + ":" +
+                             std::to_string(c.port) + ": " + system_->render(port.error()));
+  cluster::keeper_settings k;
+  for (auto item : split_list(c.etcd))
+    k.etcd.emplace_back(item);
+  k.cluster = c.name;
+  k.lease_ttl = std::chrono::seconds(c.lease_ttl_seconds);
+  k.self.node = cfg_.node.name;
+  k.self.host = c.advertise.empty() ? c.bind : c.advertise;
+  k.self.cluster_port = *port;
+  k.self.mqtt_port = mqtt_port();
+  k.self.http_port = http_port();
+  k.self.version = CONVOY_VERSION;
+  spdlog::info("cluster {}: listening for other nodes on {}:{}; joining through etcd {}", c.name,
+               c.bind, *port, c.etcd);
+  cluster::membership_keeper::observer o;
+  o.on_view = [agent = cluster_agent_](cluster::cluster_view v) {
+    caf::anon_send(agent, std::move(v));
+  };
+  o.on_fatal = [this](std::string why) { fail(why); };
+  keeper_ = std::make_unique<cluster::membership_keeper>(std::move(k), std::move(o));
+  keeper_->start();
+  // A restarted node waits here for the lease of its previous incarnation.
+  auto limit = std::chrono::seconds(c.lease_ttl_seconds * 2 + 3);
+  if (!keeper_->wait_joined(limit)) {
+    if (!failure_.empty()) throw std::runtime_error(failure_);
+    spdlog::warn(
+        "cluster {}: not a member yet after {} s; the node keeps trying and is not ready "
+        "until it is",
+        c.name, limit.count());
+  }
+}
+
+void node::fail(const std::string& why) {
+  spdlog::critical("{}", why);
+  if (signalled_set_.exchange(true)) return;
+  failure_ = why;
+  signalled_.set_value(0);
 }
 
 // Files that can stop the start are read before any actor exists: an actor
@@ -319,7 +375,7 @@ void node::open_edges() {
   // on is not lost.
   signals_ = std::make_unique<boost::asio::signal_set>(io, SIGINT, SIGTERM);
   signals_->async_wait([this](boost::system::error_code ec, int signo) {
-    if (!ec) signalled_.set_value(signo);
+    if (!ec && !signalled_set_.exchange(true)) signalled_.set_value(signo);
   });
   hangup_ = std::make_unique<boost::asio::signal_set>(io, SIGHUP);
   await_sighup();
@@ -371,6 +427,7 @@ void node::start_http() {
     return out;
   };
   facts.accepting = [this] { return accepting_.load(); };
+  facts.cluster_agent = cluster_agent_;
   try {
     api_ = std::make_unique<management_api>(*system_, edge_.broker, edge_.registry, cfg_,
                                             std::move(facts), rules_);
@@ -537,16 +594,19 @@ void node::restore_sessions() {
   spdlog::info("restored {} persistent sessions", restored);
 }
 
-void node::run_until_signal() {
+int node::run_until_signal() {
   int signo = signalled_.get_future().get();
-  spdlog::info("signal {} received, shutting down", signo);
+  if (signo != 0) spdlog::info("signal {} received, shutting down", signo);
   stop();
+  return signo == 0 ? 1 : 0;
 }
 
 void node::stop() {
   if (stopped_) return;
   stopped_ = true;
   accepting_ = false;
+  // Leaving first: the other members see this node go at once.
+  if (keeper_) keeper_->stop();
   if (listener_) {
     boost::asio::post(*io_contexts_.front(), [this] {
       listener_->stop();
@@ -618,6 +678,9 @@ void node::stop() {
   edge_.registry = nullptr;
   edge_.broker = nullptr;
   shards_.clear();
+  if (cluster_agent_) caf::anon_send_exit(cluster_agent_, caf::exit_reason::user_shutdown);
+  cluster_agent_ = nullptr;
+  keeper_.reset();
   system_.reset();
   store_.reset();  // after the actors: drains the writes they submitted
 }

@@ -16,6 +16,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "actors/vehicle/consent_catalog.hpp"
+#include "cluster/membership_keeper.hpp"
 #include "config/config.hpp"
 #include "runtime/auth/authenticator.hpp"
 #include "runtime/edge/edge_context.hpp"
@@ -44,8 +45,10 @@ class node {
   // naming the endpoint when a listener cannot be opened.
   void start();
 
-  // Blocks until SIGINT or SIGTERM, then shuts down cleanly.
-  void run_until_signal();
+  // Blocks until SIGINT or SIGTERM, or until the node cannot go on (its
+  // cluster refused it), then shuts down cleanly. The process's exit code:
+  // 0 after a signal, 1 after a failure.
+  int run_until_signal();
 
   // Says goodbye to every client (MQTT 5: DISCONNECT 0x8B), stops the edge
   // and the actors. Idempotent.
@@ -86,6 +89,12 @@ class node {
   void start_routing_rules(const std::shared_ptr<broker_context>& ctx, rules_file loaded);
   void spawn_command_shards(const std::shared_ptr<broker_context>& ctx);
   void open_edges();
+  bool clustered() const { return !cfg_.cluster.etcd.empty(); }
+  // Publishes the cluster agent on the cluster port and joins the cluster
+  // through etcd (cluster/membership_keeper.hpp).
+  void join_cluster();
+  // Ends run_until_signal with exit code 1.
+  void fail(const std::string& why);
   void restore_sessions();
   void start_tls();
   void start_websocket();
@@ -137,7 +146,11 @@ class node {
   std::shared_ptr<class rule_book> rules_;
   std::atomic<bool> accepting_{false};
   std::unique_ptr<boost::asio::signal_set> signals_;
-  std::promise<int> signalled_;
+  std::promise<int> signalled_;  // the signal, or 0 after fail()
+  std::atomic<bool> signalled_set_{false};
+  std::string failure_;
+  caf::actor cluster_agent_;  // null for a node alone
+  std::unique_ptr<cluster::membership_keeper> keeper_;
   std::vector<caf::actor> shards_;
   bool stopped_ = false;
 };

@@ -213,7 +213,9 @@ TEST_CASE("config schema covers every field of node_config") {
   [[maybe_unused]] auto& [http_enabled, http_bind, http_port, api_keys_file, operator_role,
                           metrics_require_auth, max_body_bytes, http_max_connections,
                           request_timeout_ms] = c.http;
-  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 4 + 4 + 5 + 10 + 9);
+  [[maybe_unused]] auto& [etcd, cluster_name, cluster_bind, cluster_port, advertise, lease_ttl,
+                          heartbeat_interval, connection_timeout] = c.cluster;
+  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 4 + 4 + 5 + 10 + 9 + 8);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
@@ -616,6 +618,15 @@ TEST_CASE("config example file documents every key and loads to the defaults") {
   REQUIRE(fs::exists(path));
   const std::string text = read_all(path);
 
+  // The file is exactly what the table generates, descriptions included. To
+  // update it after changing the table, copy the file named below over it.
+  const std::string generated = example_toml();
+  if (text != generated) {
+    fs::path fresh = fs::temp_directory_path() / "convoy.example.toml";
+    std::ofstream(fresh, std::ios::binary) << generated;
+    FAIL_CHECK("config/convoy.example.toml is out of date; regenerated copy: " << fresh.string());
+  }
+
   // Every key appears as `name = default` inside its [section].
   for (const key_info& k : config_keys()) {
     CAPTURE(k.key);
@@ -630,15 +641,6 @@ TEST_CASE("config example file documents every key and loads to the defaults") {
   }
 
   CHECK(expect_config(load_config({.file = path.string()})) == node_config{});
-
-  // The file is exactly what the table generates, descriptions included. To
-  // update it after changing the table, copy the file named below over it.
-  const std::string generated = example_toml();
-  if (text != generated) {
-    fs::path fresh = fs::temp_directory_path() / "convoy.example.toml";
-    std::ofstream(fresh, std::ios::binary) << generated;
-    FAIL_CHECK("config/convoy.example.toml is out of date; regenerated copy: " << fresh.string());
-  }
 }
 
 TEST_CASE("config production example loads and lets nobody in anonymously") {
@@ -699,4 +701,40 @@ TEST_CASE("config commands: the notification topic and the timeout bounds") {
   config_error e = single_error(
       load_set({"commands.default_timeout_seconds=100", "commands.max_timeout_seconds=10"}));
   CHECK(e.key == "commands.default_timeout_seconds");  // the low one, both being set
+}
+
+TEST_CASE("config cluster: etcd endpoints, names etcd can key on, an address peers can reach") {
+  node_config c = expect_config(load_set({"cluster.etcd=http://10.0.0.1:2379,http://etcd-2:2379",
+                                          "cluster.name=eu-1", "node.name=node.a_1"}));
+  CHECK(c.cluster.etcd == "http://10.0.0.1:2379,http://etcd-2:2379");
+  // Alone, a node's names are not etcd keys.
+  CHECK(expect_config(load_set({"node.name=edge/7"})).node.name == "edge/7");
+
+  struct bad_case {
+    std::vector<std::string> set;
+    std::string key;
+    std::string says;
+  };
+  for (const auto& [set, key, says] : std::vector<bad_case>{
+           {{"cluster.etcd=https://e:2379"}, "cluster.etcd", "'https://e:2379' is not one"},
+           {{"cluster.etcd=http://e"}, "cluster.etcd", "'http://e' is not one"},
+           {{"cluster.etcd=http://e:2379,"}, "cluster.etcd", "'' is not one"},
+           {{"cluster.etcd=http://e:2379/v3"}, "cluster.etcd", "is not one"},
+           {{"cluster.etcd=http://e:2379", "cluster.name=eu/1"}, "cluster.name", "got 'eu/1'"},
+           {{"cluster.etcd=http://e:2379", "node.name=a b"}, "node.name", "got 'a b'"},
+           {{"cluster.etcd=http://e:2379", "cluster.bind=0.0.0.0"},
+            "cluster.advertise",
+            "wildcard address 0.0.0.0"},
+           {{"cluster.heartbeat_interval_ms=5000"},
+            "cluster.connection_timeout_ms",
+            "must exceed 'cluster.heartbeat_interval_ms' (5000)"},
+       }) {
+    CAPTURE(set.front());
+    config_error e = single_error(load_set(set));
+    CHECK(e.key == key);
+    CHECK_MESSAGE(e.message.find(says) != std::string::npos, e.message);
+  }
+  CHECK(expect_config(load_set({"cluster.etcd=http://e:2379", "cluster.bind=0.0.0.0",
+                                "cluster.advertise=10.1.2.3"}))
+            .cluster.advertise == "10.1.2.3");
 }

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "cluster/member_record.hpp"
+
+namespace convoy::cluster {
+
+// What this node knows of its cluster, as the membership keeper last saw
+// it in etcd: sent to the cluster agent on every change.
+struct cluster_view {
+  std::string cluster;
+  std::string self;
+  std::string phase;                   // membership_phase, as text
+  std::int64_t incarnation = 0;        // 0 while not registered
+  bool authority = false;              // may act as a member now
+  std::int64_t revision = 0;           // etcd revision the member table reflects
+  std::vector<member_record> members;  // by node name
+  std::string etcd_endpoint;           // the endpoint in use
+  std::string etcd_error;              // the last failure to reach etcd; empty after a success
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
+  return f(caf::meta::type_name("convoy.cluster_view"), x.cluster, x.self, x.phase, x.incarnation,
+           x.authority, x.revision, x.members, x.etcd_endpoint, x.etcd_error);
+}
+
+// The link from this node to a member, as the cluster agent keeps it.
+struct peer_link {
+  std::string node;
+  std::int64_t incarnation = 0;
+  std::string state;          // "self", "connecting", "up", "down"
+  std::int64_t since_ms = 0;  // when it entered that state (Unix epoch)
+  std::string error;          // why the last connection attempt failed or the link went down
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_link& x) {
+  return f(caf::meta::type_name("convoy.peer_link"), x.node, x.incarnation, x.state, x.since_ms,
+           x.error);
+}
+
+// The answer to a cluster_status_request: the view and every link.
+struct cluster_status {
+  cluster_view view;
+  std::vector<peer_link> links;  // one per member, in the order of view.members
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(caf::meta::type_name("convoy.cluster_status"), x.view, x.links);
+}
+
+struct cluster_status_request {};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status_request&) {
+  return f(caf::meta::type_name("convoy.cluster_status_request"));
+}
+
+// A link to a member that went down is dialled again after a pause.
+struct redial {
+  std::string node;
+  std::int64_t incarnation = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, redial& x) {
+  return f(caf::meta::type_name("convoy.redial"), x.node, x.incarnation);
+}
+
+void register_cluster_message_types(caf::actor_system_config& cfg);
+
+}  // namespace convoy::cluster
