@@ -11,6 +11,25 @@
 
 namespace convoy::cluster {
 
+// A slice as the view shows it: who should own it, who would next, and
+// whose claim etcd holds (empty holder: nobody's, the slice is between
+// owners).
+struct slice_row {
+  std::string kind;
+  std::uint32_t slice = 0;
+  std::string owner;
+  std::string successor;
+  std::string holder;
+  std::int64_t holder_incarnation = 0;
+  std::int64_t epoch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, slice_row& x) {
+  return f(caf::meta::type_name("convoy.slice_row"), x.kind, x.slice, x.owner, x.successor,
+           x.holder, x.holder_incarnation, x.epoch);
+}
+
 // What this node knows of its cluster, as the membership keeper last saw
 // it in etcd: sent to the cluster agent on every change.
 struct cluster_view {
@@ -23,12 +42,13 @@ struct cluster_view {
   std::vector<member_record> members;  // by node name
   std::string etcd_endpoint;           // the endpoint in use
   std::string etcd_error;              // the last failure to reach etcd; empty after a success
+  std::vector<slice_row> slices;       // every slice of every kind, in order
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
   return f(caf::meta::type_name("convoy.cluster_view"), x.cluster, x.self, x.phase, x.incarnation,
-           x.authority, x.revision, x.members, x.etcd_endpoint, x.etcd_error);
+           x.authority, x.revision, x.members, x.etcd_endpoint, x.etcd_error, x.slices);
 }
 
 // The link from this node to a member, as the cluster agent keeps it.

@@ -124,6 +124,15 @@ std::string create_request(std::string_view key, std::string_view value, std::in
       .dump();
 }
 
+std::string delete_created_request(std::string_view key, std::int64_t create_revision) {
+  auto k = base64_encode(key);
+  return json{{"compare", json::array({{{"key", k},
+                                        {"target", "CREATE"},
+                                        {"create_revision", std::to_string(create_revision)}}})},
+              {"success", json::array({{{"request_delete_range", {{"key", k}}}}})}}
+      .dump();
+}
+
 std::string range_prefix_request(std::string_view prefix) {
   return json{{"key", base64_encode(prefix)}, {"range_end", base64_encode(prefix_end(prefix))}}
       .dump();
@@ -165,6 +174,12 @@ create_reply parse_create(std::string_view body) {
     }
   }
   return r;
+}
+
+bool parse_succeeded(std::string_view body) {
+  json j = parse_object(body);
+  auto succeeded = j.find("succeeded");
+  return succeeded != j.end() && succeeded->is_boolean() && succeeded->get<bool>();
 }
 
 range_reply parse_range(std::string_view body) {

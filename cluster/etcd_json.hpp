@@ -40,6 +40,9 @@ std::string revoke_request(std::int64_t lease);
 // Puts key = value under the lease only if the key does not exist; reads
 // the key otherwise.
 std::string create_request(std::string_view key, std::string_view value, std::int64_t lease);
+// Deletes key only if it was created at create_revision (it is still the
+// same key, not one made again since).
+std::string delete_created_request(std::string_view key, std::int64_t create_revision);
 std::string range_prefix_request(std::string_view prefix);
 // Watches every key of the prefix from start_revision on, deletions with
 // the deleted key's previous value.
@@ -63,6 +66,9 @@ struct create_reply {
   std::optional<key_value> existing;  // the key's holder when not created
 };
 create_reply parse_create(std::string_view body);
+
+// Whether a transaction's comparison held (its success branch ran).
+bool parse_succeeded(std::string_view body);
 
 struct range_reply {
   std::int64_t revision = 0;  // the store's revision the range was read at

@@ -61,7 +61,7 @@ void membership::snapshot(const std::vector<etcd::key_value>& kvs, std::int64_t 
   members_.clear();
   for (const auto& kv : kvs)
     if (auto m = member_from(kv, prefix_)) members_[m->node] = std::move(*m);
-  revision_ = revision;
+  revision_ = read_at_ = revision;
   // A table read after this incarnation registered must hold it; if not,
   // the key was deleted (its lease expired) while the node could not see it.
   const bool registered =
@@ -72,8 +72,8 @@ void membership::snapshot(const std::vector<etcd::key_value>& kvs, std::int64_t 
 }
 
 bool membership::apply(const etcd::watch_message::event& e) {
-  if (e.kv.mod_revision <= revision_) return false;
-  revision_ = e.kv.mod_revision;
+  if (!fresh(e)) return false;
+  revision_ = std::max(revision_, e.kv.mod_revision);
   if (!e.kv.key.starts_with(prefix_)) return false;
   std::string node = e.kv.key.substr(prefix_.size());
   if (e.deleted) {

@@ -61,11 +61,16 @@ class membership {
   // gone: the node joins again.
   void snapshot(const std::vector<etcd::key_value>& kvs, std::int64_t revision);
   // A watch event. Returns false for one the table already reflects (at or
-  // below the revision it was read at) or one about a key that is no member.
+  // below the revision it was read at, see fresh) or one about a key that
+  // is no member.
   // Deleting this node's own key means its lease is gone: the node joins again.
   bool apply(const etcd::watch_message::event& e);
   // The revision the table reflects: the next watch starts after it.
   std::int64_t revision() const { return revision_; }
+  // Whether an event is newer than the last read (which reflects it
+  // otherwise). Events of one revision (a lease's keys deleted together)
+  // are all fresh.
+  bool fresh(const etcd::watch_message::event& e) const { return e.kv.mod_revision > read_at_; }
 
   // Members by node name; this node among them once registered.
   const std::map<std::string, member_record>& members() const { return members_; }
@@ -81,6 +86,7 @@ class membership {
   std::int64_t incarnation_ = 0;
   clock::time_point authority_until_{};
   std::int64_t revision_ = 0;
+  std::int64_t read_at_ = 0;  // revision of the last snapshot
   std::map<std::string, member_record> members_;
 };
 

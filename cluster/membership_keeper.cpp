@@ -30,8 +30,10 @@ membership_keeper::membership_keeper(keeper_settings settings, observer watcher)
       work_(boost::asio::make_work_guard(io_)),
       etcd_(io_, settings_.etcd, call_timeout(settings_.lease_ttl)),
       state_(settings_.self.node, members_prefix(settings_.cluster)),
-      prefix_(members_prefix(settings_.cluster)),
-      key_(prefix_ + settings_.self.node),
+      claims_(settings_.cluster, settings_.slices),
+      // One read and one watch cover the members and the slice claims.
+      prefix_(cluster_prefix(settings_.cluster)),
+      key_(members_prefix(settings_.cluster) + settings_.self.node),
       renewal_timer_(io_),
       check_timer_(io_) {}
 
@@ -156,6 +158,7 @@ void membership_keeper::create_member_key() {
                      settings_.cluster, settings_.self.node, incarnation,
                      settings_.lease_ttl.count(), etcd_.endpoint());
         publish();
+        reconcile_slices();
         if (!joined_set_) {
           joined_set_ = true;
           joined_.set_value(true);
@@ -230,6 +233,8 @@ void membership_keeper::schedule_check() {
           etcd_error_.empty() ? std::string{"no answer"} : etcd_error_);
       publish();
     }
+    // Claims that failed are tried again.
+    if (++checks_ % 10 == 0) reconcile_slices();
     schedule_check();
   });
 }
@@ -246,6 +251,7 @@ void membership_keeper::read_members() {
           auto r = etcd::parse_range(body);
           const auto before = state_.phase();
           state_.snapshot(r.kvs, r.revision);
+          claims_.snapshot(r.kvs);
           etcd_ok();
           publish();
           if (before != membership_phase::joining && state_.phase() == membership_phase::joining) {
@@ -253,6 +259,7 @@ void membership_keeper::read_members() {
                          settings_.cluster, settings_.self.node);
             join();
           }
+          reconcile_slices();
           watch_members();
         } catch (const std::exception& e) {
           etcd_failed("member list", e.what());
@@ -292,14 +299,51 @@ void membership_keeper::on_watch_message(std::string_view line) {
   }
   bool changed = false;
   const auto before = state_.phase();
-  for (const auto& e : m.events)
+  for (const auto& e : m.events) {
+    if (state_.fresh(e)) changed = claims_.apply(e) || changed;
     changed = state_.apply(e) || changed;
+  }
   if (!changed) return;
   publish();
+  reconcile_slices();
   if (before != membership_phase::joining && state_.phase() == membership_phase::joining) {
     spdlog::warn("cluster {}: the member key of {} was deleted: joining again", settings_.cluster,
                  settings_.self.node);
     join();
+  }
+}
+
+std::vector<std::string> membership_keeper::member_names() const {
+  std::vector<std::string> names;
+  for (const auto& [node, m] : state_.members())
+    names.push_back(node);
+  return names;
+}
+
+void membership_keeper::reconcile_slices() {
+  if (stopping_ || !state_.has_authority(clock::now())) return;
+  for (const auto& a : claims_.plan(settings_.self.node, state_.incarnation(), member_names())) {
+    if (!claims_in_flight_.insert(a.id).second) continue;
+    const bool claim = a.what == slice_claims::action::verb::claim;
+    auto key = claim_key(settings_.cluster, a.id);
+    auto body =
+        claim ? etcd::create_request(key, claim_value(settings_.self.node, state_.incarnation()),
+                                     state_.lease())
+              : etcd::delete_created_request(key, a.epoch);
+    etcd_.post("/v3/kv/txn", std::move(body),
+               [this, id = a.id, claim](std::optional<std::string> failure, std::string reply) {
+                 claims_in_flight_.erase(id);
+                 if (stopping_) return;
+                 try {
+                   if (failure) throw etcd::reply_error(*failure);
+                   // Lost races (another claim got there first, or the
+                   // claim was gone already) show in the watch.
+                   etcd::parse_succeeded(reply);
+                   etcd_ok();
+                 } catch (const std::exception& e) {
+                   etcd_failed(claim ? "slice claim" : "slice release", e.what());
+                 }
+               });
   }
 }
 
@@ -348,6 +392,19 @@ void membership_keeper::publish() {
     v.members.push_back(m);
   v.etcd_endpoint = etcd_.endpoint();
   v.etcd_error = etcd_error_;
+  for (auto& r : claims_.table(member_names())) {
+    slice_row row;
+    row.kind = placement::to_string(r.id.kind);
+    row.slice = r.id.slice;
+    row.owner = std::move(r.owner);
+    row.successor = std::move(r.successor);
+    if (r.claim) {
+      row.holder = r.claim->node;
+      row.holder_incarnation = r.claim->incarnation;
+      row.epoch = r.claim->epoch;
+    }
+    v.slices.push_back(std::move(row));
+  }
   observer_.on_view(std::move(v));
 }
 

@@ -4,6 +4,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "cluster/cluster_view.hpp"
 #include "cluster/etcd_client.hpp"
 #include "cluster/membership.hpp"
+#include "cluster/slice_claims.hpp"
 
 namespace convoy::cluster {
 
@@ -23,12 +25,15 @@ struct keeper_settings {
   std::string cluster;
   std::chrono::seconds lease_ttl{5};
   member_record self;  // node, host and ports; the incarnation comes from etcd
+  std::vector<slice_claims::kind_count> slices;  // the slices members claim
 };
 
 // Keeps this node a member of its cluster in etcd, on an I/O thread of its
 // own: grants a lease, creates the member key under it, renews the lease a
-// few times per TTL, reads the member set and watches it. Every change of
-// what it knows (members, phase, authority) goes to on_view.
+// few times per TTL, reads the member set and the slice claims and watches
+// them, and claims and releases slices as the member set says
+// (slice_claims). Every change of what it knows (members, phase, authority,
+// claims) goes to on_view.
 //
 // A node that cannot renew its lease in time steps down (membership) and
 // keeps trying; etcd having dropped the lease (expired, or the key gone)
@@ -65,6 +70,10 @@ class membership_keeper {
   void read_members();
   void watch_members();
   void on_watch_message(std::string_view line);
+  // Claims the slices this node should own and nobody holds, releases those
+  // it holds and should not; one etcd call per slice in flight at most.
+  void reconcile_slices();
+  std::vector<std::string> member_names() const;
   void retry_later(void (membership_keeper::*step)(), std::chrono::milliseconds after);
   void etcd_failed(const std::string& what, const std::string& why);
   void etcd_ok();
@@ -76,6 +85,8 @@ class membership_keeper {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   etcd_client etcd_;
   membership state_;
+  slice_claims claims_;
+  std::set<slice_id> claims_in_flight_;
   std::string prefix_;
   std::string key_;
   boost::asio::steady_timer renewal_timer_;
@@ -90,6 +101,7 @@ class membership_keeper {
   clock::time_point logged_failure_at_{};
   bool stopping_ = false;
   bool renewing_ = false;
+  std::uint64_t checks_ = 0;
   std::promise<bool> joined_;
   bool joined_set_ = false;
   std::thread thread_;

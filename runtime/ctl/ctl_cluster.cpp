@@ -46,6 +46,14 @@ void add_cluster_commands(CLI::App& ctl, command_set& set) {
                                 {"LINK", "link"},
                                 {"JOINED", "joinedAt"},
                                 {"VERSION", "version"}});
+              std::cout << "\n";
+              print_rows(c["slices"], {{"KIND", "kind"},
+                                       {"SLICE", "slice"},
+                                       {"OWNER", "owner"},
+                                       {"EPOCH", "epoch"},
+                                       {"STATE", "state"},
+                                       {"HOLDER", "holder"},
+                                       {"SUCCESSOR", "successor"}});
             });
           });
 }

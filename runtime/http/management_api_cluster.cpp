@@ -41,28 +41,43 @@ void management_api::cluster_status(std::shared_ptr<call> c) {
                                                     {"joinedAt", facts_.started_at_ms},
                                                     {"link", "self"}}})}});
   }
-  ask<cluster::cluster_status>(system_, facts_.cluster_agent, cluster::cluster_status_request{},
-                               timeout_, [c](std::optional<cluster::cluster_status> s) {
-                                 if (!s)
-                                   return c->fail(504, "the cluster agent did not answer in time");
-                                 const auto& v = s->view;
-                                 json members = json::array();
-                                 for (std::size_t i = 0; i < v.members.size(); ++i)
-                                   members.push_back(member_json(
-                                       v.members[i], i < s->links.size() ? &s->links[i] : nullptr));
-                                 json etcd{{"endpoint", v.etcd_endpoint}};
-                                 etcd["error"] =
-                                     v.etcd_error.empty() ? json(nullptr) : json(v.etcd_error);
-                                 c->reply(200, {{"enabled", true},
-                                                {"name", v.cluster},
-                                                {"self", v.self},
-                                                {"phase", v.phase.empty() ? "joining" : v.phase},
-                                                {"incarnation", v.incarnation},
-                                                {"authority", v.authority},
-                                                {"revision", v.revision},
-                                                {"etcd", std::move(etcd)},
-                                                {"members", std::move(members)}});
-                               });
+  ask<cluster::cluster_status>(
+      system_, facts_.cluster_agent, cluster::cluster_status_request{}, timeout_,
+      [c](std::optional<cluster::cluster_status> s) {
+        if (!s) return c->fail(504, "the cluster agent did not answer in time");
+        const auto& v = s->view;
+        json members = json::array();
+        for (std::size_t i = 0; i < v.members.size(); ++i)
+          members.push_back(
+              member_json(v.members[i], i < s->links.size() ? &s->links[i] : nullptr));
+        json slices = json::array();
+        for (const auto& r : v.slices) {
+          json j{{"kind", r.kind}, {"slice", r.slice}, {"owner", r.owner}};
+          j["successor"] = r.successor.empty() ? json(nullptr) : json(r.successor);
+          if (r.holder.empty()) {
+            j["holder"] = nullptr;
+            j["state"] = "unclaimed";
+          } else {
+            j["holder"] = r.holder;
+            j["holderIncarnation"] = r.holder_incarnation;
+            j["epoch"] = r.epoch;
+            j["state"] = r.holder == r.owner ? "owned" : "moving";
+          }
+          slices.push_back(std::move(j));
+        }
+        json etcd{{"endpoint", v.etcd_endpoint}};
+        etcd["error"] = v.etcd_error.empty() ? json(nullptr) : json(v.etcd_error);
+        c->reply(200, {{"enabled", true},
+                       {"name", v.cluster},
+                       {"self", v.self},
+                       {"phase", v.phase.empty() ? "joining" : v.phase},
+                       {"incarnation", v.incarnation},
+                       {"authority", v.authority},
+                       {"revision", v.revision},
+                       {"etcd", std::move(etcd)},
+                       {"members", std::move(members)},
+                       {"slices", std::move(slices)}});
+      });
 }
 
 }  // namespace convoy::runtime

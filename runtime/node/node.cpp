@@ -135,6 +135,13 @@ void node::join_cluster() {
   k.self.mqtt_port = mqtt_port();
   k.self.http_port = http_port();
   k.self.version = CONVOY_VERSION;
+  // A VIN's registry, consent, state, command and rule-worker shards share
+  // its vehicle slice, so they have one owner.
+  const std::uint32_t vehicle_slices =
+      std::max({cfg_.registry.shards, cfg_.consent.shards, cfg_.state.shards, cfg_.commands.shards,
+                cfg_.rules.workers});
+  k.slices = {{placement::slice_kind::topic, cfg_.broker.topic_shards},
+              {placement::slice_kind::vehicle, vehicle_slices}};
   spdlog::info("cluster {}: listening for other nodes on {}:{}; joining through etcd {}", c.name,
                c.bind, *port, c.etcd);
   cluster::membership_keeper::observer o;

@@ -194,6 +194,53 @@ class MembershipTest(ClusterTestCase):
         self.assertEqual(Api(a.http_port).get("/readyz").status, 200)
 
 
+class SliceClaimTest(ClusterTestCase):
+    """Each slice is claimed in etcd by the member rendezvous hashing picks,
+    under that member's lease: one holder at most, an epoch per claim."""
+
+    def settled(self, node, members):
+        """node's slices once every one is held by its owner among members."""
+        def ready():
+            v = self.view(node)
+            if {m["node"] for m in v["members"]} != set(members):
+                return None
+            if any(s["state"] != "owned" for s in v["slices"]):
+                return None
+            return v["slices"]
+        return wait_until(f"the slices settling on {sorted(members)}", ready, timeout=TTL + 10)
+
+    def test_slices_are_claimed_by_their_owners_and_move_when_a_member_dies(self):
+        a, b, c = (self.member(n) for n in ("a", "b", "c"))
+        before = self.settled(a, {"a", "b", "c"})
+        # 8 topic slices and 4 vehicle slices by default; every node agrees.
+        self.assertEqual(sorted((s["kind"], s["slice"]) for s in before),
+                         sorted([("topic", i) for i in range(8)] + [("vehicle", i) for i in range(4)]))
+        self.assertEqual(self.settled(b, {"a", "b", "c"}), before)
+        self.assertEqual({s["owner"] for s in before}, {"a", "b", "c"})
+        by_slice = {(s["kind"], s["slice"]): s for s in before}
+        out = a.ctl("cluster")
+        self.assertRegex(out.stdout, r"topic\s+0\s+%s\s+%d\s+owned\s" % (by_slice[("topic", 0)]["owner"],
+                                                                          by_slice[("topic", 0)]["epoch"]))
+        # c dies: its slices go to their successors once its lease is gone,
+        # with new epochs; the others' slices stay where they were.
+        c.kill()
+        after = {(s["kind"], s["slice"]): s for s in self.settled(a, {"a", "b"})}
+        for key, was in by_slice.items():
+            now = after[key]
+            if was["owner"] == "c":
+                self.assertEqual(now["owner"], was["successor"])
+                self.assertGreater(now["epoch"], was["epoch"])
+            else:
+                self.assertEqual((now["owner"], now["epoch"]), (was["owner"], was["epoch"]))
+        # c comes back: it takes back exactly the slices it wins.
+        c.start()
+        back = {(s["kind"], s["slice"]): s for s in self.settled(b, {"a", "b", "c"})}
+        for key, was in by_slice.items():
+            self.assertEqual(back[key]["owner"], was["owner"])
+            if was["owner"] == "c":
+                self.assertGreater(back[key]["epoch"], after[key]["epoch"])
+
+
 class AloneTest(NodeTestCase):
     def test_a_node_without_etcd_is_a_cluster_of_one(self):
         a = self.node({"node.name": "solo"})

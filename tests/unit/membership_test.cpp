@@ -116,6 +116,17 @@ TEST_CASE("membership: the member table from a snapshot and watch events") {
   CHECK(m.members().at("c").incarnation == 10);
 }
 
+TEST_CASE("membership: the keys of one revision (a lease's, deleted together) all apply") {
+  auto t0 = clock_type::now();
+  auto m = registered_member(t0, 5);
+  m.snapshot({member_kv("a", 5), member_kv("b", 3), member_kv("c", 4)}, 6);
+  CHECK(m.apply(removal("b", 7)));
+  CHECK(m.apply(removal("c", 7)));
+  CHECK(m.members().size() == 1);
+  CHECK(m.revision() == 7);
+  CHECK_FALSE(m.fresh(removal("b", 6)));
+}
+
 TEST_CASE("membership: the deletion of this node's own key ends its incarnation") {
   auto t0 = clock_type::now();
   auto m = registered_member(t0, 5);
