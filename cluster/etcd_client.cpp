@@ -30,48 +30,60 @@ http::request<http::string_body> make_request(const etcd_client::target& t, cons
   return r;
 }
 
-// One unary call: resolve, connect, write, read, close.
-struct unary_call : std::enable_shared_from_this<unary_call> {
+// What every call has: its endpoint, its connection and its request.
+struct call_base {
   tcp::resolver resolver;
-  beast::tcp_stream stream;
+  beast::tcp_stream connection;
   etcd_client::target to;
   std::chrono::milliseconds timeout;
   http::request<http::string_body> request;
-  http::response<http::string_body> response;
   beast::flat_buffer buffer;
-  etcd_client::reply done;
   std::function<void()> on_unreachable;
 
-  unary_call(boost::asio::io_context& io, etcd_client::target t, std::chrono::milliseconds d)
-      : resolver(io), stream(io), to(std::move(t)), timeout(d) {}
+  call_base(boost::asio::io_context& io, etcd_client::target t, std::chrono::milliseconds d)
+      : resolver(io), connection(io), to(std::move(t)), timeout(d) {}
 
-  void fail(const char* what, beast::error_code ec) {
-    if (on_unreachable) on_unreachable();
-    done(std::string{what} + " " + to.host + ":" + to.port + ": " + ec.message(), {});
+  std::string failure(const char* what, beast::error_code ec) const {
+    return std::string{what} + " " + to.host + ":" + to.port + ": " + ec.message();
   }
+};
 
-  void start() {
-    auto self = shared_from_this();
-    resolver.async_resolve(
-        to.host, to.port, [self](beast::error_code ec, tcp::resolver::results_type r) {
-          if (ec) return self->fail("resolve", ec);
-          self->stream.expires_after(self->timeout);
-          self->stream.async_connect(r, [self](beast::error_code ec, const tcp::endpoint&) {
-            if (ec) return self->fail("connect", ec);
-            self->write();
-          });
+// Resolves and connects within the call's timeout, then self->write();
+// self->fail(what, ec, true) when the endpoint cannot be reached.
+template <class Call>
+void dial(std::shared_ptr<Call> self) {
+  self->resolver.async_resolve(
+      self->to.host, self->to.port, [self](beast::error_code ec, tcp::resolver::results_type r) {
+        if (ec) return self->fail("resolve", ec, true);
+        self->connection.expires_after(self->timeout);
+        self->connection.async_connect(r, [self](beast::error_code ec, const tcp::endpoint&) {
+          if (ec) return self->fail("connect", ec, true);
+          self->write();
         });
+      });
+}
+
+// One unary call: resolve, connect, write, read, close.
+struct unary_call : call_base, std::enable_shared_from_this<unary_call> {
+  http::response<http::string_body> response;
+  etcd_client::reply done;
+
+  using call_base::call_base;
+
+  void fail(const char* what, beast::error_code ec, bool unreachable = true) {
+    if (unreachable && on_unreachable) on_unreachable();
+    done(failure(what, ec), {});
   }
 
   void write() {
     auto self = shared_from_this();
-    http::async_write(stream, request, [self](beast::error_code ec, std::size_t) {
+    http::async_write(connection, request, [self](beast::error_code ec, std::size_t) {
       if (ec) return self->fail("write to", ec);
-      http::async_read(self->stream, self->buffer, self->response,
+      http::async_read(self->connection, self->buffer, self->response,
                        [self](beast::error_code ec, std::size_t) {
                          if (ec) return self->fail("read from", ec);
                          beast::error_code ignored;
-                         self->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+                         self->connection.socket().shutdown(tcp::socket::shutdown_both, ignored);
                          self->done(std::nullopt, std::move(self->response.body()));
                        });
     });
@@ -80,22 +92,15 @@ struct unary_call : std::enable_shared_from_this<unary_call> {
 
 // A watch: the request, then a chunked response of newline-separated JSON
 // messages for as long as the watch lives.
-struct watch_call : etcd_client::stream, std::enable_shared_from_this<watch_call> {
-  tcp::resolver resolver;
-  beast::tcp_stream stream;
-  etcd_client::target to;
-  std::chrono::milliseconds timeout;
-  http::request<http::string_body> request;
+struct watch_call : call_base, etcd_client::stream, std::enable_shared_from_this<watch_call> {
   http::response_parser<http::string_body> parser;
-  beast::flat_buffer buffer;
   std::string pending;  // a message not yet ended by its newline
   std::function<void(std::string_view)> on_message;
   std::function<void(std::string)> on_end;
-  std::function<void()> on_unreachable;
   bool ended = false;
 
   watch_call(boost::asio::io_context& io, etcd_client::target t, std::chrono::milliseconds d)
-      : resolver(io), stream(io), to(std::move(t)), timeout(d) {
+      : call_base(io, std::move(t), d) {
     parser.body_limit(boost::none);
     parser.on_chunk_body(on_chunk);
   }
@@ -108,7 +113,7 @@ struct watch_call : etcd_client::stream, std::enable_shared_from_this<watch_call
       };
 
   void cancel() override {
-    boost::asio::post(stream.get_executor(),
+    boost::asio::post(connection.get_executor(),
                       [self = shared_from_this()] { self->end("cancelled"); });
   }
 
@@ -116,8 +121,8 @@ struct watch_call : etcd_client::stream, std::enable_shared_from_this<watch_call
     if (ended) return;
     ended = true;
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.socket().close(ignored);
+    connection.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    connection.socket().close(ignored);
     on_end(std::move(why));
     on_message = nullptr;
     on_end = nullptr;
@@ -125,7 +130,7 @@ struct watch_call : etcd_client::stream, std::enable_shared_from_this<watch_call
 
   void fail(const char* what, beast::error_code ec, bool unreachable) {
     if (unreachable && on_unreachable) on_unreachable();
-    end(std::string{what} + " " + to.host + ":" + to.port + ": " + ec.message());
+    end(failure(what, ec));
   }
 
   void take(std::string_view data) {
@@ -139,31 +144,18 @@ struct watch_call : etcd_client::stream, std::enable_shared_from_this<watch_call
     pending.erase(0, from);
   }
 
-  void start() {
-    auto self = shared_from_this();
-    resolver.async_resolve(
-        to.host, to.port, [self](beast::error_code ec, tcp::resolver::results_type r) {
-          if (ec) return self->fail("resolve", ec, true);
-          self->stream.expires_after(self->timeout);
-          self->stream.async_connect(r, [self](beast::error_code ec, const tcp::endpoint&) {
-            if (ec) return self->fail("connect", ec, true);
-            self->write();
-          });
-        });
-  }
-
   void write() {
     auto self = shared_from_this();
-    http::async_write(stream, request, [self](beast::error_code ec, std::size_t) {
+    http::async_write(connection, request, [self](beast::error_code ec, std::size_t) {
       if (ec) return self->fail("write to", ec, true);
-      http::async_read_header(self->stream, self->buffer, self->parser,
+      http::async_read_header(self->connection, self->buffer, self->parser,
                               [self](beast::error_code ec, std::size_t) {
                                 if (ec) return self->fail("read from", ec, true);
                                 if (self->parser.get().result() != http::status::ok)
                                   return self->end("watch refused: HTTP " +
                                                    std::to_string(self->parser.get().result_int()));
                                 // A watch is quiet while nothing changes.
-                                self->stream.expires_never();
+                                self->connection.expires_never();
                                 self->read();
                               });
     });
@@ -172,7 +164,7 @@ struct watch_call : etcd_client::stream, std::enable_shared_from_this<watch_call
   void read() {
     if (ended) return;
     auto self = shared_from_this();
-    http::async_read_some(stream, buffer, parser, [self](beast::error_code ec, std::size_t) {
+    http::async_read_some(connection, buffer, parser, [self](beast::error_code ec, std::size_t) {
       if (self->ended) return;
       if (ec) return self->fail("watch on", ec, false);
       if (self->parser.is_done()) {
@@ -211,7 +203,7 @@ void etcd_client::post(std::string path, std::string body, reply done) {
   c->request = make_request(c->to, path, std::move(body));
   c->done = std::move(done);
   c->on_unreachable = [this, index = next_] { failed_on(index); };
-  boost::asio::post(io_, [c] { c->start(); });
+  boost::asio::post(io_, [c] { dial(c); });
 }
 
 std::shared_ptr<etcd_client::stream> etcd_client::watch(
@@ -222,7 +214,7 @@ std::shared_ptr<etcd_client::stream> etcd_client::watch(
   w->on_message = std::move(on_message);
   w->on_end = std::move(on_end);
   w->on_unreachable = [this, index = next_] { failed_on(index); };
-  boost::asio::post(io_, [w] { w->start(); });
+  boost::asio::post(io_, [w] { dial(w); });
   return w;
 }
 
