@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian bookworm packages Convoy builds and runs with; with
 # --tests also what the test suite drives (real MQTT clients, Chromium, the
-# npm packages of tests/integration/js). --with-fuzz adds clang for the
-# fuzz targets. Idempotent: skips apt and npm when everything is there.
+# npm packages of tests/integration/js). --cluster adds etcd for
+# examples/cluster, --with-fuzz clang for the fuzz targets. Idempotent:
+# skips apt and npm when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ for arg in "$@"; do
                  python3-cryptography python3-prometheus-client nodejs chromium curl
                  etcd-server)
       ;;
+    --cluster) packages+=(etcd-server curl) ;;  # examples/cluster
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
