@@ -9,6 +9,7 @@
 
 #include "actors/core/inspection.hpp"
 #include "actors/core/metrics.hpp"
+#include "actors/core/request_bounds.hpp"
 #include "actors/session/session.hpp"
 
 namespace convoy {
@@ -132,7 +133,7 @@ void take_region(connect_request& req, std::string region) {
 void admit_with_region(session_registry_actor* self, connect_request req) {
   const principal_ptr& who = req.params.principal;
   registry_check check{who->identity, who->fingerprint};
-  self->request(self->state.ctx->registry_shards.for_key(who->identity), std::chrono::seconds(5),
+  self->request(self->state.ctx->registry_shards.for_key(who->identity), peer_answer_timeout,
                 std::move(check))
       .then(
           [self, req](registry_verdict& verdict) mutable {
@@ -159,7 +160,7 @@ void admit(session_registry_actor* self, connect_request req) {
     return hand_over(self, std::move(req));
   if (!ctx.registry_required) return admit_with_region(self, std::move(req));
   registry_check check{who->identity, who->fingerprint};
-  self->request(ctx.registry_shards.for_key(who->identity), caf::infinite, std::move(check))
+  self->request(ctx.registry_shards.for_key(who->identity), peer_answer_timeout, std::move(check))
       .then(
           [self, req](registry_verdict& verdict) mutable {
             if (!verdict.allowed) {

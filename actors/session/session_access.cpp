@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 
 #include "actors/core/metrics.hpp"
+#include "actors/core/request_bounds.hpp"
 #include "actors/session/connect_policy.hpp"
 #include "actors/vehicle/registry_control.hpp"
 
@@ -73,7 +74,7 @@ void on_vehicle_changed(session_actor* self, const vehicle_changed& changed) {
   const auto& who = *st.params.principal;
   registry_check check{changed.vin, who.fingerprint};
   auto generation = st.connection_generation;
-  self->request(st.ctx->registry_shards.for_key(changed.vin), caf::infinite, std::move(check))
+  self->request(st.ctx->registry_shards.for_key(changed.vin), peer_answer_timeout, std::move(check))
       .then(
           [self, generation](registry_verdict& verdict) {
             auto& st = self->state;

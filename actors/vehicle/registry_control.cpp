@@ -10,6 +10,7 @@
 #include "actors/core/messages.hpp"
 #include "actors/core/metrics.hpp"
 #include "actors/core/refusal_log.hpp"
+#include "actors/core/request_bounds.hpp"
 #include "actors/vehicle/vehicle_json.hpp"
 
 namespace convoy {
@@ -165,7 +166,7 @@ void run_next(caf::event_based_actor* self, const context_ptr& ctx, std::shared_
   auto cmd = std::get<registry_command>(std::move(parsed));
   spdlog::info("registry: {} {} by '{}'", name, cmd.vin, j->request.client_id);
   const caf::actor& shard = ctx->registry_shards.for_key(cmd.vin);
-  self->request(shard, caf::infinite, std::move(cmd))
+  self->request(shard, peer_answer_timeout, std::move(cmd))
       .then(
           [self, ctx, j, name](registry_result& r) {
             json answer{{"command", name}, {"ok", r.ok}};
