@@ -60,6 +60,11 @@ std::string toml_document(const node_config& config, bool with_comments) {
       out += "# " + k.type_description() + "; default " + format_toml_value(k.get(defaults)) +
              "; environment " + k.env_name() + "\n";
     }
+    const bool local_only =
+        with_comments && std::find(std::begin(local_only_keys), std::end(local_only_keys),
+                                   k.key) != std::end(local_only_keys);
+    if (local_only)
+      out += "# Left unset, so that local-only mode can apply; an address set here is kept.\n# ";
     out += std::string(k.name()) + " = " + format_toml_value(k.get(config)) + "\n";
   }
   return out;

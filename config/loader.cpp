@@ -386,7 +386,7 @@ struct loader {
   // take loopback connections only, unless their address was set.
   void apply_local_only() {
     if (!config.auth.allow_anonymous || !config.auth.acl_file.empty()) return;
-    for (std::string_view key : {"mqtt.bind", "tls.bind", "websocket.bind"}) {
+    for (std::string_view key : local_only_keys) {
       const key_info* k = find_key(key);
       if (origin_of(k) == "default") k->set(config, std::string{"127.0.0.1"});
     }

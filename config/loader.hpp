@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -42,6 +43,12 @@ std::string to_toml(const node_config& config);
 
 // config/convoy.example.toml: every key at its default, each with its
 // description as a comment. A unit test keeps the checked-in file equal to it.
+// The keys local-only mode decides (local_only_keys) stand commented out:
+// a copy of the file must not set them and so switch the mode off.
 std::string example_toml();
+
+// The listener addresses that local-only mode (anonymous logins and no
+// auth.acl_file) sets to 127.0.0.1 unless they were set.
+inline constexpr std::string_view local_only_keys[] = {"mqtt.bind", "tls.bind", "websocket.bind"};
 
 }  // namespace convoy::config
