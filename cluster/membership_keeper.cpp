@@ -21,6 +21,7 @@ std::chrono::milliseconds call_timeout(std::chrono::seconds ttl) {
 
 constexpr auto pause = std::chrono::seconds(1);
 constexpr auto check_interval = std::chrono::milliseconds(100);
+constexpr std::uint64_t reread_every = 300;  // checks: 30 s
 
 }  // namespace
 
@@ -214,9 +215,7 @@ void membership_keeper::renew() {
                             settings_.cluster, settings_.self.node);
                publish();
                // The watch may have died with the link to etcd.
-               ++watch_generation_;
-               if (watch_) watch_->cancel();
-               read_members();
+               restart_watch();
              });
 }
 
@@ -235,6 +234,10 @@ void membership_keeper::schedule_check() {
     }
     // Claims that failed are tried again.
     if (++checks_ % 10 == 0) reconcile_slices();
+    // A watch whose connection died without a word (a partition that drops
+    // packets) would leave the table stale for good: read it anew now and
+    // then.
+    if (checks_ % reread_every == 0) restart_watch();
     schedule_check();
   });
 }
@@ -311,6 +314,12 @@ void membership_keeper::on_watch_message(std::string_view line) {
                  settings_.self.node);
     join();
   }
+}
+
+void membership_keeper::restart_watch() {
+  ++watch_generation_;  // the old watch's end is not a failure
+  if (watch_) watch_->cancel();
+  read_members();
 }
 
 std::vector<std::string> membership_keeper::member_names() const {

@@ -70,6 +70,8 @@ class membership_keeper {
   void read_members();
   void watch_members();
   void on_watch_message(std::string_view line);
+  // A fresh read of the table and a new watch after it.
+  void restart_watch();
   // Claims the slices this node should own and nobody holds, releases those
   // it holds and should not; one etcd call per slice in flight at most.
   void reconcile_slices();
