@@ -37,22 +37,25 @@ std::string bytes_field(const json& j, const char* name) {
   return std::move(*decoded);
 }
 
-const json& object_field(const json& j, const char* name) {
-  static const json empty = json::object();
+// A nested object or array; an empty one when the gateway left it out.
+const json& nested_field(const json& j, const char* name, json::value_t type) {
+  static const json empty_object = json::object();
+  static const json empty_array = json::array();
   auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return empty;
-  if (!it->is_object())
-    throw reply_error(std::string{"field '"} + name + "' is not an object: " + it->dump());
+  if (it == j.end() || it->is_null())
+    return type == json::value_t::array ? empty_array : empty_object;
+  if (it->type() != type)
+    throw reply_error(std::string{"field '"} + name + "' is not an " +
+                      (type == json::value_t::array ? "array" : "object") + ": " + it->dump());
   return *it;
 }
 
+const json& object_field(const json& j, const char* name) {
+  return nested_field(j, name, json::value_t::object);
+}
+
 const json& array_field(const json& j, const char* name) {
-  static const json empty = json::array();
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return empty;
-  if (!it->is_array())
-    throw reply_error(std::string{"field '"} + name + "' is not an array: " + it->dump());
-  return *it;
+  return nested_field(j, name, json::value_t::array);
 }
 
 key_value parse_kv(const json& j) {

@@ -245,30 +245,25 @@ void membership_keeper::schedule_check() {
 void membership_keeper::read_members() {
   if (stopping_) return;
   const auto generation = watch_generation_;
-  etcd_.post(
-      "/v3/kv/range", etcd::range_prefix_request(prefix_),
-      [this, generation](std::optional<std::string> failure, std::string body) {
-        if (stopping_ || generation != watch_generation_) return;
-        try {
-          if (failure) throw etcd::reply_error(*failure);
-          auto r = etcd::parse_range(body);
-          const auto before = state_.phase();
-          state_.snapshot(r.kvs, r.revision);
-          claims_.snapshot(r.kvs);
-          etcd_ok();
-          publish();
-          if (before != membership_phase::joining && state_.phase() == membership_phase::joining) {
-            spdlog::warn("cluster {}: the member key of {} is gone: joining again",
-                         settings_.cluster, settings_.self.node);
-            join();
-          }
-          reconcile_slices();
-          watch_members();
-        } catch (const std::exception& e) {
-          etcd_failed("member list", e.what());
-          retry_later(&membership_keeper::read_members, pause);
-        }
-      });
+  etcd_.post("/v3/kv/range", etcd::range_prefix_request(prefix_),
+             [this, generation](std::optional<std::string> failure, std::string body) {
+               if (stopping_ || generation != watch_generation_) return;
+               try {
+                 if (failure) throw etcd::reply_error(*failure);
+                 auto r = etcd::parse_range(body);
+                 const auto before = state_.phase();
+                 state_.snapshot(r.kvs, r.revision);
+                 claims_.snapshot(r.kvs);
+                 etcd_ok();
+                 publish();
+                 join_again_if_ended(before, "is gone");
+                 reconcile_slices();
+                 watch_members();
+               } catch (const std::exception& e) {
+                 etcd_failed("member list", e.what());
+                 retry_later(&membership_keeper::read_members, pause);
+               }
+             });
 }
 
 void membership_keeper::watch_members() {
@@ -309,11 +304,14 @@ void membership_keeper::on_watch_message(std::string_view line) {
   if (!changed) return;
   publish();
   reconcile_slices();
-  if (before != membership_phase::joining && state_.phase() == membership_phase::joining) {
-    spdlog::warn("cluster {}: the member key of {} was deleted: joining again", settings_.cluster,
-                 settings_.self.node);
-    join();
-  }
+  join_again_if_ended(before, "was deleted");
+}
+
+void membership_keeper::join_again_if_ended(membership_phase before, const char* what) {
+  if (before == membership_phase::joining || state_.phase() != membership_phase::joining) return;
+  spdlog::warn("cluster {}: the member key of {} {}: joining again", settings_.cluster,
+               settings_.self.node, what);
+  join();
 }
 
 void membership_keeper::restart_watch() {

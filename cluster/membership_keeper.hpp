@@ -70,6 +70,9 @@ class membership_keeper {
   void read_members();
   void watch_members();
   void on_watch_message(std::string_view line);
+  // After a read or watch event: if it ended this incarnation (the member
+  // key is gone), says so and joins again.
+  void join_again_if_ended(membership_phase before, const char* what);
   // A fresh read of the table and a new watch after it.
   void restart_watch();
   // Claims the slices this node should own and nobody holds, releases those

@@ -60,10 +60,7 @@ std::string toml_document(const node_config& config, bool with_comments) {
       out += "# " + k.type_description() + "; default " + format_toml_value(k.get(defaults)) +
              "; environment " + k.env_name() + "\n";
     }
-    const bool local_only =
-        with_comments && std::find(std::begin(local_only_keys), std::end(local_only_keys),
-                                   k.key) != std::end(local_only_keys);
-    if (local_only)
+    if (with_comments && is_local_only_key(k.key))
       out += "# Left unset, so that local-only mode can apply; an address set here is kept.\n# ";
     out += std::string(k.name()) + " = " + format_toml_value(k.get(config)) + "\n";
   }

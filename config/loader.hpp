@@ -50,5 +50,10 @@ std::string example_toml();
 // The listener addresses that local-only mode (anonymous logins and no
 // auth.acl_file) sets to 127.0.0.1 unless they were set.
 inline constexpr std::string_view local_only_keys[] = {"mqtt.bind", "tls.bind", "websocket.bind"};
+constexpr bool is_local_only_key(std::string_view key) {
+  for (std::string_view k : local_only_keys)
+    if (k == key) return true;
+  return false;
+}
 
 }  // namespace convoy::config

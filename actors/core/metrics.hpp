@@ -107,7 +107,7 @@ enum class counter : std::uint8_t {
   cluster_peer_links_lost,  // links to members that went down (peer died or timed out)
   cluster_authority_lost,   // times this node stepped down: its lease was not renewed in time
   cluster_etcd_failures,    // etcd calls that failed: unreachable, timed out, or an error reply
-  count_  // number of counters, not a counter
+  count_                    // number of counters, not a counter
 };
 
 std::string_view name_of(counter c);

@@ -1,7 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <algorithm>
-
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
@@ -636,8 +634,7 @@ TEST_CASE("config example file documents every key and loads to the defaults") {
     std::size_t section = text.find("\n[" + std::string(k.section()) + "]\n");
     REQUIRE(section != std::string::npos);
     std::size_t next = text.find("\n[", section + 1);
-    const bool local_only = std::find(std::begin(local_only_keys), std::end(local_only_keys),
-                                      k.key) != std::end(local_only_keys);
+    const bool local_only = is_local_only_key(k.key);
     std::string line = (local_only ? "\n# " : "\n") + std::string(k.name()) + " = " +
                        format_toml_value(k.get(node_config{})) + "\n";
     std::size_t at = text.find(line, section);
