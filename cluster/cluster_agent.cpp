@@ -8,6 +8,8 @@
 
 #include "actors/core/messages.hpp"
 #include "actors/core/metrics.hpp"
+#include "actors/core/request_bounds.hpp"
+#include "actors/routing/peer_routes.hpp"
 #include "cluster/cluster_view.hpp"
 
 namespace convoy::cluster {
@@ -42,6 +44,7 @@ struct agent_state {
   cluster_view view;
   std::map<std::string, link> links;  // by node name, every member but this node
   std::chrono::milliseconds dial_timeout{2000};
+  routing_setup routing;
   static inline const char* name = "cluster_agent";
 };
 
@@ -51,6 +54,46 @@ void enter(link& l, link_phase p, std::string error = {}) {
   l.phase = p;
   l.since = now_ms();
   l.error = std::move(error);
+}
+
+// Introduces the member's topic shards to this node's, slice by slice.
+void introduce_shards(agent* self, const std::string& node, std::int64_t incarnation) {
+  auto it = self->state.links.find(node);
+  if (it == self->state.links.end() || !it->second.remote) return;
+  self->request(it->second.remote, peer_answer_timeout, topic_shards_request{})
+      .then(
+          [self, node, incarnation](topic_shard_list& list) {
+            auto it = self->state.links.find(node);
+            if (it == self->state.links.end() || it->second.member.incarnation != incarnation)
+              return;
+            const auto& r = self->state.routing;
+            if (list.shards.size() != r.topic_shards.size() || list.key_levels != r.key_levels) {
+              it->second.error = "no routing: broker.topic_shards " +
+                                 std::to_string(r.topic_shards.size()) + " and shard_key_levels " +
+                                 std::to_string(r.key_levels) + " here, " +
+                                 std::to_string(list.shards.size()) + " and " +
+                                 std::to_string(list.key_levels) + " there";
+              spdlog::error("cluster {}: {} ({}): every member needs the same topic placement",
+                            self->state.view.cluster, node, it->second.error);
+              return;
+            }
+            for (std::size_t i = 0; i < list.shards.size(); ++i)
+              self->send(r.topic_shards[i], peer_shard{node, std::move(list.shards[i]),
+                                                       r.window_messages, r.window_bytes});
+            spdlog::info("cluster {}: routing with {} through {} topic shards",
+                         self->state.view.cluster, node, list.shards.size());
+          },
+          [self, node, incarnation](caf::error& e) {
+            // The link went down meanwhile (its down message redials) or the
+            // member is too busy to answer: ask again while the link is up.
+            auto it = self->state.links.find(node);
+            if (it == self->state.links.end() || it->second.member.incarnation != incarnation ||
+                it->second.phase != link_phase::up)
+              return;
+            spdlog::warn("cluster {}: {} did not name its topic shards: {}",
+                         self->state.view.cluster, node, self->system().render(e));
+            introduce_shards(self, node, incarnation);
+          });
 }
 
 void dial(agent* self, const std::string& node) {
@@ -77,6 +120,7 @@ void dial(agent* self, const std::string& node) {
             spdlog::info("cluster {}: link to {} (incarnation {}) at {}:{} is up",
                          self->state.view.cluster, node, incarnation, l.member.host,
                          l.member.cluster_port);
+            introduce_shards(self, node, incarnation);
           },
           [self, node, incarnation](caf::error& e) {
             auto it = self->state.links.find(node);
@@ -125,8 +169,10 @@ void take_view(agent* self, cluster_view v) {
   }
 }
 
-caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout) {
+caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout,
+                            routing_setup routing) {
   self->state.dial_timeout = dial_timeout;
+  self->state.routing = std::move(routing);
   self->set_down_handler([self](caf::down_msg& d) {
     for (auto& [node, l] : self->state.links) {
       if (!l.remote || l.remote.address() != d.source) continue;
@@ -141,6 +187,9 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout)
   });
   return {
       [self](cluster_view& v) { take_view(self, std::move(v)); },
+      [self](const topic_shards_request&) {
+        return topic_shard_list{self->state.routing.key_levels, self->state.routing.topic_shards};
+      },
       [self](redial& r) {
         auto it = self->state.links.find(r.node);
         if (it == self->state.links.end() || it->second.member.incarnation != r.incarnation ||
@@ -167,8 +216,9 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout)
 
 }  // namespace
 
-caf::actor spawn_cluster_agent(caf::actor_system& system, std::chrono::milliseconds dial_timeout) {
-  return system.spawn(cluster_agent, dial_timeout);
+caf::actor spawn_cluster_agent(caf::actor_system& system, std::chrono::milliseconds dial_timeout,
+                               routing_setup routing) {
+  return system.spawn(cluster_agent, dial_timeout, std::move(routing));
 }
 
 }  // namespace convoy::cluster

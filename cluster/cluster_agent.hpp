@@ -1,11 +1,23 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
 namespace convoy::cluster {
+
+// What the agent introduces to each member it links with: this node's topic
+// shards, and the bounds of what each may send to the same slice's shard
+// there (cluster.peer_window_*).
+struct routing_setup {
+  std::vector<caf::actor> topic_shards;
+  std::uint32_t key_levels = 1;  // broker.shard_key_levels
+  std::uint32_t window_messages = 1000;
+  std::uint64_t window_bytes = 4 * 1'048'576;
+};
 
 // The cluster agent: one per node, published on the node's cluster port, so
 // that the agent of every other member is what a node dials. It takes the
@@ -17,6 +29,13 @@ namespace convoy::cluster {
 // Each link is a small state machine: connecting -> up -> down ->
 // (after a pause) connecting, for as long as the member is in the view; a
 // member that joins again with a new incarnation gets a fresh link.
-caf::actor spawn_cluster_agent(caf::actor_system& system, std::chrono::milliseconds dial_timeout);
+//
+// Once a link is up, the agent asks the member's agent for its topic shards
+// and introduces each to this node's shard of the same slice (peer_shard),
+// which then exchanges routes with it (actors/routing/peer_routes.hpp). Two
+// nodes whose topic placement differs (broker.topic_shards or
+// broker.shard_key_levels) do not route to each other; their link shows why.
+caf::actor spawn_cluster_agent(caf::actor_system& system, std::chrono::milliseconds dial_timeout,
+                               routing_setup routing);
 
 }  // namespace convoy::cluster

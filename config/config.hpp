@@ -193,6 +193,10 @@ struct node_config {
     std::uint32_t lease_ttl_seconds = 5;
     std::uint32_t heartbeat_interval_ms = 1000;  // BASP heartbeats between nodes
     std::uint32_t connection_timeout_ms = 5000;  // a silent link is closed after this
+    // What one topic shard may have on its way to the same slice's shard on
+    // one member before it drops (QoS 0) or refuses (QoS 1/2).
+    std::uint32_t peer_window_messages = 1000;
+    std::uint32_t peer_window_bytes = 4 * 1'048'576;
     bool operator==(const cluster_section&) const = default;
   } cluster;
 

@@ -547,6 +547,17 @@ constexpr auto keys = std::to_array<key_info>({
         "A link between two nodes that carried nothing for this long is closed and the peer "
         "counts as unreachable until the link is back.",
         200, 600'000),
+    integer_key<&nc::cluster, &nc::cluster_section::peer_window_messages>(
+        "cluster.peer_window_messages",
+        "Messages one topic shard may have on their way to one other member, unacknowledged; "
+        "beyond it, QoS 0 messages for that member are dropped and QoS 1/2 refused (counted as "
+        "dropped_peer_window and refused_peer_window).",
+        1, 1'000'000),
+    integer_key<&nc::cluster, &nc::cluster_section::peer_window_bytes>(
+        "cluster.peer_window_bytes",
+        "Bytes (topics and payloads) one topic shard may have on their way to one other member, "
+        "unacknowledged; a message larger than this still goes when nothing else is on its way.",
+        1024, 1'073'741'824),
 });
 
 constexpr std::array<std::string_view, 16> sections = {

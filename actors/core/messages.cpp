@@ -1,5 +1,7 @@
 #include "actors/core/messages.hpp"
 
+#include "actors/routing/peer_routes.hpp"
+
 #include "actors/core/inspection.hpp"
 #include "actors/rules/archive_writer.hpp"
 #include "actors/rules/rule_worker.hpp"
@@ -141,6 +143,15 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<subscribe_request>("convoy.subscribe_request");
   cfg.add_message_type<retained_batch>("convoy.retained_batch");
   cfg.add_message_type<delivery_batch>("convoy.delivery_batch");
+  cfg.add_message_type<peer_routes_update>("convoy.peer_routes_update");
+  cfg.add_message_type<peer_filter_added>("convoy.peer_filter_added");
+  cfg.add_message_type<peer_route>("convoy.peer_route");
+  cfg.add_message_type<std::vector<peer_route>>("convoy.peer_routes");
+  cfg.add_message_type<peer_route_batch>("convoy.peer_route_batch");
+  cfg.add_message_type<peer_route_ack>("convoy.peer_route_ack");
+  cfg.add_message_type<peer_shard>("convoy.peer_shard");
+  cfg.add_message_type<topic_shards_request>("convoy.topic_shards_request");
+  cfg.add_message_type<topic_shard_list>("convoy.topic_shard_list");
   cfg.add_message_type<restore_retained>("convoy.restore_retained");
   cfg.add_message_type<restore_session>("convoy.restore_session");
   cfg.add_message_type<session_stored>("convoy.session_stored");

@@ -188,6 +188,16 @@ std::string_view name_of(counter c) {
       return "cluster_authority_lost";
     case counter::cluster_etcd_failures:
       return "cluster_etcd_failures";
+    case counter::dropped_peer_window:
+      return "dropped_peer_window";
+    case counter::refused_peer_window:
+      return "refused_peer_window";
+    case counter::cluster_peer_route_failures:
+      return "cluster_peer_route_failures";
+    case counter::cluster_routes_sent:
+      return "cluster_routes_sent";
+    case counter::cluster_routes_received:
+      return "cluster_routes_received";
     case counter::count_:
       break;
   }

@@ -102,12 +102,17 @@ enum class counter : std::uint8_t {
   sessions_taken_over,
   sessions_expired,
   wills_published,
-  cluster_members_joined,   // members this node saw join (or join again)
-  cluster_members_left,     // members this node saw leave: lease expired, revoked, or rejoined
-  cluster_peer_links_lost,  // links to members that went down (peer died or timed out)
-  cluster_authority_lost,   // times this node stepped down: its lease was not renewed in time
-  cluster_etcd_failures,    // etcd calls that failed: unreachable, timed out, or an error reply
-  count_                    // number of counters, not a counter
+  cluster_members_joined,       // members this node saw join (or join again)
+  cluster_members_left,         // members this node saw leave: lease expired, revoked, or rejoined
+  cluster_peer_links_lost,      // links to members that went down (peer died or timed out)
+  cluster_authority_lost,       // times this node stepped down: its lease was not renewed in time
+  cluster_etcd_failures,        // etcd calls that failed: unreachable, timed out, or an error reply
+  dropped_peer_window,          // QoS 0 messages for a member whose link window was full
+  refused_peer_window,          // QoS 1/2 messages for a member whose link window was full
+  cluster_peer_route_failures,  // routes to a member or route announcements it did not answer
+  cluster_routes_sent,          // messages sent to members, one per member whatever it fans out to
+  cluster_routes_received,      // messages from members, fanned out to this node's sessions
+  count_                        // number of counters, not a counter
 };
 
 std::string_view name_of(counter c);

@@ -2,6 +2,7 @@
 #include "actors/placement/stable_hash.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "protocol/topic.hpp"
 
@@ -69,13 +70,48 @@ subscription_index::node* subscription_index::find_or_create(std::string_view fi
   }
 }
 
+const subscription_index::node* subscription_index::find(std::string_view filter) const {
+  const node* n = root_.get();
+  while (true) {
+    auto [level, rest, has_rest] = split_first(filter);
+    auto it = n->children.find(level);
+    if (it == n->children.end()) return nullptr;
+    n = it->second.get();
+    if (!has_rest) return n;
+    filter = rest;
+  }
+}
+
+bool subscription_index::holds(std::string_view filter) const {
+  auto [plain, group] = split_share(filter);
+  const node* n = find(plain);
+  if (!n) return false;
+  if (group.empty()) return !n->subscribers.empty();
+  auto g = n->groups.find(group);
+  return g != n->groups.end() && !g->second.members.empty();
+}
+
+std::vector<std::string> subscription_index::filters() const {
+  std::unordered_set<std::string_view> seen;
+  std::vector<std::string> out;
+  for (const auto& [session, filters] : filters_of_)
+    for (const auto& f : filters)
+      if (seen.insert(f).second) out.push_back(f);
+  return out;
+}
+
 bool subscription_index::insert(std::string_view filter, subscriber_entry entry) {
   auto [plain, group] = split_share(filter);
   node* n = find_or_create(plain);
   caf::actor_addr session = entry.session.address();
-  bool added = group.empty()
-                   ? replace_or_add(n->subscribers, std::move(entry))
-                   : replace_or_add(n->groups[std::string{group}].members, std::move(entry));
+  bool added = false;
+  if (group.empty()) {
+    added = replace_or_add(n->subscribers, std::move(entry));
+  } else {
+    auto [g, fresh] = n->groups.try_emplace(std::string{group});
+    if (fresh) g->second.filter = filter;
+    added = replace_or_add(g->second.members, std::move(entry));
+  }
   if (added) {
     filters_of_[session].emplace_back(filter);
     ++count_;
@@ -113,9 +149,9 @@ bool subscription_index::erase(std::string_view filter, const caf::actor_addr& s
   return true;
 }
 
-std::size_t subscription_index::erase_all(const caf::actor_addr& session) {
+std::vector<std::string> subscription_index::erase_all(const caf::actor_addr& session) {
   auto it = filters_of_.find(session);
-  if (it == filters_of_.end()) return 0;
+  if (it == filters_of_.end()) return {};
   std::vector<std::string> filters = std::move(it->second);
   filters_of_.erase(it);
   std::size_t removed = 0;
@@ -124,7 +160,7 @@ std::size_t subscription_index::erase_all(const caf::actor_addr& session) {
     if (erase_in(*root_, plain, group, session)) ++removed;
   }
   count_ -= removed;
-  return removed;
+  return filters;
 }
 
 bool is_keyed_group(std::string_view group) {
@@ -140,7 +176,7 @@ std::string_view second_level(std::string_view topic) {
 
 void subscription_index::match(std::string_view topic,
                                const std::function<void(const subscriber_entry&)>& on_match,
-                               const std::function<void(const subscriber_entry&)>& on_shared) {
+                               const shared_match& on_shared) {
   const bool dollar = !topic.empty() && topic.front() == '$';
   std::optional<std::uint64_t> key_hash;  // of the second level, for keyed groups
   auto visit = [&](node& n) {
@@ -151,11 +187,12 @@ void subscription_index::match(std::string_view topic,
       if (is_keyed_group(name)) {
         if (!key_hash) key_hash = placement::stable_hash(second_level(topic));
         on_shared(group.members[placement::slice_of(
-            *key_hash, static_cast<std::uint32_t>(group.members.size()))]);
+                      *key_hash, static_cast<std::uint32_t>(group.members.size()))],
+                  group.filter);
         continue;
       }
       group.next %= group.members.size();
-      on_shared(group.members[group.next++]);
+      on_shared(group.members[group.next++], group.filter);
     }
   };
   // Iterative walk with an explicit stack of (node, remaining topic, done).

@@ -51,23 +51,34 @@ class subscription_index {
   // True if the session had a subscription to filter.
   bool erase(std::string_view filter, const caf::actor_addr& session);
 
-  // Removes every subscription of the session; returns how many. Takes an
-  // address so that a session already gone (a down message) can be removed.
-  std::size_t erase_all(const caf::actor_addr& session);
+  // Removes every subscription of the session and returns their filters.
+  // Takes an address so that a session already gone (a down message) can be
+  // removed.
+  std::vector<std::string> erase_all(const caf::actor_addr& session);
+
+  // True while some session holds a subscription to exactly this filter (for
+  // a $share filter: while its group has a member).
+  bool holds(std::string_view filter) const;
+
+  // Every filter some session holds, once each.
+  std::vector<std::string> filters() const;
 
   bool has_subscriber(const caf::actor_addr& session) const {
     return filters_of_.count(session) > 0;
   }
 
   // Calls on_match for every non-shared subscription matching topic, and
-  // on_shared once per shared group with one member picked round-robin.
+  // on_shared once per shared group with one member picked round-robin and
+  // the group's filter ($share/{group}/... as subscribed).
+  using shared_match = std::function<void(const subscriber_entry&, std::string_view)>;
   void match(std::string_view topic, const std::function<void(const subscriber_entry&)>& on_match,
-             const std::function<void(const subscriber_entry&)>& on_shared);
+             const shared_match& on_shared);
 
   std::size_t size() const { return count_; }
 
  private:
   struct shared_group {
+    std::string filter;  // $share/{group}/{filter}, the group's identity across nodes
     std::vector<subscriber_entry> members;
     std::size_t next = 0;
   };
@@ -84,6 +95,7 @@ class subscription_index {
   };
 
   node* find_or_create(std::string_view filter);
+  const node* find(std::string_view filter) const;
   bool erase_in(node& n, std::string_view filter, std::string_view group,
                 const caf::actor_addr& session);
 

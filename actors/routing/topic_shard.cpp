@@ -6,6 +6,7 @@
 
 #include "actors/core/inspection.hpp"
 #include "actors/core/metrics.hpp"
+#include "actors/core/request_bounds.hpp"
 #include "actors/placement/stable_hash.hpp"
 #include "actors/rules/telemetry_rules.hpp"
 #include "actors/vehicle/consent.hpp"
@@ -48,6 +49,18 @@ void flush_outbox(shard_actor* self) {
     if (!out.deliveries.empty()) send_gathered(self, out);
   st.outbox.clear();
   st.outbox_slot.clear();
+  for (auto& [addr, peer] : st.peers) {
+    if (peer.outbox.empty()) continue;
+    self->send(peer.shard,
+               peer_route_batch{caf::actor_cast<caf::actor>(self), std::move(peer.outbox)});
+    peer.outbox = {};
+  }
+}
+
+void schedule_flush(shard_actor* self) {
+  if (self->state.flush_scheduled) return;
+  self->state.flush_scheduled = true;
+  self->send(self, flush_atom::value);
 }
 
 // Deliveries wait until the shard has handled the messages already in its
@@ -65,9 +78,7 @@ void gather(shard_actor* self, caf::actor session, delivery d) {
   auto& out = st.outbox[slot->second];
   out.deliveries.push_back(std::move(d));
   if (out.deliveries.size() >= batch_limit) send_gathered(self, out);
-  if (st.flush_scheduled) return;
-  st.flush_scheduled = true;
-  self->send(self, flush_atom::value);
+  schedule_flush(self);
 }
 
 // The VIN of a topic a consent purpose covers (vehicles/{vin}/...), or
@@ -98,15 +109,218 @@ void deliver_or_gate(shard_actor* self, caf::actor session, delivery d) {
   gather(self, std::move(session), std::move(d));
 }
 
-void forget_subscriber(topic_shard_state& st, const caf::actor_addr& who) {
-  st.subscriptions.erase_all(who);
+// ---- peers: the same slice's shard on the other members ----
+
+void send_to_peers(shard_actor* self, const peer_routes_update& u) {
+  for (const auto& [addr, peer] : self->state.peers)
+    self->send(peer.shard, u);
+}
+
+// The filters of `candidates` this node no longer holds go from the peers'
+// tables.
+void withdraw(shard_actor* self, std::vector<std::string> candidates) {
+  auto& st = self->state;
+  if (st.peers.empty()) return;
+  std::erase_if(candidates, [&](const std::string& f) { return st.subscriptions.holds(f); });
+  if (candidates.empty()) return;
+  send_to_peers(self, peer_routes_update{
+                          caf::actor_cast<caf::actor>(self), false, {}, std::move(candidates)});
+}
+
+void forget_subscriber(shard_actor* self, const caf::actor_addr& who) {
+  auto& st = self->state;
+  auto filters = st.subscriptions.erase_all(who);
   st.flags.erase(who);
   st.gated.erase(who);
+  withdraw(self, std::move(filters));
+}
+
+topic_shard_state::peer& known_peer(shard_actor* self, const caf::actor& shard) {
+  auto& st = self->state;
+  auto [it, fresh] = st.peers.try_emplace(shard.address());
+  if (fresh) {
+    it->second.shard = shard;
+    self->monitor(shard);
+  }
+  return it->second;
+}
+
+// A peer shard that went away (its node died, left or lost its link): what
+// its node subscribed to goes, and so does what was on its way to it (the
+// routes waiting for its answer fail by their timeout).
+void forget_peer(shard_actor* self, const caf::actor_addr& who) {
+  auto& st = self->state;
+  st.peer_routes.erase_all(who);
+  st.peers.erase(who);
+}
+
+// Every filter this node holds, to a peer that has just met this shard; in
+// chunks, so that no message grows with the number of subscriptions.
+void send_snapshot(shard_actor* self, const caf::actor& peer) {
+  constexpr std::size_t chunk = 1000;
+  auto filters = self->state.subscriptions.filters();
+  auto me = caf::actor_cast<caf::actor>(self);
+  std::size_t at = 0;
+  do {
+    std::size_t end = std::min(filters.size(), at + chunk);
+    peer_routes_update u{me, at == 0, {}, {}};
+    u.added.assign(std::make_move_iterator(filters.begin() + static_cast<std::ptrdiff_t>(at)),
+                   std::make_move_iterator(filters.begin() + static_cast<std::ptrdiff_t>(end)));
+    self->send(peer, std::move(u));
+    at = end;
+  } while (at < filters.size());
+}
+
+void take_update(shard_actor* self, peer_routes_update&& u) {
+  auto& st = self->state;
+  if (!u.shard) return;
+  known_peer(self, u.shard);
+  auto addr = u.shard.address();
+  if (u.replace) st.peer_routes.erase_all(addr);
+  for (const auto& f : u.removed)
+    st.peer_routes.erase(f, addr);
+  for (auto& f : u.added) {
+    subscriber_entry e;
+    e.session = u.shard;
+    e.options.max_qos = mqtt::qos::exactly_once;  // the peer applies its own subscribers' QoS
+    e.options.retain_as_published = true;
+    st.peer_routes.insert(f, std::move(e));
+  }
+}
+
+void release_window(shard_actor* self, const caf::actor_addr& peer, std::uint32_t routes,
+                    std::uint64_t bytes) {
+  auto it = self->state.peers.find(peer);
+  if (it == self->state.peers.end()) return;
+  auto& p = it->second;
+  p.in_flight -= std::min(p.in_flight, routes);
+  p.in_flight_bytes -= std::min(p.in_flight_bytes, bytes);
+}
+
+// Tells every peer about a filter new on this node; the subscription is
+// answered once they all have it (or have failed to answer in time).
+void announce(shard_actor* self, const std::string& filter) {
+  auto& st = self->state;
+  auto& a = st.announcing[filter];
+  a.pending += static_cast<std::uint32_t>(st.peers.size());
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto done = [self, filter] {
+    auto it = self->state.announcing.find(filter);
+    if (it == self->state.announcing.end() || --it->second.pending > 0) return;
+    for (auto& [promise, batch] : it->second.waiters)
+      promise.deliver(std::move(batch));
+    self->state.announcing.erase(it);
+  };
+  for (const auto& [addr, peer] : st.peers)
+    self->request(peer.shard, peer_answer_timeout, peer_filter_added{me, filter})
+        .then([done](bool) { done(); },
+              [done](caf::error&) {
+                metrics::add(counter::cluster_peer_route_failures);
+                done();
+              });
+}
+
+using join_ptr = std::shared_ptr<topic_shard_state::route_join>;
+
+void settle(const join_ptr& j) {
+  if (--j->pending > 0) return;
+  if (j->failure)
+    j->promise.deliver(*j->failure);
+  else
+    j->promise.deliver(j->outcome);
+}
+
+// The peers a message published on this node goes to, once each: every peer
+// whose node subscribed to a matching filter, with the shared subscriptions
+// it gets. A shared subscription with a member on this node is delivered
+// here; one without goes to one of the peers with members, round-robin.
+struct peer_destination {
+  topic_shard_state::peer* peer;
+  std::vector<std::string> shared_filters;
+};
+
+std::vector<peer_destination> plan_peers(topic_shard_state& st, const message_ref& msg,
+                                         const std::vector<planned_delivery>& local) {
+  std::vector<peer_destination> out;
+  auto slot = [&](const caf::actor& shard) -> peer_destination* {
+    for (auto& d : out)
+      if (d.peer->shard == shard) return &d;
+    auto it = st.peers.find(shard.address());
+    if (it == st.peers.end()) return nullptr;
+    out.push_back({&it->second, {}});
+    return &out.back();
+  };
+  st.peer_routes.match(
+      msg->topic, [&](const subscriber_entry& e) { slot(e.session); },
+      [&](const subscriber_entry& e, std::string_view filter) {
+        for (const auto& p : local)
+          if (p.shared_filter == filter) return;
+        if (auto* d = slot(e.session)) d->shared_filters.emplace_back(filter);
+      });
+  return out;
+}
+
+// Sends a message published on this node to the peers that want it. QoS 0
+// travels in the peer's batch of this run; QoS 1/2 as a request whose answer
+// the route's own answer waits for. A peer whose window is full gets
+// nothing: a counted drop at QoS 0, a refusal at QoS 1/2.
+// Returns how many peers the message went to.
+std::size_t route_to_peers(shard_actor* self, const message_ref& msg,
+                           const std::vector<planned_delivery>& local, route_outcome& outcome,
+                           const std::function<join_ptr()>& join) {
+  auto& st = self->state;
+  const std::uint64_t bytes = route_bytes(*msg);
+  std::size_t sent = 0;
+  for (auto& [peer, shared] : plan_peers(st, msg, local)) {
+    // A message larger than the byte window still goes, alone.
+    if (peer->in_flight >= st.peer_window_messages ||
+        (peer->in_flight > 0 && peer->in_flight_bytes + bytes > st.peer_window_bytes)) {
+      if (msg->qos == mqtt::qos::at_most_once) {
+        metrics::add(counter::dropped_peer_window);
+      } else {
+        metrics::add(counter::refused_peer_window);
+        ++outcome.refused;
+      }
+      continue;
+    }
+    ++peer->in_flight;
+    peer->in_flight_bytes += bytes;
+    ++sent;
+    metrics::add(counter::cluster_routes_sent);
+    if (msg->qos == mqtt::qos::at_most_once) {
+      peer->outbox.push_back({msg, std::move(shared)});
+      if (peer->outbox.size() >= batch_limit) {
+        self->send(peer->shard,
+                   peer_route_batch{caf::actor_cast<caf::actor>(self), std::move(peer->outbox)});
+        peer->outbox = {};
+      }
+      schedule_flush(self);
+      continue;
+    }
+    auto j = join();
+    ++j->pending;
+    auto addr = peer->shard.address();
+    self->request(peer->shard, peer_answer_timeout, peer_route{msg, std::move(shared)})
+        .then(
+            [self, addr, bytes, j](const route_outcome& o) {
+              release_window(self, addr, 1, bytes);
+              j->outcome.receivers += o.receivers;
+              j->outcome.refused += o.refused;
+              settle(j);
+            },
+            [self, addr, bytes, j](caf::error&) {
+              release_window(self, addr, 1, bytes);
+              metrics::add(counter::cluster_peer_route_failures);
+              settle(j);
+            });
+  }
+  return sent;
 }
 
 }  // namespace
 
-std::vector<planned_delivery> plan_deliveries(subscription_index& index, const message_ref& msg) {
+std::vector<planned_delivery> plan_deliveries(subscription_index& index, const message_ref& msg,
+                                              const std::vector<std::string>* only_shared) {
   std::vector<const subscriber_entry*> direct;
   std::vector<planned_delivery> out;
   index.match(
@@ -115,13 +329,16 @@ std::vector<planned_delivery> plan_deliveries(subscription_index& index, const m
         if (e.options.no_local && e.client_id == msg->publisher) return;
         direct.push_back(&e);
       },
-      [&](const subscriber_entry& e) {
+      [&](const subscriber_entry& e, std::string_view shared_filter) {
+        if (only_shared && std::find(only_shared->begin(), only_shared->end(), shared_filter) ==
+                               only_shared->end())
+          return;
         delivery d{msg,
                    lower(msg->qos, e.options.max_qos),
                    msg->retain && e.options.retain_as_published,
                    {}};
         if (e.subscription_id != 0) d.subscription_ids.push_back(e.subscription_id);
-        out.push_back({e.session, std::move(d), &e.client_id});
+        out.push_back({e.session, std::move(d), &e.client_id, shared_filter});
       });
   // Group the matches of one session so it receives the message once.
   std::sort(direct.begin(), direct.end(), [](const subscriber_entry* a, const subscriber_entry* b) {
@@ -137,7 +354,7 @@ std::vector<planned_delivery> plan_deliveries(subscription_index& index, const m
       d.retain = d.retain || (msg->retain && e.options.retain_as_published);
       if (e.subscription_id != 0) d.subscription_ids.push_back(e.subscription_id);
     }
-    out.push_back({session, std::move(d), &first.client_id});
+    out.push_back({session, std::move(d), &first.client_id, {}});
   }
   return out;
 }
@@ -157,22 +374,28 @@ void set_flags(shard_actor* self, const caf::actor& subscriber,
 // Routes a message: refuses QoS 1/2 deliveries to sessions whose queues are
 // full, stores the message for the persistent sessions that get it at QoS
 // 1/2 (and as the retained message of its topic), then hands the deliveries
-// out. The answer waits until what was stored is on disk, so that the
-// publisher's PUBACK means the message survives a restart; a storage over
+// out, and, for a message published on this node, sends it to the peers
+// whose nodes subscribed to it. The answer waits until what was stored is on
+// disk, so that the publisher's PUBACK means the message survives a restart,
+// and until the peers it went to at QoS 1/2 have answered; a storage over
 // its bound refuses the route. The write is submitted before any session
 // sees its delivery, so a session's release of the message always follows
-// the message's own write.
-caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
+// the message's own write. `from_peer` holds the shared subscriptions a
+// peer's route names; it is null for a message published on this node.
+caf::result<route_outcome> route(shard_actor* self, const message_ref& msg,
+                                 const std::vector<std::string>* from_peer = nullptr) {
   auto& st = self->state;
   const app_message& m = *msg;
-  if (m.retain) {
+  // Retained messages stay on the node they were published on.
+  // TODO(cluster): the slice's owner keeps them, for every node.
+  if (m.retain && !from_peer) {
     // An empty retained payload deletes the topic's retained message.
     if (!m.payload || m.payload->empty())
       st.retained.erase(m.topic);
     else
       st.retained.insert_or_assign(m.topic, msg);
   }
-  auto plan = plan_deliveries(st.subscriptions, msg);
+  auto plan = plan_deliveries(st.subscriptions, msg, from_peer);
   route_outcome outcome;
   // The deliveries to persistent sessions, with each session's incarnation.
   std::vector<std::pair<std::size_t, std::uint32_t>> stored;
@@ -197,11 +420,17 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
     plan.resize(kept);
   }
   outcome.receivers = static_cast<std::uint32_t>(plan.size());
-  if (plan.empty() && outcome.refused == 0) metrics::add(counter::dropped_no_subscribers);
 
-  bool store_retained = m.retain && st.store;
+  join_ptr join;
+  auto joined = [&] {
+    if (!join) {
+      join = std::make_shared<topic_shard_state::route_join>();
+      join->promise = self->make_response_promise();
+    }
+    return join;
+  };
+  bool store_retained = m.retain && st.store && !from_peer;
   bool busy = false;
-  std::optional<caf::response_promise> promise;
   if (store_retained || !stored.empty()) {
     std::vector<durable_store::queue_target> targets;
     targets.reserve(stored.size());
@@ -218,24 +447,73 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg) {
     } else {
       for (auto [i, incarnation] : stored)
         plan[i].d.stored_id = *id;
-      promise = self->make_response_promise();
-      st.awaiting_store.emplace(token, topic_shard_state::route_awaiting_store{*promise, outcome});
+      auto j = joined();
+      ++j->pending;
+      st.awaiting_store.emplace(token, j);
     }
   }
+  std::size_t peers_reached = 0;
+  if (!from_peer && !st.peers.empty())
+    peers_reached = route_to_peers(self, msg, plan, outcome, joined);
+  if (plan.empty() && outcome.refused == 0 && peers_reached == 0)
+    metrics::add(counter::dropped_no_subscribers);
   for (auto& p : plan)
     deliver_or_gate(self, std::move(p.session), std::move(p.d));
-  if (busy) return caf::make_error(caf::sec::runtime_error, "storage busy");
-  if (promise) return *promise;
-  return outcome;
+  auto busy_error = [] { return caf::make_error(caf::sec::runtime_error, "storage busy"); };
+  if (!join) {
+    if (busy) return busy_error();
+    return outcome;
+  }
+  join->outcome.receivers += outcome.receivers;
+  join->outcome.refused += outcome.refused;
+  if (busy) join->failure = busy_error();
+  settle(join);
+  return join->promise;
 }
 
 caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr store) {
   self->state.index = index;
   self->state.store = std::move(store);
-  self->set_down_handler(
-      [self](const caf::down_msg& down) { forget_subscriber(self->state, down.source); });
+  self->set_down_handler([self](const caf::down_msg& down) {
+    if (self->state.peers.contains(down.source))
+      forget_peer(self, down.source);
+    else
+      forget_subscriber(self, down.source);
+  });
   return {
       [self](const route_request& r) -> caf::result<route_outcome> { return route(self, r.msg); },
+      [self](const peer_route& r) -> caf::result<route_outcome> {
+        metrics::add(counter::cluster_routes_received);
+        return route(self, r.msg, &r.shared_filters);
+      },
+      [self](const peer_route_batch& b) {
+        std::uint64_t bytes = 0;
+        metrics::add(counter::cluster_routes_received, b.routes.size());
+        for (const auto& r : b.routes) {
+          bytes += route_bytes(*r.msg);
+          route(self, r.msg, &r.shared_filters);
+        }
+        if (b.shard)
+          self->send(b.shard, peer_route_ack{static_cast<std::uint32_t>(b.routes.size()), bytes});
+      },
+      [self](const peer_route_ack& a) {
+        release_window(
+            self, self->current_sender() ? self->current_sender()->address() : caf::actor_addr{},
+            a.routes, a.bytes);
+      },
+      [self](peer_routes_update& u) { take_update(self, std::move(u)); },
+      [self](peer_filter_added& a) {
+        take_update(self, peer_routes_update{std::move(a.shard), false, {std::move(a.filter)}, {}});
+        return true;
+      },
+      [self](const peer_shard& p) {
+        auto& st = self->state;
+        st.peer_window_messages = p.window_messages;
+        st.peer_window_bytes = p.window_bytes;
+        if (!p.shard) return;
+        known_peer(self, p.shard).node = p.node;
+        send_snapshot(self, p.shard);
+      },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self](const retained_page_request& r) {
         auto& st = self->state;
@@ -257,11 +535,10 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         auto& st = self->state;
         auto it = st.awaiting_store.find(s.token);
         if (it == st.awaiting_store.end()) return;
-        if (s.stored)
-          it->second.promise.deliver(it->second.outcome);
-        else
-          it->second.promise.deliver(caf::make_error(caf::sec::runtime_error, "storage failed"));
+        auto join = std::move(it->second);
         st.awaiting_store.erase(it);
+        if (!s.stored) join->failure = caf::make_error(caf::sec::runtime_error, "storage failed");
+        settle(join);
       },
       [self](restore_retained& r) {
         auto& st = self->state;
@@ -272,8 +549,9 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         self->state.consent_purposes = std::make_unique<consent_catalog>(std::move(g.purposes));
         self->state.consent_shards = std::move(g.shards);
       },
-      [self](subscribe_request& s) -> retained_batch {
+      [self](subscribe_request& s) -> caf::result<retained_batch> {
         auto& st = self->state;
+        const bool new_here = !st.peers.empty() && !st.subscriptions.holds(s.filter);
         if (!st.subscriptions.has_subscriber(s.subscriber.address())) self->monitor(s.subscriber);
         const bool gated = !s.consent_subject.empty();
         if (gated) st.gated[s.subscriber.address()] = s.consent_subject;
@@ -306,6 +584,12 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         auto f = st.flags.find(subscriber.address());
         bool refusing = f != st.flags.end() && f->second.refusing;
         set_flags(self, subscriber, {s.persistent, refusing, s.incarnation});
+        if (new_here) announce(self, s.filter);
+        if (auto a = st.announcing.find(s.filter); a != st.announcing.end()) {
+          auto promise = self->make_response_promise();
+          a->second.waiters.emplace_back(promise, std::move(batch));
+          return promise;
+        }
         return batch;
       },
       [self](const unsubscribe_request& u) -> bool {
@@ -316,6 +600,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
           st.flags.erase(u.subscriber.address());
           st.gated.erase(u.subscriber.address());
         }
+        if (existed) withdraw(self, {u.filter});
         return existed;
       },
       [self](flush_atom) {
@@ -323,7 +608,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         flush_outbox(self);
       },
       [self](const drop_subscriber& d) {
-        forget_subscriber(self->state, d.subscriber.address());
+        forget_subscriber(self, d.subscriber.address());
         self->demonitor(d.subscriber);
       },
       [self](const subscriber_state& s) {

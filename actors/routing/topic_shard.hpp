@@ -1,6 +1,8 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -10,6 +12,7 @@
 
 #include "actors/core/durable_store.hpp"
 #include "actors/core/messages.hpp"
+#include "actors/routing/peer_routes.hpp"
 #include "actors/routing/subscription_index.hpp"
 #include "actors/vehicle/consent_catalog.hpp"
 
@@ -43,12 +46,40 @@ struct topic_shard_state {
   // and of QoS 1/2 messages to persistent sessions are answered once the
   // message is durable.
   store_ptr store;
-  struct route_awaiting_store {
+  // A route that answers later: once its message is stored and, in a
+  // cluster, once every peer shard it went to at QoS 1/2 has answered.
+  struct route_join {
     caf::response_promise promise;
     route_outcome outcome;
+    std::uint32_t pending = 1;  // the route itself, settled when it has gone out
+    std::optional<caf::error> failure;
   };
-  std::unordered_map<std::uint64_t, route_awaiting_store> awaiting_store;
+  std::unordered_map<std::uint64_t, std::shared_ptr<route_join>> awaiting_store;
   std::uint64_t next_store_token = 0;
+
+  // In a cluster: the same slice's shard on every other member (see
+  // actors/routing/peer_routes.hpp). A peer's window bounds the routes on
+  // their way to it, since CAF's link to a node buffers without bound.
+  struct peer {
+    std::string node;
+    caf::actor shard;
+    std::uint32_t in_flight = 0;  // routes sent, neither acknowledged nor answered yet
+    std::uint64_t in_flight_bytes = 0;
+    std::vector<peer_route> outbox;  // QoS 0 routes of this mailbox run
+  };
+  std::unordered_map<caf::actor_addr, peer> peers;
+  std::uint32_t peer_window_messages = 1000;
+  std::uint64_t peer_window_bytes = 1'048'576;
+  // The filters the sessions of each peer's node hold; an entry's session
+  // is the peer's shard.
+  subscription_index peer_routes;
+  // Subscriptions to a filter new on this node wait, before they are
+  // answered, until every peer has taken the filter.
+  struct announcement {
+    std::uint32_t pending = 0;
+    std::vector<std::pair<caf::response_promise, retained_batch>> waiters;
+  };
+  std::unordered_map<std::string, announcement> announcing;
 
   // Deliveries gathered during the current run of the mailbox, per session,
   // sent as one delivery_batch each when the run ends (see topic_shard.cpp).
@@ -75,12 +106,16 @@ struct planned_delivery {
   caf::actor session;
   delivery d;
   const std::string* client_id = nullptr;
+  std::string_view shared_filter;  // for a shared subscription's member: the group's filter
 };
 
 // The deliveries a route produces, one per subscriber session (overlapping
 // subscriptions of one session merge into one delivery with the highest QoS
-// and every subscription identifier) plus one per shared group. Exposed for
-// tests; the shard actor sends them.
-std::vector<planned_delivery> plan_deliveries(subscription_index& index, const message_ref& msg);
+// and every subscription identifier) plus one per shared group, or, with
+// `only_shared`, one per shared group listed there. Exposed for tests; the
+// shard actor sends them.
+std::vector<planned_delivery> plan_deliveries(
+    subscription_index& index, const message_ref& msg,
+    const std::vector<std::string>* only_shared = nullptr);
 
 }  // namespace convoy

@@ -38,10 +38,10 @@ using mqtt::reason_code;
 
 // Requests to topic shards carry no timeout. CAF keeps every request timeout
 // in one clock shared by all actors, a tree insert and erase under a mutex
-// per QoS 1 publish (8 % of the broker's CPU in fan-in profiles). A local
-// shard always answers, and a shard that is gone answers with an error.
-// TODO(cluster): a shard on a node that dies answers nothing; the node-down
-// handling must fail the routes waiting for it.
+// per QoS 1 publish (8 % of the broker's CPU in fan-in profiles). A session
+// only ever talks to its own node's shards, even in a cluster: a local shard
+// always answers, a shard that is gone answers with an error, and a shard's
+// own requests to other members are bounded (actors/routing/peer_routes.hpp).
 constexpr auto shard_timeout = caf::infinite;
 
 inline bool is_v5(const session_state& st) {

@@ -112,7 +112,13 @@ void node::start() {
   std::signal(SIGPIPE, SIG_IGN);
   startup_files files = load_files();
   spawn_actors(std::move(files));
-  if (clustered()) cluster_agent_ = cluster::spawn_cluster_agent(*system_, std::chrono::seconds(2));
+  if (clustered()) {
+    cluster::routing_setup routing{shards_, cfg_.broker.shard_key_levels,
+                                   cfg_.cluster.peer_window_messages,
+                                   cfg_.cluster.peer_window_bytes};
+    cluster_agent_ =
+        cluster::spawn_cluster_agent(*system_, std::chrono::seconds(2), std::move(routing));
+  }
   open_edges();
   if (clustered()) join_cluster();
 }

@@ -33,15 +33,16 @@ class Etcd:
         return f"http://127.0.0.1:{self.client_port}"
 
     def start(self):
-        log = open(os.path.join(self.dir, "etcd.log"), "w")
-        self.proc = subprocess.Popen(
-            [ETCD, "--name", "convoy-test", "--data-dir", os.path.join(self.dir, "data"),
-             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
-             "--listen-peer-urls", f"http://127.0.0.1:{self.peer_port}",
-             "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
-             "--initial-cluster", f"convoy-test=http://127.0.0.1:{self.peer_port}",
-             "--log-level", "warn"],
-            stdout=log, stderr=subprocess.STDOUT)
+        # The child keeps its own descriptor of the log; ours closes at once.
+        with open(os.path.join(self.dir, "etcd.log"), "w") as log:
+            self.proc = subprocess.Popen(
+                [ETCD, "--name", "convoy-test", "--data-dir", os.path.join(self.dir, "data"),
+                 "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+                 "--listen-peer-urls", f"http://127.0.0.1:{self.peer_port}",
+                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
+                 "--initial-cluster", f"convoy-test=http://127.0.0.1:{self.peer_port}",
+                 "--log-level", "warn"],
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -214,8 +214,9 @@ TEST_CASE("config schema covers every field of node_config") {
                           metrics_require_auth, max_body_bytes, http_max_connections,
                           request_timeout_ms] = c.http;
   [[maybe_unused]] auto& [etcd, cluster_name, cluster_bind, cluster_port, advertise, lease_ttl,
-                          heartbeat_interval, connection_timeout] = c.cluster;
-  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 4 + 4 + 5 + 10 + 9 + 8);
+                          heartbeat_interval, connection_timeout, peer_window_messages,
+                          peer_window_bytes] = c.cluster;
+  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 4 + 4 + 5 + 10 + 9 + 10);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 

@@ -49,7 +49,7 @@ std::multiset<std::string> matches(subscription_index& index, std::string_view t
   std::multiset<std::string> out;
   index.match(
       topic, [&](const subscriber_entry& e) { out.insert(e.client_id); },
-      [&](const subscriber_entry& e) { out.insert("shared:" + e.client_id); });
+      [&](const subscriber_entry& e, std::string_view) { out.insert("shared:" + e.client_id); });
   return out;
 }
 
@@ -86,7 +86,7 @@ TEST_CASE_FIXTURE(fixture, "subscription index replaces, erases and forgets sess
   CHECK(index.erase("x/+", a.address()));
   CHECK_FALSE(index.erase("x/+", a.address()));
   CHECK_FALSE(index.erase("never/subscribed", b.address()));
-  CHECK(index.erase_all(a.address()) == 1);
+  CHECK(index.erase_all(a.address()).size() == 1);
   CHECK(matches(index, "x/y") == std::multiset<std::string>{"b"});
   CHECK_FALSE(index.has_subscriber(a.address()));
   CHECK(index.erase("x/y", b.address()));
@@ -146,7 +146,8 @@ TEST_CASE_FIXTURE(fixture, "deliveries merge a session's overlapping subscriptio
   msg->publisher = "b";
   auto plan = plan_deliveries(index, message_ref{msg});
   REQUIRE(plan.size() == 2);
-  for (auto& [session, d, client_id] : plan) {
+  for (auto& [session, d, client_id, shared_filter] : plan) {
+    CHECK(shared_filter.empty());
     CHECK(*client_id == (session == a ? "a" : "b"));
     if (session == a) {
       CHECK(d.qos == mqtt::qos::at_least_once);  // min(message QoS, best subscription)
@@ -167,6 +168,52 @@ TEST_CASE_FIXTURE(fixture, "deliveries merge a session's overlapping subscriptio
     REQUIRE(plan2.size() == 1);
     CHECK(plan2[0].session == a);
   }
+}
+
+TEST_CASE_FIXTURE(fixture, "the index knows which filters it holds, and names each shared group") {
+  subscription_index index;
+  auto a = make();
+  auto b = make();
+  index.insert("v/+/t", entry(a, "a"));
+  index.insert("v/+/t", entry(b, "b"));
+  index.insert("$share/g/v/#", entry(a, "a"));
+  index.insert("$share/h/v/#", entry(b, "b"));
+  CHECK(index.holds("v/+/t"));
+  CHECK(index.holds("$share/g/v/#"));
+  CHECK_FALSE(index.holds("v/#"));  // only shared subscriptions to it
+  CHECK_FALSE(index.holds("$share/x/v/#"));
+  CHECK_FALSE(index.holds("v/+"));
+  auto filters = index.filters();
+  std::sort(filters.begin(), filters.end());
+  CHECK(filters == std::vector<std::string>{"$share/g/v/#", "$share/h/v/#", "v/+/t"});
+
+  auto msg = std::make_shared<app_message>();
+  msg->topic = "v/1/t";
+  msg->qos = mqtt::qos::at_least_once;
+  auto plan = plan_deliveries(index, message_ref{msg});
+  std::multiset<std::string> shared;
+  for (const auto& p : plan)
+    if (!p.shared_filter.empty()) shared.emplace(p.shared_filter);
+  CHECK(shared == std::multiset<std::string>{"$share/g/v/#", "$share/h/v/#"});
+  // A peer's route names the groups this node serves: the others are not
+  // delivered here.
+  std::vector<std::string> only{"$share/h/v/#"};
+  auto routed = plan_deliveries(index, message_ref{msg}, &only);
+  std::size_t shared_routed = 0;
+  for (const auto& p : routed)
+    if (!p.shared_filter.empty()) {
+      ++shared_routed;
+      CHECK(p.shared_filter == "$share/h/v/#");
+      CHECK(p.session == b);
+    }
+  CHECK(shared_routed == 1);
+  CHECK(routed.size() == 3);  // a and b directly, b for group h
+
+  auto removed = index.erase_all(a.address());
+  std::sort(removed.begin(), removed.end());
+  CHECK(removed == std::vector<std::string>{"$share/g/v/#", "v/+/t"});
+  CHECK(index.holds("v/+/t"));  // b still does
+  CHECK_FALSE(index.holds("$share/g/v/#"));
 }
 
 TEST_CASE("placement keeps one vehicle's topics on one shard and spreads wildcards") {

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "actors/core/messages.hpp"
+
+namespace convoy {
+
+// The messages between the topic shards of one slice on different members
+// of a cluster. Subscriptions stay on the node of their session; each shard
+// tells the same slice's shard on every other member which filters its
+// node's sessions hold, and a publish goes, once per member with matching
+// subscriptions, to that member's shard, which fans it out to its own
+// sessions (see docs/CLUSTER.md, "Routing").
+
+// Shard -> peer shard: filters the sender's node now holds (`added`) or no
+// longer holds (`removed`). With `replace`, what the receiver knew from the
+// sender is dropped first: sent when the two shards meet.
+struct peer_routes_update {
+  caf::actor shard;  // the sender's shard, where messages for these filters go
+  bool replace = false;
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+};
+
+// Shard -> peer shard, a request answered with true: a filter new on the
+// sender's node. Its SUBACK waits for the answer of every peer, so that a
+// message published anywhere after the SUBACK reaches the new subscription.
+struct peer_filter_added {
+  caf::actor shard;
+  std::string filter;
+};
+
+// Shard -> peer shard: a message published on the sender's node, for every
+// subscription of the receiver's node that matches it, and for one member
+// each of the shared subscriptions listed (the sender picked this node for
+// them). QoS 1/2 go as a request answered with route_outcome once the
+// message is stored for the receiver's persistent sessions.
+struct peer_route {
+  message_ref msg;
+  std::vector<std::string> shared_filters;  // $share/{group}/{filter}
+};
+
+// Shard -> peer shard: the QoS 0 routes one run of the sender's mailbox
+// produced for the receiver, as one message. Answered with peer_route_ack.
+struct peer_route_batch {
+  caf::actor shard;
+  std::vector<peer_route> routes;
+};
+
+// Peer shard -> shard: a batch was handled; its routes and bytes leave the
+// sender's window for this peer.
+struct peer_route_ack {
+  std::uint32_t routes = 0;
+  std::uint64_t bytes = 0;
+};
+
+// Cluster agent -> topic shard: the shard of the same slice on a member whose
+// link came up, and the bounds of what may be on its way to it.
+struct peer_shard {
+  std::string node;
+  caf::actor shard;
+  std::uint32_t window_messages = 0;
+  std::uint64_t window_bytes = 0;
+};
+
+// Cluster agent -> a member's agent, answered with topic_shard_list.
+struct topic_shards_request {};
+
+struct topic_shard_list {
+  std::uint32_t key_levels = 0;  // broker.shard_key_levels: placement must agree
+  std::vector<caf::actor> shards;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_routes_update& x) {
+  return f(caf::meta::type_name("convoy.peer_routes_update"), x.shard, x.replace, x.added,
+           x.removed);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_filter_added& x) {
+  return f(caf::meta::type_name("convoy.peer_filter_added"), x.shard, x.filter);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_route& x) {
+  return f(caf::meta::type_name("convoy.peer_route"), x.msg, x.shared_filters);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_route_batch& x) {
+  return f(caf::meta::type_name("convoy.peer_route_batch"), x.shard, x.routes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_route_ack& x) {
+  return f(caf::meta::type_name("convoy.peer_route_ack"), x.routes, x.bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_shard& x) {
+  return f(caf::meta::type_name("convoy.peer_shard"), x.node, x.shard, x.window_messages,
+           x.window_bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, topic_shards_request&) {
+  return f(caf::meta::type_name("convoy.topic_shards_request"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, topic_shard_list& x) {
+  return f(caf::meta::type_name("convoy.topic_shard_list"), x.key_levels, x.shards);
+}
+
+// The bytes a route counts against a peer's window.
+inline std::uint64_t route_bytes(const app_message& m) {
+  return m.topic.size() + (m.payload ? m.payload->size() : 0);
+}
+
+}  // namespace convoy

@@ -1,0 +1,57 @@
+"""What the cluster tests share: a real etcd per test, members joined to it
+with a short lease and fast link heartbeats, and waits on a node's view of
+its cluster (GET /api/v1/cluster)."""
+
+import time
+
+from broker import NodeTestCase
+from etcd import Etcd
+from http_api import Api
+
+TTL = 2  # cluster.lease_ttl_seconds of every node here
+
+
+def wait_until(what, predicate, timeout=10.0, interval=0.05):
+    """predicate()'s first truthy value within timeout; fails naming what."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what} not within {timeout} s (last: {last!r})")
+
+
+class ClusterTestCase(NodeTestCase):
+    def setUp(self):
+        self.etcd = Etcd().start()
+        self.addCleanup(self.etcd.stop)
+
+    def member(self, name, etcd_url=None, **settings):
+        s = {"node.name": name, "cluster.etcd": etcd_url or self.etcd.url, "cluster.name": "test",
+             "cluster.lease_ttl_seconds": TTL, "cluster.heartbeat_interval_ms": 200,
+             "cluster.connection_timeout_ms": 1000, "websocket.enabled": False}
+        s.update(settings)
+        return self.node(s)
+
+    @staticmethod
+    def view(node):
+        r = Api(node.http_port).get("/api/v1/cluster")
+        assert r.status == 200, r
+        return r.json
+
+    def members_of(self, node):
+        return {m["node"]: m for m in self.view(node)["members"]}
+
+    def wait_members(self, node, names, links_up=True, timeout=10.0):
+        """node's view once it lists exactly `names`, each link up."""
+        def ready():
+            v = self.view(node)
+            members = {m["node"]: m for m in v["members"]}
+            if set(members) != set(names) or not v["authority"]:
+                return None
+            if links_up and any(m["link"] not in ("up", "self") for m in members.values()):
+                return None
+            return members
+        return wait_until(f"{node.settings['node.name']} seeing {sorted(names)}", ready, timeout)
