@@ -35,7 +35,8 @@ struct link {
   link_phase phase = link_phase::connecting;
   epoch_ms since = 0;
   std::string error;
-  caf::actor remote;  // the peer's agent while up
+  caf::actor remote;               // the peer's agent while up
+  std::vector<caf::actor> shards;  // the peer's topic shards, once introduced
 };
 
 constexpr auto redial_pause = std::chrono::seconds(1);
@@ -45,6 +46,7 @@ struct agent_state {
   std::map<std::string, link> links;  // by node name, every member but this node
   std::chrono::milliseconds dial_timeout{2000};
   routing_setup routing;
+  std::vector<slice_home> homes;  // as last sent to each topic shard
   static inline const char* name = "cluster_agent";
 };
 
@@ -54,6 +56,30 @@ void enter(link& l, link_phase p, std::string error = {}) {
   l.phase = p;
   l.since = now_ms();
   l.error = std::move(error);
+}
+
+// Tells each topic shard where its slice's retained messages live: the
+// shard of the member holding the slice's claim, if this node can reach it
+// (its own, unless it has stepped down). Sent when that changes.
+void send_homes(agent* self) {
+  auto& s = self->state;
+  const auto n = s.routing.topic_shards.size();
+  if (s.homes.size() != n) s.homes.assign(n, slice_home{"?", -1, nullptr});
+  for (const auto& row : s.view.slices) {
+    if (row.kind != "topic" || row.slice >= n) continue;
+    slice_home h{row.holder, row.epoch, nullptr};
+    if (row.holder == s.view.self) {
+      if (s.view.authority) h.shard = s.routing.topic_shards[row.slice];
+    } else if (auto it = s.links.find(row.holder); it != s.links.end() &&
+                                                   it->second.phase == link_phase::up &&
+                                                   it->second.shards.size() == n) {
+      h.shard = it->second.shards[row.slice];
+    }
+    auto& last = s.homes[row.slice];
+    if (last.holder == h.holder && last.epoch == h.epoch && last.shard == h.shard) continue;
+    last = h;
+    self->send(s.routing.topic_shards[row.slice], std::move(h));
+  }
 }
 
 // Introduces the member's topic shards to this node's, slice by slice.
@@ -78,8 +104,10 @@ void introduce_shards(agent* self, const std::string& node, std::int64_t incarna
               return;
             }
             for (std::size_t i = 0; i < list.shards.size(); ++i)
-              self->send(r.topic_shards[i], peer_shard{node, std::move(list.shards[i]),
-                                                       r.window_messages, r.window_bytes});
+              self->send(r.topic_shards[i],
+                         peer_shard{node, list.shards[i], r.window_messages, r.window_bytes});
+            it->second.shards = std::move(list.shards);
+            send_homes(self);
             spdlog::info("cluster {}: routing with {} through {} topic shards",
                          self->state.view.cluster, node, list.shards.size());
           },
@@ -177,16 +205,21 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout,
     for (auto& [node, l] : self->state.links) {
       if (!l.remote || l.remote.address() != d.source) continue;
       l.remote = nullptr;
+      l.shards.clear();
       enter(l, link_phase::down, self->system().render(d.reason));
       metrics::add(counter::cluster_peer_links_lost);
       spdlog::warn("cluster {}: link to {} (incarnation {}) is down: {}", self->state.view.cluster,
                    node, l.member.incarnation, l.error);
       self->delayed_send(self, redial_pause, redial{node, l.member.incarnation});
+      send_homes(self);
       return;
     }
   });
   return {
-      [self](cluster_view& v) { take_view(self, std::move(v)); },
+      [self](cluster_view& v) {
+        take_view(self, std::move(v));
+        send_homes(self);
+      },
       [self](const topic_shards_request&) {
         return topic_shard_list{self->state.routing.key_levels, self->state.routing.topic_shards};
       },

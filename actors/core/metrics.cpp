@@ -198,6 +198,10 @@ std::string_view name_of(counter c) {
       return "cluster_routes_sent";
     case counter::cluster_routes_received:
       return "cluster_routes_received";
+    case counter::refused_retained_no_home:
+      return "refused_retained_no_home";
+    case counter::dropped_retained_no_home:
+      return "dropped_retained_no_home";
     case counter::count_:
       break;
   }

@@ -112,6 +112,8 @@ enum class counter : std::uint8_t {
   cluster_peer_route_failures,  // routes to a member or route announcements it did not answer
   cluster_routes_sent,          // messages sent to members, one per member whatever it fans out to
   cluster_routes_received,      // messages from members, fanned out to this node's sessions
+  refused_retained_no_home,     // retained writes refused: the slice had no reachable home in time
+  dropped_retained_no_home,     // subscriptions that got no retained messages: no reachable home
   count_                        // number of counters, not a counter
 };
 

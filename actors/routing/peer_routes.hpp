@@ -69,6 +69,39 @@ struct peer_shard {
   std::uint64_t window_bytes = 0;
 };
 
+// Cluster agent -> topic shard: where the slice's retained messages live,
+// the member holding the slice's claim in etcd (its home). `shard` is the
+// home's shard of the slice, this shard itself when this node is the home,
+// or null while there is none this node can reach (no holder, its link is
+// down, or this node has stepped down): retained writes then wait, bounded,
+// and subscriptions get no retained messages.
+struct slice_home {
+  std::string holder;
+  std::int64_t epoch = 0;
+  caf::actor shard;
+};
+
+// Shard -> the slice's home shard, a request answered with route_outcome
+// once the home keeps it (stored, when it has storage): a retained message
+// published on the sender's node (an empty payload deletes). `epoch` is the
+// home's epoch as the sender knows it; a shard that is not the home with
+// that epoch refuses.
+struct retained_put {
+  message_ref msg;
+  std::int64_t epoch = 0;
+};
+
+// Shard -> the slice's home shard, a request answered with
+// retained_matches: the retained messages matching a new subscription.
+struct retained_match {
+  std::string filter;
+  std::int64_t epoch = 0;
+};
+
+struct retained_matches {
+  std::vector<message_ref> messages;
+};
+
 // Cluster agent -> a member's agent, answered with topic_shard_list.
 struct topic_shards_request {};
 
@@ -107,6 +140,26 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_shard& x) {
   return f(caf::meta::type_name("convoy.peer_shard"), x.node, x.shard, x.window_messages,
            x.window_bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, slice_home& x) {
+  return f(caf::meta::type_name("convoy.slice_home"), x.holder, x.epoch, x.shard);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retained_put& x) {
+  return f(caf::meta::type_name("convoy.retained_put"), x.msg, x.epoch);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retained_match& x) {
+  return f(caf::meta::type_name("convoy.retained_match"), x.filter, x.epoch);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retained_matches& x) {
+  return f(caf::meta::type_name("convoy.retained_matches"), x.messages);
 }
 
 template <class Inspector>

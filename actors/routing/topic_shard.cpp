@@ -197,8 +197,15 @@ void release_window(shard_actor* self, const caf::actor_addr& peer, std::uint32_
   p.in_flight_bytes -= std::min(p.in_flight_bytes, bytes);
 }
 
-// Tells every peer about a filter new on this node; the subscription is
-// answered once they all have it (or have failed to answer in time).
+using wait_ptr = std::shared_ptr<topic_shard_state::subscribe_wait>;
+
+void settle(const wait_ptr& w) {
+  if (--w->pending == 0) w->promise.deliver(std::move(w->batch));
+}
+
+// Tells every peer about a filter new on this node; the subscriptions
+// waiting for it are answered once they all have it (or have failed to
+// answer in time).
 void announce(shard_actor* self, const std::string& filter) {
   auto& st = self->state;
   auto& a = st.announcing[filter];
@@ -207,9 +214,10 @@ void announce(shard_actor* self, const std::string& filter) {
   auto done = [self, filter] {
     auto it = self->state.announcing.find(filter);
     if (it == self->state.announcing.end() || --it->second.pending > 0) return;
-    for (auto& [promise, batch] : it->second.waiters)
-      promise.deliver(std::move(batch));
+    auto waiters = std::move(it->second.waiters);
     self->state.announcing.erase(it);
+    for (auto& w : waiters)
+      settle(w);
   };
   for (const auto& [addr, peer] : st.peers)
     self->request(peer.shard, peer_answer_timeout, peer_filter_added{me, filter})
@@ -228,6 +236,116 @@ void settle(const join_ptr& j) {
     j->promise.deliver(*j->failure);
   else
     j->promise.deliver(j->outcome);
+}
+
+// ---- the slice's home: where its retained messages live ----
+
+constexpr std::size_t max_waiting_puts = 1000;
+
+void set_retained(topic_shard_state& st, const message_ref& msg) {
+  // An empty retained payload deletes the topic's retained message.
+  if (!msg->payload || msg->payload->empty())
+    st.retained.erase(msg->topic);
+  else
+    st.retained.insert_or_assign(msg->topic, msg);
+}
+
+// Keeps a retained message that arrived from another member, this shard
+// being the slice's home; `join` settles once it is stored.
+void keep_here(shard_actor* self, const message_ref& msg, const join_ptr& join) {
+  auto& st = self->state;
+  set_retained(st, msg);
+  if (!st.store) return;
+  auto token = ++st.next_store_token;
+  auto me = caf::actor_cast<caf::actor>(self);
+  ++join->pending;
+  st.awaiting_store.emplace(token, join);
+  bool submitted = st.store->save_retained(*msg, [me, token](bool ok) {
+    caf::anon_send(me, route_stored{token, ok});
+  });
+  if (!submitted) {
+    metrics::add(counter::refused_storage_busy);
+    st.awaiting_store.erase(token);
+    join->failure = caf::make_error(caf::sec::runtime_error, "storage busy");
+    settle(join);
+  }
+}
+
+void forward_put(shard_actor* self, const message_ref& msg, const join_ptr& join) {
+  auto& st = self->state;
+  ++join->pending;
+  self->request(st.home_shard, peer_answer_timeout, retained_put{msg, st.home_epoch})
+      .then([join](const route_outcome&) { settle(join); },
+            [join](caf::error& e) {
+              metrics::add(counter::cluster_peer_route_failures);
+              join->failure = std::move(e);
+              settle(join);
+            });
+}
+
+// A retained write while the slice has no home this node can reach waits
+// for one, so that it is neither lost nor kept where no one looks for it.
+void wait_for_home(shard_actor* self, const message_ref& msg, const join_ptr& join) {
+  auto& st = self->state;
+  if (st.waiting_puts.size() >= max_waiting_puts) {
+    metrics::add(counter::refused_retained_no_home);
+    join->failure = caf::make_error(caf::sec::runtime_error, "no home for retained messages");
+    return;
+  }
+  ++join->pending;
+  st.waiting_puts.push_back({msg, join, now_ms()});
+  if (!st.sweep_scheduled) {
+    st.sweep_scheduled = true;
+    self->delayed_send(self, peer_answer_timeout, sweep_atom::value);
+  }
+}
+
+void refuse_waiting(topic_shard_state::waiting_put& w) {
+  metrics::add(counter::refused_retained_no_home);
+  w.join->failure = caf::make_error(caf::sec::runtime_error, "no home for retained messages");
+  settle(w.join);
+}
+
+void sweep_waiting_puts(shard_actor* self) {
+  auto& st = self->state;
+  st.sweep_scheduled = false;
+  const epoch_ms bound =
+      std::chrono::duration_cast<std::chrono::milliseconds>(peer_answer_timeout).count();
+  const epoch_ms now = now_ms();
+  while (!st.waiting_puts.empty() && now - st.waiting_puts.front().since >= bound) {
+    refuse_waiting(st.waiting_puts.front());
+    st.waiting_puts.pop_front();
+  }
+  if (!st.waiting_puts.empty()) {
+    st.sweep_scheduled = true;
+    self->delayed_send(self, peer_answer_timeout, sweep_atom::value);
+  }
+}
+
+void take_home(shard_actor* self, slice_home& h) {
+  auto& st = self->state;
+  st.home_epoch = h.epoch;
+  if (!h.shard) {
+    st.home = topic_shard_state::home_phase::unreachable;
+    st.home_shard = nullptr;
+    return;
+  }
+  if (h.shard == caf::actor_cast<caf::actor>(self)) {
+    st.home = topic_shard_state::home_phase::here;
+    st.home_shard = nullptr;
+  } else {
+    st.home = topic_shard_state::home_phase::there;
+    st.home_shard = std::move(h.shard);
+  }
+  auto waiting = std::move(st.waiting_puts);
+  st.waiting_puts.clear();
+  for (auto& w : waiting) {
+    if (st.home == topic_shard_state::home_phase::here)
+      keep_here(self, w.msg, w.join);
+    else
+      forward_put(self, w.msg, w.join);
+    settle(w.join);  // its wait is over
+  }
 }
 
 // The peers a message published on this node goes to, once each: every peer
@@ -386,15 +504,11 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg,
                                  const std::vector<std::string>* from_peer = nullptr) {
   auto& st = self->state;
   const app_message& m = *msg;
-  // Retained messages stay on the node they were published on.
-  // TODO(cluster): the slice's owner keeps them, for every node.
-  if (m.retain && !from_peer) {
-    // An empty retained payload deletes the topic's retained message.
-    if (!m.payload || m.payload->empty())
-      st.retained.erase(m.topic);
-    else
-      st.retained.insert_or_assign(m.topic, msg);
-  }
+  // A retained message is kept by the slice's home: here, or the member
+  // holding the slice (below).
+  const bool retained_here =
+      m.retain && !from_peer && st.home == topic_shard_state::home_phase::here;
+  if (retained_here) set_retained(st, msg);
   auto plan = plan_deliveries(st.subscriptions, msg, from_peer);
   route_outcome outcome;
   // The deliveries to persistent sessions, with each session's incarnation.
@@ -429,7 +543,7 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg,
     }
     return join;
   };
-  bool store_retained = m.retain && st.store && !from_peer;
+  bool store_retained = retained_here && st.store;
   bool busy = false;
   if (store_retained || !stored.empty()) {
     std::vector<durable_store::queue_target> targets;
@@ -452,6 +566,12 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg,
       st.awaiting_store.emplace(token, j);
     }
   }
+  if (m.retain && !from_peer && !retained_here) {
+    if (st.home == topic_shard_state::home_phase::there)
+      forward_put(self, msg, joined());
+    else
+      wait_for_home(self, msg, joined());
+  }
   std::size_t peers_reached = 0;
   if (!from_peer && !st.peers.empty())
     peers_reached = route_to_peers(self, msg, plan, outcome, joined);
@@ -469,6 +589,86 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg,
   if (busy) join->failure = busy_error();
   settle(join);
   return join->promise;
+}
+
+// A retained message a new subscription receives: in its answer, or, for a
+// service that needs the vehicle's consent for it, after the check.
+void add_retained(shard_actor* self, const subscribe_request& s, const message_ref& msg,
+                  retained_batch& batch) {
+  delivery d{msg, lower(msg->qos, s.options.max_qos), true, {}};
+  if (s.subscription_id != 0) d.subscription_ids.push_back(s.subscription_id);
+  if (!s.consent_subject.empty() && !consent_vin(self->state, msg->topic).empty())
+    deliver_or_gate(self, s.subscriber, std::move(d));
+  else
+    batch.deliveries.push_back(std::move(d));
+}
+
+// The retained messages of this slice matching a filter; expired ones go.
+std::vector<message_ref> matching_retained(shard_actor* self, std::string_view filter) {
+  auto& st = self->state;
+  std::vector<message_ref> out;
+  epoch_ms now = now_ms();
+  for (auto it = st.retained.begin(); it != st.retained.end();) {
+    if (expired(*it->second, now)) {
+      metrics::add(counter::dropped_expired);
+      if (st.store) forget_stored_retained(*st.store, it->first);
+      it = st.retained.erase(it);
+      continue;
+    }
+    if (mqtt::topic_matches(filter, it->first)) out.push_back(it->second);
+    ++it;
+  }
+  return out;
+}
+
+// Adds a subscription. It is answered with the retained messages it must
+// receive once its filter is known to every member (when new on this node)
+// and the slice's home has sent them (when that is another member).
+caf::result<retained_batch> subscribe(shard_actor* self, subscribe_request& s) {
+  auto& st = self->state;
+  const bool new_here = !st.peers.empty() && !st.subscriptions.holds(s.filter);
+  if (!st.subscriptions.has_subscriber(s.subscriber.address())) self->monitor(s.subscriber);
+  if (!s.consent_subject.empty()) st.gated[s.subscriber.address()] = s.consent_subject;
+  retained_batch batch;
+  // Shared subscriptions never receive retained messages on subscribe.
+  const bool wants_retained = s.send_retained && !mqtt::parse_shared_filter(s.filter);
+  if (wants_retained && st.home == topic_shard_state::home_phase::here)
+    for (auto& m : matching_retained(self, s.filter))
+      add_retained(self, s, m, batch);
+  const bool ask_home = wants_retained && st.home == topic_shard_state::home_phase::there;
+  if (wants_retained && st.home == topic_shard_state::home_phase::unreachable)
+    metrics::add(counter::dropped_retained_no_home);
+  st.subscriptions.insert(s.filter, subscriber_entry{s.subscriber, std::move(s.client_id),
+                                                     s.options, s.subscription_id});
+  auto f = st.flags.find(s.subscriber.address());
+  bool refusing = f != st.flags.end() && f->second.refusing;
+  set_flags(self, s.subscriber, {s.persistent, refusing, s.incarnation});
+  if (new_here) announce(self, s.filter);
+  auto a = st.announcing.find(s.filter);
+  if (a == st.announcing.end() && !ask_home) return batch;
+  auto w = std::make_shared<topic_shard_state::subscribe_wait>();
+  w->promise = self->make_response_promise();
+  w->batch = std::move(batch);
+  if (a != st.announcing.end()) {
+    ++w->pending;
+    a->second.waiters.push_back(w);
+  }
+  if (ask_home) {
+    ++w->pending;
+    self->request(st.home_shard, peer_answer_timeout, retained_match{s.filter, st.home_epoch})
+        .then(
+            [self, w, req = std::move(s)](retained_matches& r) {
+              for (auto& m : r.messages)
+                add_retained(self, req, m, w->batch);
+              settle(w);
+            },
+            [w](caf::error&) {
+              metrics::add(counter::dropped_retained_no_home);
+              settle(w);
+            });
+  }
+  settle(w);
+  return w->promise;
 }
 
 caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr store) {
@@ -506,6 +706,24 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         take_update(self, peer_routes_update{std::move(a.shard), false, {std::move(a.filter)}, {}});
         return true;
       },
+      [self](slice_home& h) { take_home(self, h); },
+      [self](sweep_atom) { sweep_waiting_puts(self); },
+      [self](retained_put& p) -> caf::result<route_outcome> {
+        auto& st = self->state;
+        if (st.home != topic_shard_state::home_phase::here || p.epoch != st.home_epoch)
+          return caf::make_error(caf::sec::runtime_error, "not the home of this slice");
+        auto join = std::make_shared<topic_shard_state::route_join>();
+        join->promise = self->make_response_promise();
+        keep_here(self, p.msg, join);
+        settle(join);
+        return join->promise;
+      },
+      [self](const retained_match& r) -> caf::result<retained_matches> {
+        auto& st = self->state;
+        if (st.home != topic_shard_state::home_phase::here || r.epoch != st.home_epoch)
+          return caf::make_error(caf::sec::runtime_error, "not the home of this slice");
+        return retained_matches{matching_retained(self, r.filter)};
+      },
       [self](const peer_shard& p) {
         auto& st = self->state;
         st.peer_window_messages = p.window_messages;
@@ -515,8 +733,16 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         send_snapshot(self, p.shard);
       },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
-      [self](const retained_page_request& r) {
+      [self](retained_page_request& r) -> caf::result<retained_page> {
         auto& st = self->state;
+        // The API of any member lists what the slice's home keeps.
+        if (st.home == topic_shard_state::home_phase::there) {
+          auto rp = self->make_response_promise<retained_page>();
+          self->request(st.home_shard, peer_answer_timeout, std::move(r))
+              .then([rp](retained_page& page) mutable { rp.deliver(std::move(page)); },
+                    [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+          return rp;
+        }
         retained_page page;
         epoch_ms now = now_ms();
         std::size_t limit = std::clamp<std::size_t>(r.limit, 1, 1000);
@@ -549,49 +775,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         self->state.consent_purposes = std::make_unique<consent_catalog>(std::move(g.purposes));
         self->state.consent_shards = std::move(g.shards);
       },
-      [self](subscribe_request& s) -> caf::result<retained_batch> {
-        auto& st = self->state;
-        const bool new_here = !st.peers.empty() && !st.subscriptions.holds(s.filter);
-        if (!st.subscriptions.has_subscriber(s.subscriber.address())) self->monitor(s.subscriber);
-        const bool gated = !s.consent_subject.empty();
-        if (gated) st.gated[s.subscriber.address()] = s.consent_subject;
-        retained_batch batch;
-        // Shared subscriptions never receive retained messages on subscribe.
-        if (s.send_retained && !mqtt::parse_shared_filter(s.filter)) {
-          epoch_ms now = now_ms();
-          for (auto it = st.retained.begin(); it != st.retained.end();) {
-            if (expired(*it->second, now)) {
-              metrics::add(counter::dropped_expired);
-              if (st.store) forget_stored_retained(*st.store, it->first);
-              it = st.retained.erase(it);
-              continue;
-            }
-            if (mqtt::topic_matches(s.filter, it->first)) {
-              delivery d{it->second, lower(it->second->qos, s.options.max_qos), true, {}};
-              if (s.subscription_id != 0) d.subscription_ids.push_back(s.subscription_id);
-              if (gated && !consent_vin(st, it->first).empty())
-                deliver_or_gate(self, s.subscriber, std::move(d));  // after the check, if at all
-              else
-                batch.deliveries.push_back(std::move(d));
-            }
-            ++it;
-          }
-        }
-        caf::actor subscriber = s.subscriber;
-        st.subscriptions.insert(
-            s.filter, subscriber_entry{std::move(s.subscriber), std::move(s.client_id), s.options,
-                                       s.subscription_id});
-        auto f = st.flags.find(subscriber.address());
-        bool refusing = f != st.flags.end() && f->second.refusing;
-        set_flags(self, subscriber, {s.persistent, refusing, s.incarnation});
-        if (new_here) announce(self, s.filter);
-        if (auto a = st.announcing.find(s.filter); a != st.announcing.end()) {
-          auto promise = self->make_response_promise();
-          a->second.waiters.emplace_back(promise, std::move(batch));
-          return promise;
-        }
-        return batch;
-      },
+      [self](subscribe_request& s) -> caf::result<retained_batch> { return subscribe(self, s); },
       [self](const unsubscribe_request& u) -> bool {
         auto& st = self->state;
         bool existed = st.subscriptions.erase(u.filter, u.subscriber.address());

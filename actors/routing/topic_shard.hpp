@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -73,13 +74,36 @@ struct topic_shard_state {
   // The filters the sessions of each peer's node hold; an entry's session
   // is the peer's shard.
   subscription_index peer_routes;
-  // Subscriptions to a filter new on this node wait, before they are
-  // answered, until every peer has taken the filter.
+  // A subscription answered later: once every peer has taken its filter
+  // (new on this node), and once the slice's home has sent the retained
+  // messages it must receive.
+  struct subscribe_wait {
+    caf::response_promise promise;
+    retained_batch batch;
+    std::uint32_t pending = 1;  // the subscription itself, settled once handled
+  };
   struct announcement {
     std::uint32_t pending = 0;
-    std::vector<std::pair<caf::response_promise, retained_batch>> waiters;
+    std::vector<std::shared_ptr<subscribe_wait>> waiters;
   };
   std::unordered_map<std::string, announcement> announcing;
+
+  // Where the slice's retained messages live (see slice_home): here on a
+  // single node or while this node holds the slice's claim, on the member
+  // that holds it, or nowhere this node can reach between holders.
+  enum class home_phase : std::uint8_t { here, there, unreachable };
+  home_phase home = home_phase::here;
+  caf::actor home_shard;  // while there
+  std::int64_t home_epoch = 0;
+  // Retained writes waiting for a reachable home, oldest first; bounded in
+  // number and in time (peer_answer_timeout), then refused.
+  struct waiting_put {
+    message_ref msg;
+    std::shared_ptr<route_join> join;
+    epoch_ms since = 0;
+  };
+  std::deque<waiting_put> waiting_puts;
+  bool sweep_scheduled = false;
 
   // Deliveries gathered during the current run of the mailbox, per session,
   // sent as one delivery_batch each when the run ends (see topic_shard.cpp).

@@ -114,6 +114,44 @@ class RoutingTest(ClusterTestCase):
         pub.publish("news/2", b"after", qos=1)
         sub.expect_none(0.5)
 
+    def test_retained_messages_reach_new_subscribers_on_every_node(self):
+        # Topics spread over the slices, so that their homes are on
+        # different members.
+        topics = [f"state/car{i}/doors" for i in range(12)]
+        for version in (V311, V5):
+            with self.subTest(version=version):
+                pub = self.client("a", "retainer", version)
+                for t in topics:
+                    pub.publish(t, f"{t} {version}".encode(), qos=1, retain=True)
+                for node in ("a", "b", "c"):
+                    sub = self.client(node, f"late-{node}", version)
+                    sub.subscribe("state/#", 1)
+                    got = sorted((m.topic, m.payload, m.retain) for m in sub.expect_n(len(topics)))
+                    self.assertEqual(got, sorted((t, f"{t} {version}".encode(), True) for t in topics))
+                    sub.expect_none(0.2)
+                    sub.close()
+                # Deleted from another node: gone for everyone.
+                other = self.client("c", "deleter", version)
+                for t in topics:
+                    other.publish(t, b"", qos=1, retain=True)
+                for node in ("a", "b"):
+                    sub = self.client(node, f"after-{node}", version)
+                    sub.subscribe("state/#", 1)
+                    sub.expect_none(0.5)
+                    sub.close()
+                pub.close()
+                other.close()
+        # The API of any node lists what the homes keep.
+        pub = self.client("b", "api-retainer")
+        for t in topics:
+            pub.publish(t, b"kept", qos=1, retain=True)
+        listed = set()
+        for t in topics:
+            r = Api(self.nodes["c"].http_port).get(f"/api/v1/retained/{t}")
+            if r.status == 200:
+                listed.add(t)
+        self.assertEqual(listed, set(topics))
+
     def test_a_killed_nodes_subscribers_drop_out_and_the_rest_go_on(self):
         on_b = self.client("b", "stays")
         on_c = self.client("c", "dies")

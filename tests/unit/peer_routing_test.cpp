@@ -52,12 +52,24 @@ struct member {
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
   }
 
-  // Introduces the other member's shard to this one, as the agent does.
-  void meet(member& other, std::uint32_t window_messages = 1000) {
+  caf::actor remote_shard_of(member& other) {
     auto remote = system.middleman().remote_actor("127.0.0.1", other.port);
     REQUIRE(remote);
-    caf::anon_send(shard, peer_shard{"other", *remote, window_messages, 4 * 1'048'576});
+    return *remote;
   }
+
+  // Introduces the other member's shard to this one, as the agent does.
+  void meet(member& other, std::uint32_t window_messages = 1000) {
+    caf::anon_send(shard,
+                   peer_shard{"other", remote_shard_of(other), window_messages, 4 * 1'048'576});
+  }
+
+  // Where the slice's retained messages live, as the agent says.
+  void home_here(std::int64_t epoch) { caf::anon_send(shard, slice_home{"self", epoch, shard}); }
+  void home_at(member& other, std::int64_t epoch) {
+    caf::anon_send(shard, slice_home{"other", epoch, remote_shard_of(other)});
+  }
+  void no_home() { caf::anon_send(shard, slice_home{"", 0, nullptr}); }
 
   std::shared_ptr<test::recording_sink> connect(const std::string& client_id) {
     connection_params p;
@@ -230,4 +242,60 @@ TEST_CASE("a member whose shard dies loses its routes; a full window drops QoS 0
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   CHECK(rc == mqtt::reason_code::no_matching_subscribers);
+}
+
+TEST_CASE("retained messages live with the slice's home, whichever member they are published on") {
+  member a;
+  member b;
+  a.meet(b);
+  b.meet(a);
+  a.home_here(7);
+  b.home_at(a, 7);
+  auto pub = b.connect("pub");
+  mqtt::publish_packet retained = message("status/car1", "parked");
+  retained.retain = true;
+  caf::anon_send(pub->session(), pub->id(), retained);
+  auto ack = pub->next<mqtt::pub_ack_packet>();
+  REQUIRE(ack);
+  // No subscriber matched, but the home has it: the answer says so only
+  // through its reason, and the message is kept.
+  CHECK(ack->reason == mqtt::reason_code::no_matching_subscribers);
+
+  // A subscriber on the home and one on b both receive it on subscribe.
+  for (member* m : {&a, &b}) {
+    auto sub = m->connect(m == &a ? "on-home" : "on-b");
+    subscribe(*sub, "status/#");
+    auto got = sub->next<mqtt::publish_packet>();
+    REQUIRE(got);
+    CHECK(got->retain);
+    CHECK(got->payload == "parked");
+  }
+
+  // A member that no longer knows a reachable home keeps the retained write
+  // waiting, and completes it once the home is known again.
+  b.no_home();
+  retained.payload = "moving";
+  retained.packet_id = 2;
+  caf::anon_send(pub->session(), pub->id(), retained);
+  CHECK_FALSE(pub->next<mqtt::pub_ack_packet>(std::chrono::milliseconds(300)));
+  b.home_at(a, 7);
+  auto late = pub->next<mqtt::pub_ack_packet>();
+  REQUIRE(late);
+  CHECK(late->packet_id == 2);
+  // The subscribers above still match it.
+  CHECK(late->reason == mqtt::reason_code::success);
+  auto check = a.connect("check");
+  subscribe(*check, "status/car1");
+  auto now = check->next<mqtt::publish_packet>();
+  REQUIRE(now);
+  CHECK(now->payload == "moving");
+
+  // A write fenced with an epoch the home no longer has is refused.
+  b.home_at(a, 6);
+  retained.payload = "stale";
+  retained.packet_id = 3;
+  caf::anon_send(pub->session(), pub->id(), retained);
+  auto refused = pub->next<mqtt::pub_ack_packet>();
+  REQUIRE(refused);
+  CHECK(refused->reason == mqtt::reason_code::implementation_specific_error);
 }
