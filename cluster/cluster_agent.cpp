@@ -47,6 +47,9 @@ struct agent_state {
   std::chrono::milliseconds dial_timeout{2000};
   routing_setup routing;
   std::vector<slice_home> homes;  // as last sent to each topic shard
+  // The last member other than this node seen holding each topic slice:
+  // where its retained messages are when this node takes the slice over.
+  std::vector<std::string> earlier_holders;
   static inline const char* name = "cluster_agent";
 };
 
@@ -64,17 +67,28 @@ void enter(link& l, link_phase p, std::string error = {}) {
 void send_homes(agent* self) {
   auto& s = self->state;
   const auto n = s.routing.topic_shards.size();
-  if (s.homes.size() != n) s.homes.assign(n, slice_home{"?", -1, nullptr});
+  if (s.homes.size() != n) s.homes.assign(n, slice_home{"?", -1, nullptr, nullptr});
+  if (s.earlier_holders.size() != n) s.earlier_holders.assign(n, {});
+  auto shard_of = [&](const std::string& node, std::uint32_t slice) -> caf::actor {
+    auto it = s.links.find(node);
+    if (it == s.links.end() || it->second.phase != link_phase::up || it->second.shards.size() != n)
+      return nullptr;
+    return it->second.shards[slice];
+  };
   for (const auto& row : s.view.slices) {
     if (row.kind != "topic" || row.slice >= n) continue;
-    slice_home h{row.holder, row.epoch, nullptr};
+    slice_home h{row.holder, row.epoch, nullptr, nullptr};
+    auto& earlier = s.earlier_holders[row.slice];
     if (row.holder == s.view.self) {
       if (s.view.authority) h.shard = s.routing.topic_shards[row.slice];
-    } else if (auto it = s.links.find(row.holder); it != s.links.end() &&
-                                                   it->second.phase == link_phase::up &&
-                                                   it->second.shards.size() == n) {
-      h.shard = it->second.shards[row.slice];
+      // Taken over from another member (not back after a step down): its
+      // retained messages are still there.
+      if (h.shard && s.homes[row.slice].holder != s.view.self && !earlier.empty())
+        h.previous = shard_of(earlier, row.slice);
+    } else if (!row.holder.empty()) {
+      h.shard = shard_of(row.holder, row.slice);
     }
+    if (!row.holder.empty() && row.holder != s.view.self) earlier = row.holder;
     auto& last = s.homes[row.slice];
     if (last.holder == h.holder && last.epoch == h.epoch && last.shard == h.shard) continue;
     last = h;

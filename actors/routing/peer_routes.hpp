@@ -74,11 +74,23 @@ struct peer_shard {
 // home's shard of the slice, this shard itself when this node is the home,
 // or null while there is none this node can reach (no holder, its link is
 // down, or this node has stepped down): retained writes then wait, bounded,
-// and subscriptions get no retained messages.
+// and subscriptions get no retained messages. When this node has just
+// become the home, `previous` is the shard of the member that was, if it is
+// reachable: the new home takes the slice's retained messages over from it
+// before it serves them.
 struct slice_home {
   std::string holder;
   std::int64_t epoch = 0;
   caf::actor shard;
+  caf::actor previous;
+};
+
+// New home shard -> previous home shard, answered with retained_page: the
+// retained messages it kept for the slice, a page at a time, after the
+// topic `after`. With the last page the previous home forgets them, from
+// its storage too.
+struct retained_handover {
+  std::string after;
 };
 
 // Shard -> the slice's home shard, a request answered with route_outcome
@@ -144,7 +156,12 @@ typename Inspector::result_type inspect(Inspector& f, peer_shard& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, slice_home& x) {
-  return f(caf::meta::type_name("convoy.slice_home"), x.holder, x.epoch, x.shard);
+  return f(caf::meta::type_name("convoy.slice_home"), x.holder, x.epoch, x.shard, x.previous);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retained_handover& x) {
+  return f(caf::meta::type_name("convoy.retained_handover"), x.after);
 }
 
 template <class Inspector>

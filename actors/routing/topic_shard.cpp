@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/core/inspection.hpp"
@@ -255,6 +256,8 @@ void set_retained(topic_shard_state& st, const message_ref& msg) {
 void keep_here(shard_actor* self, const message_ref& msg, const join_ptr& join) {
   auto& st = self->state;
   set_retained(st, msg);
+  if (st.home == topic_shard_state::home_phase::receiving)
+    st.written_while_receiving.insert(msg->topic);
   if (!st.store) return;
   auto token = ++st.next_store_token;
   auto me = caf::actor_cast<caf::actor>(self);
@@ -322,17 +325,86 @@ void sweep_waiting_puts(shard_actor* self) {
   }
 }
 
+bool is_home(const topic_shard_state& st) {
+  return st.home == topic_shard_state::home_phase::here ||
+         st.home == topic_shard_state::home_phase::receiving;
+}
+
+// What this shard keeps of the slice's retained messages goes, from its
+// storage too: it is no longer the slice's home, or it is about to take
+// the messages over from the one that was.
+void forget_retained(topic_shard_state& st) {
+  if (st.store)
+    for (const auto& [topic, msg] : st.retained)
+      forget_stored_retained(*st.store, topic);
+  st.retained.clear();
+}
+
+void finish_receiving(shard_actor* self) {
+  auto& st = self->state;
+  st.home = topic_shard_state::home_phase::here;
+  st.written_while_receiving.clear();
+  auto waiting = std::move(st.after_receiving);
+  st.after_receiving.clear();
+  for (auto& f : waiting)
+    f();
+}
+
+// Takes the slice's retained messages over from the previous home, a page
+// at a time. A topic written here meanwhile keeps the newer message. A
+// previous home that stops answering leaves the slice with what arrived.
+void receive_page(shard_actor* self, caf::actor previous, std::uint64_t generation,
+                  std::string after) {
+  self->request(previous, peer_answer_timeout, retained_handover{std::move(after)})
+      .then(
+          [self, previous, generation](retained_page& page) {
+            auto& st = self->state;
+            if (st.handover_generation != generation ||
+                st.home != topic_shard_state::home_phase::receiving)
+              return;
+            for (auto& m : page.messages) {
+              if (st.written_while_receiving.contains(m->topic)) continue;
+              if (st.store) st.store->save_retained(*m, [](bool) {});
+              st.retained.insert_or_assign(m->topic, m);
+            }
+            if (page.more && !page.messages.empty())
+              receive_page(self, previous, generation, page.messages.back()->topic);
+            else
+              finish_receiving(self);
+          },
+          [self, generation](caf::error& e) {
+            auto& st = self->state;
+            if (st.handover_generation != generation ||
+                st.home != topic_shard_state::home_phase::receiving)
+              return;
+            metrics::add(counter::cluster_peer_route_failures);
+            spdlog::warn(
+                "topic shard {}: the previous home did not hand its retained messages "
+                "over: {}",
+                st.index, self->system().render(e));
+            finish_receiving(self);
+          });
+}
+
 void take_home(shard_actor* self, slice_home& h) {
   auto& st = self->state;
   st.home_epoch = h.epoch;
+  ++st.handover_generation;
+  if (st.home == topic_shard_state::home_phase::receiving) finish_receiving(self);
   if (!h.shard) {
     st.home = topic_shard_state::home_phase::unreachable;
     st.home_shard = nullptr;
     return;
   }
   if (h.shard == caf::actor_cast<caf::actor>(self)) {
-    st.home = topic_shard_state::home_phase::here;
     st.home_shard = nullptr;
+    if (h.previous) {
+      st.home = topic_shard_state::home_phase::receiving;
+      forget_retained(st);
+      receive_page(self, h.previous, st.handover_generation, {});
+    } else {
+      st.home = topic_shard_state::home_phase::here;
+    }
   } else {
     st.home = topic_shard_state::home_phase::there;
     st.home_shard = std::move(h.shard);
@@ -340,7 +412,7 @@ void take_home(shard_actor* self, slice_home& h) {
   auto waiting = std::move(st.waiting_puts);
   st.waiting_puts.clear();
   for (auto& w : waiting) {
-    if (st.home == topic_shard_state::home_phase::here)
+    if (is_home(st))
       keep_here(self, w.msg, w.join);
     else
       forward_put(self, w.msg, w.join);
@@ -506,9 +578,12 @@ caf::result<route_outcome> route(shard_actor* self, const message_ref& msg,
   const app_message& m = *msg;
   // A retained message is kept by the slice's home: here, or the member
   // holding the slice (below).
-  const bool retained_here =
-      m.retain && !from_peer && st.home == topic_shard_state::home_phase::here;
-  if (retained_here) set_retained(st, msg);
+  const bool retained_here = m.retain && !from_peer && is_home(st);
+  if (retained_here) {
+    set_retained(st, msg);
+    if (st.home == topic_shard_state::home_phase::receiving)
+      st.written_while_receiving.insert(m.topic);
+  }
   auto plan = plan_deliveries(st.subscriptions, msg, from_peer);
   route_outcome outcome;
   // The deliveries to persistent sessions, with each session's incarnation.
@@ -636,6 +711,7 @@ caf::result<retained_batch> subscribe(shard_actor* self, subscribe_request& s) {
     for (auto& m : matching_retained(self, s.filter))
       add_retained(self, s, m, batch);
   const bool ask_home = wants_retained && st.home == topic_shard_state::home_phase::there;
+  const bool after_handover = wants_retained && st.home == topic_shard_state::home_phase::receiving;
   if (wants_retained && st.home == topic_shard_state::home_phase::unreachable)
     metrics::add(counter::dropped_retained_no_home);
   st.subscriptions.insert(s.filter, subscriber_entry{s.subscriber, std::move(s.client_id),
@@ -645,7 +721,7 @@ caf::result<retained_batch> subscribe(shard_actor* self, subscribe_request& s) {
   set_flags(self, s.subscriber, {s.persistent, refusing, s.incarnation});
   if (new_here) announce(self, s.filter);
   auto a = st.announcing.find(s.filter);
-  if (a == st.announcing.end() && !ask_home) return batch;
+  if (a == st.announcing.end() && !ask_home && !after_handover) return batch;
   auto w = std::make_shared<topic_shard_state::subscribe_wait>();
   w->promise = self->make_response_promise();
   w->batch = std::move(batch);
@@ -653,7 +729,14 @@ caf::result<retained_batch> subscribe(shard_actor* self, subscribe_request& s) {
     ++w->pending;
     a->second.waiters.push_back(w);
   }
-  if (ask_home) {
+  if (after_handover) {
+    ++w->pending;
+    st.after_receiving.push_back([self, w, req = std::move(s)] {
+      for (auto& m : matching_retained(self, req.filter))
+        add_retained(self, req, m, w->batch);
+      settle(w);
+    });
+  } else if (ask_home) {
     ++w->pending;
     self->request(st.home_shard, peer_answer_timeout, retained_match{s.filter, st.home_epoch})
         .then(
@@ -710,7 +793,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
       [self](sweep_atom) { sweep_waiting_puts(self); },
       [self](retained_put& p) -> caf::result<route_outcome> {
         auto& st = self->state;
-        if (st.home != topic_shard_state::home_phase::here || p.epoch != st.home_epoch)
+        if (!is_home(st) || p.epoch != st.home_epoch)
           return caf::make_error(caf::sec::runtime_error, "not the home of this slice");
         auto join = std::make_shared<topic_shard_state::route_join>();
         join->promise = self->make_response_promise();
@@ -720,9 +803,27 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
       },
       [self](const retained_match& r) -> caf::result<retained_matches> {
         auto& st = self->state;
-        if (st.home != topic_shard_state::home_phase::here || r.epoch != st.home_epoch)
+        if (!is_home(st) || r.epoch != st.home_epoch)
           return caf::make_error(caf::sec::runtime_error, "not the home of this slice");
-        return retained_matches{matching_retained(self, r.filter)};
+        if (st.home == topic_shard_state::home_phase::here)
+          return retained_matches{matching_retained(self, r.filter)};
+        auto rp = self->make_response_promise<retained_matches>();
+        st.after_receiving.push_back([self, rp, filter = r.filter]() mutable {
+          rp.deliver(retained_matches{matching_retained(self, filter)});
+        });
+        return rp;
+      },
+      [self](const retained_handover& h) {
+        auto& st = self->state;
+        retained_page page;
+        constexpr std::size_t page_size = 500;
+        auto it = h.after.empty() ? st.retained.begin() : st.retained.upper_bound(h.after);
+        for (; it != st.retained.end() && page.messages.size() < page_size; ++it)
+          page.messages.push_back(it->second);
+        page.more = it != st.retained.end();
+        // Handed over: no longer this node's to keep.
+        if (!page.more && !is_home(st)) forget_retained(st);
+        return page;
       },
       [self](const peer_shard& p) {
         auto& st = self->state;

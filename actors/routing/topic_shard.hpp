@@ -1,11 +1,13 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
@@ -89,9 +91,10 @@ struct topic_shard_state {
   std::unordered_map<std::string, announcement> announcing;
 
   // Where the slice's retained messages live (see slice_home): here on a
-  // single node or while this node holds the slice's claim, on the member
-  // that holds it, or nowhere this node can reach between holders.
-  enum class home_phase : std::uint8_t { here, there, unreachable };
+  // single node or while this node holds the slice's claim, here but still
+  // being taken over from the previous home, on the member that holds it,
+  // or nowhere this node can reach between holders.
+  enum class home_phase : std::uint8_t { here, receiving, there, unreachable };
   home_phase home = home_phase::here;
   caf::actor home_shard;  // while there
   std::int64_t home_epoch = 0;
@@ -104,6 +107,11 @@ struct topic_shard_state {
   };
   std::deque<waiting_put> waiting_puts;
   bool sweep_scheduled = false;
+  // While receiving: the topics written meanwhile (newer than what the
+  // previous home sends), and the reads that wait for the hand-over's end.
+  std::unordered_set<std::string> written_while_receiving;
+  std::vector<std::function<void()>> after_receiving;
+  std::uint64_t handover_generation = 0;  // a newer home ends an older hand-over
 
   // Deliveries gathered during the current run of the mailbox, per session,
   // sent as one delivery_batch each when the run ends (see topic_shard.cpp).

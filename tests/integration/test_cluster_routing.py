@@ -152,6 +152,37 @@ class RoutingTest(ClusterTestCase):
                 listed.add(t)
         self.assertEqual(listed, set(topics))
 
+    def test_retained_messages_move_with_their_slices_when_a_member_joins(self):
+        topics = [f"state/car{i}/doors" for i in range(40)]
+        pub = self.client("a", "retainer")
+        for t in topics:
+            pub.publish(t, t.encode(), qos=1, retain=True)
+        d = self.member("d")
+        self.nodes["d"] = d
+
+        def d_holds_topic_slices():
+            v = self.view(d)
+            held = [r for r in v["slices"] if r["kind"] == "topic" and r["holder"] == "d"]
+            settled = all(r["state"] == "owned" for r in v["slices"])
+            return settled and len(held) > 0 and held
+        held = wait_until("d owning its topic slices", d_holds_topic_slices, timeout=20)
+        self.assertGreater(len(held), 0)
+        for node in ("a", "b", "c", "d"):
+            # Each node learns of the move from its own view of etcd: retry
+            # until every node routes to the new homes.
+            def complete():
+                sub = self.client(node, f"after-join-{node}")
+                sub.subscribe("state/#", 1)
+                got = set()
+                try:
+                    while True:
+                        got.add((sub.expect(timeout=0.5).topic))
+                except AssertionError:
+                    pass
+                sub.close()
+                return got == set(topics) or None
+            wait_until(f"every retained message on {node}", complete, timeout=15, interval=0.2)
+
     def test_a_killed_nodes_subscribers_drop_out_and_the_rest_go_on(self):
         on_b = self.client("b", "stays")
         on_c = self.client("c", "dies")

@@ -4,6 +4,7 @@
 // introduces them in a node.
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -65,11 +66,18 @@ struct member {
   }
 
   // Where the slice's retained messages live, as the agent says.
-  void home_here(std::int64_t epoch) { caf::anon_send(shard, slice_home{"self", epoch, shard}); }
-  void home_at(member& other, std::int64_t epoch) {
-    caf::anon_send(shard, slice_home{"other", epoch, remote_shard_of(other)});
+  void home_here(std::int64_t epoch) {
+    caf::anon_send(shard, slice_home{"self", epoch, shard, nullptr});
   }
-  void no_home() { caf::anon_send(shard, slice_home{"", 0, nullptr}); }
+  void home_at(member& other, std::int64_t epoch) {
+    caf::anon_send(shard, slice_home{"other", epoch, remote_shard_of(other), nullptr});
+  }
+  void no_home() { caf::anon_send(shard, slice_home{"", 0, nullptr, nullptr}); }
+  // This member becomes the home, taking the retained messages over from
+  // the one that was.
+  void home_from(member& previous, std::int64_t epoch) {
+    caf::anon_send(shard, slice_home{"self", epoch, shard, remote_shard_of(previous)});
+  }
 
   std::shared_ptr<test::recording_sink> connect(const std::string& client_id) {
     connection_params p;
@@ -298,4 +306,46 @@ TEST_CASE("retained messages live with the slice's home, whichever member they a
   auto refused = pub->next<mqtt::pub_ack_packet>();
   REQUIRE(refused);
   CHECK(refused->reason == mqtt::reason_code::implementation_specific_error);
+}
+
+TEST_CASE("a slice's new home takes its retained messages over from the previous one") {
+  member a;
+  member b;
+  a.meet(b);
+  b.meet(a);
+  a.home_here(1);
+  b.home_at(a, 1);
+  auto pub = a.connect("pub");
+  for (std::uint16_t i = 1; i <= 3; ++i) {
+    auto m = message("status/car" + std::to_string(i), "v" + std::to_string(i),
+                     mqtt::qos::at_least_once, i);
+    m.retain = true;
+    caf::anon_send(pub->session(), pub->id(), m);
+    REQUIRE(pub->next<mqtt::pub_ack_packet>());
+  }
+  // The slice moves to b (a new epoch): b takes the messages from a, and a
+  // lets go of them.
+  a.home_at(b, 2);
+  b.home_from(a, 2);
+  auto on_b = b.connect("on-b");
+  subscribe(*on_b, "status/#");
+  std::set<std::string> got;
+  for (int i = 0; i < 3; ++i) {
+    auto m = on_b->next<mqtt::publish_packet>();
+    REQUIRE(m);
+    CHECK(m->retain);
+    got.insert(m->payload);
+  }
+  CHECK(got == std::set<std::string>{"v1", "v2", "v3"});
+  auto on_a = a.connect("on-a");  // asks b, the home now
+  subscribe(*on_a, "status/car2");
+  auto two = on_a->next<mqtt::publish_packet>();
+  REQUIRE(two);
+  CHECK(two->payload == "v2");
+  // a handed them over and kept nothing: as a home again without a
+  // previous one to take them from, it has none.
+  a.home_here(3);
+  auto again = a.connect("again");
+  subscribe(*again, "status/#");
+  CHECK_FALSE(again->next<mqtt::publish_packet>(std::chrono::milliseconds(300)));
 }
