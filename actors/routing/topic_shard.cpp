@@ -274,12 +274,42 @@ void keep_here(shard_actor* self, const message_ref& msg, const join_ptr& join) 
   }
 }
 
-void forward_put(shard_actor* self, const message_ref& msg, const join_ptr& join) {
+// Waiting retained writes are looked at this often: sent again to the home
+// when there is one (its view of the claims may have lagged behind this
+// node's, or this node's behind its), refused once they waited too long.
+constexpr auto waiting_put_retry = std::chrono::milliseconds(250);
+
+void schedule_sweep(shard_actor* self) {
   auto& st = self->state;
+  if (st.sweep_scheduled || st.waiting_puts.empty()) return;
+  st.sweep_scheduled = true;
+  self->delayed_send(self, waiting_put_retry, sweep_atom::value);
+}
+
+void forward_put(shard_actor* self, const message_ref& msg, const join_ptr& join,
+                 epoch_ms since = 0);
+
+// Holds a retained write (whose pending count it keeps) until the slice has
+// a home that takes it.
+void hold_put(shard_actor* self, const message_ref& msg, const join_ptr& join, epoch_ms since) {
+  self->state.waiting_puts.push_back({msg, join, since});
+  schedule_sweep(self);
+}
+
+// A home that refuses (not the home with that epoch: one of the two views
+// of the claims lags) gets the write again later; one that does not answer
+// in time fails it.
+void forward_put(shard_actor* self, const message_ref& msg, const join_ptr& join, epoch_ms since) {
+  auto& st = self->state;
+  if (since == 0) since = now_ms();
   ++join->pending;
   self->request(st.home_shard, peer_answer_timeout, retained_put{msg, st.home_epoch})
       .then([join](const route_outcome&) { settle(join); },
-            [join](caf::error& e) {
+            [self, msg, join, since](caf::error& e) {
+              if (e != caf::sec::request_timeout) {
+                hold_put(self, msg, join, since);
+                return;
+              }
               metrics::add(counter::cluster_peer_route_failures);
               join->failure = std::move(e);
               settle(join);
@@ -296,11 +326,7 @@ void wait_for_home(shard_actor* self, const message_ref& msg, const join_ptr& jo
     return;
   }
   ++join->pending;
-  st.waiting_puts.push_back({msg, join, now_ms()});
-  if (!st.sweep_scheduled) {
-    st.sweep_scheduled = true;
-    self->delayed_send(self, peer_answer_timeout, sweep_atom::value);
-  }
+  hold_put(self, msg, join, now_ms());
 }
 
 void refuse_waiting(topic_shard_state::waiting_put& w) {
@@ -315,14 +341,19 @@ void sweep_waiting_puts(shard_actor* self) {
   const epoch_ms bound =
       std::chrono::duration_cast<std::chrono::milliseconds>(peer_answer_timeout).count();
   const epoch_ms now = now_ms();
-  while (!st.waiting_puts.empty() && now - st.waiting_puts.front().since >= bound) {
-    refuse_waiting(st.waiting_puts.front());
-    st.waiting_puts.pop_front();
+  auto waiting = std::move(st.waiting_puts);
+  st.waiting_puts.clear();
+  for (auto& w : waiting) {
+    if (now - w.since >= bound) {
+      refuse_waiting(w);
+    } else if (st.home == topic_shard_state::home_phase::there) {
+      forward_put(self, w.msg, w.join, w.since);
+      settle(w.join);  // this wait is over; the new attempt holds its own count
+    } else {
+      st.waiting_puts.push_back(std::move(w));
+    }
   }
-  if (!st.waiting_puts.empty()) {
-    st.sweep_scheduled = true;
-    self->delayed_send(self, peer_answer_timeout, sweep_atom::value);
-  }
+  schedule_sweep(self);
 }
 
 bool is_home(const topic_shard_state& st) {
@@ -391,6 +422,9 @@ void take_home(shard_actor* self, slice_home& h) {
   st.home_epoch = h.epoch;
   ++st.handover_generation;
   if (st.home == topic_shard_state::home_phase::receiving) finish_receiving(self);
+  const bool home_now = h.shard && h.shard == caf::actor_cast<caf::actor>(self);
+  if (st.handed_over && !home_now) forget_retained(st);
+  st.handed_over = false;
   if (!h.shard) {
     st.home = topic_shard_state::home_phase::unreachable;
     st.home_shard = nullptr;
@@ -415,7 +449,7 @@ void take_home(shard_actor* self, slice_home& h) {
     if (is_home(st))
       keep_here(self, w.msg, w.join);
     else
-      forward_put(self, w.msg, w.join);
+      forward_put(self, w.msg, w.join, w.since);
     settle(w.join);  // its wait is over
   }
 }
@@ -821,8 +855,13 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         for (; it != st.retained.end() && page.messages.size() < page_size; ++it)
           page.messages.push_back(it->second);
         page.more = it != st.retained.end();
-        // Handed over: no longer this node's to keep.
-        if (!page.more && !is_home(st)) forget_retained(st);
+        // Handed over: no longer this node's to keep, once it knows.
+        if (!page.more) {
+          if (is_home(st))
+            st.handed_over = true;
+          else
+            forget_retained(st);
+        }
         return page;
       },
       [self](const peer_shard& p) {

@@ -112,6 +112,9 @@ struct topic_shard_state {
   std::unordered_set<std::string> written_while_receiving;
   std::vector<std::function<void()>> after_receiving;
   std::uint64_t handover_generation = 0;  // a newer home ends an older hand-over
+  // The slice's retained messages were handed over to a new home while this
+  // node did not yet know it had lost the slice: they go once it does.
+  bool handed_over = false;
 
   // Deliveries gathered during the current run of the mailbox, per session,
   // sent as one delivery_batch each when the run ends (see topic_shard.cpp).

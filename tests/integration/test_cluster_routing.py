@@ -33,6 +33,12 @@ class RoutingTest(ClusterTestCase):
             for other in self.nodes:
                 if other != name:
                     node.wait_for_log(f"routing with {other} through", timeout=10)
+        # Every slice with the owner it should have, in every node's view: the
+        # claims of the first member to start have moved to the later ones.
+        for name, node in self.nodes.items():
+            wait_until(f"{name} seeing every slice owned",
+                       lambda: all(r["state"] == "owned" for r in self.view(node)["slices"]),
+                       timeout=15)
         self.clients = []
 
     def tearDown(self):
