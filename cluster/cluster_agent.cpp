@@ -50,6 +50,10 @@ struct agent_state {
   // The last member other than this node seen holding each topic slice:
   // where its retained messages are when this node takes the slice over.
   std::vector<std::string> earlier_holders;
+  // The topic shards of members that left while their link was up (a
+  // stop): they stay reachable for a while, so that the members taking
+  // their slices over can take the retained messages too.
+  std::map<std::string, std::vector<caf::actor>> departed;
   static inline const char* name = "cluster_agent";
 };
 
@@ -70,10 +74,12 @@ void send_homes(agent* self) {
   if (s.homes.size() != n) s.homes.assign(n, slice_home{"?", -1, nullptr, nullptr});
   if (s.earlier_holders.size() != n) s.earlier_holders.assign(n, {});
   auto shard_of = [&](const std::string& node, std::uint32_t slice) -> caf::actor {
-    auto it = s.links.find(node);
-    if (it == s.links.end() || it->second.phase != link_phase::up || it->second.shards.size() != n)
-      return nullptr;
-    return it->second.shards[slice];
+    if (auto it = s.links.find(node);
+        it != s.links.end() && it->second.phase == link_phase::up && it->second.shards.size() == n)
+      return it->second.shards[slice];
+    if (auto d = s.departed.find(node); d != s.departed.end() && d->second.size() == n)
+      return d->second[slice];
+    return nullptr;
   };
   for (const auto& row : s.view.slices) {
     if (row.kind != "topic" || row.slice >= n) continue;
@@ -176,8 +182,15 @@ void dial(agent* self, const std::string& node) {
           });
 }
 
+// How long a departed member's shards stay reachable for hand-overs.
+constexpr auto departed_grace = std::chrono::seconds(10);
+
 void drop(agent* self, std::map<std::string, link>::iterator it) {
   if (it->second.remote) self->demonitor(it->second.remote);
+  if (it->second.phase == link_phase::up && !it->second.shards.empty()) {
+    self->state.departed[it->first] = std::move(it->second.shards);
+    self->delayed_send(self, departed_grace, forget_departed{it->first});
+  }
   self->state.links.erase(it);
 }
 
@@ -206,6 +219,7 @@ void take_view(agent* self, cluster_view v) {
     spdlog::info("cluster {}: member {} (incarnation {}) joined, MQTT at {}:{}", s.view.cluster,
                  node, m->incarnation, m->host, m->mqtt_port);
     metrics::add(counter::cluster_members_joined);
+    s.departed.erase(node);
     s.links[node].member = *m;
     dial(self, node);
   }
@@ -234,6 +248,7 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout,
         take_view(self, std::move(v));
         send_homes(self);
       },
+      [self](const forget_departed& f) { self->state.departed.erase(f.node); },
       [self](const topic_shards_request&) {
         return topic_shard_list{self->state.routing.key_levels, self->state.routing.topic_shards};
       },

@@ -13,6 +13,7 @@ void register_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<cluster_status>("convoy.cluster_status");
   cfg.add_message_type<cluster_status_request>("convoy.cluster_status_request");
   cfg.add_message_type<redial>("convoy.redial");
+  cfg.add_message_type<forget_departed>("convoy.forget_departed");
 }
 
 }  // namespace convoy::cluster

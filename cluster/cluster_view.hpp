@@ -95,6 +95,16 @@ typename Inspector::result_type inspect(Inspector& f, redial& x) {
   return f(caf::meta::type_name("convoy.redial"), x.node, x.incarnation);
 }
 
+// A departed member's shards are forgotten after a grace period.
+struct forget_departed {
+  std::string node;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, forget_departed& x) {
+  return f(caf::meta::type_name("convoy.forget_departed"), x.node);
+}
+
 void register_cluster_message_types(caf::actor_system_config& cfg);
 
 }  // namespace convoy::cluster

@@ -153,6 +153,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<topic_shards_request>("convoy.topic_shards_request");
   cfg.add_message_type<slice_home>("convoy.slice_home");
   cfg.add_message_type<retained_handover>("convoy.retained_handover");
+  cfg.add_message_type<leaving_home>("convoy.leaving_home");
+  cfg.add_message_type<retained_held_request>("convoy.retained_held_request");
   cfg.add_message_type<retained_put>("convoy.retained_put");
   cfg.add_message_type<retained_match>("convoy.retained_match");
   cfg.add_message_type<retained_matches>("convoy.retained_matches");

@@ -114,6 +114,15 @@ struct retained_matches {
   std::vector<message_ref> messages;
 };
 
+// Node -> its own topic shard when the node stops as a member: the shard is
+// no longer its slice's home. Answered with whether it was, with retained
+// messages for a new home to take over.
+struct leaving_home {};
+
+// Node -> its own topic shard, answered with how many retained messages it
+// still keeps: a stopping member waits until they have been handed over.
+struct retained_held_request {};
+
 // Cluster agent -> a member's agent, answered with topic_shard_list.
 struct topic_shards_request {};
 
@@ -177,6 +186,16 @@ typename Inspector::result_type inspect(Inspector& f, retained_match& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, retained_matches& x) {
   return f(caf::meta::type_name("convoy.retained_matches"), x.messages);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, leaving_home&) {
+  return f(caf::meta::type_name("convoy.leaving_home"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retained_held_request&) {
+  return f(caf::meta::type_name("convoy.retained_held_request"));
 }
 
 template <class Inspector>

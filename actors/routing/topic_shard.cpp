@@ -824,6 +824,16 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         return true;
       },
       [self](slice_home& h) { take_home(self, h); },
+      [self](leaving_home) {
+        auto& st = self->state;
+        bool had = is_home(st) && !st.retained.empty();
+        slice_home none{"", st.home_epoch, nullptr, nullptr};
+        take_home(self, none);
+        return had;
+      },
+      [self](retained_held_request) {
+        return static_cast<std::uint64_t>(self->state.retained.size());
+      },
       [self](sweep_atom) { sweep_waiting_puts(self); },
       [self](retained_put& p) -> caf::result<route_outcome> {
         auto& st = self->state;

@@ -13,7 +13,9 @@
 #include "actors/core/messages.hpp"
 #include "actors/core/metrics.hpp"
 #include "actors/core/refusal_log.hpp"
+#include "actors/core/request_bounds.hpp"
 #include "actors/core/storage_gate.hpp"
+#include "actors/routing/peer_routes.hpp"
 #include "actors/routing/session_registry.hpp"
 #include "actors/routing/topic_shard.hpp"
 #include "actors/rules/rule_worker.hpp"
@@ -23,6 +25,7 @@
 #include "actors/vehicle/registry_shard.hpp"
 #include "actors/vehicle/vehicle_state_shard.hpp"
 #include "cluster/cluster_agent.hpp"
+#include "cluster/cluster_view.hpp"
 #include "runtime/auth/access_file.hpp"
 #include "runtime/edge/mqtt_connection.hpp"
 #include "runtime/node/purpose_file.hpp"
@@ -607,6 +610,46 @@ void node::restore_sessions() {
   spdlog::info("restored {} persistent sessions", restored);
 }
 
+// A member that stops has left etcd (its claims went with its lease) and no
+// longer acts as any slice's home; the members that take its topic slices
+// over take their retained messages from it. It waits for that, at most
+// peer_answer_timeout, when another member is there to take them.
+void node::hand_over_retained() {
+  caf::scoped_actor self{*system_};
+  const auto bound = std::chrono::seconds(1);
+  std::vector<caf::actor> handing;
+  for (auto& shard : shards_)
+    self->request(shard, bound, leaving_home{})
+        .receive(
+            [&](bool had) {
+              if (had) handing.push_back(shard);
+            },
+            [](caf::error&) {});
+  bool others = false;
+  self->request(cluster_agent_, bound, cluster::cluster_status_request{})
+      .receive(
+          [&](const cluster::cluster_status& s) {
+            for (const auto& l : s.links)
+              others = others || l.state == "up";
+          },
+          [](caf::error&) {});
+  if (handing.empty() || !others) return;
+  const auto deadline = std::chrono::steady_clock::now() + peer_answer_timeout;
+  std::uint64_t held = 0;
+  do {
+    held = 0;
+    for (auto& shard : handing)
+      self->request(shard, bound, retained_held_request{})
+          .receive([&](std::uint64_t n) { held += n; }, [](caf::error&) {});
+    if (held == 0) {
+      spdlog::info("the retained messages of this node's topic slices were taken over");
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
+  spdlog::warn("stopping with {} retained messages that no other member took over", held);
+}
+
 int node::run_until_signal() {
   int signo = signalled_.get_future().get();
   if (signo != 0) spdlog::info("signal {} received, shutting down", signo);
@@ -641,6 +684,7 @@ void node::stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
+  if (cluster_agent_) hand_over_retained();
   if (edge_.registry) caf::anon_send_exit(edge_.registry, caf::exit_reason::user_shutdown);
   for (auto& shard : shards_)
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);

@@ -93,6 +93,8 @@ class node {
   // Publishes the cluster agent on the cluster port and joins the cluster
   // through etcd (cluster/membership_keeper.hpp).
   void join_cluster();
+  // On stop: waits for other members to take this node's retained messages.
+  void hand_over_retained();
   // Ends run_until_signal with exit code 1.
   void fail(const std::string& why);
   void restore_sessions();

@@ -189,6 +189,30 @@ class RoutingTest(ClusterTestCase):
                 return got == set(topics) or None
             wait_until(f"every retained message on {node}", complete, timeout=15, interval=0.2)
 
+    def test_a_stopping_member_hands_its_retained_messages_over(self):
+        topics = [f"state/car{i}/doors" for i in range(40)]
+        pub = self.client("a", "retainer")
+        for t in topics:
+            pub.publish(t, t.encode(), qos=1, retain=True)
+        held_by_b = [r for r in self.view(self.nodes["a"])["slices"]
+                     if r["kind"] == "topic" and r["holder"] == "b"]
+        self.assertGreater(len(held_by_b), 0)
+        b = self.nodes.pop("b")
+        b.stop()  # SIGTERM, checked: a clean exit; without the hand-over b's slices' messages go
+        for node in ("a", "c"):
+            def complete():
+                sub = self.client(node, f"after-stop-{node}")
+                sub.subscribe("state/#", 1)
+                got = set()
+                try:
+                    while True:
+                        got.add(sub.expect(timeout=0.5).topic)
+                except AssertionError:
+                    pass
+                sub.close()
+                return got == set(topics) or None
+            wait_until(f"every retained message on {node}", complete, timeout=15, interval=0.2)
+
     def test_a_killed_nodes_subscribers_drop_out_and_the_rest_go_on(self):
         on_b = self.client("b", "stays")
         on_c = self.client("c", "dies")
