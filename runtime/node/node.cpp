@@ -675,8 +675,9 @@ void node::stop() {
     });
     edge_.for_each_connection(
         [](const auto& c) { c->shut_down(mqtt::reason_code::server_shutting_down); });
-    // Give goodbyes a moment to reach the wire.
-    for (int i = 0; i < 100; ++i) {
+    // Give goodbyes a moment to reach the wire: up to 3 s on a loaded
+    // machine, usually a few milliseconds.
+    for (int i = 0; i < 300; ++i) {
       {
         std::lock_guard lock{edge_.connections_mutex};
         if (edge_.connections.empty()) break;
