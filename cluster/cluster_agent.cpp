@@ -84,18 +84,18 @@ void send_homes(agent* self) {
   for (const auto& row : s.view.slices) {
     if (row.kind != "topic" || row.slice >= n) continue;
     slice_home h{row.holder, row.epoch, nullptr, nullptr};
+    auto& last = s.homes[row.slice];
     auto& earlier = s.earlier_holders[row.slice];
     if (row.holder == s.view.self) {
       if (s.view.authority) h.shard = s.routing.topic_shards[row.slice];
       // Taken over from another member (not back after a step down): its
       // retained messages are still there.
-      if (h.shard && s.homes[row.slice].holder != s.view.self && !earlier.empty())
+      if (h.shard && last.holder != s.view.self && !earlier.empty())
         h.previous = shard_of(earlier, row.slice);
     } else if (!row.holder.empty()) {
       h.shard = shard_of(row.holder, row.slice);
     }
     if (!row.holder.empty() && row.holder != s.view.self) earlier = row.holder;
-    auto& last = s.homes[row.slice];
     if (last.holder == h.holder && last.epoch == h.epoch && last.shard == h.shard) continue;
     last = h;
     self->send(s.routing.topic_shards[row.slice], std::move(h));
@@ -129,7 +129,7 @@ void introduce_shards(agent* self, const std::string& node, std::int64_t incarna
             it->second.shards = std::move(list.shards);
             send_homes(self);
             spdlog::info("cluster {}: routing with {} through {} topic shards",
-                         self->state.view.cluster, node, list.shards.size());
+                         self->state.view.cluster, node, it->second.shards.size());
           },
           [self, node, incarnation](caf::error& e) {
             // The link went down meanwhile (its down message redials) or the

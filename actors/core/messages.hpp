@@ -46,6 +46,10 @@ struct app_message {
   // epoch, comparable across nodes); 0 for messages restored from storage.
   std::int64_t published_us = 0;
 
+  // Topic and payload bytes: what queues, in-flight windows and the windows
+  // to other members count.
+  std::size_t size_in_bytes() const { return topic.size() + (payload ? payload->size() : 0); }
+
   // Encoded PUBLISH headers for deliveries that look the same to every
   // subscriber (QoS 0, no subscription identifier, no expiry), one per
   // protocol version and RETAIN flag: the first subscriber of a shape

@@ -208,9 +208,4 @@ typename Inspector::result_type inspect(Inspector& f, topic_shard_list& x) {
   return f(caf::meta::type_name("convoy.topic_shard_list"), x.key_levels, x.shards);
 }
 
-// The bytes a route counts against a peer's window.
-inline std::uint64_t route_bytes(const app_message& m) {
-  return m.topic.size() + (m.payload ? m.payload->size() : 0);
-}
-
 }  // namespace convoy

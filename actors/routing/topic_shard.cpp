@@ -44,18 +44,20 @@ void send_gathered(shard_actor* self, topic_shard_state::outgoing& out) {
   out.deliveries = {};
 }
 
+void send_peer_batch(shard_actor* self, topic_shard_state::peer& peer) {
+  self->send(peer.shard,
+             peer_route_batch{caf::actor_cast<caf::actor>(self), std::move(peer.outbox)});
+  peer.outbox = {};
+}
+
 void flush_outbox(shard_actor* self) {
   auto& st = self->state;
   for (auto& out : st.outbox)
     if (!out.deliveries.empty()) send_gathered(self, out);
   st.outbox.clear();
   st.outbox_slot.clear();
-  for (auto& [addr, peer] : st.peers) {
-    if (peer.outbox.empty()) continue;
-    self->send(peer.shard,
-               peer_route_batch{caf::actor_cast<caf::actor>(self), std::move(peer.outbox)});
-    peer.outbox = {};
-  }
+  for (auto& [addr, peer] : st.peers)
+    if (!peer.outbox.empty()) send_peer_batch(self, peer);
 }
 
 void schedule_flush(shard_actor* self) {
@@ -430,7 +432,7 @@ void take_home(shard_actor* self, slice_home& h) {
     st.home_shard = nullptr;
     return;
   }
-  if (h.shard == caf::actor_cast<caf::actor>(self)) {
+  if (home_now) {
     st.home_shard = nullptr;
     if (h.previous) {
       st.home = topic_shard_state::home_phase::receiving;
@@ -493,7 +495,7 @@ std::size_t route_to_peers(shard_actor* self, const message_ref& msg,
                            const std::vector<planned_delivery>& local, route_outcome& outcome,
                            const std::function<join_ptr()>& join) {
   auto& st = self->state;
-  const std::uint64_t bytes = route_bytes(*msg);
+  const std::uint64_t bytes = msg->size_in_bytes();
   std::size_t sent = 0;
   for (auto& [peer, shared] : plan_peers(st, msg, local)) {
     // A message larger than the byte window still goes, alone.
@@ -513,11 +515,7 @@ std::size_t route_to_peers(shard_actor* self, const message_ref& msg,
     metrics::add(counter::cluster_routes_sent);
     if (msg->qos == mqtt::qos::at_most_once) {
       peer->outbox.push_back({msg, std::move(shared)});
-      if (peer->outbox.size() >= batch_limit) {
-        self->send(peer->shard,
-                   peer_route_batch{caf::actor_cast<caf::actor>(self), std::move(peer->outbox)});
-        peer->outbox = {};
-      }
+      if (peer->outbox.size() >= batch_limit) send_peer_batch(self, *peer);
       schedule_flush(self);
       continue;
     }
@@ -712,6 +710,25 @@ void add_retained(shard_actor* self, const subscribe_request& s, const message_r
     batch.deliveries.push_back(std::move(d));
 }
 
+// A page of this slice's retained messages after the topic `after` (all
+// from the first when empty), at most `limit`, those `wanted`; `more` says
+// whether another wanted one follows.
+template <class Wanted>
+retained_page page_of_retained(const topic_shard_state& st, const std::string& after,
+                               std::size_t limit, Wanted wanted) {
+  retained_page page;
+  auto it = after.empty() ? st.retained.begin() : st.retained.upper_bound(after);
+  for (; it != st.retained.end(); ++it) {
+    if (!wanted(it->first, *it->second)) continue;
+    if (page.messages.size() == limit) {
+      page.more = true;
+      break;
+    }
+    page.messages.push_back(it->second);
+  }
+  return page;
+}
+
 // The retained messages of this slice matching a filter; expired ones go.
 std::vector<message_ref> matching_retained(shard_actor* self, std::string_view filter) {
   auto& st = self->state;
@@ -807,7 +824,7 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
         std::uint64_t bytes = 0;
         metrics::add(counter::cluster_routes_received, b.routes.size());
         for (const auto& r : b.routes) {
-          bytes += route_bytes(*r.msg);
+          bytes += r.msg->size_in_bytes();
           route(self, r.msg, &r.shared_filters);
         }
         if (b.shard)
@@ -859,12 +876,9 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
       },
       [self](const retained_handover& h) {
         auto& st = self->state;
-        retained_page page;
         constexpr std::size_t page_size = 500;
-        auto it = h.after.empty() ? st.retained.begin() : st.retained.upper_bound(h.after);
-        for (; it != st.retained.end() && page.messages.size() < page_size; ++it)
-          page.messages.push_back(it->second);
-        page.more = it != st.retained.end();
+        auto page = page_of_retained(st, h.after, page_size,
+                                     [](const std::string&, const app_message&) { return true; });
         // Handed over: no longer this node's to keep, once it knows.
         if (!page.more) {
           if (is_home(st))
@@ -893,19 +907,12 @@ caf::behavior topic_shard(shard_actor* self, std::uint32_t index, store_ptr stor
                     [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
           return rp;
         }
-        retained_page page;
         epoch_ms now = now_ms();
         std::size_t limit = std::clamp<std::size_t>(r.limit, 1, 1000);
-        auto it = r.after.empty() ? st.retained.begin() : st.retained.upper_bound(r.after);
-        for (; it != st.retained.end(); ++it) {
-          if (expired(*it->second, now) || !mqtt::topic_matches(r.filter, it->first)) continue;
-          if (page.messages.size() == limit) {
-            page.more = true;
-            break;
-          }
-          page.messages.push_back(it->second);
-        }
-        return page;
+        return page_of_retained(st, r.after, limit,
+                                [&](const std::string& topic, const app_message& m) {
+                                  return !expired(m, now) && mqtt::topic_matches(r.filter, topic);
+                                });
       },
       [self](const route_stored& s) {
         auto& st = self->state;

@@ -53,7 +53,7 @@ inline bool expired(const app_message& m, epoch_ms now) {
 }
 
 inline std::size_t message_bytes(const delivery& d) {
-  return d.msg->topic.size() + (d.msg->payload ? d.msg->payload->size() : 0);
+  return d.msg->size_in_bytes();
 }
 
 inline void ignore_outcome(bool) {}

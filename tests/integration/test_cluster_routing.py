@@ -55,6 +55,24 @@ class RoutingTest(ClusterTestCase):
         self.clients.append(c)
         return c
 
+    def wait_for_retained(self, node, topics, name):
+        """Until a new subscriber to state/# on `node` gets a retained
+        message for every topic: each node learns of a slice's move from its
+        own view of etcd, so a subscription made before its view is current
+        may miss some."""
+        def complete():
+            sub = self.client(node, f"{name}-{node}")
+            sub.subscribe("state/#", 1)
+            got = set()
+            try:
+                while True:
+                    got.add(sub.expect(timeout=0.5).topic)
+            except AssertionError:
+                pass
+            sub.close()
+            return got == set(topics) or None
+        wait_until(f"every retained message on {node}", complete, timeout=15, interval=0.2)
+
     def test_publish_reaches_subscribers_on_every_node_at_their_qos(self):
         for version in (V311, V5):
             with self.subTest(version=version):
@@ -174,20 +192,7 @@ class RoutingTest(ClusterTestCase):
         held = wait_until("d owning its topic slices", d_holds_topic_slices, timeout=20)
         self.assertGreater(len(held), 0)
         for node in ("a", "b", "c", "d"):
-            # Each node learns of the move from its own view of etcd: retry
-            # until every node routes to the new homes.
-            def complete():
-                sub = self.client(node, f"after-join-{node}")
-                sub.subscribe("state/#", 1)
-                got = set()
-                try:
-                    while True:
-                        got.add((sub.expect(timeout=0.5).topic))
-                except AssertionError:
-                    pass
-                sub.close()
-                return got == set(topics) or None
-            wait_until(f"every retained message on {node}", complete, timeout=15, interval=0.2)
+            self.wait_for_retained(node, topics, "after-join")
 
     def test_a_stopping_member_hands_its_retained_messages_over(self):
         topics = [f"state/car{i}/doors" for i in range(40)]
@@ -200,18 +205,7 @@ class RoutingTest(ClusterTestCase):
         b = self.nodes.pop("b")
         b.stop()  # SIGTERM, checked: a clean exit; without the hand-over b's slices' messages go
         for node in ("a", "c"):
-            def complete():
-                sub = self.client(node, f"after-stop-{node}")
-                sub.subscribe("state/#", 1)
-                got = set()
-                try:
-                    while True:
-                        got.add(sub.expect(timeout=0.5).topic)
-                except AssertionError:
-                    pass
-                sub.close()
-                return got == set(topics) or None
-            wait_until(f"every retained message on {node}", complete, timeout=15, interval=0.2)
+            self.wait_for_retained(node, topics, "after-stop")
 
     def test_a_killed_nodes_subscribers_drop_out_and_the_rest_go_on(self):
         on_b = self.client("b", "stays")
