@@ -10,6 +10,7 @@
 #include "actors/core/metrics.hpp"
 #include "actors/core/request_bounds.hpp"
 #include "actors/routing/peer_routes.hpp"
+#include "actors/routing/session_moves.hpp"
 #include "cluster/cluster_view.hpp"
 
 namespace convoy::cluster {
@@ -37,6 +38,7 @@ struct link {
   std::string error;
   caf::actor remote;               // the peer's agent while up
   std::vector<caf::actor> shards;  // the peer's topic shards, once introduced
+  caf::actor directory;            // the peer's session directory, once introduced
 };
 
 constexpr auto redial_pause = std::chrono::seconds(1);
@@ -54,6 +56,9 @@ struct agent_state {
   // stop): they stay reachable for a while, so that the members taking
   // their slices over can take the retained messages too.
   std::map<std::string, std::vector<caf::actor>> departed;
+  // As last sent to the session directory and registry of this node.
+  directory_view sent_view;
+  std::vector<caf::actor> sent_directories;
   static inline const char* name = "cluster_agent";
 };
 
@@ -102,6 +107,41 @@ void send_homes(agent* self) {
   }
 }
 
+// Tells this node's session directory which client slices it serves, and
+// this node's registry which directory serves each (null: none reachable).
+void send_directories(agent* self) {
+  auto& s = self->state;
+  const auto& r = s.routing;
+  if (!r.session_directory || !r.session_registry || r.client_slices == 0 || s.view.self.empty())
+    return;
+  directory_view v{s.view.self, std::vector<std::int64_t>(r.client_slices, 0), {}, {s.view.self}};
+  std::vector<caf::actor> homes(r.client_slices);
+  for (const auto& m : s.view.members)
+    v.members.push_back(m.node);
+  for (const auto& [node, l] : s.links)
+    if (l.phase == link_phase::up && l.directory) v.reachable.push_back(node);
+  for (const auto& row : s.view.slices) {
+    if (row.kind != "client" || row.slice >= r.client_slices || row.holder.empty()) continue;
+    if (row.holder == s.view.self) {
+      if (!s.view.authority) continue;
+      v.epochs[row.slice] = row.epoch;
+      homes[row.slice] = r.session_directory;
+    } else if (auto it = s.links.find(row.holder);
+               it != s.links.end() && it->second.phase == link_phase::up) {
+      homes[row.slice] = it->second.directory;
+    }
+  }
+  if (v.self != s.sent_view.self || v.epochs != s.sent_view.epochs ||
+      v.members != s.sent_view.members || v.reachable != s.sent_view.reachable) {
+    s.sent_view = v;
+    self->send(r.session_directory, std::move(v));
+  }
+  if (homes != s.sent_directories) {
+    s.sent_directories = homes;
+    self->send(r.session_registry, directory_homes{s.view.self, std::move(homes)});
+  }
+}
+
 // Introduces the member's topic shards to this node's, slice by slice.
 void introduce_shards(agent* self, const std::string& node, std::int64_t incarnation) {
   auto it = self->state.links.find(node);
@@ -113,6 +153,8 @@ void introduce_shards(agent* self, const std::string& node, std::int64_t incarna
             if (it == self->state.links.end() || it->second.member.incarnation != incarnation)
               return;
             const auto& r = self->state.routing;
+            it->second.directory = list.session_directory;
+            send_directories(self);
             if (list.shards.size() != r.topic_shards.size() || list.key_levels != r.key_levels) {
               it->second.error = "no routing: broker.topic_shards " +
                                  std::to_string(r.topic_shards.size()) + " and shard_key_levels " +
@@ -128,6 +170,7 @@ void introduce_shards(agent* self, const std::string& node, std::int64_t incarna
                          peer_shard{node, list.shards[i], r.window_messages, r.window_bytes});
             it->second.shards = std::move(list.shards);
             send_homes(self);
+            send_directories(self);
             spdlog::info("cluster {}: routing with {} through {} topic shards",
                          self->state.view.cluster, node, it->second.shards.size());
           },
@@ -234,12 +277,14 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout,
       if (!l.remote || l.remote.address() != d.source) continue;
       l.remote = nullptr;
       l.shards.clear();
+      l.directory = nullptr;
       enter(l, link_phase::down, self->system().render(d.reason));
       metrics::add(counter::cluster_peer_links_lost);
       spdlog::warn("cluster {}: link to {} (incarnation {}) is down: {}", self->state.view.cluster,
                    node, l.member.incarnation, l.error);
       self->delayed_send(self, redial_pause, redial{node, l.member.incarnation});
       send_homes(self);
+      send_directories(self);
       return;
     }
   });
@@ -247,10 +292,12 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout,
       [self](cluster_view& v) {
         take_view(self, std::move(v));
         send_homes(self);
+        send_directories(self);
       },
       [self](const forget_departed& f) { self->state.departed.erase(f.node); },
       [self](const topic_shards_request&) {
-        return topic_shard_list{self->state.routing.key_levels, self->state.routing.topic_shards};
+        const auto& r = self->state.routing;
+        return topic_shard_list{r.key_levels, r.topic_shards, r.session_directory};
       },
       [self](redial& r) {
         auto it = self->state.links.find(r.node);

@@ -17,6 +17,11 @@ struct routing_setup {
   std::uint32_t key_levels = 1;  // broker.shard_key_levels
   std::uint32_t window_messages = 1000;
   std::uint64_t window_bytes = 4 * 1'048'576;
+  // The session directory and registry of this node, and the number of
+  // client slices (cluster.client_slices).
+  caf::actor session_directory;
+  caf::actor session_registry;
+  std::uint32_t client_slices = 0;
 };
 
 // The cluster agent: one per node, published on the node's cluster port, so
@@ -32,7 +37,10 @@ struct routing_setup {
 //
 // Once a link is up, the agent asks the member's agent for its topic shards
 // and introduces each to this node's shard of the same slice (peer_shard),
-// which then exchanges routes with it (actors/routing/peer_routes.hpp). Two
+// which then exchanges routes with it (actors/routing/peer_routes.hpp), and
+// learns the member's session directory: the agent tells this node's
+// directory which client slices it serves and this node's registry which
+// directory serves each slice (actors/routing/session_directory.hpp). Two
 // nodes whose topic placement differs (broker.topic_shards or
 // broker.shard_key_levels) do not route to each other; their link shows why.
 caf::actor spawn_cluster_agent(caf::actor_system& system, std::chrono::milliseconds dial_timeout,

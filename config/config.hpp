@@ -197,6 +197,9 @@ struct node_config {
     // one member before it drops (QoS 0) or refuses (QoS 1/2).
     std::uint32_t peer_window_messages = 1000;
     std::uint32_t peer_window_bytes = 4 * 1'048'576;
+    // Slices of the client-id space, each with the session directory of
+    // its owner; every member needs the same number.
+    std::uint32_t client_slices = 16;
     bool operator==(const cluster_section&) const = default;
   } cluster;
 

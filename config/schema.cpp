@@ -558,6 +558,11 @@ constexpr auto keys = std::to_array<key_info>({
         "Bytes (topics and payloads) one topic shard may have on their way to one other member, "
         "unacknowledged; a message larger than this still goes when nothing else is on its way.",
         1024, 1'073'741'824),
+    integer_key<&nc::cluster, &nc::cluster_section::client_slices>(
+        "cluster.client_slices",
+        "Slices of the client-id space: the member owning a slice keeps the session directory of "
+        "its client ids, which says where each session is. Every member needs the same number.",
+        1, 4096),
 });
 
 constexpr std::array<std::string_view, 16> sections = {

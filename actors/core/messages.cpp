@@ -1,6 +1,9 @@
 #include "actors/core/messages.hpp"
 
 #include "actors/routing/peer_routes.hpp"
+#include "actors/routing/session_directory.hpp"
+#include "actors/routing/session_moves.hpp"
+#include "actors/routing/session_registry.hpp"
 
 #include "actors/core/inspection.hpp"
 #include "actors/rules/archive_writer.hpp"
@@ -159,6 +162,24 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<retained_match>("convoy.retained_match");
   cfg.add_message_type<retained_matches>("convoy.retained_matches");
   cfg.add_message_type<topic_shard_list>("convoy.topic_shard_list");
+  cfg.add_message_type<session_claim>("convoy.session_claim");
+  cfg.add_message_type<session_claim_reply>("convoy.session_claim_reply");
+  cfg.add_message_type<session_gone>("convoy.session_gone");
+  cfg.add_message_type<directory_entry>("convoy.directory_entry");
+  cfg.add_message_type<directory_report>("convoy.directory_report");
+  cfg.add_message_type<session_superseded>("convoy.session_superseded");
+  cfg.add_message_type<directory_view>("convoy.directory_view");
+  cfg.add_message_type<directory_homes>("convoy.directory_homes");
+  cfg.add_message_type<session_takeover>("convoy.session_takeover");
+  cfg.add_message_type<takeover_answer>("convoy.takeover_answer");
+  cfg.add_message_type<move_out>("convoy.move_out");
+  cfg.add_message_type<move_in>("convoy.move_in");
+  cfg.add_message_type<moved_in>("convoy.moved_in");
+  cfg.add_message_type<move_rest>("convoy.move_rest");
+  cfg.add_message_type<move_deadline>("convoy.move_deadline");
+  cfg.add_message_type<collect_deadline>("convoy.collect_deadline");
+  cfg.add_message_type<claim_retry>("convoy.claim_retry");
+  cfg.add_message_type<std::vector<directory_entry>>("convoy.directory_entries");
   cfg.add_message_type<restore_retained>("convoy.restore_retained");
   cfg.add_message_type<restore_session>("convoy.restore_session");
   cfg.add_message_type<session_stored>("convoy.session_stored");

@@ -202,6 +202,16 @@ std::string_view name_of(counter c) {
       return "refused_retained_no_home";
     case counter::dropped_retained_no_home:
       return "dropped_retained_no_home";
+    case counter::cluster_sessions_moved_in:
+      return "cluster_sessions_moved_in";
+    case counter::cluster_sessions_moved_out:
+      return "cluster_sessions_moved_out";
+    case counter::cluster_session_move_failures:
+      return "cluster_session_move_failures";
+    case counter::refused_session_directory:
+      return "refused_session_directory";
+    case counter::sessions_superseded:
+      return "sessions_superseded";
     case counter::count_:
       break;
   }

@@ -114,7 +114,12 @@ enum class counter : std::uint8_t {
   cluster_routes_received,      // messages from members, fanned out to this node's sessions
   refused_retained_no_home,     // retained writes refused: the slice had no reachable home in time
   dropped_retained_no_home,     // subscriptions that got no retained messages: no reachable home
-  count_                        // number of counters, not a counter
+  cluster_sessions_moved_in,    // sessions taken over from another member, with their state
+  cluster_sessions_moved_out,   // sessions handed to another member for a connection there
+  cluster_session_move_failures,  // takeovers whose old member did not answer: started afresh
+  refused_session_directory,      // CONNECTs refused: no session directory answered in time
+  sessions_superseded,            // stale copies of a session another member held, ended
+  count_                          // number of counters, not a counter
 };
 
 std::string_view name_of(counter c);

@@ -101,4 +101,13 @@ typename Inspector::result_type inspect(Inspector& f, principal_ptr& x) {
   }
 }
 
+// Whether two logins are the same owner of a session. Unproven identities
+// (anonymous clients, unchecked usernames) are all the same nobody: they own
+// nothing the others could not take.
+inline bool same_identity(const principal_ptr& a, const principal_ptr& b) {
+  auto proven = [](const principal_ptr& p) { return p && p->verified; };
+  if (!proven(a) || !proven(b)) return proven(a) == proven(b);
+  return a->method == b->method && a->identity == b->identity;
+}
+
 }  // namespace convoy

@@ -10,11 +10,18 @@
 #include "actors/core/inspection.hpp"
 #include "actors/core/metrics.hpp"
 #include "actors/core/request_bounds.hpp"
+#include "actors/placement/stable_hash.hpp"
+#include "actors/routing/session_moves.hpp"
 #include "actors/session/session.hpp"
 
 namespace convoy {
 
 namespace {
+
+// How long a CONNECT in a cluster may wait for its directory and the member
+// that held its session, and how often it asks again meanwhile.
+constexpr epoch_ms claim_patience_ms = 5000;
+constexpr auto claim_retry_pause = std::chrono::milliseconds(250);
 
 caf::actor spawn_session(session_registry_actor* self, const std::string& client_id,
                          principal_ptr owner, bool owner_unknown = false) {
@@ -26,20 +33,29 @@ caf::actor spawn_session(session_registry_actor* self, const std::string& client
   return s;
 }
 
-void forget(session_registry_state& st, const caf::actor_addr& addr) {
-  auto it = st.client_of.find(addr);
-  if (it == st.client_of.end()) return;
-  auto s = st.sessions.find(it->second);
-  if (s != st.sessions.end() && s->second.session.address() == addr) st.sessions.erase(s);
-  st.client_of.erase(it);
+const caf::actor& directory_of(const session_registry_state& st, const std::string& client_id) {
+  static const caf::actor none;
+  if (st.directories.empty()) return none;
+  return st.directories[placement::slice_of(client_id,
+                                            static_cast<std::uint32_t>(st.directories.size()))];
 }
 
-// Unproven identities (anonymous clients, unchecked usernames) are all the
-// same nobody: they own nothing the others could not take.
-bool same_identity(const principal_ptr& a, const principal_ptr& b) {
-  auto proven = [](const principal_ptr& p) { return p && p->verified; };
-  if (!proven(a) || !proven(b)) return proven(a) == proven(b);
-  return a->method == b->method && a->identity == b->identity;
+// `ended`: the session is gone and no other takes its place here, so its
+// directory forgets it (unless it knows the client id on another member by
+// now). A session replaced here by a new one is forgotten without that.
+void forget(session_registry_actor* self, const caf::actor_addr& addr, bool ended) {
+  auto& st = self->state;
+  auto it = st.client_of.find(addr);
+  if (it == st.client_of.end()) return;
+  const std::string& client_id = it->second;
+  auto s = st.sessions.find(client_id);
+  if (s != st.sessions.end() && s->second.session.address() == addr) {
+    st.sessions.erase(s);
+    const auto& dir = directory_of(st, client_id);
+    if (ended && dir && !st.claiming.contains(client_id) && !st.replacing.contains(client_id))
+      self->send(dir, session_gone{client_id, st.node});
+  }
+  st.client_of.erase(it);
 }
 
 std::string describe(const principal_ptr& p) {
@@ -49,10 +65,12 @@ std::string describe(const principal_ptr& p) {
 
 // Someone else's session: the connection is refused and the session, its
 // subscriptions and queue stay as they are for their owner.
+// `owner` is null when another member knows the owner (and logged it).
 void refuse_foreign(connect_request& req, const principal_ptr& owner) {
   metrics::add(counter::refused_session_owner);
   spdlog::warn("refused {} for client id '{}': the session belongs to {}",
-               describe(req.params.principal), req.params.client_id, describe(owner));
+               describe(req.params.principal), req.params.client_id,
+               owner ? describe(owner) : std::string{"another identity"});
   req.sink->refuse(mqtt::reason_code::not_authorized,
                    "the session of this client identifier belongs to another identity");
 }
@@ -72,7 +90,7 @@ void resume(session_registry_actor* self, caf::actor existing, connect_request r
   self->request(existing, caf::infinite, std::move(attach))
       .then([](bool) {},
             [self, existing, req](caf::error&) mutable {
-              forget(self->state, existing.address());
+              forget(self, existing.address(), false);
               req.params.clean_start = true;  // nothing left to resume
               hand_over(self, std::move(req));
             });
@@ -114,11 +132,207 @@ void hand_over(session_registry_actor* self, connect_request req) {
   // one begins once it has answered, so that the new session's writes come
   // after all of the old one's.
   caf::actor old = it->second.session;
-  forget(st, old.address());
+  forget(self, old.address(), false);
   st.replacing[client_id].owner = req.params.principal;
   self->request(old, caf::infinite, discard_session{})
       .then([self, req](bool erasing) mutable { finish_replacing(self, std::move(req), erasing); },
             [self, req](caf::error&) mutable { finish_replacing(self, std::move(req), false); });
+}
+
+// ---- in a cluster: claims at the directory, sessions moving in ----
+
+void begin_claim(session_registry_actor* self, connect_request req);
+
+// The client id is settled here (or the connection refused): the next
+// connection that waited for it claims it in turn.
+void finish_claim(session_registry_actor* self, const std::string& client_id) {
+  auto& st = self->state;
+  auto it = st.claiming.find(client_id);
+  if (it == st.claiming.end()) return;
+  auto waiting = std::move(it->second);
+  st.claiming.erase(it);
+  for (auto& next : waiting)
+    begin_claim(self, std::move(next));
+}
+
+void send_claim(session_registry_actor* self, connect_request req, epoch_ms deadline);
+void ask_previous(session_registry_actor* self, connect_request req, caf::actor previous,
+                  epoch_ms deadline);
+
+// No answer yet that settles the claim: ask again shortly, within the
+// deadline; past it the connection is refused (the client comes back).
+void retry_later(session_registry_actor* self, connect_request req, caf::actor previous,
+                 epoch_ms deadline, const std::string& why) {
+  if (now_ms() >= deadline) {
+    metrics::add(counter::refused_session_directory);
+    spdlog::warn("refused client id '{}': {}", req.params.client_id, why);
+    std::string client_id = req.params.client_id;
+    req.sink->refuse(mqtt::reason_code::server_unavailable, "session directory unavailable");
+    finish_claim(self, client_id);
+    return;
+  }
+  self->delayed_send(self, claim_retry_pause,
+                     claim_retry{std::move(req), std::move(previous), deadline});
+}
+
+// The session arrives from the member that held it.
+void move_in_here(session_registry_actor* self, connect_request req, takeover_answer& a) {
+  std::string client_id = req.params.client_id;
+  caf::actor fresh = spawn_session(self, client_id, req.params.principal);
+  move_in m{std::move(a.record), std::move(a.old_session),
+            attach_connection{std::move(req.params), std::move(req.sink), false}};
+  self->request(fresh, caf::infinite, std::move(m))
+      .then([self, client_id](bool) { finish_claim(self, client_id); },
+            [self, client_id](caf::error&) { finish_claim(self, client_id); });
+}
+
+void on_takeover_answer(session_registry_actor* self, connect_request req, caf::actor previous,
+                        epoch_ms deadline, takeover_answer& a) {
+  std::string client_id = req.params.client_id;
+  switch (a.outcome) {
+    case takeover_outcome::moved:
+      return move_in_here(self, std::move(req), a);
+    case takeover_outcome::busy:
+      return retry_later(self, std::move(req), std::move(previous), deadline,
+                         "the member holding its session is still moving it");
+    case takeover_outcome::foreign:
+      refuse_foreign(req, principal_ptr{});
+      break;
+    case takeover_outcome::none:
+    case takeover_outcome::discarded:
+      hand_over(self, std::move(req));
+      break;
+  }
+  finish_claim(self, client_id);
+}
+
+// The directory said `previous` (another member's registry) held the
+// session: it is asked for it.
+void ask_previous(session_registry_actor* self, connect_request req, caf::actor previous,
+                  epoch_ms deadline) {
+  session_takeover t{req.params.client_id, req.params.principal, req.params.clean_start,
+                     self->state.node};
+  self->request(previous, peer_answer_timeout, std::move(t))
+      .then(
+          [self, req, previous, deadline](takeover_answer& a) mutable {
+            on_takeover_answer(self, std::move(req), std::move(previous), deadline, a);
+          },
+          [self, req](caf::error& e) mutable {
+            // The member died or does not answer: its session is out of
+            // reach, and this connection starts without it.
+            metrics::add(counter::cluster_session_move_failures);
+            spdlog::warn(
+                "client '{}': the member that held its session did not hand it over ({}); "
+                "it starts afresh here",
+                req.params.client_id, to_string(e));
+            std::string client_id = req.params.client_id;
+            req.params.clean_start = true;
+            hand_over(self, std::move(req));
+            finish_claim(self, client_id);
+          });
+}
+
+void on_claim_reply(session_registry_actor* self, connect_request req, epoch_ms deadline,
+                    session_claim_reply& r) {
+  std::string client_id = req.params.client_id;
+  switch (r.outcome) {
+    case claim_outcome::not_home:
+      return retry_later(self, std::move(req), nullptr, deadline,
+                         "no session directory served its slice in time");
+    case claim_outcome::foreign:
+      refuse_foreign(req, principal_ptr{});
+      return finish_claim(self, client_id);
+    case claim_outcome::granted:
+      break;
+  }
+  if (r.previous && r.previous != caf::actor_cast<caf::actor>(self))
+    return ask_previous(self, std::move(req), std::move(r.previous), deadline);
+  hand_over(self, std::move(req));
+  finish_claim(self, client_id);
+}
+
+void send_claim(session_registry_actor* self, connect_request req, epoch_ms deadline) {
+  const caf::actor& dir = directory_of(self->state, req.params.client_id);
+  if (!dir)
+    return retry_later(self, std::move(req), nullptr, deadline,
+                       "no session directory is reachable for its slice");
+  session_claim c{req.params.client_id, self->state.node, self, req.params.principal};
+  self->request(dir, peer_answer_timeout, std::move(c))
+      .then(
+          [self, req, deadline](session_claim_reply& r) mutable {
+            on_claim_reply(self, std::move(req), deadline, r);
+          },
+          [self, req, deadline](caf::error& e) mutable {
+            retry_later(self, std::move(req), nullptr, deadline,
+                        "its session directory did not answer: " + to_string(e));
+          });
+}
+
+// Alone, a connection goes straight to its session; in a cluster its client
+// id is claimed first, one connection of a client id at a time.
+void begin_claim(session_registry_actor* self, connect_request req) {
+  auto& st = self->state;
+  if (st.node.empty()) return hand_over(self, std::move(req));
+  auto [it, fresh] = st.claiming.try_emplace(req.params.client_id);
+  if (!fresh) {
+    it->second.push_back(std::move(req));
+    return;
+  }
+  send_claim(self, std::move(req), now_ms() + claim_patience_ms);
+}
+
+// Another member's registry asks for a session this one holds.
+caf::result<takeover_answer> on_takeover(session_registry_actor* self, const session_takeover& t) {
+  auto& st = self->state;
+  if (st.claiming.contains(t.client_id) || st.replacing.contains(t.client_id))
+    return takeover_answer{takeover_outcome::busy, {}, {}};
+  auto it = st.sessions.find(t.client_id);
+  if (it == st.sessions.end()) return takeover_answer{takeover_outcome::none, {}, {}};
+  if (!it->second.owner_unknown && !same_identity(it->second.owner, t.owner)) {
+    metrics::add(counter::refused_session_owner);
+    spdlog::warn("refused {} on {} for client id '{}': the session belongs to {}",
+                 describe(t.owner), t.node, t.client_id, describe(it->second.owner));
+    return takeover_answer{takeover_outcome::foreign, {}, {}};
+  }
+  // The session leaves: it is no longer this node's to hand connections
+  // to, though its actor lives on until the move is done.
+  caf::actor s = it->second.session;
+  st.sessions.erase(it);
+  auto rp = self->make_response_promise<takeover_answer>();
+  self->request(s, peer_answer_timeout, move_out{t.clean_start})
+      .then([rp](takeover_answer& a) mutable { rp.deliver(std::move(a)); },
+            [rp](caf::error&) mutable {
+              rp.deliver(takeover_answer{takeover_outcome::none, {}, {}});
+            });
+  return rp;
+}
+
+// A directory serves a client slice anew: it hears which of its sessions
+// this member holds.
+void report_sessions(session_registry_actor* self, const std::vector<bool>& changed) {
+  auto& st = self->state;
+  const auto n = static_cast<std::uint32_t>(st.directories.size());
+  std::vector<directory_report> reports(n);
+  for (std::uint32_t i = 0; i < n; ++i)
+    reports[i] = directory_report{i, st.node, self, {}};
+  for (const auto& [client_id, entry] : st.sessions) {
+    auto slice = placement::slice_of(client_id, n);
+    if (changed[slice])
+      reports[slice].entries.push_back({client_id, entry.owner, entry.owner_unknown});
+  }
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (changed[i] && st.directories[i]) self->send(st.directories[i], std::move(reports[i]));
+}
+
+void take_homes(session_registry_actor* self, directory_homes& h) {
+  auto& st = self->state;
+  if (!h.self.empty()) st.node = std::move(h.self);
+  std::vector<bool> changed(h.directories.size(), false);
+  for (std::size_t i = 0; i < h.directories.size(); ++i)
+    changed[i] =
+        h.directories[i] && (i >= st.directories.size() || st.directories[i] != h.directories[i]);
+  st.directories = std::move(h.directories);
+  report_sessions(self, changed);
 }
 
 // The login, now with the region the registry holds for its vehicle.
@@ -138,14 +352,14 @@ void admit_with_region(session_registry_actor* self, connect_request req) {
       .then(
           [self, req](registry_verdict& verdict) mutable {
             if (!verdict.region.empty()) take_region(req, std::move(verdict.region));
-            hand_over(self, std::move(req));
+            begin_claim(self, std::move(req));
           },
           [self, req](caf::error& e) mutable {
             spdlog::warn(
                 "device registry did not answer for '{}' ({}): connected without its "
                 "region",
                 req.params.principal->identity, to_string(e));
-            hand_over(self, std::move(req));
+            begin_claim(self, std::move(req));
           });
 }
 
@@ -157,7 +371,7 @@ void admit(session_registry_actor* self, connect_request req) {
   const auto& ctx = *self->state.ctx;
   const principal_ptr& who = req.params.principal;
   if (!who || who->method != auth_method::certificate || ctx.registry_shards.empty())
-    return hand_over(self, std::move(req));
+    return begin_claim(self, std::move(req));
   if (!ctx.registry_required) return admit_with_region(self, std::move(req));
   registry_check check{who->identity, who->fingerprint};
   self->request(ctx.registry_shards.for_key(who->identity), peer_answer_timeout, std::move(check))
@@ -171,7 +385,7 @@ void admit(session_registry_actor* self, connect_request req) {
               return;
             }
             take_region(req, std::move(verdict.region));
-            hand_over(self, std::move(req));
+            begin_claim(self, std::move(req));
           },
           [req](caf::error& e) mutable {
             spdlog::error("device registry did not answer for '{}': {}",
@@ -213,7 +427,7 @@ session_page page_of(const session_registry_state& st, const session_page_reques
 
 caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
-  self->set_down_handler([self](const caf::down_msg& down) { forget(self->state, down.source); });
+  self->set_down_handler([self](const caf::down_msg& down) { forget(self, down.source, true); });
   // Sessions are monitored, not linked (one failing session must not take
   // the registry down), so node shutdown is passed on to them by hand.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
@@ -223,6 +437,22 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   });
   return {
       [self](connect_request& req) { admit(self, std::move(req)); },
+      [self](directory_homes& h) { take_homes(self, h); },
+      [self](const session_takeover& t) { return on_takeover(self, t); },
+      [self](claim_retry& r) {
+        if (r.previous)
+          ask_previous(self, std::move(r.req), std::move(r.previous), r.deadline);
+        else
+          send_claim(self, std::move(r.req), r.deadline);
+      },
+      [self](const session_superseded& s) {
+        auto& st = self->state;
+        auto it = st.sessions.find(s.client_id);
+        if (it == st.sessions.end()) return;
+        caf::actor stale = it->second.session;
+        st.sessions.erase(it);
+        caf::anon_send(stale, discard_session{});
+      },
       [self](const session_page_request& r) { return page_of(self->state, r); },
       [self](const session_lookup& r) {
         session_page page;

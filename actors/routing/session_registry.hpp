@@ -18,6 +18,9 @@ namespace convoy {
 // a session unknowingly.
 // A session belongs to the identity that created it: only that identity may
 // resume it, replace it with a clean start or take it over.
+// In a cluster each CONNECT first claims its client id at the directory of
+// the id's slice, and a session another member held moves here
+// (actors/routing/session_moves.hpp).
 struct session_entry {
   caf::actor session;
   principal_ptr owner;         // null: an anonymous client
@@ -36,8 +39,29 @@ struct session_registry_state {
     std::vector<connect_request> waiting;
   };
   std::unordered_map<std::string, replacement> replacing;
+  // In a cluster: this member's name (empty while alone) and the directory
+  // of each client slice (actors/routing/session_directory.hpp), null while
+  // none is reachable.
+  std::string node;
+  std::vector<caf::actor> directories;
+  // Client ids claimed at their directory and not yet settled here, with
+  // the connections for them that arrived meanwhile, taken in order.
+  std::unordered_map<std::string, std::vector<connect_request>> claiming;
   static inline const char* name = "session_registry";
 };
+
+// Registry -> itself: ask the directory (previous null) or the member that
+// held the session (`previous`) again, until `deadline`.
+struct claim_retry {
+  connect_request req;
+  caf::actor previous;
+  epoch_ms deadline = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, claim_retry& x) {
+  return f(caf::meta::type_name("convoy.claim_retry"), x.req, x.previous, x.deadline);
+}
 
 using session_registry_actor = caf::stateful_actor<session_registry_state>;
 

@@ -282,6 +282,8 @@ caf::behavior session(session_actor* self, context_ptr ctx) {
   return {
       [self](attach_connection& a) -> bool { return attach(self, a); },
       [self](restore_session& r) -> bool { return restore(self, r.record); },
+      [self](const move_out& m) { return on_move_out(self, m); },
+      [self](move_in& m) { return on_move_in(self, m); },
       [self](const session_stored& s) { on_session_stored(self, s); },
       [self](access_changed) { on_access_changed(self); },
       [self](const delivery_refused& r) {

@@ -53,7 +53,10 @@ void finish_attach(session_actor* self) {
   pump(self);
 }
 
-// The stored queue and window of a session loaded at start-up. Messages
+}  // namespace
+
+// The stored queue and window of a session loaded at start-up (or moved
+// here from another member). Messages
 // sent before the restart wait, held, to be resent under their packet ids
 // with DUP (QoS 2: a PUBREL where the PUBREC had arrived); the rest is
 // queued in its order. Expired messages go. The queue takes what was stored even beyond
@@ -64,7 +67,8 @@ void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoin
   epoch_ms next_expiry = 0;
   for (auto& o : outgoing) {
     delivery& d = o.d;
-    if (expired(*d.msg, now)) {
+    // A released QoS 2 message has no body left, only its PUBREL to resend.
+    if (d.msg.ptr && expired(*d.msg, now)) {
       count_drop(st, counter::dropped_expired, d.msg->topic);
       forget_delivery(st, d);
       continue;
@@ -86,13 +90,12 @@ void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoin
     if (d.msg->expires_at != 0)
       next_expiry = next_expiry == 0 ? d.msg->expires_at : std::min(next_expiry, d.msg->expires_at);
     st.queued_bytes += static_cast<std::uint32_t>(message_bytes(d));
+    if (d.qos == mqtt::qos::at_most_once) ++st.queued_qos0;
     st.queue.push_back(std::move(d));
     metrics::queued_delta(1);
   }
   if (next_expiry != 0) arm_sweep(self, next_expiry);
 }
-
-}  // namespace
 
 bool attach(session_actor* self, attach_connection& a) {
   auto& st = self->state;

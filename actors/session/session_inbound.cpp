@@ -1,6 +1,7 @@
 #include "actors/session/session_internal.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 
 #include <caf/send.hpp>
@@ -18,6 +19,20 @@
 namespace convoy::session_detail {
 
 namespace {
+
+// The time stamp of a message from a client: the node's clock in
+// microseconds, but never the same twice on one node, so that a message
+// reaching a moving session both ways is told from another one published
+// in the same microsecond (session_move.cpp).
+std::int64_t unique_now_us() {
+  static std::atomic<std::int64_t> last{0};
+  std::int64_t now = now_us();
+  std::int64_t seen = last.load(std::memory_order_relaxed);
+  while (true) {
+    std::int64_t next = std::max(now, seen + 1);
+    if (last.compare_exchange_weak(seen, next, std::memory_order_relaxed)) return next;
+  }
+}
 
 counter received_counter(mqtt::qos q) {
   switch (q) {
@@ -188,7 +203,7 @@ std::shared_ptr<app_message> message_of(const session_state& st, mqtt::publish_p
     m->expires_at = now_ms() + std::int64_t{*expiry} * 1000;
   m->props = forwarded_properties(p.props);
   m->publisher = st.params.client_id;
-  m->published_us = now_us();
+  m->published_us = unique_now_us();
   metrics::message_bytes_received(static_cast<std::uint8_t>(m->qos), m->payload->size());
   return m;
 }

@@ -13,6 +13,7 @@
 //   session_subscriptions.cpp  SUBSCRIBE, UNSUBSCRIBE, the shards that hold them
 //   session_access.cpp         authorization, registry changes, tokens
 //   session_will.cpp           the will and its delay
+//   session_move.cpp           moving to or from another member of a cluster
 
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include "actors/core/inspection.hpp"
 #include "actors/core/metrics.hpp"
 #include "actors/core/storage_gate.hpp"
+#include "actors/routing/session_moves.hpp"
 #include "actors/session/session.hpp"
 #include "protocol/packets.hpp"
 
@@ -148,6 +150,12 @@ void persist_then(session_actor* self, Then then) {
 bool attach(session_actor* self, attach_connection& a);
 void on_session_stored(session_actor* self, const session_stored& s);
 bool restore(session_actor* self, session_record& r);
+void restore_outgoing(session_actor* self, std::vector<stored_delivery>& outgoing, epoch_ms now);
+
+// ---- session_move.cpp ----
+
+caf::result<takeover_answer> on_move_out(session_actor* self, const move_out& m);
+caf::result<bool> on_move_in(session_actor* self, move_in& m);
 std::uint32_t new_incarnation();
 
 // ---- session_outbound.cpp ----

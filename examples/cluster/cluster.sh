@@ -9,7 +9,7 @@
 #
 # Environment (defaults): CLUSTER_DIR (/tmp/convoy-cluster: data and
 # logs), CONVOY_BINARY (build/convoy), MQTT_PORT (1883), HTTP_PORT (8080),
-# CLUSTER_PORT (7946), ETCD_PORT (2379).
+# CLUSTER_PORT (7946), ETCD_PORT (2379), ETCD_PEER_PORT (ETCD_PORT + 1).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="${CLUSTER_DIR:-/tmp/convoy-cluster}"
@@ -19,6 +19,7 @@ http_port="${HTTP_PORT:-8080}"
 cluster_port="${CLUSTER_PORT:-7946}"
 etcd_port="${ETCD_PORT:-2379}"
 etcd_url="http://127.0.0.1:$etcd_port"
+etcd_peer_port="${ETCD_PEER_PORT:-$((etcd_port + 1))}"
 nodes=(a b c)
 
 address() { # node -> its loopback address
@@ -61,9 +62,9 @@ start() {
   fi
   etcd --name convoy-example --data-dir "$dir/etcd" \
     --listen-client-urls "$etcd_url" --advertise-client-urls "$etcd_url" \
-    --listen-peer-urls "http://127.0.0.1:$((etcd_port + 1))" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$((etcd_port + 1))" \
-    --initial-cluster "convoy-example=http://127.0.0.1:$((etcd_port + 1))" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "convoy-example=http://127.0.0.1:$etcd_peer_port" \
     --log-level warn >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
   wait_until 15 "etcd answering on $etcd_url" curl -sf "$etcd_url/health"

@@ -16,6 +16,8 @@
 #include "actors/core/request_bounds.hpp"
 #include "actors/core/storage_gate.hpp"
 #include "actors/routing/peer_routes.hpp"
+#include "actors/routing/session_directory.hpp"
+#include "actors/routing/session_moves.hpp"
 #include "actors/routing/session_registry.hpp"
 #include "actors/routing/topic_shard.hpp"
 #include "actors/rules/rule_worker.hpp"
@@ -116,11 +118,22 @@ void node::start() {
   startup_files files = load_files();
   spawn_actors(std::move(files));
   if (clustered()) {
-    cluster::routing_setup routing{shards_, cfg_.broker.shard_key_levels,
+    session_directory_ = system_->spawn(session_directory);
+    cluster::routing_setup routing{shards_,
+                                   cfg_.broker.shard_key_levels,
                                    cfg_.cluster.peer_window_messages,
-                                   cfg_.cluster.peer_window_bytes};
+                                   cfg_.cluster.peer_window_bytes,
+                                   session_directory_,
+                                   edge_.registry,
+                                   cfg_.cluster.client_slices};
     cluster_agent_ =
         cluster::spawn_cluster_agent(*system_, std::chrono::seconds(2), std::move(routing));
+    // Clustered from the first CONNECT on: until the agent names the
+    // directories, connections wait for them rather than start sessions
+    // another member might hold.
+    caf::anon_send(
+        edge_.registry,
+        directory_homes{cfg_.node.name, std::vector<caf::actor>(cfg_.cluster.client_slices)});
   }
   open_edges();
   if (clustered()) join_cluster();
@@ -150,7 +163,8 @@ void node::join_cluster() {
       std::max({cfg_.registry.shards, cfg_.consent.shards, cfg_.state.shards, cfg_.commands.shards,
                 cfg_.rules.workers});
   k.slices = {{placement::slice_kind::topic, cfg_.broker.topic_shards},
-              {placement::slice_kind::vehicle, vehicle_slices}};
+              {placement::slice_kind::vehicle, vehicle_slices},
+              {placement::slice_kind::client, c.client_slices}};
   spdlog::info("cluster {}: listening for other nodes on {}:{}; joining through etcd {}", c.name,
                c.bind, *port, c.etcd);
   cluster::membership_keeper::observer o;
@@ -738,6 +752,8 @@ void node::stop() {
   shards_.clear();
   if (cluster_agent_) caf::anon_send_exit(cluster_agent_, caf::exit_reason::user_shutdown);
   cluster_agent_ = nullptr;
+  if (session_directory_) caf::anon_send_exit(session_directory_, caf::exit_reason::user_shutdown);
+  session_directory_ = nullptr;
   keeper_.reset();
   system_.reset();
   store_.reset();  // after the actors: drains the writes they submitted

@@ -152,6 +152,7 @@ class node {
   std::atomic<bool> signalled_set_{false};
   std::string failure_;
   caf::actor cluster_agent_;  // null for a node alone
+  caf::actor session_directory_;  // of the client slices this member owns; null alone
   std::unique_ptr<cluster::membership_keeper> keeper_;
   std::vector<caf::actor> shards_;
   bool stopped_ = false;

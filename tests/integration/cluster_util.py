@@ -2,6 +2,7 @@
 with a short lease and fast link heartbeats, and waits on a node's view of
 its cluster (GET /api/v1/cluster)."""
 
+import re
 import time
 
 from broker import NodeTestCase
@@ -23,17 +24,25 @@ def wait_until(what, predicate, timeout=10.0, interval=0.05):
     raise AssertionError(f"{what} not within {timeout} s (last: {last!r})")
 
 
+def counter(node, name):
+    """convoy_<name>_total from the node's /metrics."""
+    text = Api(node.http_port).get("/metrics").body
+    m = re.search(rf"^convoy_{name}_total (\d+)$", text, re.M)
+    assert m, f"convoy_{name}_total not in /metrics"
+    return int(m.group(1))
+
+
 class ClusterTestCase(NodeTestCase):
     def setUp(self):
         self.etcd = Etcd().start()
         self.addCleanup(self.etcd.stop)
 
-    def member(self, name, etcd_url=None, **settings):
+    def member(self, name, etcd_url=None, passwords=None, **settings):
         s = {"node.name": name, "cluster.etcd": etcd_url or self.etcd.url, "cluster.name": "test",
              "cluster.lease_ttl_seconds": TTL, "cluster.heartbeat_interval_ms": 200,
              "cluster.connection_timeout_ms": 1000, "websocket.enabled": False}
         s.update(settings)
-        return self.node(s)
+        return self.node(s, passwords=passwords)
 
     @staticmethod
     def view(node):
@@ -55,3 +64,21 @@ class ClusterTestCase(NodeTestCase):
                 return None
             return members
         return wait_until(f"{node.settings['node.name']} seeing {sorted(names)}", ready, timeout)
+
+    def start_members(self, names, **settings):
+        """Members `names` on this test's etcd, once each sees all the others
+        with links up and routes flowing, and every slice has the owner it
+        should have in every member's view (the claims of the first member to
+        start have moved to the later ones). {name: node}."""
+        nodes = {n: self.member(n, **settings) for n in names}
+        for node in nodes.values():
+            self.wait_members(node, set(nodes))
+        for name, node in nodes.items():
+            for other in nodes:
+                if other != name:
+                    node.wait_for_log(f"routing with {other} through", timeout=10)
+        for name, node in nodes.items():
+            wait_until(f"{name} seeing every slice owned",
+                       lambda: all(r["state"] == "owned" for r in self.view(node)["slices"]),
+                       timeout=15)
+        return nodes

@@ -9,22 +9,43 @@
 
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 
-from broker import free_port
-
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+
+
+def quiet_port():
+    """A free port below the kernel's ephemeral range: no socket bound to port
+    0 (another test's listener) and no outgoing connection (a node dialling
+    an etcd that is not up yet) can take it before etcd binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class Etcd:
     def __init__(self, client_port=None):
-        self.client_port = client_port or free_port()
-        self.peer_port = free_port()
+        self.client_port = client_port or quiet_port()
+        self.peer_port = quiet_port()
         self.dir = tempfile.mkdtemp(prefix="convoy-etcd-")
         self.proc = None
 

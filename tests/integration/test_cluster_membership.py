@@ -9,7 +9,7 @@ etcd is there; a node alone needs no etcd."""
 import time
 import unittest
 
-from broker import Broker, NodeTestCase, free_port
+from broker import Broker, NodeTestCase
 from cluster_util import TTL, ClusterTestCase, wait_until
 from etcd import Etcd
 from http_api import Api
@@ -131,8 +131,7 @@ class MembershipTest(ClusterTestCase):
         self.assertIn("node.name 'a' is taken by a live member of cluster 'test'", p.output)
 
     def test_a_node_started_before_etcd_joins_once_etcd_answers(self):
-        port = free_port()
-        late = Etcd(client_port=port)
+        late = Etcd()
         self.addCleanup(late.stop)
         a = self.member("a", etcd_url=late.url)
         r = Api(a.http_port).get("/readyz")
@@ -164,9 +163,10 @@ class SliceClaimTest(ClusterTestCase):
     def test_slices_are_claimed_by_their_owners_and_move_when_a_member_dies(self):
         a, b, c = (self.member(n) for n in ("a", "b", "c"))
         before = self.settled(a, {"a", "b", "c"})
-        # 8 topic slices and 4 vehicle slices by default; every node agrees.
+        # 8 topic, 4 vehicle and 16 client slices by default; every node agrees.
         self.assertEqual(sorted((s["kind"], s["slice"]) for s in before),
-                         sorted([("topic", i) for i in range(8)] + [("vehicle", i) for i in range(4)]))
+                         sorted([("topic", i) for i in range(8)] + [("vehicle", i) for i in range(4)]
+                                + [("client", i) for i in range(16)]))
         self.assertEqual(self.settled(b, {"a", "b", "c"}), before)
         self.assertEqual({s["owner"] for s in before}, {"a", "b", "c"})
         by_slice = {(s["kind"], s["slice"]): s for s in before}

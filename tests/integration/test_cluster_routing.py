@@ -10,35 +10,15 @@ of the routes and the others go on receiving."""
 import re
 import unittest
 
-from cluster_util import ClusterTestCase, wait_until
+from cluster_util import ClusterTestCase, counter, wait_until
 from http_api import Api
 from paho_util import V311, V5, Client
-
-
-def counter(node, name):
-    text = Api(node.http_port).get("/metrics").body
-    m = re.search(rf"^convoy_{name}_total (\d+)$", text, re.M)
-    assert m, f"convoy_{name}_total not in /metrics"
-    return int(m.group(1))
 
 
 class RoutingTest(ClusterTestCase):
     def setUp(self):
         super().setUp()
-        self.nodes = {n: self.member(n) for n in ("a", "b", "c")}
-        for name, node in self.nodes.items():
-            self.wait_members(node, set(self.nodes))
-        # Routes flow once every pair of topic shards has met.
-        for name, node in self.nodes.items():
-            for other in self.nodes:
-                if other != name:
-                    node.wait_for_log(f"routing with {other} through", timeout=10)
-        # Every slice with the owner it should have, in every node's view: the
-        # claims of the first member to start have moved to the later ones.
-        for name, node in self.nodes.items():
-            wait_until(f"{name} seeing every slice owned",
-                       lambda: all(r["state"] == "owned" for r in self.view(node)["slices"]),
-                       timeout=15)
+        self.nodes = self.start_members(("a", "b", "c"))
         self.clients = []
 
     def tearDown(self):

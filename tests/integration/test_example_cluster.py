@@ -9,6 +9,7 @@ import tempfile
 import unittest
 
 from broker import BINARY, free_port
+from etcd import quiet_port
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "cluster", "cluster.sh")
 
@@ -17,7 +18,8 @@ class ExampleClusterTest(unittest.TestCase):
     def test_start_status_stop(self):
         with tempfile.TemporaryDirectory() as tmp:
             env = dict(os.environ, CLUSTER_DIR=tmp, CONVOY_BINARY=BINARY, MQTT_PORT=str(free_port()),
-                       HTTP_PORT=str(free_port()), CLUSTER_PORT=str(free_port()), ETCD_PORT=str(free_port()))
+                       HTTP_PORT=str(free_port()), CLUSTER_PORT=str(free_port()), ETCD_PORT=str(quiet_port()),
+                       ETCD_PEER_PORT=str(quiet_port()))
             run = lambda cmd, timeout=60: subprocess.run([SCRIPT, cmd], env=env, capture_output=True,  # noqa: E731
                                                          text=True, timeout=timeout)
             pids = {}

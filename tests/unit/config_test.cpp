@@ -215,8 +215,8 @@ TEST_CASE("config schema covers every field of node_config") {
                           request_timeout_ms] = c.http;
   [[maybe_unused]] auto& [etcd, cluster_name, cluster_bind, cluster_port, advertise, lease_ttl,
                           heartbeat_interval, connection_timeout, peer_window_messages,
-                          peer_window_bytes] = c.cluster;
-  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 4 + 4 + 5 + 10 + 9 + 10);
+                          peer_window_bytes, client_slices] = c.cluster;
+  CHECK(keys == 2 + 1 + 25 + 4 + 6 + 6 + 11 + 7 + 7 + 2 + 4 + 4 + 5 + 10 + 9 + 11);
   CHECK(find_key("mqtt.prot") == nullptr);
 }
 
