@@ -142,6 +142,21 @@ void send_directories(agent* self) {
   }
 }
 
+// Tells the registry and the sessions whether this node is a member, and
+// where their clients should go while it is not: another member's MQTT
+// listener, the same one for all of them (the first by name).
+void set_standing(agent* self) {
+  auto& s = self->state;
+  if (!s.routing.standing) return;
+  std::string referral;
+  for (const auto& m : s.view.members)
+    if (m.node != s.view.self && m.mqtt_port != 0) {
+      referral = m.host + ":" + std::to_string(m.mqtt_port);
+      break;
+    }
+  s.routing.standing->set(s.view.authority, std::move(referral));
+}
+
 // Introduces the member's topic shards to this node's, slice by slice.
 void introduce_shards(agent* self, const std::string& node, std::int64_t incarnation) {
   auto it = self->state.links.find(node);
@@ -291,6 +306,7 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout,
   return {
       [self](cluster_view& v) {
         take_view(self, std::move(v));
+        set_standing(self);
         send_homes(self);
         send_directories(self);
       },

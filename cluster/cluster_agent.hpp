@@ -7,6 +7,8 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/core/cluster_standing.hpp"
+
 namespace convoy::cluster {
 
 // What the agent introduces to each member it links with: this node's topic
@@ -22,6 +24,9 @@ struct routing_setup {
   caf::actor session_directory;
   caf::actor session_registry;
   std::uint32_t client_slices = 0;
+  // Set from every view: whether this node is a member, and which member
+  // its clients should go to while it is not.
+  standing_ptr standing;
 };
 
 // The cluster agent: one per node, published on the node's cluster port, so

@@ -17,9 +17,11 @@ namespace convoy::mqtt {
 // client asked for no problem information: the spec allows them on
 // DISCONNECT (3.1.2.11.7). The edge (violations it finds in the bytes) and
 // the session (violations it finds in the packets) both use this, so a
-// reason code reads the same whoever found it.
+// reason code reads the same whoever found it. A Server Reference (0x9C Use
+// another server: "host:port" of a node to go to) goes along the same way.
 std::optional<byte_buffer> disconnect_bytes(protocol_version version, reason_code reason,
                                             std::string_view reason_string,
-                                            std::uint32_t client_maximum_packet_size);
+                                            std::uint32_t client_maximum_packet_size,
+                                            std::string_view server_reference = {});
 
 }  // namespace convoy::mqtt

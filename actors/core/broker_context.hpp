@@ -11,6 +11,7 @@
 #include <caf/actor.hpp>
 
 #include "actors/core/access_policy.hpp"
+#include "actors/core/cluster_standing.hpp"
 #include "actors/core/durable_store.hpp"
 #include "actors/core/inflow_bound.hpp"
 #include "actors/placement/slice_directory.hpp"
@@ -59,6 +60,9 @@ struct broker_context {
   // an active device.
   placement::slice_directory<caf::actor> registry_shards;
   bool registry_required = false;
+  // In a cluster: whether this node is a member now (cluster_standing.hpp);
+  // null for a node alone, which always is.
+  standing_ptr standing;
   // Consents, sharded by VIN (actors/vehicle/consent_shard.hpp), and the
   // purposes they may be given for.
   placement::slice_directory<caf::actor> consent_shards;

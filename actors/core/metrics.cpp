@@ -212,6 +212,8 @@ std::string_view name_of(counter c) {
       return "refused_session_directory";
     case counter::sessions_superseded:
       return "sessions_superseded";
+    case counter::refused_not_member:
+      return "refused_not_member";
     case counter::count_:
       break;
   }

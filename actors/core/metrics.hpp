@@ -119,7 +119,8 @@ enum class counter : std::uint8_t {
   cluster_session_move_failures,  // takeovers whose old member did not answer: started afresh
   refused_session_directory,      // CONNECTs refused: no session directory answered in time
   sessions_superseded,            // stale copies of a session another member held, ended
-  count_                          // number of counters, not a counter
+  refused_not_member,  // CONNECTs and QoS 1/2 PUBLISHes refused while this node was no member
+  count_               // number of counters, not a counter
 };
 
 std::string_view name_of(counter c);

@@ -60,8 +60,10 @@ class session_sink {
 
   // The CONNECT is refused before any session took the connection: the
   // client gets a CONNACK with `reason` (and MQTT 5 `why` as its reason
-  // string), then the connection closes.
-  virtual void refuse(mqtt::reason_code reason, std::string why) = 0;
+  // string, and `server_reference`, "host:port", with 0x9C Use another
+  // server), then the connection closes.
+  virtual void refuse(mqtt::reason_code reason, std::string why,
+                      std::string server_reference = {}) = 0;
 
   // Where the client is, for operators: "address:port", and how it is
   // connected: tcp, tls, ws or wss.

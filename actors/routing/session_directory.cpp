@@ -160,6 +160,16 @@ caf::behavior session_directory(session_directory_actor* self) {
         slice.waiting.push_back({std::move(c), promise});
         return promise;
       },
+      [self](const session_locate& l) {
+        auto& st = self->state;
+        if (st.slices.empty()) return session_location{};
+        const auto& slice = st.slices[placement::slice_of(
+            l.client_id, static_cast<std::uint32_t>(st.slices.size()))];
+        auto it = slice.sessions.find(l.client_id);
+        if (slice.at == phase::not_held || it == slice.sessions.end()) return session_location{};
+        const auto& m = st.members[it->second.member];
+        return session_location{m.registry, m.node};
+      },
       [self](const session_gone& g) {
         auto& st = self->state;
         if (st.slices.empty()) return;

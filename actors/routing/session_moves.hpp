@@ -141,6 +141,24 @@ struct move_rest {
 // Old session -> itself: the new one did not finish the move in time.
 struct move_deadline {};
 
+// Registry -> a client slice's directory, answered with session_location:
+// where the session of `client_id` is, for the management API of a member
+// that does not hold it.
+struct session_locate {
+  std::string client_id;
+};
+
+struct session_location {
+  caf::actor registry;  // null: no member holds a session of the client id
+  std::string node;
+};
+
+// Registry -> the registry holding a session, answered with session_page
+// (one session or none): the lookup of session_lookup on that member only.
+struct session_lookup_here {
+  std::string client_id;
+};
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_claim& x) {
   return f(caf::meta::type_name("convoy.session_claim"), x.client_id, x.node, x.registry, x.owner);
@@ -206,6 +224,21 @@ typename Inspector::result_type inspect(Inspector& f, move_in& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, moved_in&) {
   return f(caf::meta::type_name("convoy.moved_in"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_locate& x) {
+  return f(caf::meta::type_name("convoy.session_locate"), x.client_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_location& x) {
+  return f(caf::meta::type_name("convoy.session_location"), x.registry, x.node);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_lookup_here& x) {
+  return f(caf::meta::type_name("convoy.session_lookup_here"), x.client_id);
 }
 
 template <class Inspector>

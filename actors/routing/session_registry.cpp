@@ -22,6 +22,9 @@ namespace {
 // that held its session, and how often it asks again meanwhile.
 constexpr epoch_ms claim_patience_ms = 5000;
 constexpr auto claim_retry_pause = std::chrono::milliseconds(250);
+// Each step of a lookup for the management API across members; the API's
+// own bound (http.request_timeout_ms) covers the whole.
+constexpr auto lookup_timeout = std::chrono::seconds(2);
 
 caf::actor spawn_session(session_registry_actor* self, const std::string& client_id,
                          principal_ptr owner, bool owner_unknown = false) {
@@ -335,6 +338,19 @@ void take_homes(session_registry_actor* self, directory_homes& h) {
   report_sessions(self, changed);
 }
 
+// A node that is not a member now (joining, or cut off from etcd) takes no
+// session: another member may hold it. The client is sent to a member this
+// node knows, if any.
+void refuse_not_member(connect_request& req, const cluster_standing& standing) {
+  metrics::add(counter::refused_not_member);
+  std::string referral = standing.referral();
+  if (referral.empty())
+    return req.sink->refuse(mqtt::reason_code::server_unavailable,
+                            "this node is not a member of its cluster now");
+  req.sink->refuse(mqtt::reason_code::use_another_server,
+                   "this node is not a member of its cluster now", std::move(referral));
+}
+
 // The login, now with the region the registry holds for its vehicle.
 void take_region(connect_request& req, std::string region) {
   client_principal with_region = *req.params.principal;
@@ -369,6 +385,7 @@ void admit_with_region(session_registry_actor* self, connect_request req) {
 // the registry is not required).
 void admit(session_registry_actor* self, connect_request req) {
   const auto& ctx = *self->state.ctx;
+  if (ctx.standing && !ctx.standing->member()) return refuse_not_member(req, *ctx.standing);
   const principal_ptr& who = req.params.principal;
   if (!who || who->method != auth_method::certificate || ctx.registry_shards.empty())
     return begin_claim(self, std::move(req));
@@ -395,6 +412,40 @@ void admit(session_registry_actor* self, connect_request req) {
 }
 
 }  // namespace
+
+session_page lookup_here(const session_registry_state& st, const std::string& client_id) {
+  session_page page;
+  page.total = st.sessions.size();
+  if (auto it = st.sessions.find(client_id); it != st.sessions.end()) {
+    page.client_ids.push_back(it->first);
+    page.sessions.push_back(it->second.session);
+  }
+  return page;
+}
+
+// One session for the management API, wherever in the cluster it is: a
+// session held on another member is found through its directory, and the
+// API talks to it there.
+caf::result<session_page> look_up(session_registry_actor* self, const std::string& client_id) {
+  auto& st = self->state;
+  auto here = lookup_here(st, client_id);
+  const caf::actor& dir = directory_of(st, client_id);
+  if (!here.sessions.empty() || !dir) return here;
+  auto rp = self->make_response_promise<session_page>();
+  self->request(dir, lookup_timeout, session_locate{client_id})
+      .then(
+          [self, rp, here, client_id](session_location& at) mutable {
+            if (!at.registry || at.registry == caf::actor_cast<caf::actor>(self)) {
+              rp.deliver(std::move(here));
+              return;
+            }
+            self->request(at.registry, lookup_timeout, session_lookup_here{client_id})
+                .then([rp](session_page& page) mutable { rp.deliver(std::move(page)); },
+                      [rp, here](caf::error&) mutable { rp.deliver(std::move(here)); });
+          },
+          [rp, here](caf::error&) mutable { rp.deliver(std::move(here)); });
+  return rp;
+}
 
 // One page of client ids in byte order, found in one pass over the map: a
 // page costs O(sessions), which an operator's listing can afford, and keeps
@@ -454,15 +505,8 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
         caf::anon_send(stale, discard_session{});
       },
       [self](const session_page_request& r) { return page_of(self->state, r); },
-      [self](const session_lookup& r) {
-        session_page page;
-        page.total = self->state.sessions.size();
-        if (auto it = self->state.sessions.find(r.client_id); it != self->state.sessions.end()) {
-          page.client_ids.push_back(it->first);
-          page.sessions.push_back(it->second.session);
-        }
-        return page;
-      },
+      [self](const session_lookup& r) { return look_up(self, r.client_id); },
+      [self](const session_lookup_here& r) { return lookup_here(self->state, r.client_id); },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },
       [self](const vehicle_changed& changed) {
         // Only the vehicle's own sessions (those its certificate made) care.

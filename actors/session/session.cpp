@@ -232,10 +232,11 @@ void on_connection_lost(session_actor* self, bool graceful) {
 // reason of the node's), telling an MQTT 5 client why: the DISCONNECT comes
 // from mqtt::disconnect_bytes, as the edge's does. The edge lingers after
 // it, so a client still sending reads it instead of a reset.
-void say_goodbye(session_actor* self, reason_code rc, std::string_view why) {
+void say_goodbye(session_actor* self, reason_code rc, std::string_view why,
+                 std::string_view server_reference) {
   auto& st = self->state;
-  auto goodbye =
-      mqtt::disconnect_bytes(st.params.version, rc, why, st.params.client_maximum_packet_size);
+  auto goodbye = mqtt::disconnect_bytes(st.params.version, rc, why,
+                                        st.params.client_maximum_packet_size, server_reference);
   if (!goodbye) return;  // 3.1.1: the close says it
   outbound_frame frame;
   frame.head = std::move(*goodbye);

@@ -328,6 +328,20 @@ void route_acknowledged(session_actor* self, mqtt::qos qos, std::uint16_t id,
           });
 }
 
+// The connection ends with 0x9C Use another server and a Server Reference
+// to a member this node knows (0x88 Server unavailable when it knows none;
+// 3.1.1 just closes), so that an unacknowledged PUBLISH goes again there.
+void leave_for_a_member(session_actor* self) {
+  metrics::add(counter::refused_not_member);
+  const std::string referral = self->state.ctx->standing->referral();
+  constexpr const char* why = "this node is not a member of its cluster now";
+  say_goodbye(self,
+              referral.empty() ? reason_code::server_unavailable : reason_code::use_another_server,
+              why, referral);
+  close_sink(self);
+  on_connection_lost(self, false);
+}
+
 }  // namespace
 
 // Lets the connection read on: one more of its packets is handled. Held back
@@ -359,6 +373,10 @@ void on_publish(session_actor* self, mqtt::publish_packet& p) {
       return;
     }
   }
+  // A node that is not a member now acknowledges nothing a partition could
+  // take back: the client goes to a member, its PUBLISH unacknowledged.
+  if (p.qos != mqtt::qos::at_most_once && st.ctx->standing && !st.ctx->standing->member())
+    return leave_for_a_member(self);
   // A new message: one more in flight than allowed closes the connection
   // (acks to 3.1.1 clients flow as fast as routing completes).
   if (auto v = publish_checks::check_receive_maximum(st.params.version, p.qos,

@@ -130,7 +130,8 @@ void tell_presence(session_actor* self, bool online);
 void on_connection_lost(session_actor* self, bool graceful);
 // Queues the DISCONNECT that tells an MQTT 5 client why its connection
 // ends (mqtt::disconnect_bytes); nothing for 3.1.1.
-void say_goodbye(session_actor* self, reason_code rc, std::string_view why = {});
+void say_goodbye(session_actor* self, reason_code rc, std::string_view why = {},
+                 std::string_view server_reference = {});
 // Closes the connection because of `rc`, telling an MQTT 5 client why.
 void close_for(session_actor* self, reason_code rc, const char* why);
 

@@ -599,11 +599,13 @@ void mqtt_connection::on_authenticated(authenticator::outcome o, connection_para
 }
 
 void mqtt_connection::refuse_connect(mqtt::protocol_version version, reason_code reason,
-                                     const std::string& why) {
+                                     const std::string& why, const std::string& server_reference) {
   metrics::add(counter::connections_refused);
   spdlog::debug("refused connection from {}: {} ({})", peer(), mqtt::to_string(reason), why);
   version_ = version;
   mqtt::connack_packet refusal{false, reason, {}};
+  if (!server_reference.empty())
+    refusal.props.add(mqtt::property_id::server_reference, server_reference);
   refusal.props.add(mqtt::property_id::reason_string, why);
   write_now(refusal);
   begin_close();
@@ -954,9 +956,11 @@ void mqtt_connection::close() {
   });
 }
 
-void mqtt_connection::refuse(reason_code reason, std::string why) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), reason, why = std::move(why)] {
-    if (self->phase_ == phase::connecting) self->refuse_connect(self->version_, reason, why);
+void mqtt_connection::refuse(reason_code reason, std::string why, std::string server_reference) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), reason, why = std::move(why),
+                                      server_reference = std::move(server_reference)] {
+    if (self->phase_ == phase::connecting)
+      self->refuse_connect(self->version_, reason, why, server_reference);
   });
 }
 

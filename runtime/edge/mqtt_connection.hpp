@@ -71,7 +71,8 @@ class mqtt_connection final : public session_sink,
   void bind(caf::actor session, std::uint16_t keep_alive) override;
   void consumed(std::uint32_t packets) override;
   void close() override;
-  void refuse(mqtt::reason_code reason, std::string why) override;
+  void refuse(mqtt::reason_code reason, std::string why,
+              std::string server_reference = {}) override;
   std::string peer() const override;  // "address:port", for logs
   const char* transport() const override;
 
@@ -121,7 +122,7 @@ class mqtt_connection final : public session_sink,
   void on_auth(mqtt::auth_packet&& a);
   void hand_to_registry(connection_params params);
   void refuse_connect(mqtt::protocol_version version, mqtt::reason_code reason,
-                      const std::string& why);
+                      const std::string& why, const std::string& server_reference = {});
   void fail(const mqtt::decode_result& r);
   void violate(mqtt::reason_code reason, const std::string& why);
   void server_only(mqtt::packet_type type);

@@ -125,7 +125,8 @@ void node::start() {
                                    cfg_.cluster.peer_window_bytes,
                                    session_directory_,
                                    edge_.registry,
-                                   cfg_.cluster.client_slices};
+                                   cfg_.cluster.client_slices,
+                                   edge_.broker->standing};
     cluster_agent_ =
         cluster::spawn_cluster_agent(*system_, std::chrono::seconds(2), std::move(routing));
     // Clustered from the first CONNECT on: until the agent names the
@@ -262,6 +263,7 @@ node::startup_files node::load_files() {
 void node::spawn_actors(startup_files files) {
   auto ctx = std::make_shared<broker_context>();
   ctx->settings = settings_from(cfg_);
+  if (clustered()) ctx->standing = std::make_shared<cluster_standing>();
   ctx->access->install(std::move(files.access));
   ctx->topic_placement =
       placement::topic_placement{cfg_.broker.topic_shards, cfg_.broker.shard_key_levels};

@@ -73,7 +73,7 @@ class checking_sink final : public session_sink {
     closed_ = true;
     cv_.notify_all();
   }
-  void refuse(mqtt::reason_code, std::string) override { close(); }
+  void refuse(mqtt::reason_code, std::string, std::string = {}) override { close(); }
 
   // The session once it took the connection; null when it refused it.
   caf::actor wait_bound() {

@@ -65,12 +65,13 @@ class ClusterTestCase(NodeTestCase):
             return members
         return wait_until(f"{node.settings['node.name']} seeing {sorted(names)}", ready, timeout)
 
-    def start_members(self, names, **settings):
-        """Members `names` on this test's etcd, once each sees all the others
-        with links up and routes flowing, and every slice has the owner it
-        should have in every member's view (the claims of the first member to
-        start have moved to the later ones). {name: node}."""
-        nodes = {n: self.member(n, **settings) for n in names}
+    def start_members(self, names, etcd_urls=None, **settings):
+        """Members `names` on this test's etcd (or etcd_urls[name]), once each
+        sees all the others with links up and routes flowing, and every slice
+        has the owner it should have in every member's view (the claims of the
+        first member to start have moved to the later ones). {name: node}."""
+        etcd_urls = etcd_urls or {}
+        nodes = {n: self.member(n, etcd_url=etcd_urls.get(n), **settings) for n in names}
         for node in nodes.values():
             self.wait_members(node, set(nodes))
         for name, node in nodes.items():

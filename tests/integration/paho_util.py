@@ -107,7 +107,7 @@ class _Paho(mqtt.Client):
     def _handle_disconnect(self):
         body = bytes(self._in_packet["packet"])
         if self.convoy_owner is not None:
-            self.convoy_owner._server_disconnect(body[0] if body else 0)
+            self.convoy_owner._server_disconnect(body[0] if body else 0, body)
         return super()._handle_disconnect()
 
 
@@ -130,6 +130,7 @@ class Client:
         self.messages = queue.Queue()
         self.connack = None
         self.server_disconnect_reason = None  # reason code of a DISCONNECT from the server
+        self.server_disconnect_body = b""
         self.disconnect_rc = None  # what paho's on_disconnect reported
         self.disconnected = threading.Event()
         self.disconnected_at = None
@@ -166,8 +167,9 @@ class Client:
             self.disconnected.set()
             self._cond.notify_all()
 
-    def _server_disconnect(self, reason):
+    def _server_disconnect(self, reason, body=b""):
         self.server_disconnect_reason = reason
+        self.server_disconnect_body = body  # reason code and properties, as sent
 
     def _on_message(self, client, userdata, m):
         self.messages.put(Message(m))

@@ -13,6 +13,7 @@ import time
 import unittest
 
 from cluster_util import ClusterTestCase, counter, wait_until
+from http_api import Api
 from paho_util import V311, V5, Client, PacketTypes, props
 
 EXPIRY = 300  # seconds: a persistent session in MQTT 5
@@ -150,6 +151,32 @@ class TakeoverTest(SessionsAcrossMembers):
         self.assertEqual(sorted(set(range(total)) - got), [], "acknowledged messages lost")
         doubled = sorted({i for i in fresh if fresh.count(i) > 1})
         self.assertEqual(doubled, [], "messages delivered twice, not as resends")
+
+
+class ApiAnywhereTest(SessionsAcrossMembers):
+    def test_the_api_and_ctl_of_any_member_answer_for_a_session_held_on_another(self):
+        car = self.client("a", "car-api", V5, clean=False)
+        car.subscribe("fleet/api/#", 1)
+        api = Api(self.nodes["c"].http_port)
+        r = api.get("/api/v1/sessions/car-api")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["connected"])
+        self.assertEqual([s["filter"] for s in r.json["subscriptions"]], ["fleet/api/#"])
+        self.assertEqual(api.get("/api/v1/clients/car-api").status, 200)
+        out = self.nodes["b"].ctl("client", "car-api")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("fleet/api/#", out.stdout)
+        self.assertEqual(api.get("/api/v1/sessions/nobody").status, 404)
+        # An operator on c disconnects the client on a; its session stays.
+        self.assertEqual(api.delete("/api/v1/clients/car-api").status, 204)
+        self.assertTrue(car.wait_disconnected())
+        self.assertEqual(car.server_disconnect_reason, 0x98)
+        r = api.get("/api/v1/sessions/car-api")
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(r.json["connected"])
+        self.assertEqual(api.delete("/api/v1/sessions/car-api").status, 204)
+        wait_until("the session gone everywhere",
+                   lambda: api.get("/api/v1/sessions/car-api").status == 404)
 
 
 class OwnershipTest(SessionsAcrossMembers):

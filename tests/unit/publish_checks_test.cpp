@@ -161,3 +161,21 @@ TEST_CASE("disconnect bytes: the reason string goes only when it fits") {
   CHECK(bare->at(2) == 0x8E);
   CHECK(std::string(bare->begin(), bare->end()).find('\x1f') == std::string::npos);
 }
+
+TEST_CASE("disconnect bytes: a Server Reference names where to go") {
+  auto moved =
+      mqtt::disconnect_bytes(protocol_version::v5, reason_code::use_another_server,
+                             "not a member now", mqtt::max_packet_size_limit, "10.0.0.2:1883");
+  REQUIRE(moved);
+  CHECK(moved->at(2) == 0x9C);
+  std::string bytes(moved->begin(), moved->end());
+  CHECK(bytes.find("10.0.0.2:1883") != std::string::npos);
+  CHECK(bytes.find("not a member now") != std::string::npos);
+  // Too small for the reason string: the reference stays.
+  auto tight = mqtt::disconnect_bytes(protocol_version::v5, reason_code::use_another_server,
+                                      "not a member now", 24, "10.0.0.2:1883");
+  REQUIRE(tight);
+  std::string tight_bytes(tight->begin(), tight->end());
+  CHECK(tight_bytes.find("10.0.0.2:1883") != std::string::npos);
+  CHECK(tight_bytes.find("member") == std::string::npos);
+}

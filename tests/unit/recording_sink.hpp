@@ -46,9 +46,12 @@ class recording_sink final : public session_sink {
 
   void consumed(std::uint32_t) override {}
   // Recorded as the CONNACK the connection would send.
-  void refuse(mqtt::reason_code reason, std::string) override {
+  void refuse(mqtt::reason_code reason, std::string, std::string server_reference = {}) override {
     std::lock_guard lock{mutex_};
-    packets_.push_back(mqtt::connack_packet{false, reason, {}});
+    mqtt::connack_packet refusal{false, reason, {}};
+    if (!server_reference.empty())
+      refusal.props.add(mqtt::property_id::server_reference, server_reference);
+    packets_.push_back(std::move(refusal));
     closed_ = true;
     cv_.notify_all();
   }
