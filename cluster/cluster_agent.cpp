@@ -39,6 +39,7 @@ struct link {
   caf::actor remote;               // the peer's agent while up
   std::vector<caf::actor> shards;  // the peer's topic shards, once introduced
   caf::actor directory;            // the peer's session directory, once introduced
+  caf::actor registry;             // the peer's session registry, once introduced
 };
 
 constexpr auto redial_pause = std::chrono::seconds(1);
@@ -59,6 +60,7 @@ struct agent_state {
   // As last sent to the session directory and registry of this node.
   directory_view sent_view;
   std::vector<caf::actor> sent_directories;
+  std::vector<caf::actor> sent_registries;
   static inline const char* name = "cluster_agent";
 };
 
@@ -116,10 +118,14 @@ void send_directories(agent* self) {
     return;
   directory_view v{s.view.self, std::vector<std::int64_t>(r.client_slices, 0), {}, {s.view.self}};
   std::vector<caf::actor> homes(r.client_slices);
+  std::vector<caf::actor> registries;
   for (const auto& m : s.view.members)
     v.members.push_back(m.node);
   for (const auto& [node, l] : s.links)
-    if (l.phase == link_phase::up && l.directory) v.reachable.push_back(node);
+    if (l.phase == link_phase::up && l.directory) {
+      v.reachable.push_back(node);
+      if (l.registry) registries.push_back(l.registry);
+    }
   for (const auto& row : s.view.slices) {
     if (row.kind != "client" || row.slice >= r.client_slices || row.holder.empty()) continue;
     if (row.holder == s.view.self) {
@@ -136,9 +142,11 @@ void send_directories(agent* self) {
     s.sent_view = v;
     self->send(r.session_directory, std::move(v));
   }
-  if (homes != s.sent_directories) {
+  if (homes != s.sent_directories || registries != s.sent_registries) {
     s.sent_directories = homes;
-    self->send(r.session_registry, directory_homes{s.view.self, std::move(homes)});
+    s.sent_registries = registries;
+    self->send(r.session_registry,
+               directory_homes{s.view.self, std::move(homes), std::move(registries)});
   }
 }
 
@@ -169,6 +177,7 @@ void introduce_shards(agent* self, const std::string& node, std::int64_t incarna
               return;
             const auto& r = self->state.routing;
             it->second.directory = list.session_directory;
+            it->second.registry = list.session_registry;
             send_directories(self);
             if (list.shards.size() != r.topic_shards.size() || list.key_levels != r.key_levels) {
               it->second.error = "no routing: broker.topic_shards " +
@@ -293,6 +302,7 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout,
       l.remote = nullptr;
       l.shards.clear();
       l.directory = nullptr;
+      l.registry = nullptr;
       enter(l, link_phase::down, self->system().render(d.reason));
       metrics::add(counter::cluster_peer_links_lost);
       spdlog::warn("cluster {}: link to {} (incarnation {}) is down: {}", self->state.view.cluster,
@@ -313,7 +323,8 @@ caf::behavior cluster_agent(agent* self, std::chrono::milliseconds dial_timeout,
       [self](const forget_departed& f) { self->state.departed.erase(f.node); },
       [self](const topic_shards_request&) {
         const auto& r = self->state.routing;
-        return topic_shard_list{r.key_levels, r.topic_shards, r.session_directory};
+        return topic_shard_list{r.key_levels, r.topic_shards, r.session_directory,
+                                r.session_registry};
       },
       [self](redial& r) {
         auto it = self->state.links.find(r.node);

@@ -166,6 +166,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<session_locate>("convoy.session_locate");
   cfg.add_message_type<session_location>("convoy.session_location");
   cfg.add_message_type<session_lookup_here>("convoy.session_lookup_here");
+  cfg.add_message_type<session_page_here>("convoy.session_page_here");
   cfg.add_message_type<session_claim_reply>("convoy.session_claim_reply");
   cfg.add_message_type<session_gone>("convoy.session_gone");
   cfg.add_message_type<directory_entry>("convoy.directory_entry");

@@ -130,6 +130,7 @@ struct topic_shard_list {
   std::uint32_t key_levels = 0;  // broker.shard_key_levels: placement must agree
   std::vector<caf::actor> shards;
   caf::actor session_directory;  // of the client slices the member serves
+  caf::actor session_registry;   // for listings of sessions across members
 };
 
 template <class Inspector>
@@ -207,7 +208,7 @@ typename Inspector::result_type inspect(Inspector& f, topic_shards_request&) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, topic_shard_list& x) {
   return f(caf::meta::type_name("convoy.topic_shard_list"), x.key_levels, x.shards,
-           x.session_directory);
+           x.session_directory, x.session_registry);
 }
 
 }  // namespace convoy

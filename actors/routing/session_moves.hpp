@@ -7,6 +7,7 @@
 #include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "actors/core/inspection.hpp"
 #include "actors/core/messages.hpp"
 
 namespace convoy {
@@ -89,6 +90,7 @@ struct directory_view {
 struct directory_homes {
   std::string self;
   std::vector<caf::actor> directories;
+  std::vector<caf::actor> registries;  // of the other members whose link is up
 };
 
 // New member's registry -> the registry that held the session, a request
@@ -153,6 +155,12 @@ struct session_location {
   std::string node;
 };
 
+// Registry -> every other member's registry, answered with session_page: a
+// page of the receiver's own sessions, for a listing across the cluster.
+struct session_page_here {
+  session_page_request request;
+};
+
 // Registry -> the registry holding a session, answered with session_page
 // (one session or none): the lookup of session_lookup on that member only.
 struct session_lookup_here {
@@ -197,7 +205,7 @@ typename Inspector::result_type inspect(Inspector& f, directory_view& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, directory_homes& x) {
-  return f(caf::meta::type_name("convoy.directory_homes"), x.self, x.directories);
+  return f(caf::meta::type_name("convoy.directory_homes"), x.self, x.directories, x.registries);
 }
 
 template <class Inspector>
@@ -234,6 +242,11 @@ typename Inspector::result_type inspect(Inspector& f, session_locate& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_location& x) {
   return f(caf::meta::type_name("convoy.session_location"), x.registry, x.node);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_page_here& x) {
+  return f(caf::meta::type_name("convoy.session_page_here"), x.request);
 }
 
 template <class Inspector>

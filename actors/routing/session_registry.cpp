@@ -335,6 +335,7 @@ void take_homes(session_registry_actor* self, directory_homes& h) {
     changed[i] =
         h.directories[i] && (i >= st.directories.size() || st.directories[i] != h.directories[i]);
   st.directories = std::move(h.directories);
+  st.peer_registries = std::move(h.registries);
   report_sessions(self, changed);
 }
 
@@ -476,6 +477,57 @@ session_page page_of(const session_registry_state& st, const session_page_reques
   return page;
 }
 
+// A page of the sessions of every member this one reaches, for the
+// management API: each member's first ids after the cursor, merged. A
+// member that does not answer in time is left out of the page.
+caf::result<session_page> page_everywhere(session_registry_actor* self,
+                                          const session_page_request& r) {
+  auto& st = self->state;
+  auto here = page_of(st, r);
+  if (st.peer_registries.empty()) return here;
+  struct gathering {
+    std::vector<session_page> pages;
+    std::size_t pending = 0;
+    std::uint32_t limit = 0;
+  };
+  auto g = std::make_shared<gathering>();
+  g->pages.push_back(std::move(here));
+  g->pending = st.peer_registries.size();
+  g->limit = std::clamp<std::uint32_t>(r.limit, 1, 1000);
+  auto rp = self->make_response_promise<session_page>();
+  auto settle = [g, rp]() mutable {
+    if (--g->pending > 0) return;
+    std::vector<std::pair<std::string, caf::actor>> all;
+    session_page merged;
+    for (auto& p : g->pages) {
+      merged.total += p.total;
+      merged.more = merged.more || p.more;
+      for (std::size_t i = 0; i < p.client_ids.size(); ++i)
+        all.emplace_back(std::move(p.client_ids[i]), std::move(p.sessions[i]));
+    }
+    std::sort(all.begin(), all.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (all.size() > g->limit) {
+      all.resize(g->limit);
+      merged.more = true;
+    }
+    for (auto& [id, session] : all) {
+      merged.client_ids.push_back(std::move(id));
+      merged.sessions.push_back(std::move(session));
+    }
+    rp.deliver(std::move(merged));
+  };
+  for (const auto& peer : st.peer_registries)
+    self->request(peer, lookup_timeout, session_page_here{r})
+        .then(
+            [g, settle](session_page& p) mutable {
+              g->pages.push_back(std::move(p));
+              settle();
+            },
+            [settle](caf::error&) mutable { settle(); });
+  return rp;
+}
+
 caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->set_down_handler([self](const caf::down_msg& down) { forget(self, down.source, true); });
@@ -504,7 +556,8 @@ caf::behavior session_registry(session_registry_actor* self, context_ptr ctx) {
         st.sessions.erase(it);
         caf::anon_send(stale, discard_session{});
       },
-      [self](const session_page_request& r) { return page_of(self->state, r); },
+      [self](const session_page_request& r) { return page_everywhere(self, r); },
+      [self](const session_page_here& r) { return page_of(self->state, r.request); },
       [self](const session_lookup& r) { return look_up(self, r.client_id); },
       [self](const session_lookup_here& r) { return lookup_here(self->state, r.client_id); },
       [self](mailbox_probe) { return static_cast<std::uint64_t>(self->mailbox().size()); },

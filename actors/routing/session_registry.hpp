@@ -44,6 +44,7 @@ struct session_registry_state {
   // none is reachable.
   std::string node;
   std::vector<caf::actor> directories;
+  std::vector<caf::actor> peer_registries;  // of the other members whose link is up
   // Client ids claimed at their directory and not yet settled here, with
   // the connections for them that arrived meanwhile, taken in order.
   std::unordered_map<std::string, std::vector<connect_request>> claiming;

@@ -134,7 +134,7 @@ void node::start() {
     // another member might hold.
     caf::anon_send(
         edge_.registry,
-        directory_homes{cfg_.node.name, std::vector<caf::actor>(cfg_.cluster.client_slices)});
+        directory_homes{cfg_.node.name, std::vector<caf::actor>(cfg_.cluster.client_slices), {}});
   }
   open_edges();
   if (clustered()) join_cluster();

@@ -179,6 +179,32 @@ class ApiAnywhereTest(SessionsAcrossMembers):
                    lambda: api.get("/api/v1/sessions/car-api").status == 404)
 
 
+    def test_session_listings_of_any_member_cover_every_member(self):
+        for node in ("a", "b", "c"):
+            for i in range(2):
+                c = self.client(node, f"list-{node}{i}", V5, clean=False)
+                c.disconnect()
+        api = Api(self.nodes["b"].http_port)
+        r = api.get("/api/v1/sessions?prefix=list-")
+        self.assertEqual(r.status, 200, r)
+        ids = [s["clientId"] for s in r.json["data"]]
+        self.assertEqual(ids, sorted(f"list-{n}{i}" for n in "abc" for i in range(2)))
+        # Page by page, in order, each once.
+        seen, after = [], None
+        while True:
+            r = api.get("/api/v1/sessions?prefix=list-&limit=4" + (f"&after={after}" if after else ""))
+            self.assertEqual(r.status, 200, r)
+            seen += [s["clientId"] for s in r.json["data"]]
+            after = r.json["next"]
+            if after is None:
+                break
+        self.assertEqual(seen, ids)
+        out = self.nodes["c"].ctl("sessions")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        for cid in ids:
+            self.assertIn(cid, out.stdout)
+
+
 class OwnershipTest(SessionsAcrossMembers):
     def extra_settings(self):
         return {}
